@@ -1,0 +1,111 @@
+"""Python side of cellbox-kernel, compiled into the binary and run once at start-up.
+
+The C++ kernel exposes `cellbox_native` (interrupt reasons, stdin); this module turns its
+signals into Python exceptions and adapts IPython to the kernel protocol.
+"""
+
+import builtins
+import getpass
+import signal
+import sys
+
+import cellbox_native
+from IPython.core.error import StdinNotImplementedError
+
+
+class CellTimeoutError(BaseException):
+    """Raised in a cell that ran past its time limit.
+
+    Like KeyboardInterrupt it derives from BaseException, so that `except Exception` in the
+    cell does not swallow it. The kernel and its variables survive it.
+    """
+
+
+def make_shell_app():
+    """The IPython application, without the SQLite history (it writes to $HOME and starts a
+    saving thread; the kernel keeps its own in-memory history for history_request)."""
+    from traitlets.config import Config
+    from xeus_python_shell.shell import XPythonShellApp
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    return XPythonShellApp(config=config)
+
+
+def _on_interrupt(signum, frame):
+    reason = cellbox_native.take_interrupt_reason()
+    if reason == "timeout":
+        raise CellTimeoutError(
+            f"the cell ran longer than its time limit of {cellbox_native.cell_timeout():g} s "
+            "and was interrupted; the kernel and its variables are kept"
+        )
+    if reason == "user":
+        raise KeyboardInterrupt
+    # An interruption that arrived after its cell ended has nothing left to interrupt.
+
+
+def _input(prompt=""):
+    if not cellbox_native.stdin_allowed():
+        raise StdinNotImplementedError("input() is not supported: this frontend does not accept input requests")
+    return cellbox_native.request_input(str(prompt), False)
+
+
+def _getpass(prompt="Password: ", stream=None):
+    if not cellbox_native.stdin_allowed():
+        raise StdinNotImplementedError("getpass() is not supported: this frontend does not accept input requests")
+    return cellbox_native.request_input(str(prompt), True)
+
+
+class _TrackingCommManager:
+    """xeus-python's comm manager, remembering which targets the kernel itself serves."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.targets = set()
+
+    def register_target(self, target_name, callback):
+        self.targets.add(target_name)
+        self._inner.register_target(target_name, callback)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def _ignore_comm_open(comm, open_msg):
+    pass
+
+
+def _protect_kernel_opened_comms(shell):
+    """xeus-python 0.14.3 crashes the kernel (null target) when a cell opens a comm to a target
+    the kernel does not serve itself, which is how ipywidgets opens every widget. Such targets
+    are registered in the kernel, as no-ops, before the comm is created."""
+    comm_module = sys.modules["ipykernel.comm"]
+    manager = _TrackingCommManager(shell.kernel.comm_manager)
+    shell.kernel.comm_manager = manager
+    base = comm_module.Comm
+
+    class Comm(base):
+        __doc__ = base.__doc__
+
+        def __init__(self, *args, **kwargs):
+            target_name = kwargs.get("target_name", "")
+            if target_name not in manager.targets:
+                manager.register_target(target_name, _ignore_comm_open)
+            super().__init__(*args, **kwargs)
+
+    comm_module.Comm = Comm
+
+
+def install(shell):
+    """Adapts a configured shell; runs in the main thread once IPython is set up."""
+
+    def record_error(etype, evalue, stb):
+        # xeus-python stores str(etype) ("<class 'ValueError'>"); the protocol wants the name.
+        shell.last_error = [etype.__name__, str(evalue), stb]
+
+    shell._showtraceback = record_error
+    _protect_kernel_opened_comms(shell)
+    signal.signal(signal.SIGINT, _on_interrupt)
+    builtins.input = _input
+    getpass.getpass = _getpass
+    builtins.CellTimeoutError = CellTimeoutError

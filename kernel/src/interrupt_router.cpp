@@ -1,0 +1,147 @@
+#include "cellbox/kernel/interrupt_router.hpp"
+
+#include <csignal>
+#include <stdexcept>
+#include <system_error>
+
+namespace cellbox::kernel
+{
+namespace
+{
+
+// Signal handlers can only reach process-wide state.
+interrupt_router::signal_callback g_on_signal = nullptr;
+
+extern "C" void on_interrupt_signal(int)
+{
+    if (g_on_signal != nullptr)
+    {
+        g_on_signal();
+    }
+}
+
+sigset_t signal_set(std::initializer_list<int> signals)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : signals)
+    {
+        sigaddset(&set, sig);
+    }
+    return set;
+}
+
+void change_mask(int how, std::initializer_list<int> signals)
+{
+    const sigset_t set = signal_set(signals);
+    if (int err = pthread_sigmask(how, &set, nullptr); err != 0)
+    {
+        throw std::system_error(err, std::generic_category(), "pthread_sigmask");
+    }
+}
+
+} // namespace
+
+void interrupt_router::block_signals_in_this_thread()
+{
+    change_mask(SIG_BLOCK, {SIGINT, SIGUSR2});
+}
+
+interrupt_router::interrupt_router(signal_callback on_signal) : m_main_thread(pthread_self())
+{
+    if (g_on_signal != nullptr)
+    {
+        throw std::logic_error("only one interrupt_router may exist in a process");
+    }
+    g_on_signal = on_signal;
+    block_signals_in_this_thread();
+
+    struct sigaction action = {};
+    action.sa_handler = on_interrupt_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0; // no SA_RESTART: a blocked sleep/read/select must return EINTR
+    if (sigaction(SIGUSR2, &action, nullptr) != 0)
+    {
+        throw std::system_error(errno, std::generic_category(), "sigaction(SIGUSR2)");
+    }
+    m_sigwait_thread = std::thread([this] { wait_for_sigint(); });
+}
+
+interrupt_router::~interrupt_router()
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_stopping = true;
+    }
+    // The sigwait thread sees this SIGINT, finds m_stopping set and returns.
+    pthread_kill(m_sigwait_thread.native_handle(), SIGINT);
+    m_sigwait_thread.join();
+    signal(SIGUSR2, SIG_DFL);
+    g_on_signal = nullptr;
+}
+
+void interrupt_router::wait_for_sigint()
+{
+    const sigset_t set = signal_set({SIGINT});
+    while (true)
+    {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+        {
+            return;
+        }
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (m_stopping)
+            {
+                return;
+            }
+        }
+        interrupt(interrupt_reason::user);
+    }
+}
+
+void interrupt_router::cell_started()
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_cell_running = true;
+    }
+    change_mask(SIG_UNBLOCK, {SIGUSR2});
+}
+
+void interrupt_router::cell_finished()
+{
+    // Block first: a SIGUSR2 sent just before the flag is cleared stays pending until the
+    // next cell, whose start clears the stale reason before the signal can act.
+    change_mask(SIG_BLOCK, {SIGUSR2});
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_cell_running = false;
+}
+
+bool interrupt_router::interrupt(interrupt_reason reason)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (!m_cell_running)
+    {
+        return false;
+    }
+    m_reason = reason;
+    pthread_kill(m_main_thread, SIGUSR2);
+    return true;
+}
+
+interrupt_reason interrupt_router::take_reason()
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    const interrupt_reason reason = m_reason;
+    m_reason = interrupt_reason::none;
+    return reason;
+}
+
+void interrupt_router::clear_reason()
+{
+    take_reason();
+}
+
+} // namespace cellbox::kernel

@@ -1,0 +1,127 @@
+#include "cellbox/kernel/kernel_options.hpp"
+
+#include "cellbox/kernel/version.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+namespace cellbox::kernel
+{
+
+parse_result parse_kernel_options(int argc, char** argv, std::ostream& out, std::ostream& err)
+{
+    kernel_options options;
+    std::string memory_limit;
+    CLI::App app{"cellbox-kernel: a Jupyter kernel for Python with per-cell time and memory "
+                 "limits"};
+    app.set_version_flag("--version", std::string(version));
+    app.add_option("-f,--connection-file", options.connection_file,
+                   "Jupyter connection file (tcp or ipc transport)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    app.add_option("--cell-timeout", options.cell_timeout_s,
+                   "Default time limit of a cell in seconds, 0 for none; a request may "
+                   "override it with metadata {\"cellbox\": {\"timeout\": S}}")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--memory-limit", memory_limit,
+                   "Soft memory limit (bytes, or with a K/M/G suffix): allocations past it "
+                   "raise MemoryError in the cell");
+    try
+    {
+        app.parse(argc, argv);
+        if (!memory_limit.empty())
+        {
+            options.memory_limit_bytes = parse_byte_size(memory_limit);
+        }
+    }
+    catch (const CLI::ParseError& e)
+    {
+        return app.exit(e, out, err);
+    }
+    catch (const invalid_value& e)
+    {
+        err << "--memory-limit: " << e.what() << "\n";
+        return 2;
+    }
+    return options;
+}
+
+std::uint64_t parse_byte_size(std::string_view text)
+{
+    std::size_t pos = 0;
+    while (pos < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.'))
+    {
+        ++pos;
+    }
+    const std::string number(text.substr(0, pos));
+    std::string unit;
+    for (char c : text.substr(pos))
+    {
+        unit.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    if (number.empty() || number.front() == '.')
+    {
+        throw invalid_value("expected a size such as 1073741824, 512M or 1GiB, got '" +
+                            std::string(text) + "'");
+    }
+    double multiplier = 0;
+    if (unit.empty() || unit == "b")
+    {
+        multiplier = 1;
+    }
+    else if (unit == "k" || unit == "kb" || unit == "kib")
+    {
+        multiplier = 1024.0;
+    }
+    else if (unit == "m" || unit == "mb" || unit == "mib")
+    {
+        multiplier = 1024.0 * 1024;
+    }
+    else if (unit == "g" || unit == "gb" || unit == "gib")
+    {
+        multiplier = 1024.0 * 1024 * 1024;
+    }
+    else if (unit == "t" || unit == "tb" || unit == "tib")
+    {
+        multiplier = 1024.0 * 1024 * 1024 * 1024;
+    }
+    else
+    {
+        throw invalid_value("unknown size unit '" + unit + "' in '" + std::string(text) + "'");
+    }
+    const double bytes = std::stod(number) * multiplier;
+    if (!(bytes >= 1) || bytes > static_cast<double>(std::numeric_limits<std::int64_t>::max()))
+    {
+        throw invalid_value("size out of range: '" + std::string(text) + "'");
+    }
+    return static_cast<std::uint64_t>(bytes);
+}
+
+cell_options parse_cell_options(const nlohmann::json& request_metadata)
+{
+    cell_options options;
+    if (!request_metadata.is_object() || !request_metadata.contains("cellbox"))
+    {
+        return options;
+    }
+    const auto& cellbox = request_metadata["cellbox"];
+    if (!cellbox.is_object())
+    {
+        throw invalid_value("metadata.cellbox must be an object such as {\"timeout\": 2.5}");
+    }
+    if (auto it = cellbox.find("timeout"); it != cellbox.end() && !it->is_null())
+    {
+        if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < 0)
+        {
+            throw invalid_value("metadata.cellbox.timeout must be a number of seconds >= 0, got " +
+                                it->dump());
+        }
+        options.timeout_s = it->get<double>();
+    }
+    return options;
+}
+
+} // namespace cellbox::kernel

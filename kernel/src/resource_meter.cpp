@@ -1,0 +1,97 @@
+#include "cellbox/kernel/resource_meter.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/resource.h>
+
+namespace cellbox::kernel
+{
+namespace
+{
+
+std::int64_t to_us(const timeval& tv)
+{
+    return static_cast<std::int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+}
+
+std::int64_t cpu_time_us()
+{
+    std::int64_t total = 0;
+    for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN})
+    {
+        rusage usage{};
+        if (getrusage(who, &usage) == 0)
+        {
+            total += to_us(usage.ru_utime) + to_us(usage.ru_stime);
+        }
+    }
+    return total;
+}
+
+std::int64_t peak_rss_bytes()
+{
+    std::ifstream file("/proc/self/status");
+    std::stringstream text;
+    text << file.rdbuf();
+    if (auto hwm = parse_proc_status_bytes(text.str(), "VmHWM"))
+    {
+        return *hwm;
+    }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
+}
+
+} // namespace
+
+std::optional<std::int64_t> parse_proc_status_bytes(std::string_view status, std::string_view key)
+{
+    std::size_t pos = 0;
+    while (pos < status.size())
+    {
+        std::size_t end = status.find('\n', pos);
+        if (end == std::string_view::npos)
+        {
+            end = status.size();
+        }
+        std::string_view line = status.substr(pos, end - pos);
+        pos = end + 1;
+        if (line.size() <= key.size() || line.substr(0, key.size()) != key ||
+            line[key.size()] != ':')
+        {
+            continue;
+        }
+        std::istringstream fields{std::string(line.substr(key.size() + 1))};
+        std::int64_t value = 0;
+        std::string unit;
+        if (!(fields >> value))
+        {
+            return std::nullopt;
+        }
+        fields >> unit;
+        return unit == "kB" ? value * 1024 : value;
+    }
+    return std::nullopt;
+}
+
+void resource_meter::start()
+{
+    // "5" resets the VmHWM high-water mark to the current RSS.
+    std::ofstream("/proc/self/clear_refs") << "5";
+    m_cpu_start_us = cpu_time_us();
+    m_wall_start = std::chrono::steady_clock::now();
+}
+
+cell_usage resource_meter::finish() const
+{
+    cell_usage usage;
+    usage.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - m_wall_start)
+                        .count();
+    usage.cpu_ms = (cpu_time_us() - m_cpu_start_us) / 1000;
+    usage.peak_rss_bytes = peak_rss_bytes();
+    return usage;
+}
+
+} // namespace cellbox::kernel

@@ -1,0 +1,171 @@
+"""State, rich output, streams and errors of cellbox-kernel, driven by jupyter_client."""
+
+import base64
+import re
+import textwrap
+
+from conftest import of_type, stdout_of
+
+
+def test_state_persists_across_cells(kernel):
+    kernel.execute("import math\ntotal = 40\ndef bump(x):\n    return x + 2")
+    reply, outputs = kernel.execute("bump(total), math.pi > 3")
+    assert reply["content"]["status"] == "ok"
+    (result,) = of_type(outputs, "execute_result")
+    assert result["content"]["data"]["text/plain"] == "(42, True)"
+
+
+def test_execute_result_and_execution_count(kernel):
+    reply, outputs = kernel.execute("6 * 7")
+    (result,) = of_type(outputs, "execute_result")
+    assert result["content"]["data"]["text/plain"] == "42"
+    assert result["content"]["execution_count"] == reply["content"]["execution_count"]
+    (echo,) = of_type(outputs, "execute_input")
+    assert echo["content"]["code"] == "6 * 7"
+
+
+def test_display_and_repr_methods(kernel):
+    code = textwrap.dedent(
+        """
+        from IPython.display import display, HTML
+        class Rich:
+            def _repr_html_(self):
+                return "<b>rich</b>"
+        class Bundle:
+            def _repr_mimebundle_(self, include=None, exclude=None):
+                return {"text/plain": "bundle", "application/x-cellbox-test": {"n": 1}}
+        class Png:
+            def _repr_png_(self):
+                return b"\\x89PNG\\r\\n\\x1a\\n" + b"0" * 16
+        display(HTML("<i>html</i>"))
+        display(Rich())
+        display(Bundle())
+        display(Png())
+        """
+    )
+    reply, outputs = kernel.execute(code)
+    assert reply["content"]["status"] == "ok"
+    shown = [m["content"]["data"] for m in of_type(outputs, "display_data")]
+    assert shown[0]["text/html"] == "<i>html</i>"
+    assert shown[1]["text/html"] == "<b>rich</b>"
+    assert shown[2]["application/x-cellbox-test"] == {"n": 1}
+    assert base64.b64decode(shown[3]["image/png"]).startswith(b"\x89PNG")
+
+
+def test_update_display_and_clear_output(kernel):
+    code = textwrap.dedent(
+        """
+        from IPython.display import display, clear_output
+        handle = display("first", display_id=True)
+        handle.update("second")
+        clear_output(wait=True)
+        """
+    )
+    reply, outputs = kernel.execute(code)
+    assert reply["content"]["status"] == "ok"
+    (shown,) = of_type(outputs, "display_data")
+    (update,) = of_type(outputs, "update_display_data")
+    assert update["content"]["transient"]["display_id"] == shown["content"]["transient"]["display_id"]
+    assert update["content"]["data"]["text/plain"] == "'second'"
+    (clear,) = of_type(outputs, "clear_output")
+    assert clear["content"]["wait"] is True
+
+
+def test_pandas_dataframe_is_html(kernel):
+    reply, outputs = kernel.execute(
+        "import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Lima'], 'temp': [3, 19]})")
+    assert reply["content"]["status"] == "ok"
+    (result,) = of_type(outputs, "execute_result")
+    html = result["content"]["data"]["text/html"]
+    assert "<table" in html and "Oslo" in html and "Lima" in html
+
+
+def test_matplotlib_figure_is_png_without_show(kernel):
+    reply, outputs = kernel.execute(
+        "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('cellbox')")
+    assert reply["content"]["status"] == "ok"
+    pngs = [m["content"]["data"]["image/png"] for m in of_type(outputs, "display_data")
+            if "image/png" in m["content"]["data"]]
+    assert len(pngs) == 1
+    png = base64.b64decode(pngs[0])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(png) > 5000  # a rendered line plot, not an empty image
+
+
+def test_streams_arrive_while_the_cell_runs(kernel):
+    code = "import time\nfor i in range(5):\n    print('tick', i, flush=True)\n    time.sleep(0.2)"
+    reply, outputs = kernel.execute(code)
+    assert reply["content"]["status"] == "ok"
+    streams = of_type(outputs, "stream")
+    assert stdout_of(outputs) == "".join(f"tick {i}\n" for i in range(5))
+    first_tick = min(m["received"] for m in streams)
+    last_tick = max(m["received"] for m in streams)
+    # The first line is on the client about 0.8 s before the cell ends.
+    assert last_tick - first_tick > 0.5
+
+
+def test_many_small_writes_are_coalesced(kernel):
+    reply, outputs = kernel.execute("for i in range(100000):\n    print(i)")
+    assert reply["content"]["status"] == "ok"
+    streams = of_type(outputs, "stream")
+    assert stdout_of(outputs) == "".join(f"{i}\n" for i in range(100000))
+    assert len(streams) < 200, f"{len(streams)} stream messages for 100000 prints"
+
+
+def test_stdout_and_stderr_keep_their_order(kernel):
+    reply, outputs = kernel.execute(
+        "import sys\nprint('a')\nprint('b', file=sys.stderr)\nprint('c')")
+    names = [(m["content"]["name"], m["content"]["text"]) for m in of_type(outputs, "stream")]
+    assert names == [("stdout", "a\n"), ("stderr", "b\n"), ("stdout", "c\n")]
+
+
+def test_child_process_output_reaches_the_frontend(kernel):
+    code = textwrap.dedent(
+        """
+        import os, subprocess
+        os.system("echo from-system")
+        subprocess.run(["sh", "-c", "echo from-subprocess; echo to-stderr 1>&2"])
+        os.write(1, b"raw fd write\\n")
+        """
+    )
+    reply, outputs = kernel.execute(code)
+    assert reply["content"]["status"] == "ok"
+    assert "from-system\n" in stdout_of(outputs)
+    assert "from-subprocess\n" in stdout_of(outputs)
+    assert "raw fd write\n" in stdout_of(outputs)
+    assert "to-stderr\n" in stdout_of(outputs, "stderr")
+
+
+def test_binary_garbage_on_stdout_is_replaced_not_fatal(kernel):
+    reply, outputs = kernel.execute("import os\nos.write(1, b'ok \\xff\\xfe end\\n')")
+    assert reply["content"]["status"] == "ok"
+    assert "ok \ufffd\ufffd end\n" in stdout_of(outputs)
+    reply, _ = kernel.execute("1")
+    assert reply["content"]["status"] == "ok"
+
+
+def test_error_has_class_name_and_points_at_the_cell(kernel):
+    code = "def divide(a, b):\n    return a / b\n\nvalue = divide(1, 0)"
+    reply, outputs = kernel.execute(code)
+    content = reply["content"]
+    assert content["status"] == "error"
+    assert content["ename"] == "ZeroDivisionError"
+    assert content["evalue"] == "division by zero"
+    (error,) = of_type(outputs, "error")
+    assert error["content"]["ename"] == "ZeroDivisionError"
+    traceback = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["content"]["traceback"]))
+    assert "return a / b" in traceback
+    assert "value = divide(1, 0)" in traceback
+
+
+def test_syntax_error_is_reported(kernel):
+    reply, outputs = kernel.execute("def broken(:\n    pass")
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "SyntaxError"
+    assert of_type(outputs, "error")[0]["content"]["ename"] == "SyntaxError"
+
+
+def test_user_expressions(kernel):
+    kernel.execute("answer = 42")
+    reply, _ = kernel.execute("pass", user_expressions={"doubled": "answer * 2"})
+    assert reply["content"]["user_expressions"]["doubled"]["data"]["text/plain"] == "84"
