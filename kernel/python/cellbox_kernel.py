@@ -22,14 +22,25 @@ class CellTimeoutError(BaseException):
 
 
 def make_shell_app():
-    """The IPython application, without the SQLite history (it writes to $HOME and starts a
-    saving thread; the kernel keeps its own in-memory history for history_request)."""
+    """The IPython application, without the SQLite history: it writes to $HOME and costs time
+    on every cell; the kernel keeps its own in-memory history for history_request."""
     from traitlets.config import Config
-    from xeus_python_shell.shell import XPythonShellApp
+    from xeus_python_shell import shell as xshell
+
+    class ShellApp(xshell.XPythonShellApp):
+        def init_shell(self):
+            # As the base class, but with the application's configuration (parent=self).
+            self.shell = xshell.XPythonShell.instance(
+                parent=self,
+                display_pub_class=xshell.XDisplayPublisher,
+                displayhook_class=xshell.XDisplayHook,
+                compiler_class=xshell.XCachingCompiler,
+                user_ns=self.user_ns,
+            )
 
     config = Config()
     config.HistoryManager.enabled = False
-    return XPythonShellApp(config=config)
+    return ShellApp(config=config)
 
 
 def _on_interrupt(signum, frame):

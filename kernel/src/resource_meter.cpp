@@ -1,9 +1,12 @@
 #include "cellbox/kernel/resource_meter.hpp"
 
-#include <fstream>
+#include "cellbox/kernel/unique_fd.hpp"
+
+#include <fcntl.h>
 #include <sstream>
 #include <string>
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace cellbox::kernel
 {
@@ -29,18 +32,56 @@ std::int64_t cpu_time_us()
     return total;
 }
 
+// A /proc/self file kept open, since these run around every cell. The descriptor names the
+// process that opened it, so it is reopened in a forked child.
+class proc_self_file
+{
+public:
+    proc_self_file(const char* path, int flags) : m_path(path), m_flags(flags) {}
+    int fd()
+    {
+        if (m_owner != getpid())
+        {
+            m_fd.reset(open(m_path, m_flags | O_CLOEXEC));
+            m_owner = getpid();
+        }
+        return m_fd.get();
+    }
+
+private:
+    const char* m_path;
+    int m_flags;
+    pid_t m_owner = 0;
+    unique_fd m_fd;
+};
+
 std::int64_t peak_rss_bytes()
 {
-    std::ifstream file("/proc/self/status");
-    std::stringstream text;
-    text << file.rdbuf();
-    if (auto hwm = parse_proc_status_bytes(text.str(), "VmHWM"))
+    static proc_self_file status("/proc/self/status", O_RDONLY);
+    const int status_fd = status.fd();
+    char buffer[4096];
+    const ssize_t n = status_fd < 0 ? -1 : pread(status_fd, buffer, sizeof buffer - 1, 0);
+    if (n > 0)
     {
-        return *hwm;
+        if (auto hwm = parse_proc_status_bytes(
+                std::string_view(buffer, static_cast<std::size_t>(n)), "VmHWM"))
+        {
+            return *hwm;
+        }
     }
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
+}
+
+// Writing "5" to clear_refs resets the VmHWM high-water mark to the current RSS.
+void reset_peak_rss()
+{
+    static proc_self_file clear_refs("/proc/self/clear_refs", O_WRONLY);
+    if (clear_refs.fd() >= 0)
+    {
+        [[maybe_unused]] const ssize_t ignored = pwrite(clear_refs.fd(), "5", 1, 0);
+    }
 }
 
 } // namespace
@@ -77,8 +118,7 @@ std::optional<std::int64_t> parse_proc_status_bytes(std::string_view status, std
 
 void resource_meter::start()
 {
-    // "5" resets the VmHWM high-water mark to the current RSS.
-    std::ofstream("/proc/self/clear_refs") << "5";
+    reset_peak_rss();
     m_cpu_start_us = cpu_time_us();
     m_wall_start = std::chrono::steady_clock::now();
 }
