@@ -36,6 +36,7 @@ int main(int argc, char* argv[])
     {
         const xeus::xconfiguration config = ck::load_connection_file(options.connection_file);
         ck::interrupt_router router(&PyErr_SetInterrupt);
+        ck::prepare_python_environment();
         pybind11::scoped_interpreter python(/*init_signal_handlers=*/false);
 
         auto interpreter = std::make_unique<ck::python_interpreter>(router, options.cell_timeout_s);

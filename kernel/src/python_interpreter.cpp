@@ -39,25 +39,6 @@ const char* reason_name(interrupt_reason reason)
     }
 }
 
-// IPython keeps its profile under $IPYTHONDIR or ~/.ipython; a read-only or missing home
-// (sandboxes, services) must not break start-up.
-void ensure_writable_ipython_dir()
-{
-    if (std::getenv("IPYTHONDIR") != nullptr)
-    {
-        return;
-    }
-    const char* home = std::getenv("HOME");
-    if (home != nullptr && access(home, W_OK) == 0)
-    {
-        return;
-    }
-    const char* tmp = std::getenv("TMPDIR");
-    const std::string dir =
-        std::string(tmp != nullptr ? tmp : "/tmp") + "/cellbox-ipython-" + std::to_string(getuid());
-    setenv("IPYTHONDIR", dir.c_str(), 1);
-}
-
 py::module load_support_module()
 {
     py::module types = py::module::import("types");
@@ -71,6 +52,24 @@ py::module load_support_module()
 }
 
 } // namespace
+
+void prepare_python_environment()
+{
+    // IPython keeps its profile under ~/.ipython and matplotlib its font cache under
+    // ~/.cache/matplotlib; a read-only or missing home (services, sandboxes) must neither break
+    // start-up nor rebuild the font cache at every start. Python reads the environment once,
+    // at initialisation, so this runs before it.
+    const char* home = std::getenv("HOME");
+    if (home != nullptr && access(home, W_OK) == 0)
+    {
+        return;
+    }
+    const char* tmp = std::getenv("TMPDIR");
+    const std::string base =
+        std::string(tmp != nullptr ? tmp : "/tmp") + "/cellbox-" + std::to_string(getuid());
+    setenv("IPYTHONDIR", (base + "/ipython").c_str(), 0);
+    setenv("MPLCONFIGDIR", (base + "/matplotlib").c_str(), 0);
+}
 
 PYBIND11_EMBEDDED_MODULE(cellbox_native, m)
 {
@@ -114,7 +113,6 @@ void python_interpreter::instanciate_ipython_shell()
 void python_interpreter::configure_impl()
 {
     // Runs in the main thread, which holds the GIL until the base class releases it.
-    ensure_writable_ipython_dir();
     m_support = load_support_module();
     xpyt::interpreter::configure_impl();
     py::gil_scoped_acquire gil;

@@ -17,9 +17,10 @@ KERNEL_NAME = "cellbox-python"
 class Kernel:
     """A running kernel and a blocking client, with helpers that collect a cell's messages."""
 
-    def __init__(self, extra_arguments=(), **manager_options):
+    def __init__(self, extra_arguments=(), env=None, **manager_options):
         self.manager = KernelManager(kernel_name=KERNEL_NAME, **manager_options)
-        self.manager.start_kernel(extra_arguments=list(extra_arguments))
+        options = {"env": env} if env is not None else {}
+        self.manager.start_kernel(extra_arguments=list(extra_arguments), **options)
         self.client = BlockingKernelClient(connection_file=self.manager.connection_file)
         self.client.load_connection_file()
         self.client.start_channels()

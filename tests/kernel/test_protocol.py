@@ -132,7 +132,25 @@ def test_shutdown_ends_the_process_even_mid_cell(fresh_kernel):
     assert reply["msg_type"] == "shutdown_reply"
     assert reply["content"]["status"] == "ok"
     process.wait(timeout=5)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 1
+
+
+def test_shutdown_with_restart_flag(fresh_kernel):
+    msg_id = fresh_kernel.client.shutdown(restart=True)
+    reply = fresh_kernel.client.get_control_msg(timeout=5)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"] == {"restart": True, "status": "ok"}
+    fresh_kernel.manager.provisioner.process.wait(timeout=5)
+
+
+def test_kernel_starts_without_a_writable_home(make_kernel):
+    k = make_kernel(env={"HOME": "/nonexistent", "PATH": os.environ["PATH"]})
+    reply, outputs = k.execute("import os\nprint(os.environ['IPYTHONDIR'])")
+    assert reply["content"]["status"] == "ok"
+    assert "/cellbox-" in stdout_of(outputs)
+    reply, outputs = k.execute("import matplotlib.pyplot as plt\nplt.plot([1, 2])")
+    assert reply["content"]["status"] == "ok"
+    assert any("image/png" in m["content"].get("data", {}) for m in outputs)
 
 
 def test_ipc_transport(make_kernel):

@@ -15,6 +15,9 @@ namespace cellbox::kernel
 class fd_capture;
 class kernel_server;
 
+// Adjusts the environment for Python and IPython; call before Python starts.
+void prepare_python_environment();
+
 // xeus-python's IPython interpreter with cellbox's cell execution: interruptible (signal or
 // time limit) cells that keep the kernel's state, protocol-correct errors, input() that can be
 // interrupted, and a resource report per cell.
