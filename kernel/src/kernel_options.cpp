@@ -1,5 +1,6 @@
 #include "cellbox/kernel/kernel_options.hpp"
 
+#include "cellbox/byte_size.hpp"
 #include "cellbox/kernel/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -50,54 +51,14 @@ parse_result parse_kernel_options(int argc, char** argv, std::ostream& out, std:
 
 std::uint64_t parse_byte_size(std::string_view text)
 {
-    std::size_t pos = 0;
-    while (pos < text.size() &&
-           (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.'))
+    try
     {
-        ++pos;
+        return cellbox::parse_byte_size(text);
     }
-    const std::string number(text.substr(0, pos));
-    std::string unit;
-    for (char c : text.substr(pos))
+    catch (const std::invalid_argument& e)
     {
-        unit.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+        throw invalid_value(e.what());
     }
-    if (number.empty() || number.front() == '.')
-    {
-        throw invalid_value("expected a size such as 1073741824, 512M or 1GiB, got '" +
-                            std::string(text) + "'");
-    }
-    double multiplier = 0;
-    if (unit.empty() || unit == "b")
-    {
-        multiplier = 1;
-    }
-    else if (unit == "k" || unit == "kb" || unit == "kib")
-    {
-        multiplier = 1024.0;
-    }
-    else if (unit == "m" || unit == "mb" || unit == "mib")
-    {
-        multiplier = 1024.0 * 1024;
-    }
-    else if (unit == "g" || unit == "gb" || unit == "gib")
-    {
-        multiplier = 1024.0 * 1024 * 1024;
-    }
-    else if (unit == "t" || unit == "tb" || unit == "tib")
-    {
-        multiplier = 1024.0 * 1024 * 1024 * 1024;
-    }
-    else
-    {
-        throw invalid_value("unknown size unit '" + unit + "' in '" + std::string(text) + "'");
-    }
-    const double bytes = std::stod(number) * multiplier;
-    if (!(bytes >= 1) || bytes > static_cast<double>(std::numeric_limits<std::int64_t>::max()))
-    {
-        throw invalid_value("size out of range: '" + std::string(text) + "'");
-    }
-    return static_cast<std::uint64_t>(bytes);
 }
 
 cell_options parse_cell_options(const nlohmann::json& request_metadata)

@@ -1,6 +1,6 @@
 #include "cellbox/kernel/resource_meter.hpp"
 
-#include "cellbox/kernel/unique_fd.hpp"
+#include "cellbox/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <sstream>

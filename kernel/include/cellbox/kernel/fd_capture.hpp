@@ -1,6 +1,6 @@
 #pragma once
 
-#include "cellbox/kernel/unique_fd.hpp"
+#include "cellbox/unique_fd.hpp"
 
 #include <atomic>
 #include <chrono>

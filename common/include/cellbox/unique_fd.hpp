@@ -3,7 +3,7 @@
 #include <unistd.h>
 #include <utility>
 
-namespace cellbox::kernel
+namespace cellbox
 {
 
 // Owns one file descriptor and closes it once.
@@ -42,4 +42,4 @@ private:
     int m_fd = -1;
 };
 
-} // namespace cellbox::kernel
+} // namespace cellbox

@@ -1,0 +1,340 @@
+#include "cellbox/sandbox/cgroup.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <linux/magic.h>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <thread>
+#include <unistd.h>
+
+namespace cellbox::sandbox
+{
+namespace
+{
+
+constexpr const char* cgroup_root = "/sys/fs/cgroup";
+constexpr const char* base_name = "cellbox";
+
+std::string read_text(const std::string& path)
+{
+    std::ifstream file(path);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+bool write_text(const std::string& path, const std::string& value)
+{
+    std::ofstream file(path);
+    file << value;
+    file.flush();
+    return static_cast<bool>(file);
+}
+
+void must_write(const std::string& path, const std::string& value)
+{
+    if (!write_text(path, value))
+    {
+        throw cgroup_error("cannot write \"" + value + "\" to " + path + ": " +
+                           std::strerror(errno));
+    }
+}
+
+std::uint64_t read_number(const std::string& path)
+{
+    std::istringstream text(read_text(path));
+    std::uint64_t value = 0;
+    text >> value;
+    return value;
+}
+
+// Value of "key N" in a flat keyed file such as memory.events or memory.oom_control.
+std::uint64_t read_key(const std::string& path, const std::string& key)
+{
+    std::istringstream text(read_text(path));
+    std::string name;
+    std::uint64_t value = 0;
+    while (text >> name >> value)
+    {
+        if (name == key)
+        {
+            return value;
+        }
+    }
+    return 0;
+}
+
+bool is_cgroup2(const char* path)
+{
+    struct statfs fs
+    {
+    };
+    return statfs(path, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+// Mount point of a v1 controller, from /proc/self/mounts ("" when not mounted).
+std::string v1_mount(const std::string& controller)
+{
+    std::istringstream mounts(read_text("/proc/self/mounts"));
+    std::string device, target, type, options, rest;
+    while (mounts >> device >> target >> type >> options)
+    {
+        std::getline(mounts, rest);
+        if (type != "cgroup")
+        {
+            continue;
+        }
+        std::istringstream opts(options);
+        std::string opt;
+        while (std::getline(opts, opt, ','))
+        {
+            if (opt == controller)
+            {
+                return target;
+            }
+        }
+    }
+    return "";
+}
+
+bool make_dir(const std::string& path, std::vector<std::string>& created)
+{
+    if (mkdir(path.c_str(), 0700) == 0)
+    {
+        created.push_back(path);
+        return true;
+    }
+    return errno == EEXIST;
+}
+
+bool writable_dir(const std::string& path)
+{
+    return access(path.c_str(), W_OK) == 0;
+}
+
+} // namespace
+
+cgroup_support session_cgroup::probe()
+{
+    cgroup_support support;
+    if (is_cgroup2(cgroup_root))
+    {
+        support.version = 2;
+        const std::string controllers = read_text(std::string(cgroup_root) + "/cgroup.controllers");
+        const auto has = [&](const char* name)
+        { return controllers.find(name) != std::string::npos; };
+        const bool writable = writable_dir(cgroup_root);
+        support.memory = writable && has("memory");
+        support.pids = writable && has("pids");
+        support.cpu = writable && has("cpu");
+        if (!writable)
+        {
+            support.reason = "cgroup v2 is not delegated to this user";
+        }
+        return support;
+    }
+    const auto usable = [](const char* controller)
+    {
+        const std::string mount = v1_mount(controller);
+        return !mount.empty() && writable_dir(mount);
+    };
+    support.memory = usable("memory");
+    support.pids = usable("pids");
+    support.cpu = usable("cpu") && usable("cpuacct");
+    support.version = (support.memory || support.pids || support.cpu) ? 1 : 0;
+    if (!(support.memory && support.pids && support.cpu))
+    {
+        support.reason = geteuid() == 0 ? "a cgroup v1 controller is not mounted"
+                                        : "cgroup v1 controllers are writable only by root";
+    }
+    return support;
+}
+
+std::unique_ptr<session_cgroup> session_cgroup::create(const std::string& session_name,
+                                                       const resource_limits& limits)
+{
+    std::unique_ptr<session_cgroup> group(new session_cgroup());
+    auto& created = group->m_created;
+    const auto session_dir = [&](const std::string& mount)
+    {
+        // The shared parent "cellbox" stays: other sessions live in it too.
+        const std::string base = mount + "/" + base_name;
+        const std::string dir = base + "/" + session_name;
+        std::vector<std::string> kept_parent;
+        if (!make_dir(base, kept_parent) || !make_dir(dir, created))
+        {
+            throw cgroup_error("cannot create " + dir + ": " + std::strerror(errno));
+        }
+        return dir;
+    };
+    try
+    {
+        if (is_cgroup2(cgroup_root))
+        {
+            group->m_version = 2;
+            const std::string root(cgroup_root);
+            // Controllers must be enabled on the way down; the base has no tasks of its own.
+            write_text(root + "/cgroup.subtree_control", "+memory +pids +cpu");
+            const std::string base = root + "/" + base_name;
+            std::vector<std::string> kept_parent;
+            make_dir(base, kept_parent);
+            write_text(base + "/cgroup.subtree_control", "+memory +pids +cpu");
+            const std::string dir = session_dir(root);
+            group->m_unified = dir;
+            if (limits.memory_bytes)
+            {
+                must_write(dir + "/memory.max", std::to_string(*limits.memory_bytes));
+                write_text(dir + "/memory.swap.max", "0");
+                write_text(dir + "/memory.oom.group", "1");
+            }
+            if (limits.pids)
+            {
+                must_write(dir + "/pids.max", std::to_string(*limits.pids));
+            }
+            if (limits.cpus)
+            {
+                must_write(dir + "/cpu.max",
+                           std::to_string(static_cast<long>(*limits.cpus * 100000)) + " 100000");
+            }
+            return group;
+        }
+        group->m_version = 1;
+        if (limits.memory_bytes)
+        {
+            const std::string dir = session_dir(v1_mount("memory"));
+            group->m_memory = dir;
+            // memsw must stay >= limit at every step: lift it, set the limit, then pin it.
+            write_text(dir + "/memory.memsw.limit_in_bytes", "-1");
+            must_write(dir + "/memory.limit_in_bytes", std::to_string(*limits.memory_bytes));
+            write_text(dir + "/memory.memsw.limit_in_bytes", std::to_string(*limits.memory_bytes));
+            write_text(dir + "/memory.swappiness", "0");
+        }
+        if (limits.pids)
+        {
+            group->m_pids = session_dir(v1_mount("pids"));
+            must_write(group->m_pids + "/pids.max", std::to_string(*limits.pids));
+        }
+        group->m_cpuacct = session_dir(v1_mount("cpuacct"));
+        if (limits.cpus)
+        {
+            group->m_cpu = session_dir(v1_mount("cpu"));
+            must_write(group->m_cpu + "/cpu.cfs_period_us", "100000");
+            must_write(group->m_cpu + "/cpu.cfs_quota_us",
+                       std::to_string(static_cast<long>(*limits.cpus * 100000)));
+        }
+        return group;
+    }
+    catch (...)
+    {
+        group->destroy();
+        throw;
+    }
+}
+
+session_cgroup::~session_cgroup()
+{
+    destroy();
+}
+
+void session_cgroup::add_process(pid_t pid)
+{
+    for (const auto* dir : {&m_memory, &m_pids, &m_cpu, &m_cpuacct, &m_unified})
+    {
+        if (!dir->empty())
+        {
+            must_write(*dir + "/cgroup.procs", std::to_string(pid));
+        }
+    }
+}
+
+std::uint64_t session_cgroup::oom_kills() const
+{
+    if (m_version == 2)
+    {
+        return read_key(m_unified + "/memory.events", "oom_kill");
+    }
+    return m_memory.empty() ? 0 : read_key(m_memory + "/memory.oom_control", "oom_kill");
+}
+
+std::uint64_t session_cgroup::peak_memory_bytes() const
+{
+    if (m_version == 2)
+    {
+        return read_number(m_unified + "/memory.peak");
+    }
+    return m_memory.empty() ? 0 : read_number(m_memory + "/memory.max_usage_in_bytes");
+}
+
+std::uint64_t session_cgroup::cpu_usage_ns() const
+{
+    if (m_version == 2)
+    {
+        return read_key(m_unified + "/cpu.stat", "usage_usec") * 1000;
+    }
+    return m_cpuacct.empty() ? 0 : read_number(m_cpuacct + "/cpuacct.usage");
+}
+
+std::uint64_t session_cgroup::pids_limit_hits() const
+{
+    const std::string& dir = m_version == 2 ? m_unified : m_pids;
+    return dir.empty() ? 0 : read_key(dir + "/pids.events", "max");
+}
+
+bool session_cgroup::empty() const
+{
+    for (const auto* dir : {&m_memory, &m_pids, &m_cpu, &m_cpuacct, &m_unified})
+    {
+        if (!dir->empty() && !read_text(*dir + "/cgroup.procs").empty())
+        {
+            return false;
+        }
+    }
+    return true;
+}
+
+void session_cgroup::destroy()
+{
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!empty() && std::chrono::steady_clock::now() < deadline)
+    {
+        for (const auto* dir : {&m_memory, &m_pids, &m_cpu, &m_cpuacct, &m_unified})
+        {
+            if (dir->empty())
+            {
+                continue;
+            }
+            if (m_version == 2 && write_text(*dir + "/cgroup.kill", "1"))
+            {
+                continue;
+            }
+            std::istringstream procs(read_text(*dir + "/cgroup.procs"));
+            pid_t pid = 0;
+            while (procs >> pid)
+            {
+                kill(pid, SIGKILL);
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    for (auto it = m_created.rbegin(); it != m_created.rend(); ++it)
+    {
+        for (int attempt = 0; attempt < 100 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++attempt)
+        {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+    m_created.clear();
+    m_memory.clear();
+    m_pids.clear();
+    m_cpu.clear();
+    m_cpuacct.clear();
+    m_unified.clear();
+}
+
+} // namespace cellbox::sandbox

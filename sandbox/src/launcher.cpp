@@ -1,0 +1,487 @@
+#include "cellbox/sandbox/launcher.hpp"
+
+#include "cellbox/sandbox/cgroup.hpp"
+#include "cellbox/unique_fd.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <poll.h>
+#include <sched.h>
+#include <stdexcept>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <system_error>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace cellbox::sandbox
+{
+namespace
+{
+
+using clock = std::chrono::steady_clock;
+
+constexpr int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+sigset_t supervised_signals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : forwarded_signals)
+    {
+        sigaddset(&set, sig);
+    }
+    sigaddset(&set, SIGCHLD);
+    return set;
+}
+
+std::system_error system_failure(const std::string& what)
+{
+    return std::system_error(errno, std::generic_category(), what);
+}
+
+// Error records travel from the sandbox to the launcher over a SOCK_SEQPACKET pair; the
+// launcher sees end-of-file once the payload's execve closed the last copy.
+void report_error(int channel, const std::string& message)
+{
+    [[maybe_unused]] const ssize_t ignored =
+        send(channel, message.data(), message.size(), MSG_NOSIGNAL);
+}
+
+extern "C" void ignore_signal(int) {}
+
+// pid 1 of the sandbox. Never returns.
+[[noreturn]] void run_init(const sandbox_plan& plan, int channel, int status_pipe, int program_fd)
+{
+    try
+    {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char go = 0;
+        if (read(channel, &go, 1) != 1)
+        {
+            _exit(125); // the launcher went away before releasing us
+        }
+        if (unshare(CLONE_NEWCGROUP) != 0 && !plan.config->allow_degraded)
+        {
+            throw system_failure("unshare cgroup namespace");
+        }
+        build_filesystem(plan);
+        const std::string& hostname = plan.config->rules.hostname;
+        sethostname(hostname.data(), hostname.size());
+        if (plan.as_root)
+        {
+            // The OOM killer must pick the payload, never the init that reports on it.
+            std::ofstream("/proc/self/oom_score_adj") << "-1000";
+        }
+        prctl(PR_SET_DUMPABLE, 0);
+        // Forwarded signals wait for sigwaitinfo below; handlers make sure pid 1 is sent them.
+        struct sigaction action = {};
+        action.sa_handler = ignore_signal;
+        for (int sig : forwarded_signals)
+        {
+            sigaction(sig, &action, nullptr);
+        }
+        sigaction(SIGCHLD, &action, nullptr);
+
+        const pid_t payload = fork();
+        if (payload < 0)
+        {
+            throw system_failure("fork the payload");
+        }
+        if (payload == 0)
+        {
+            try
+            {
+                confine_process(plan);
+                std::vector<char*> argv;
+                for (const auto& arg : plan.config->argv)
+                {
+                    argv.push_back(const_cast<char*>(arg.c_str()));
+                }
+                argv.push_back(nullptr);
+                syscall(SYS_execveat, program_fd, "", argv.data(), environ, AT_EMPTY_PATH);
+                throw system_failure("execute " + plan.config->argv.front());
+            }
+            catch (const std::exception& e)
+            {
+                report_error(channel, e.what());
+                _exit(127);
+            }
+        }
+        close(channel);
+        close(program_fd);
+        const sigset_t waited = supervised_signals();
+        while (true)
+        {
+            siginfo_t info{};
+            if (sigwaitinfo(&waited, &info) < 0)
+            {
+                continue;
+            }
+            if (info.si_signo != SIGCHLD)
+            {
+                kill(payload, info.si_signo);
+                continue;
+            }
+            int status = 0;
+            pid_t reaped = 0;
+            while ((reaped = waitpid(-1, &status, WNOHANG)) > 0)
+            {
+                if (reaped == payload)
+                {
+                    [[maybe_unused]] const ssize_t n = write(status_pipe, &status, sizeof status);
+                    _exit(0); // the kernel kills whatever else is left in the namespace
+                }
+            }
+        }
+    }
+    catch (const std::exception& e)
+    {
+        report_error(channel, e.what());
+        _exit(125);
+    }
+}
+
+void write_file(const std::string& path, const std::string& text)
+{
+    std::ofstream file(path);
+    file << text;
+    file.flush();
+    if (!file)
+    {
+        throw system_failure("write " + path);
+    }
+}
+
+std::string session_name()
+{
+    static std::atomic<unsigned> counter{0};
+    return "s" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+unique_fd open_directory(const std::string& path, const char* what)
+{
+    if (path.empty())
+    {
+        return unique_fd();
+    }
+    unique_fd fd(open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd)
+    {
+        throw system_failure(std::string(what) + " " + path);
+    }
+    return fd;
+}
+
+// Restores the launcher's signal mask when it returns.
+class blocked_signals
+{
+public:
+    blocked_signals()
+    {
+        const sigset_t set = supervised_signals();
+        sigprocmask(SIG_BLOCK, &set, &m_previous);
+    }
+    ~blocked_signals() { sigprocmask(SIG_SETMASK, &m_previous, nullptr); }
+
+private:
+    sigset_t m_previous{};
+};
+
+void classify(verdict& result, std::optional<int> payload_status, const session_cgroup* cgroup,
+              std::uint64_t oom_kills_before)
+{
+    const bool oom = cgroup != nullptr && cgroup->oom_kills() > oom_kills_before;
+    if (!payload_status)
+    {
+        // The init died without reporting: only an outside SIGKILL or the OOM killer does that.
+        result.kind = oom ? "oom" : "signal";
+        result.signal = SIGKILL;
+        return;
+    }
+    const int status = *payload_status;
+    if (WIFEXITED(status))
+    {
+        result.exit_code = WEXITSTATUS(status);
+        result.kind = result.exit_code == 0 ? "ok" : "exit";
+        return;
+    }
+    result.signal = WTERMSIG(status);
+    if (result.signal == SIGKILL && oom)
+    {
+        result.kind = "oom";
+    }
+    else if (result.signal == SIGSYS)
+    {
+        result.kind = "seccomp";
+        result.message = "killed by the seccomp filter (a system call of another architecture "
+                         "or ABI)";
+    }
+    else if (result.signal == SIGXCPU)
+    {
+        result.kind = "timeout_cpu";
+    }
+    else
+    {
+        result.kind = "signal";
+    }
+}
+
+} // namespace
+
+verdict run_sandboxed(const session_config& config)
+{
+    const auto started = clock::now();
+    verdict result;
+    std::unique_ptr<session_cgroup> cgroup;
+    std::uint64_t oom_kills_before = 0;
+    result.kind.clear(); // undecided until the end
+    try
+    {
+        if (config.argv.empty())
+        {
+            throw std::invalid_argument("no program to run");
+        }
+        sandbox_plan plan;
+        plan.config = &config;
+        plan.as_root = geteuid() == 0;
+        plan.uid = plan.as_root ? config.uid.value_or(config.rules.first_uid) : geteuid();
+        plan.gid = plan.as_root ? plan.uid : getegid();
+        plan.filter = seccomp_filter::compile(config.rules.allowed_syscalls);
+
+        const resource_limits& limits = config.rules.limits;
+        const cgroup_support support = session_cgroup::probe();
+        const auto require = [&](protection p, bool available, const std::string& why)
+        {
+            if (available)
+            {
+                return;
+            }
+            const bool required =
+                std::find(config.rules.required.begin(), config.rules.required.end(), p) !=
+                config.rules.required.end();
+            if (required && !config.allow_degraded)
+            {
+                throw std::runtime_error(std::string("the policy requires ") + name_of(p) +
+                                         ", which is not available here (" + why +
+                                         "); --allow-degraded runs without it");
+            }
+            result.degraded.push_back(name_of(p));
+        };
+        require(protection::memory_cgroup, plan.as_root && support.memory, support.reason);
+        require(protection::pids_cgroup, plan.as_root && support.pids, support.reason);
+        require(protection::cpu_cgroup, plan.as_root && support.cpu, support.reason);
+        require(protection::distinct_uid, plan.as_root, "not running as root");
+        if (plan.as_root && support.version != 0)
+        {
+            resource_limits in_cgroup = limits;
+            if (!support.memory)
+            {
+                in_cgroup.memory_bytes.reset();
+            }
+            if (!support.pids)
+            {
+                in_cgroup.pids.reset();
+            }
+            if (!support.cpu)
+            {
+                in_cgroup.cpus.reset();
+            }
+            cgroup = session_cgroup::create(session_name(), in_cgroup);
+            plan.memory_in_cgroup = in_cgroup.memory_bytes.has_value();
+            plan.pids_in_cgroup = in_cgroup.pids.has_value();
+            oom_kills_before = cgroup->oom_kills();
+        }
+
+        const std::string program = resolve_program(config.argv.front());
+        unique_fd program_fd(open(program.c_str(), O_PATH | O_CLOEXEC));
+        if (!program_fd)
+        {
+            throw system_failure("open program " + program);
+        }
+        const unique_fd workdir = open_directory(config.workdir, "open --workdir");
+        const unique_fd ipc_dir = open_directory(config.ipc_dir, "open --ipc-dir");
+        plan.workdir_fd = workdir.get();
+        plan.ipc_dir_fd = ipc_dir.get();
+
+        int channel_fds[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel_fds) != 0)
+        {
+            throw system_failure("socketpair");
+        }
+        unique_fd channel(channel_fds[0]), child_channel(channel_fds[1]);
+        int status_fds[2];
+        if (pipe2(status_fds, O_CLOEXEC) != 0)
+        {
+            throw system_failure("pipe2");
+        }
+        unique_fd status_read(status_fds[0]), status_write(status_fds[1]);
+
+        blocked_signals blocked; // inherited by init, which waits for them with sigwaitinfo
+        sigset_t forwarded = supervised_signals();
+        sigdelset(&forwarded, SIGCHLD);
+        unique_fd signals(signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
+
+        int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+        if (!plan.as_root)
+        {
+            flags |= CLONE_NEWUSER;
+        }
+        const pid_t init =
+            static_cast<pid_t>(syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0));
+        if (init < 0)
+        {
+            throw system_failure("clone into new namespaces");
+        }
+        if (init == 0)
+        {
+            channel.reset();
+            status_read.reset();
+            run_init(plan, child_channel.get(), status_write.get(), program_fd.get());
+        }
+        child_channel.reset();
+        status_write.reset();
+        unique_fd init_fd(static_cast<int>(syscall(SYS_pidfd_open, init, 0)));
+
+        // Release the init once it is inside the limits (and, unprivileged, has its id maps).
+        if (cgroup)
+        {
+            cgroup->add_process(init);
+        }
+        if (!plan.as_root)
+        {
+            const std::string proc = "/proc/" + std::to_string(init);
+            write_file(proc + "/setgroups", "deny");
+            write_file(proc + "/gid_map",
+                       std::to_string(plan.gid) + " " + std::to_string(getegid()) + " 1\n");
+            write_file(proc + "/uid_map",
+                       std::to_string(plan.uid) + " " + std::to_string(geteuid()) + " 1\n");
+        }
+        if (write(channel.get(), "g", 1) != 1)
+        {
+            throw system_failure("release the sandbox");
+        }
+
+        const std::optional<clock::time_point> wall_deadline =
+            limits.wall_time_s
+                ? std::optional(started + std::chrono::duration_cast<clock::duration>(
+                                              std::chrono::duration<double>(*limits.wall_time_s)))
+                : std::nullopt;
+        const auto kill_for = [&](const char* kind)
+        {
+            if (result.kind.empty())
+            {
+                result.kind = kind; // decided before the kill, so never misread as a signal
+                result.signal = SIGKILL;
+            }
+            kill(init, SIGKILL); // pid 1 gone: the kernel kills the whole namespace
+        };
+        bool channel_open = true;
+        while (true)
+        {
+            pollfd fds[3] = {{init_fd.get(), POLLIN, 0},
+                             {signals.get(), POLLIN, 0},
+                             {channel_open ? channel.get() : -1, POLLIN, 0}};
+            int timeout_ms = 100;
+            if (wall_deadline)
+            {
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      *wall_deadline - clock::now())
+                                      .count();
+                timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 100));
+            }
+            poll(fds, 3, timeout_ms);
+            if (fds[2].revents != 0)
+            {
+                char message[4096];
+                const ssize_t n = recv(channel.get(), message, sizeof message, 0);
+                if (n > 0)
+                {
+                    result.kind = "internal_error";
+                    result.message = "sandbox setup failed: " +
+                                     std::string(message, static_cast<std::size_t>(n));
+                    kill(init, SIGKILL);
+                }
+                channel_open = false;
+            }
+            if (fds[1].revents != 0)
+            {
+                signalfd_siginfo info{};
+                while (read(signals.get(), &info, sizeof info) == sizeof info)
+                {
+                    kill(init, static_cast<int>(info.ssi_signo));
+                }
+            }
+            if (fds[0].revents != 0)
+            {
+                break;
+            }
+            if (wall_deadline && clock::now() >= *wall_deadline)
+            {
+                kill_for("timeout_wall");
+            }
+            if (limits.cpu_time_s && cgroup &&
+                cgroup->cpu_usage_ns() >= static_cast<std::uint64_t>(*limits.cpu_time_s * 1e9))
+            {
+                kill_for("timeout_cpu");
+            }
+        }
+        int init_status = 0;
+        waitpid(init, &init_status, 0);
+        std::optional<int> payload_status;
+        int reported = 0;
+        if (read(status_read.get(), &reported, sizeof reported) == sizeof reported)
+        {
+            payload_status = reported;
+        }
+        if (result.kind.empty())
+        {
+            classify(result, payload_status, cgroup.get(), oom_kills_before);
+        }
+        if (result.kind != "internal_error")
+        {
+            if (cgroup)
+            {
+                result.peak_memory_bytes = cgroup->peak_memory_bytes();
+                result.cpu_ms = cgroup->cpu_usage_ns() / 1000000;
+                result.pids_limit_hit = cgroup->pids_limit_hits() > 0;
+            }
+            else
+            {
+                rusage usage{};
+                getrusage(RUSAGE_CHILDREN, &usage);
+                result.peak_memory_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
+                result.cpu_ms = static_cast<std::uint64_t>(
+                    (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000 +
+                    (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000);
+            }
+        }
+    }
+    catch (const std::exception& e)
+    {
+        result.kind = "internal_error";
+        result.message = e.what();
+    }
+    if (cgroup)
+    {
+        cgroup->destroy(); // every task killed, directories removed
+    }
+    result.wall_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count());
+    return result;
+}
+
+} // namespace cellbox::sandbox
