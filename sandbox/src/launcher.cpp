@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <memory>
@@ -172,18 +173,50 @@ std::string session_name()
     return "s" + std::to_string(getpid()) + "-" + std::to_string(counter++);
 }
 
-unique_fd open_directory(const std::string& path, const char* what)
+// Checks a host directory given on the command line; as root, hands it (and, for the ipc
+// directory, the files directly in it, e.g. a connection file) to the sandbox's uid, so the
+// unprivileged program can use it. Never follows a symlink.
+void prepare_directory(const std::string& path, const char* what, const sandbox_plan& plan,
+                       bool with_files)
 {
     if (path.empty())
     {
-        return unique_fd();
+        return;
     }
-    unique_fd fd(open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    unique_fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd)
     {
         throw system_failure(std::string(what) + " " + path);
     }
-    return fd;
+    if (!plan.as_root)
+    {
+        return;
+    }
+    if (fchown(fd.get(), plan.uid, plan.gid) != 0)
+    {
+        throw system_failure(std::string("hand ") + what + " " + path + " to the sandbox uid");
+    }
+    if (!with_files)
+    {
+        return;
+    }
+    DIR* dir = fdopendir(dup(fd.get()));
+    if (dir == nullptr)
+    {
+        throw system_failure(std::string("list ") + path);
+    }
+    struct dir_closer
+    {
+        void operator()(DIR* d) const { closedir(d); }
+    };
+    std::unique_ptr<DIR, dir_closer> closer(dir);
+    while (const dirent* entry = readdir(dir))
+    {
+        if (entry->d_type == DT_REG)
+        {
+            fchownat(fd.get(), entry->d_name, plan.uid, plan.gid, AT_SYMLINK_NOFOLLOW);
+        }
+    }
 }
 
 // Restores the launcher's signal mask when it returns.
@@ -312,10 +345,9 @@ verdict run_sandboxed(const session_config& config)
         {
             throw system_failure("open program " + program);
         }
-        const unique_fd workdir = open_directory(config.workdir, "open --workdir");
-        const unique_fd ipc_dir = open_directory(config.ipc_dir, "open --ipc-dir");
-        plan.workdir_fd = workdir.get();
-        plan.ipc_dir_fd = ipc_dir.get();
+        // The sandbox opens them again in its own mount namespace.
+        prepare_directory(config.workdir, "--workdir", plan, false);
+        prepare_directory(config.ipc_dir, "--ipc-dir", plan, true);
 
         int channel_fds[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel_fds) != 0)

@@ -1,6 +1,7 @@
 // The sandbox's filesystem (nsjail's mnt step): built inside a fresh tmpfs the payload never
 // saw, from read-only binds, then made the root with pivot_root.
 #include "cellbox/sandbox/session.hpp"
+#include "cellbox/unique_fd.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -188,6 +189,22 @@ void write_identity_files(const sandbox_plan& plan, const std::string& root)
     make_file(root + "/etc/hosts", "127.0.0.1 localhost " + plan.config->rules.hostname + "\n");
 }
 
+unique_fd open_host_directory(const std::string& path)
+{
+    if (path.empty())
+    {
+        return unique_fd();
+    }
+    // Opened here, in this mount namespace (a bind source must belong to it), before the new
+    // root hides anything, and without following a symlink planted in place of the directory.
+    unique_fd fd(open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd)
+    {
+        fail("open " + path);
+    }
+    return fd;
+}
+
 } // namespace
 
 void build_filesystem(const sandbox_plan& plan)
@@ -196,6 +213,8 @@ void build_filesystem(const sandbox_plan& plan)
     const std::string root = new_root;
     // Nothing we mount may propagate back to the host.
     mount_or_fail(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
+    const unique_fd workdir = open_host_directory(config.workdir);
+    const unique_fd ipc_dir = open_host_directory(config.ipc_dir);
     mount_or_fail("cellbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755");
 
     for (const auto& name : config.rules.root_links)
@@ -213,9 +232,9 @@ void build_filesystem(const sandbox_plan& plan)
     const std::string tmp_options =
         "size=" + std::to_string(config.rules.limits.tmp_size_bytes) + ",mode=1777";
     mount_or_fail("cellbox-tmp", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_options.c_str());
-    if (plan.workdir_fd >= 0)
+    if (workdir)
     {
-        bind_directory_fd(plan.workdir_fd, root + "/work", 0);
+        bind_directory_fd(workdir.get(), root + "/work", 0);
     }
     else
     {
@@ -223,9 +242,9 @@ void build_filesystem(const sandbox_plan& plan)
         mount_or_fail("cellbox-work", root + "/work", "tmpfs", MS_NOSUID | MS_NODEV,
                       tmp_options.c_str());
     }
-    if (plan.ipc_dir_fd >= 0)
+    if (ipc_dir)
     {
-        bind_directory_fd(plan.ipc_dir_fd, root + config.ipc_dir, MS_NOEXEC);
+        bind_directory_fd(ipc_dir.get(), root + config.ipc_dir, MS_NOEXEC);
     }
     make_dirs(root + "/proc");
     mount_or_fail("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);

@@ -35,8 +35,6 @@ struct sandbox_plan
     bool as_root = false;          // launcher is root: drop to uid/gid; else user namespace
     bool memory_in_cgroup = false; // otherwise RLIMIT_AS stands in
     bool pids_in_cgroup = false;   // otherwise RLIMIT_NPROC stands in
-    int workdir_fd = -1;           // O_PATH descriptors opened by the parent
-    int ipc_dir_fd = -1;
 };
 
 // Child side, step 1 (in new mount and PID namespaces, as their pid 1): a fresh root of

@@ -1,0 +1,190 @@
+"""The escape suite: hostile programs run under cellbox-sandbox with the default policy.
+
+Each probe in probes/ is a short program that tries one way out and prints BLOCKED or ESCAPED
+per attempt; its docstring names the expected verdict (and limits, when it needs some). The
+suite checks the verdict, that nothing escaped, and that the host is unchanged afterwards.
+"""
+
+import json
+import os
+import pathlib
+import pwd
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import ESCAPE_TABLE, SANDBOX
+
+PROBES = sorted(p for p in (pathlib.Path(__file__).parent / "probes").glob("[0-9]*.py"))
+PRELUDE = (pathlib.Path(__file__).parent / "probes" / "_prelude.py").read_text()
+
+# Probes that also run with the launcher unprivileged (as nobody, through a user namespace,
+# without cgroups: --allow-degraded).
+UNPRIVILEGED = {"01", "02", "04", "06", "09", "12", "14", "24", "25", "29", "30", "31", "33",
+                "34", "35", "36", "45", "47"}
+
+
+def probe_spec(path):
+    doc = path.read_text().split('"""')[1]
+    expect = re.search(r"expect: (\w+)", doc).group(1)
+    limits = re.search(r"limits: (.+)$", doc, re.M)
+    return {"expect": expect,
+            "pids_limit_hit": "pids_limit_hit" in doc,
+            "limits": limits.group(1).split() if limits else []}
+
+
+class Host:
+    """What the probes aim at on the host, and how to tell it is unchanged."""
+
+    def __init__(self):
+        self.other_session = tempfile.mkdtemp(prefix="cellbox-other-session-")
+        pathlib.Path(self.other_session, "secret.txt").write_text("other user's data")
+        self.connections = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        self.abstract_name = f"cellbox-escape-{os.getpid()}"
+        self.abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.abstract.bind("\0" + self.abstract_name)
+        self.abstract.listen()
+        threading.Thread(target=self._accept_abstract, daemon=True).start()
+        self.sentinel = subprocess.Popen(["sleep", "3600"])
+        self.hostname = socket.gethostname()
+        self.root_listing = sorted(os.listdir("/root")) if os.access("/root", os.R_OK) else None
+
+    def _accept(self):
+        while True:
+            connection, _ = self.listener.accept()
+            self.connections.append(("tcp", connection))
+
+    def _accept_abstract(self):
+        while True:
+            connection, _ = self.abstract.accept()
+            self.connections.append(("abstract", connection))
+
+    def arguments(self, probe_name):
+        return {"03": [self.other_session], "11": [str(self.port)],
+                "12": [self.abstract_name], "17": [str(self.sentinel.pid)]}.get(probe_name[:2], [])
+
+    def problems(self):
+        """Every way the host differs from before; empty when unchanged."""
+        found = []
+        if self.sentinel.poll() is not None:
+            found.append("the host sentinel process was killed")
+        if self.connections:
+            found.append(f"host listeners got connections: {[c[0] for c in self.connections]}")
+        if socket.gethostname() != self.hostname:
+            found.append("the host name changed")
+        if pathlib.Path(self.other_session, "secret.txt").read_text() != "other user's data":
+            found.append("another session's file changed")
+        if self.root_listing is not None and sorted(os.listdir("/root")) != self.root_listing:
+            found.append("/root changed")
+        for path in ["/evil", "/etc/evil", "/usr/bin/evil", "/lib/evil"]:
+            if os.path.exists(path):
+                found.append(f"{path} was created")
+        leftover = sandbox_processes()
+        if leftover:
+            found.append(f"sandbox processes left behind: {leftover}")
+        cgroups = session_cgroups()
+        if cgroups:
+            found.append(f"session cgroups left behind: {cgroups}")
+        return found
+
+    def close(self):
+        self.sentinel.kill()
+        self.sentinel.wait()
+
+
+def sandbox_processes():
+    """Processes of sandbox uids (>= 100000) or of nobody still running on the host."""
+    nobody = pwd.getpwnam("nobody").pw_uid
+    result = subprocess.run(["ps", "-eo", "uid=,pid=,comm="], capture_output=True, text=True)
+    rows = [line.split(None, 2) for line in result.stdout.splitlines()]
+    return [row for row in rows if int(row[0]) >= 100000 or int(row[0]) == nobody]
+
+
+def session_cgroups():
+    found = []
+    for controller in pathlib.Path("/sys/fs/cgroup").iterdir():
+        base = controller / "cellbox"
+        if base.is_dir():
+            found += [str(p) for p in base.iterdir() if p.is_dir()]
+    return found
+
+
+def wait_until_clean(host, seconds=5):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and host.problems():
+        time.sleep(0.05)
+    return host.problems()
+
+
+@pytest.fixture(scope="module")
+def host():
+    h = Host()
+    yield h
+    h.close()
+
+
+def run_probe(probe, host, unprivileged=False):
+    spec = probe_spec(probe)
+    workdir = tempfile.mkdtemp(prefix="cellbox-probe-work-")
+    verdict_file = os.path.join(tempfile.mkdtemp(prefix="cellbox-verdict-"), "verdict.json")
+    command = [str(SANDBOX), "--verdict-file", verdict_file, "--workdir", workdir, *spec["limits"]]
+    if unprivileged:
+        os.chmod(workdir, 0o777)
+        os.chmod(os.path.dirname(verdict_file), 0o777)
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                   *command, "--allow-degraded"]
+    command += ["--", "/usr/bin/python3", "-c", PRELUDE + probe.read_text(),
+                *host.arguments(probe.name)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    verdict = json.loads(pathlib.Path(verdict_file).read_text())
+    return spec, verdict, result
+
+
+def check_probe(probe, host, unprivileged=False):
+    spec, verdict, result = run_probe(probe, host, unprivileged)
+    blocked = [l for l in result.stdout.splitlines() if l.startswith("BLOCKED")]
+    escaped = [l for l in result.stdout.splitlines() if l.startswith("ESCAPED")]
+    problems = wait_until_clean(host)
+    passed = (verdict["verdict"] == spec["expect"] and not escaped and not problems
+              and (blocked or spec["expect"] != "ok" or spec["pids_limit_hit"]))
+    ESCAPE_TABLE.append((probe.stem, "nobody" if unprivileged else "root", spec["expect"],
+                         verdict["verdict"], bool(passed)))
+    details = f"verdict={verdict}\nstdout={result.stdout}\nstderr={result.stderr[-2000:]}"
+    assert not escaped, details
+    assert not problems, f"host changed: {problems}\n{details}"
+    assert verdict["verdict"] == spec["expect"], details
+    if spec["expect"] == "ok" and not spec["pids_limit_hit"]:
+        assert blocked, f"the probe reported nothing\n{details}"
+    if spec["pids_limit_hit"] and not unprivileged:
+        assert verdict["pids_limit_hit"], details
+    return verdict
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=[p.stem for p in PROBES])
+def test_probe_is_contained(probe, host):
+    verdict = check_probe(probe, host)
+    if probe.stem == "20_memory_bomb":
+        assert verdict["wall_ms"] < 1000, "the oom verdict must come within a second"
+        assert verdict["signal"] == "SIGKILL"
+
+
+UNPRIVILEGED_PROBES = [p for p in PROBES if p.name[:2] in UNPRIVILEGED]
+
+
+@pytest.mark.parametrize("probe", UNPRIVILEGED_PROBES, ids=[p.stem for p in UNPRIVILEGED_PROBES])
+def test_probe_is_contained_unprivileged(probe, host):
+    check_probe(probe, host, unprivileged=True)
+
+
+def test_there_are_at_least_forty_probes():
+    assert len(PROBES) >= 40
