@@ -1,7 +1,11 @@
 #include "cellbox/kernel/connection_file.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace cellbox::kernel
 {
@@ -68,6 +72,20 @@ xeus::xconfiguration load_connection_file(const std::string& path)
         throw fail("\"key\" must be a string");
     }
     config.m_key = key == doc.end() ? "" : key->get<std::string>();
+    if (transport == "tcp")
+    {
+        // In a sandbox without network only ipc works; say so instead of a bare EINVAL from
+        // ZeroMQ later on.
+        const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0)
+        {
+            throw fail(std::string("transport \"tcp\" is not available here (") +
+                       std::strerror(errno) +
+                       "): this kernel has no network, e.g. it runs in cellbox-sandbox; use a "
+                       "connection file with \"transport\": \"ipc\"");
+        }
+        close(probe);
+    }
     if (config.m_key.empty())
     {
         config.m_signature_scheme.clear(); // no key: messages are not signed

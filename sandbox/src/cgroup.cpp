@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
 #include <linux/magic.h>
 #include <sstream>
@@ -118,6 +120,30 @@ bool writable_dir(const std::string& path)
     return access(path.c_str(), W_OK) == 0;
 }
 
+// Session directories are named s<launcher pid>-<n>. A launcher killed with SIGKILL cannot
+// remove its own (its sandbox dies with it through PR_SET_PDEATHSIG): the next launcher does.
+void remove_abandoned_sessions(const std::string& base)
+{
+    DIR* dir = opendir(base.c_str());
+    if (dir == nullptr)
+    {
+        return;
+    }
+    while (const dirent* entry = readdir(dir))
+    {
+        unsigned long launcher = 0;
+        if (entry->d_type != DT_DIR || std::sscanf(entry->d_name, "s%lu-", &launcher) != 1)
+        {
+            continue;
+        }
+        if (kill(static_cast<pid_t>(launcher), 0) != 0 && errno == ESRCH)
+        {
+            rmdir((base + "/" + entry->d_name).c_str()); // fails harmlessly if still populated
+        }
+    }
+    closedir(dir);
+}
+
 } // namespace
 
 cgroup_support session_cgroup::probe()
@@ -167,6 +193,7 @@ std::unique_ptr<session_cgroup> session_cgroup::create(const std::string& sessio
         const std::string base = mount + "/" + base_name;
         const std::string dir = base + "/" + session_name;
         std::vector<std::string> kept_parent;
+        remove_abandoned_sessions(base);
         if (!make_dir(base, kept_parent) || !make_dir(dir, created))
         {
             throw cgroup_error("cannot create " + dir + ": " + std::strerror(errno));

@@ -1,0 +1,116 @@
+"""cellbox-sandbox's command line: verdicts, exit statuses, --check, policies, cleanup."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import SANDBOX
+from test_escape import sandbox_processes, session_cgroups
+
+
+def run(*args, timeout=60, **kwargs):
+    read_end, write_end = os.pipe()
+    result = subprocess.run([str(SANDBOX), "--verdict-fd", str(write_end), *args],
+                            capture_output=True, text=True, timeout=timeout,
+                            pass_fds=(write_end,), **kwargs)
+    os.close(write_end)
+    with os.fdopen(read_end) as verdict:
+        text = verdict.read()
+    return result, json.loads(text) if text else None
+
+
+def test_ok_and_exit_codes():
+    result, verdict = run("--", "/bin/true")
+    assert verdict["verdict"] == "ok" and verdict["exit_code"] == 0 and result.returncode == 0
+    result, verdict = run("--", "/usr/bin/python3", "-c", "raise SystemExit(3)")
+    assert verdict["verdict"] == "exit" and verdict["exit_code"] == 3 and result.returncode == 3
+
+
+def test_signal_verdict():
+    result, verdict = run("--", "/usr/bin/python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    assert verdict["verdict"] == "signal" and verdict["signal"] == "SIGSEGV"
+    assert result.returncode == 128 + signal.SIGSEGV
+
+
+def test_program_output_passes_through():
+    result, verdict = run("--", "/usr/bin/python3", "-c", "import sys; print('out'); print('err', file=sys.stderr)")
+    assert result.stdout == "out\n" and result.stderr == "err\n"
+
+
+def test_missing_program_is_an_internal_error():
+    result, verdict = run("--", "/nonexistent/program")
+    assert verdict["verdict"] == "internal_error"
+    assert "/nonexistent/program" in verdict["message"]
+    assert result.returncode == 125
+
+
+def test_bad_policy_is_rejected(tmp_path):
+    policy = tmp_path / "bad.toml"
+    policy.write_text("[limits]\nmemory = 'lots'\n")
+    result = subprocess.run([str(SANDBOX), "--policy", str(policy), "--", "/bin/true"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "limits.memory" in result.stderr
+    policy.write_text("[seccomp]\nallow = ['read', 'no_such_call']\n")
+    result, verdict = run("--policy", str(policy), "--", "/bin/true")
+    assert verdict["verdict"] == "internal_error" and "no_such_call" in verdict["message"]
+
+
+def test_check_lists_every_protection():
+    result = subprocess.run([str(SANDBOX), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for name in ["mount_namespace", "pid_namespace", "network_namespace", "seccomp",
+                 "memory_cgroup", "pids_cgroup", "cpu_cgroup", "distinct_uid"]:
+        assert f"on   {name}" in result.stdout
+    assert "can be met" in result.stdout
+
+
+def test_unprivileged_check_and_refusal_without_degraded():
+    setpriv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    result = subprocess.run([*setpriv, str(SANDBOX), "--check"], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "off  memory_cgroup (required)" in result.stdout
+    assert "on   user_namespace" in result.stdout
+    result = subprocess.run([*setpriv, str(SANDBOX), "--", "/bin/true"], capture_output=True,
+                            text=True)
+    assert result.returncode == 125 and "--allow-degraded" in result.stderr
+
+
+def test_signals_are_forwarded_to_the_program():
+    process = subprocess.Popen(
+        [str(SANDBOX), "--", "/usr/bin/python3", "-c",
+         "import signal, sys, time\n"
+         "signal.signal(signal.SIGTERM, lambda *a: sys.exit(42))\n"
+         "print('ready', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "ready\n"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 42
+
+
+def test_killed_launcher_leaves_nothing_behind():
+    process = subprocess.Popen([str(SANDBOX), "--", "/usr/bin/python3", "-c",
+                                "import os, time\nos.fork(); os.fork()\nprint('ready', flush=True)\ntime.sleep(60)"],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "ready\n"
+    process.kill()  # SIGKILL: the launcher cannot clean up itself
+    process.wait()
+    deadline = time.monotonic() + 5
+    while sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not sandbox_processes(), "the sandbox died with its launcher"
+    run("--", "/bin/true")  # the next launcher removes the abandoned cgroups
+    assert not session_cgroups()
+
+
+def test_limits_from_the_command_line_override_the_policy():
+    result, verdict = run("--memory", "96M", "--pids", "16", "--", "/usr/bin/python3", "-c",
+                          "print(open('/proc/self/limits').read())")
+    assert verdict["verdict"] == "ok"
+    result, verdict = run("--memory", "96M", "--", "/usr/bin/python3", "-c",
+                          "x = bytearray(200 * 2**20)")
+    assert verdict["verdict"] == "oom"
+    assert verdict["peak_memory_bytes"] <= 96 * 2**20
