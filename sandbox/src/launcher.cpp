@@ -70,16 +70,24 @@ extern "C" void ignore_signal(int) {}
     try
     {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        char go = 0;
-        if (read(channel, &go, 1) != 1)
+        // Two releases: "m" once our id maps exist (we may build the filesystem), "l" once we
+        // are inside the session's cgroups (the payload may start). Joining a v1 cgroup waits
+        // for an RCU grace period (~10 ms), which overlaps with building the filesystem.
+        const auto await_release = [channel](char expected)
         {
-            _exit(125); // the launcher went away before releasing us
-        }
+            char released = 0;
+            if (read(channel, &released, 1) != 1 || released != expected)
+            {
+                _exit(125); // the launcher went away, or failed, before releasing us
+            }
+        };
+        await_release('m');
+        build_filesystem(plan);
+        await_release('l');
         if (unshare(CLONE_NEWCGROUP) != 0 && !plan.config->allow_degraded)
         {
             throw system_failure("unshare cgroup namespace");
         }
-        build_filesystem(plan);
         const std::string& hostname = plan.config->rules.hostname;
         sethostname(hostname.data(), hostname.size());
         if (plan.as_root)
@@ -388,11 +396,6 @@ verdict run_sandboxed(const session_config& config)
         status_write.reset();
         unique_fd init_fd(static_cast<int>(syscall(SYS_pidfd_open, init, 0)));
 
-        // Release the init once it is inside the limits (and, unprivileged, has its id maps).
-        if (cgroup)
-        {
-            cgroup->add_process(init);
-        }
         if (!plan.as_root)
         {
             const std::string proc = "/proc/" + std::to_string(init);
@@ -402,9 +405,17 @@ verdict run_sandboxed(const session_config& config)
             write_file(proc + "/uid_map",
                        std::to_string(plan.uid) + " " + std::to_string(geteuid()) + " 1\n");
         }
-        if (write(channel.get(), "g", 1) != 1)
+        if (write(channel.get(), "m", 1) != 1)
         {
             throw system_failure("release the sandbox");
+        }
+        if (cgroup)
+        {
+            cgroup->add_process(init);
+        }
+        if (write(channel.get(), "l", 1) != 1)
+        {
+            throw system_failure("release the sandbox into its limits");
         }
 
         const std::optional<clock::time_point> wall_deadline =

@@ -66,6 +66,9 @@ seccomp_filter seccomp_filter::compile(const std::vector<std::string>& allowed_s
     }
     check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS),
           "bad-arch action");
+    // A binary search over syscall numbers instead of a linear scan of ~250 rules: every
+    // system call of the session walks this program.
+    check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2), "binary-tree optimisation");
     for (const auto& name : allowed_syscalls)
     {
         if (has_argument_rule(name))
