@@ -70,6 +70,9 @@ extern "C" void ignore_signal(int) {}
     try
     {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // Out of the launcher's process group: a frontend's killpg() (jupyter_client interrupts
+        // that way) reaches the launcher, which forwards it once, instead of reaching us too.
+        setsid();
         // Two releases: "m" once our id maps exist (we may build the filesystem), "l" once we
         // are inside the session's cgroups (the payload may start). Joining a v1 cgroup waits
         // for an RCU grace period (~10 ms), which overlaps with building the filesystem.
@@ -290,6 +293,7 @@ verdict run_sandboxed(const session_config& config)
     std::unique_ptr<session_cgroup> cgroup;
     std::uint64_t oom_kills_before = 0;
     result.kind.clear(); // undecided until the end
+    pid_t init = -1;
     try
     {
         if (config.argv.empty())
@@ -326,9 +330,10 @@ verdict run_sandboxed(const session_config& config)
         require(protection::pids_cgroup, plan.as_root && support.pids, support.reason);
         require(protection::cpu_cgroup, plan.as_root && support.cpu, support.reason);
         require(protection::distinct_uid, plan.as_root, "not running as root");
-        if (plan.as_root && support.version != 0)
+        const bool use_cgroups = plan.as_root && support.version != 0;
+        resource_limits in_cgroup = limits;
+        if (use_cgroups)
         {
-            resource_limits in_cgroup = limits;
             if (!support.memory)
             {
                 in_cgroup.memory_bytes.reset();
@@ -341,10 +346,8 @@ verdict run_sandboxed(const session_config& config)
             {
                 in_cgroup.cpus.reset();
             }
-            cgroup = session_cgroup::create(session_name(), in_cgroup);
             plan.memory_in_cgroup = in_cgroup.memory_bytes.has_value();
             plan.pids_in_cgroup = in_cgroup.pids.has_value();
-            oom_kills_before = cgroup->oom_kills();
         }
 
         const std::string program = resolve_program(config.argv.front());
@@ -380,7 +383,7 @@ verdict run_sandboxed(const session_config& config)
         {
             flags |= CLONE_NEWUSER;
         }
-        const pid_t init =
+        init =
             static_cast<pid_t>(syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0));
         if (init < 0)
         {
@@ -409,8 +412,12 @@ verdict run_sandboxed(const session_config& config)
         {
             throw system_failure("release the sandbox");
         }
-        if (cgroup)
+        // Created while the sandbox builds its filesystem. If this fails, closing the channel
+        // makes the waiting init exit.
+        if (use_cgroups)
         {
+            cgroup = session_cgroup::create(session_name(), in_cgroup);
+            oom_kills_before = cgroup->oom_kills();
             cgroup->add_process(init);
         }
         if (write(channel.get(), "l", 1) != 1)
@@ -484,6 +491,7 @@ verdict run_sandboxed(const session_config& config)
         }
         int init_status = 0;
         waitpid(init, &init_status, 0);
+        init = -1;
         std::optional<int> payload_status;
         int reported = 0;
         if (read(status_read.get(), &reported, sizeof reported) == sizeof reported)
@@ -517,6 +525,11 @@ verdict run_sandboxed(const session_config& config)
     {
         result.kind = "internal_error";
         result.message = e.what();
+        if (init > 0)
+        {
+            kill(init, SIGKILL); // a sandbox we failed to set up: its namespace dies with it
+            waitpid(init, nullptr, 0);
+        }
     }
     if (cgroup)
     {

@@ -111,11 +111,17 @@ def sandbox_processes():
 
 
 def session_cgroups():
+    """Session cgroups (named s<launcher pid>-<n>) whose launcher has exited: leaks. Those of
+    launchers still running (another suite, a benchmark) are theirs to remove."""
     found = []
     for controller in pathlib.Path("/sys/fs/cgroup").iterdir():
         base = controller / "cellbox"
-        if base.is_dir():
-            found += [str(p) for p in base.iterdir() if p.is_dir()]
+        if not base.is_dir():
+            continue
+        for session in base.iterdir():
+            match = re.fullmatch(r"s(\d+)-\d+", session.name)
+            if session.is_dir() and (not match or not os.path.exists(f"/proc/{match.group(1)}")):
+                found.append(str(session))
     return found
 
 

@@ -114,3 +114,19 @@ def test_limits_from_the_command_line_override_the_policy():
                           "x = bytearray(200 * 2**20)")
     assert verdict["verdict"] == "oom"
     assert verdict["peak_memory_bytes"] <= 96 * 2**20
+
+
+def test_signal_to_the_process_group_arrives_once():
+    # jupyter_client interrupts with killpg() on the launcher's group: the program must see one
+    # SIGINT, forwarded by the launcher, not a second one through the sandbox's init.
+    process = subprocess.Popen(
+        [str(SANDBOX), "--", "/usr/bin/python3", "-c",
+         "import signal, time\ncount = 0\n"
+         "def on_sigint(*args):\n    global count\n    count += 1\n"
+         "signal.signal(signal.SIGINT, on_sigint)\n"
+         "print('ready', flush=True)\ntime.sleep(1)\ntime.sleep(0.5)\nprint(count)"],
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert process.stdout.readline() == "ready\n"
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.stdout.readline() == "1\n"
+    assert process.wait(timeout=10) == 0
