@@ -1,0 +1,37 @@
+#include "cellbox/gateway/message_builder.hpp"
+
+#include "cellbox/gateway/connection_info.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace cellbox::gateway
+{
+
+std::string iso8601_now()
+{
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+        1000000;
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[96]; // generous: the compiler cannot bound every field
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900,
+                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                  static_cast<long long>(micros));
+    return text;
+}
+
+kernel_message make_request(const std::string& channel, const std::string& msg_type,
+                            const nlohmann::json& content, const std::string& session)
+{
+    const nlohmann::json header = {{"msg_id", random_hex(16)}, {"msg_type", msg_type},
+                                   {"session", session},       {"username", "cellbox"},
+                                   {"date", iso8601_now()},    {"version", "5.3"}};
+    return {channel, header.dump(), "{}", "{}", content.dump(), {}};
+}
+
+} // namespace cellbox::gateway
