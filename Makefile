@@ -23,12 +23,9 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
 
-# Until `cellbox serve` exists (issue 4), Debian's jupyter_server serves the cellbox-python
-# kernel on the same address, with a generated token printed in its URL.
+# The gateway on 127.0.0.1:8888 with a generated token; it prints the URL to use.
 run: build
-	JUPYTER_PATH=$(CURDIR)/$(BUILD_DIR)/share/jupyter $(PYTHON) -m jupyter server \
-	    --ip=127.0.0.1 --port=8888 --no-browser --allow-root \
-	    --MultiKernelManager.default_kernel_name=cellbox-python
+	$(BUILD_DIR)/bin/cellbox serve
 
 bench: build
 	JUPYTER_PATH=$(CURDIR)/$(BUILD_DIR)/share/jupyter $(PYTHON) tests/bench/kernel_bench.py

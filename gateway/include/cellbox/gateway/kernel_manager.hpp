@@ -1,0 +1,95 @@
+#pragma once
+
+#include "cellbox/gateway/kernel_io.hpp"
+#include "cellbox/gateway/kernelspec_catalog.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+#include <zmq.hpp>
+
+namespace cellbox::gateway
+{
+
+struct manager_options
+{
+    std::string sandbox_program;           // cellbox-sandbox
+    std::vector<std::string> sandbox_args; // e.g. --memory 1G
+    std::string runtime_dir;               // kernels' private directories
+    std::string work_dir;                  // mounted at /work in every kernel
+    std::chrono::seconds start_timeout{60};
+};
+
+// The running kernels. Lives on the server's io_context thread; kernel_io threads report
+// back by posting to it.
+class kernel_manager
+{
+public:
+    struct kernel
+    {
+        std::string id;
+        std::string name;
+        pid_t launcher = -1;
+        std::string directory;
+        connection_info connection;
+        std::unique_ptr<kernel_io> io;
+        std::string execution_state = "starting";
+        std::string last_activity;
+        int connections = 0;
+        bool ready = false;
+        std::vector<std::function<void(bool)>> ready_waiters;
+        std::vector<std::function<void()>> exit_waiters;
+        // WebSocket connections, re-attached to the new process after a restart.
+        std::map<std::uint64_t, std::pair<std::string, kernel_io::deliver_fn>> attached;
+    };
+    using start_handler = std::function<void(std::optional<std::string> id, std::string error)>;
+
+    kernel_manager(boost::asio::io_context& io, const kernelspec_catalog& specs,
+                   manager_options options);
+    ~kernel_manager();
+
+    // Starts a kernel and calls `done` once it answers (or failed / timed out).
+    void start(const std::string& name, start_handler done);
+    void shutdown(const std::string& id, std::function<void()> done);
+    void restart(const std::string& id, std::function<void(bool)> done);
+    bool interrupt(const std::string& id);
+
+    // WebSocket connections (the deliver function runs on the kernel's I/O thread).
+    bool attach(const std::string& id, std::uint64_t connection, const std::string& session_id,
+                kernel_io::deliver_fn deliver);
+    void detach(const std::string& id, std::uint64_t connection);
+    void send(const std::string& id, std::uint64_t connection, kernel_message message);
+
+    kernel* find(const std::string& id);
+    nlohmann::json model(const kernel& k) const;
+    nlohmann::json list() const;
+
+    // A launcher process ended (from the server's SIGCHLD handling).
+    void on_exit(pid_t pid, int status);
+    // Stops every kernel (server shutdown).
+    void shutdown_all();
+
+private:
+    void launch(kernel& k, const kernelspec_catalog::entry& spec);
+    void mark_ready(const std::string& id);
+
+    boost::asio::io_context& m_io;
+    const kernelspec_catalog& m_specs;
+    manager_options m_options;
+    zmq::context_t m_zmq;
+    std::map<std::string, std::unique_ptr<kernel>> m_kernels;
+};
+
+// A UUID4 string, the id format jupyter_server's routes require.
+std::string make_kernel_id();
+
+} // namespace cellbox::gateway

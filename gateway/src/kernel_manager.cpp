@@ -1,0 +1,389 @@
+#include "cellbox/gateway/kernel_manager.hpp"
+
+#include "cellbox/gateway/message_builder.hpp"
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <filesystem>
+#include <iostream>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace cellbox::gateway
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to)
+{
+    for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())
+    {
+        text.replace(pos, from.size(), to);
+    }
+    return text;
+}
+
+} // namespace
+
+std::string make_kernel_id()
+{
+    std::string hex = random_hex(16);
+    hex[12] = '4';                                                   // version 4
+    hex[16] = "89ab"[std::stoi(hex.substr(16, 1), nullptr, 16) & 3]; // variant 10xx
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+           hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+
+kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_catalog& specs,
+                               manager_options options)
+    : m_io(io), m_specs(specs), m_options(std::move(options))
+{
+    fs::create_directories(m_options.runtime_dir);
+    fs::create_directories(m_options.work_dir);
+}
+
+kernel_manager::~kernel_manager()
+{
+    shutdown_all();
+}
+
+void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
+{
+    k.directory = m_options.runtime_dir + "/kernel-" + k.id;
+    const std::string ipc_dir = k.directory + "/ipc";
+    fs::create_directories(ipc_dir);
+    chmod(k.directory.c_str(), 0700);
+    k.connection = make_ipc_connection(ipc_dir);
+    const std::string connection_file = ipc_dir + "/kernel.json";
+    write_connection_file(k.connection, connection_file);
+
+    std::vector<std::string> argv = {m_options.sandbox_program, "--ipc-dir", ipc_dir, "--workdir",
+                                     m_options.work_dir};
+    argv.insert(argv.end(), m_options.sandbox_args.begin(), m_options.sandbox_args.end());
+    argv.emplace_back("--");
+    for (const auto& arg : spec.spec["argv"])
+    {
+        argv.push_back(replace_all(arg.get<std::string>(), "{connection_file}", connection_file));
+    }
+    std::vector<char*> raw;
+    for (auto& arg : argv)
+    {
+        raw.push_back(arg.data());
+    }
+    raw.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0)
+    {
+        throw std::system_error(errno, std::generic_category(), "fork the kernel launcher");
+    }
+    if (pid == 0)
+    {
+        setsid(); // its own process group: interrupts are signalled to it alone
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        execv(raw[0], raw.data());
+        _exit(127);
+    }
+    k.launcher = pid;
+    k.execution_state = "starting";
+    k.ready = false;
+    k.last_activity = iso8601_now();
+    const std::string id = k.id;
+    kernel_io::callbacks events;
+    events.on_ready = [this, id] { boost::asio::post(m_io, [this, id] { mark_ready(id); }); };
+    events.on_status = [this, id](const std::string& state)
+    {
+        boost::asio::post(m_io,
+                          [this, id, state]
+                          {
+                              if (kernel* k = find(id); k != nullptr && !state.empty())
+                              {
+                                  k->execution_state = state;
+                              }
+                          });
+    };
+    events.on_activity = [this, id]
+    {
+        boost::asio::post(m_io,
+                          [this, id]
+                          {
+                              if (kernel* k = find(id))
+                              {
+                                  k->last_activity = iso8601_now();
+                              }
+                          });
+    };
+    k.io = std::make_unique<kernel_io>(m_zmq, k.connection, std::move(events));
+    for (const auto& [connection, attachment] : k.attached)
+    {
+        k.io->attach(connection, attachment.first, attachment.second);
+    }
+}
+
+bool kernel_manager::attach(const std::string& id, std::uint64_t connection,
+                            const std::string& session_id, kernel_io::deliver_fn deliver)
+{
+    kernel* k = find(id);
+    if (k == nullptr)
+    {
+        return false;
+    }
+    k->attached[connection] = {session_id, deliver};
+    ++k->connections;
+    if (k->io)
+    {
+        k->io->attach(connection, session_id, std::move(deliver));
+    }
+    return true;
+}
+
+void kernel_manager::detach(const std::string& id, std::uint64_t connection)
+{
+    if (kernel* k = find(id); k != nullptr && k->attached.erase(connection) != 0)
+    {
+        --k->connections;
+        if (k->io)
+        {
+            k->io->detach(connection);
+        }
+    }
+}
+
+void kernel_manager::send(const std::string& id, std::uint64_t connection, kernel_message message)
+{
+    if (kernel* k = find(id); k != nullptr && k->io)
+    {
+        k->io->send(connection, std::move(message));
+    }
+}
+
+void kernel_manager::mark_ready(const std::string& id)
+{
+    kernel* k = find(id);
+    if (k == nullptr || k->ready)
+    {
+        return;
+    }
+    k->ready = true;
+    k->execution_state = "idle"; // it just answered kernel_info: nothing is running
+    for (auto& waiter : std::exchange(k->ready_waiters, {}))
+    {
+        waiter(true);
+    }
+}
+
+void kernel_manager::start(const std::string& name, start_handler done)
+{
+    const kernelspec_catalog::entry* spec = m_specs.find(name);
+    if (spec == nullptr)
+    {
+        done(std::nullopt, "No such kernel: " + name);
+        return;
+    }
+    auto record = std::make_unique<kernel>();
+    record->id = make_kernel_id();
+    record->name = name;
+    kernel& k = *record;
+    m_kernels[k.id] = std::move(record);
+    try
+    {
+        launch(k, *spec);
+    }
+    catch (const std::exception& e)
+    {
+        m_kernels.erase(k.id);
+        done(std::nullopt, std::string("cannot start the kernel: ") + e.what());
+        return;
+    }
+    const std::string id = k.id;
+    auto timer = std::make_shared<boost::asio::steady_timer>(m_io, m_options.start_timeout);
+    k.ready_waiters.push_back(
+        [done, id, timer](bool ok)
+        {
+            timer->cancel();
+            done(ok ? std::optional<std::string>(id) : std::nullopt,
+                 ok ? "" : "the kernel exited during start-up");
+        });
+    timer->async_wait(
+        [this, id](const boost::system::error_code& error)
+        {
+            kernel* k = find(id);
+            if (error || k == nullptr || k->ready)
+            {
+                return;
+            }
+            for (auto& waiter : std::exchange(k->ready_waiters, {}))
+            {
+                waiter(false);
+            }
+            shutdown(id, [] {});
+        });
+}
+
+bool kernel_manager::interrupt(const std::string& id)
+{
+    kernel* k = find(id);
+    if (k == nullptr || k->launcher <= 0)
+    {
+        return false;
+    }
+    kill(k->launcher, SIGINT); // the launcher forwards it into the sandbox
+    return true;
+}
+
+void kernel_manager::shutdown(const std::string& id, std::function<void()> done)
+{
+    kernel* k = find(id);
+    if (k == nullptr)
+    {
+        done();
+        return;
+    }
+    if (k->launcher <= 0)
+    {
+        m_kernels.erase(id);
+        done();
+        return;
+    }
+    k->exit_waiters.push_back(std::move(done));
+    kill(k->launcher, SIGTERM);
+    auto timer = std::make_shared<boost::asio::steady_timer>(m_io, std::chrono::seconds(2));
+    const pid_t pid = k->launcher;
+    timer->async_wait(
+        [this, id, pid, timer](const boost::system::error_code&)
+        {
+            if (kernel* k = find(id); k != nullptr && k->launcher == pid)
+            {
+                kill(pid, SIGKILL); // did not stop on SIGTERM: the sandbox dies with it
+            }
+        });
+}
+
+void kernel_manager::restart(const std::string& id, std::function<void(bool)> done)
+{
+    kernel* k = find(id);
+    if (k == nullptr)
+    {
+        done(false);
+        return;
+    }
+    k->execution_state = "restarting";
+    k->exit_waiters.push_back(
+        [this, id, done]
+        {
+            // on_exit keeps the record while a restart waits for it.
+            kernel* k = find(id);
+            const kernelspec_catalog::entry* spec = k ? m_specs.find(k->name) : nullptr;
+            if (k == nullptr || spec == nullptr)
+            {
+                done(false);
+                return;
+            }
+            try
+            {
+                launch(*k, *spec);
+                k->ready_waiters.push_back(done);
+            }
+            catch (const std::exception& e)
+            {
+                std::cerr << "cellbox serve: restart of " << id << " failed: " << e.what() << "\n";
+                done(false);
+            }
+        });
+    kill(k->launcher, SIGTERM);
+}
+
+void kernel_manager::on_exit(pid_t pid, int)
+{
+    for (auto it = m_kernels.begin(); it != m_kernels.end(); ++it)
+    {
+        kernel& k = *it->second;
+        if (k.launcher != pid)
+        {
+            continue;
+        }
+        k.launcher = -1;
+        k.io.reset();
+        std::error_code ignored;
+        fs::remove_all(k.directory, ignored);
+        auto waiters = std::exchange(k.exit_waiters, {});
+        const bool restarting = k.execution_state == "restarting";
+        for (auto& waiter : std::exchange(k.ready_waiters, {}))
+        {
+            waiter(false);
+        }
+        if (waiters.empty())
+        {
+            k.execution_state = "dead";
+            return;
+        }
+        if (!restarting)
+        {
+            m_kernels.erase(it);
+        }
+        for (auto& waiter : waiters)
+        {
+            waiter();
+        }
+        return;
+    }
+}
+
+kernel_manager::kernel* kernel_manager::find(const std::string& id)
+{
+    const auto it = m_kernels.find(id);
+    return it == m_kernels.end() ? nullptr : it->second.get();
+}
+
+nlohmann::json kernel_manager::model(const kernel& k) const
+{
+    return {{"id", k.id},
+            {"name", k.name},
+            {"last_activity", k.last_activity},
+            {"execution_state", k.execution_state},
+            {"connections", k.connections}};
+}
+
+nlohmann::json kernel_manager::list() const
+{
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [id, k] : m_kernels)
+    {
+        out.push_back(model(*k));
+    }
+    return out;
+}
+
+void kernel_manager::shutdown_all()
+{
+    for (auto& [id, k] : m_kernels)
+    {
+        if (k->launcher > 0)
+        {
+            kill(k->launcher, SIGTERM);
+        }
+    }
+    for (auto& [id, k] : m_kernels)
+    {
+        if (k->launcher > 0)
+        {
+            for (int i = 0; i < 40 && waitpid(k->launcher, nullptr, WNOHANG) == 0; ++i)
+            {
+                usleep(50000);
+            }
+            kill(k->launcher, SIGKILL);
+            waitpid(k->launcher, nullptr, 0);
+        }
+        k->io.reset();
+        std::error_code ignored;
+        fs::remove_all(k->directory, ignored);
+    }
+    m_kernels.clear();
+}
+
+} // namespace cellbox::gateway

@@ -1,0 +1,81 @@
+#include "cellbox/gateway/kernelspec_catalog.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+namespace cellbox::gateway
+{
+
+namespace fs = std::filesystem;
+
+kernelspec_catalog::kernelspec_catalog(std::vector<std::string> search_dirs)
+{
+    for (const auto& dir : search_dirs)
+    {
+        const fs::path kernels = fs::path(dir) / "kernels";
+        std::error_code error;
+        for (const auto& item : fs::directory_iterator(kernels, error))
+        {
+            const fs::path file = item.path() / "kernel.json";
+            const std::string name = item.path().filename().string();
+            if (m_entries.count(name) != 0 || !fs::is_regular_file(file))
+            {
+                continue;
+            }
+            std::ifstream in(file);
+            nlohmann::json spec = nlohmann::json::parse(in, nullptr, false);
+            if (spec.is_discarded() || !spec.is_object() || !spec.contains("argv") ||
+                !spec["argv"].is_array())
+            {
+                continue; // a broken kernelspec is skipped, as jupyter_client does
+            }
+            m_entries[name] = entry{name, item.path().string(), std::move(spec)};
+        }
+    }
+}
+
+const kernelspec_catalog::entry* kernelspec_catalog::find(const std::string& name) const
+{
+    const auto it = m_entries.find(name);
+    return it == m_entries.end() ? nullptr : &it->second;
+}
+
+nlohmann::json kernelspec_catalog::model(const entry& e, const std::string& base_url) const
+{
+    nlohmann::json spec = e.spec;
+    spec.erase("argv"); // a server-side detail
+    nlohmann::json resources = nlohmann::json::object();
+    std::error_code error;
+    for (const auto& item : fs::directory_iterator(e.directory, error))
+    {
+        const std::string file = item.path().filename().string();
+        if (file.rfind("logo-", 0) == 0)
+        {
+            resources[item.path().stem().string()] =
+                base_url + "kernelspecs/" + e.name + "/" + file;
+        }
+        else if (file == "kernel.js" || file == "kernel.css")
+        {
+            resources[file] = base_url + "kernelspecs/" + e.name + "/" + file;
+        }
+    }
+    return {{"name", e.name}, {"spec", spec}, {"resources", resources}};
+}
+
+std::optional<std::string> kernelspec_catalog::resource_path(const std::string& name,
+                                                             const std::string& file) const
+{
+    const entry* e = find(name);
+    if (e == nullptr || file.empty() || file.find('/') != std::string::npos || file[0] == '.')
+    {
+        return std::nullopt;
+    }
+    const fs::path path = fs::path(e->directory) / file;
+    if (!fs::is_regular_file(path))
+    {
+        return std::nullopt;
+    }
+    return path.string();
+}
+
+} // namespace cellbox::gateway

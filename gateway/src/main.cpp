@@ -1,0 +1,156 @@
+// cellbox: the gateway program. `cellbox serve` runs the Jupyter kernels API; see README.md.
+#include "cellbox/gateway/connection_info.hpp"
+#include "cellbox/gateway/kernel_manager.hpp"
+#include "cellbox/gateway/server.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace cg = cellbox::gateway;
+namespace net = boost::asio;
+
+namespace
+{
+
+std::string program_directory()
+{
+    std::error_code error;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
+    return error ? "." : self.parent_path().string();
+}
+
+void watch_children(net::signal_set& children, cg::kernel_manager& kernels)
+{
+    children.async_wait(
+        [&children, &kernels](const boost::system::error_code& error, int)
+        {
+            if (error)
+            {
+                return;
+            }
+            int status = 0;
+            pid_t pid = 0;
+            while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            {
+                kernels.on_exit(pid, status);
+            }
+            watch_children(children, kernels);
+        });
+}
+
+int serve(const std::string& ip, unsigned short port, cg::server_options options,
+          std::vector<std::string> kernelspec_dirs, cg::manager_options manager)
+{
+    net::io_context io;
+    cg::kernelspec_catalog specs(std::move(kernelspec_dirs));
+    if (specs.find(options.default_kernel) == nullptr)
+    {
+        std::cerr << "cellbox serve: kernelspec \"" << options.default_kernel
+                  << "\" not found (--kernelspec-path)\n";
+        return 2;
+    }
+    cg::kernel_manager kernels(io, specs, std::move(manager));
+    net::signal_set children(io, SIGCHLD);
+    watch_children(children, kernels);
+    net::signal_set stop(io, SIGINT, SIGTERM);
+    stop.async_wait(
+        [&](const boost::system::error_code&, int signal_number)
+        {
+            std::cerr << "cellbox serve: signal " << signal_number
+                      << ", shutting down the kernels\n";
+            kernels.shutdown_all();
+            io.stop();
+        });
+    cg::server front(io, {net::ip::make_address(ip), port}, options, specs, kernels);
+    front.start();
+    std::cout << "cellbox serve: Jupyter kernels API on http://" << ip << ":" << front.port()
+              << options.base_url;
+    if (!options.token.empty())
+    {
+        std::cout << "?token=" << options.token;
+    }
+    std::cout << std::endl;
+    io.run();
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char* argv[])
+{
+    CLI::App app{"cellbox: sandboxed Jupyter kernels"};
+    app.require_subcommand(1);
+    CLI::App* serve_command = app.add_subcommand("serve", "Serve the Jupyter kernels API");
+    std::string ip = "127.0.0.1";
+    unsigned short port = 8888;
+    cg::server_options options;
+    const char* env_token = std::getenv("CELLBOX_TOKEN");
+    std::string token = env_token != nullptr ? env_token : "";
+    bool no_token = false;
+    std::vector<std::string> kernelspec_dirs = {CELLBOX_KERNELSPEC_DIR, "/usr/local/share/jupyter",
+                                                "/usr/share/jupyter"};
+    cg::manager_options manager;
+    manager.sandbox_program = program_directory() + "/cellbox-sandbox";
+    manager.runtime_dir = "/tmp/cellbox-runtime-" + std::to_string(getuid());
+    std::string memory = "1G";
+    bool allow_degraded = false;
+    serve_command->add_option("--ip", ip, "Address to listen on")->capture_default_str();
+    serve_command->add_option("--port", port, "Port (0 picks a free one)")->capture_default_str();
+    serve_command->add_option("--token", token,
+                              "Admin token (env CELLBOX_TOKEN; random when not given)");
+    serve_command->add_flag("--no-token", no_token, "Serve without authentication (local use)");
+    serve_command->add_option("--base-url", options.base_url, "URL prefix")->capture_default_str();
+    serve_command->add_option("--default-kernel", options.default_kernel)->capture_default_str();
+    serve_command->add_option("--kernelspec-path", kernelspec_dirs,
+                              "Directories holding kernels/<name>/kernel.json");
+    serve_command->add_option("--sandbox", manager.sandbox_program, "cellbox-sandbox to use");
+    serve_command
+        ->add_option("--runtime-dir", manager.runtime_dir, "Where kernels' ipc directories live")
+        ->capture_default_str();
+    serve_command->add_option("--work-dir", manager.work_dir,
+                              "Directory mounted at /work in kernels (default RUNTIME/work)");
+    serve_command->add_option("--memory", memory, "Memory limit per kernel")->capture_default_str();
+    serve_command->add_option("--allow-origin", options.allow_origin, "CORS allowed origin");
+    serve_command->add_flag("--allow-degraded", allow_degraded,
+                            "Start kernels even where the sandbox cannot give every protection");
+    CLI11_PARSE(app, argc, argv);
+
+    if (no_token)
+    {
+        token.clear();
+    }
+    else if (token.empty())
+    {
+        token = cg::random_hex(24);
+    }
+    options.token = token;
+    if (options.base_url.empty() || options.base_url.back() != '/')
+    {
+        options.base_url += "/";
+    }
+    if (manager.work_dir.empty())
+    {
+        manager.work_dir = manager.runtime_dir + "/work";
+    }
+    manager.sandbox_args = {"--memory", memory};
+    if (allow_degraded)
+    {
+        manager.sandbox_args.push_back("--allow-degraded");
+    }
+    try
+    {
+        return serve(ip, port, options, kernelspec_dirs, manager);
+    }
+    catch (const std::exception& e)
+    {
+        std::cerr << "cellbox serve: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,76 @@
+"""Starts `cellbox serve` (and, for the --gateway-url tests, Debian's jupyter_server in front
+of it) on free local ports."""
+
+import json
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+BUILD_DIR = pathlib.Path(os.environ.get("CELLBOX_BUILD_DIR", "build")).resolve()
+CELLBOX = BUILD_DIR / "bin" / "cellbox"
+TOKEN = "test-token-" + os.urandom(4).hex()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    def __init__(self, *extra):
+        self.runtime = tempfile.mkdtemp(prefix="cellbox-gw-")
+        self.log = open(os.path.join(self.runtime, "serve.log"), "w+")
+        self.process = subprocess.Popen(
+            [str(CELLBOX), "serve", "--port", "0", "--token", TOKEN, "--runtime-dir",
+             os.path.join(self.runtime, "run"), *extra],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, f"no URL printed: {line!r}"
+        self.port = int(match.group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def request(self, method, path, body=None, token=TOKEN, headers=None):
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        all_headers = {"Authorization": f"token {token}"} if token else {}
+        all_headers.update(headers or {})
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as res:
+                text = res.read()
+                return res.status, (json.loads(text) if text else None), dict(res.headers)
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = text
+            return e.code, parsed, dict(e.headers)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def logs(self):
+        self.log.seek(0)
+        return self.log.read()
+
+
+@pytest.fixture(scope="module")
+def gateway():
+    g = Gateway()
+    yield g
+    g.stop()
