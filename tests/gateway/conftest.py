@@ -1,6 +1,7 @@
 """Starts `cellbox serve` (and, for the --gateway-url tests, Debian's jupyter_server in front
 of it) on free local ports."""
 
+import asyncio
 import json
 import os
 import pathlib
@@ -74,3 +75,19 @@ def gateway():
     g = Gateway()
     yield g
     g.stop()
+
+
+async def reply_and_outputs(receive, msg_id, timeout=60):
+    """Reads decoded messages with `receive()` until the request `msg_id` has its shell reply
+    and its idle status; returns (reply, iopub messages of that request)."""
+    reply, outputs = None, []
+    while reply is None or not any(o["msg_type"] == "status" and
+                                   o["content"]["execution_state"] == "idle" for o in outputs):
+        m = await asyncio.wait_for(receive(), timeout)
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        if m["channel"] == "shell":
+            reply = m
+        else:
+            outputs.append(m)
+    return reply, outputs

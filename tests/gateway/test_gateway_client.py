@@ -15,7 +15,7 @@ import uuid
 import pytest
 import websockets
 
-from conftest import TOKEN, free_port
+from conftest import TOKEN, free_port, reply_and_outputs
 
 JUPYTER_TOKEN = "jupyter-" + os.urandom(4).hex()
 
@@ -82,17 +82,10 @@ def test_start_execute_interrupt_restart_delete_through_jupyter_server(jupyter, 
             "parent_header": {}, "metadata": {}, "channel": "shell",
             "content": {"code": code, "silent": False, "allow_stdin": False,
                         "stop_on_error": False}}))
-        reply, outputs = None, []
-        while reply is None or not any(o["msg_type"] == "status" and
-                                       o["content"]["execution_state"] == "idle" for o in outputs):
-            m = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            if m["parent_header"].get("msg_id") != msg_id:
-                continue
-            if m["channel"] == "shell":
-                reply = m
-            else:
-                outputs.append(m)
-        return reply, outputs
+        async def receive():
+            return json.loads(await ws.recv())
+
+        return await reply_and_outputs(receive, msg_id)
 
     async def scenario():
         ws_url = (f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels"

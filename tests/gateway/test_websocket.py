@@ -8,7 +8,7 @@ import uuid
 import pytest
 import websockets
 
-from conftest import TOKEN
+from conftest import TOKEN, reply_and_outputs
 
 V1 = "v1.kernel.websocket.jupyter.org"
 
@@ -48,20 +48,16 @@ async def run_cell(ws, code, v1, session):
         await ws.send(encode_v1("shell", msg))
     else:
         await ws.send(json.dumps({**msg, "channel": "shell"}))
-    outputs, reply = [], None
-    while reply is None or not any(o["msg_type"] == "status" and
-                                   o["content"]["execution_state"] == "idle" for o in outputs):
-        frame = await asyncio.wait_for(ws.recv(), 30)
-        m = decode_v1(frame) if v1 else json.loads(frame)
-        if v1:
-            m["msg_type"] = m["header"]["msg_type"]
-        if m["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
-            continue
-        if m["channel"] == "shell":
-            reply = m
-        else:
-            outputs.append(m)
-    return reply, outputs
+
+    async def receive():
+        frame = await ws.recv()
+        if not v1:
+            return json.loads(frame)
+        m = decode_v1(frame)
+        m["msg_type"] = m["header"]["msg_type"]
+        return m
+
+    return await reply_and_outputs(receive, msg["header"]["msg_id"], timeout=30)
 
 
 def kernel(gateway):
