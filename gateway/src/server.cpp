@@ -622,6 +622,10 @@ void server::accept()
         {
             if (!error)
             {
+                // Small frames (status, replies) go out at once instead of waiting for the
+                // client's delayed ACK (~40 ms).
+                beast::error_code ignored;
+                socket.set_option(tcp::no_delay(true), ignored);
                 std::make_shared<http_session>(std::move(socket), m_context)->run();
             }
             accept();
