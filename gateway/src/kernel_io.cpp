@@ -203,6 +203,27 @@ void kernel_io::run()
                 }
             }
         }
+        // Replies first: the kernel sent them before the status that follows them on iopub.
+        for (std::size_t i = 0; i < sources.size(); ++i)
+        {
+            if (!(items[3 + i].revents & ZMQ_POLLIN))
+            {
+                continue;
+            }
+            auto [conn, channel] = sources[i];
+            zmq::socket_t& socket = std::string(channel) == "control" ? conn->control
+                                    : std::string(channel) == "stdin" ? conn->stdin_
+                                                                      : conn->shell;
+            try
+            {
+                conn->deliver(decode_wire(receive_frames(socket), channel, m_signer));
+            }
+            catch (const protocol_error& e)
+            {
+                std::cerr << "cellbox serve: dropped a " << channel << " message: " << e.what()
+                          << "\n";
+            }
+        }
         if (items[1].revents & ZMQ_POLLIN)
         {
             try
@@ -233,26 +254,6 @@ void kernel_io::run()
             catch (const protocol_error& e)
             {
                 std::cerr << "cellbox serve: dropped an iopub message: " << e.what() << "\n";
-            }
-        }
-        for (std::size_t i = 0; i < sources.size(); ++i)
-        {
-            if (!(items[3 + i].revents & ZMQ_POLLIN))
-            {
-                continue;
-            }
-            auto [conn, channel] = sources[i];
-            zmq::socket_t& socket = std::string(channel) == "control" ? conn->control
-                                    : std::string(channel) == "stdin" ? conn->stdin_
-                                                                      : conn->shell;
-            try
-            {
-                conn->deliver(decode_wire(receive_frames(socket), channel, m_signer));
-            }
-            catch (const protocol_error& e)
-            {
-                std::cerr << "cellbox serve: dropped a " << channel << " message: " << e.what()
-                          << "\n";
             }
         }
     }
