@@ -216,7 +216,16 @@ void kernel_io::run()
                                                                       : conn->shell;
             try
             {
-                conn->deliver(decode_wire(receive_frames(socket), channel, m_signer));
+                kernel_message reply = decode_wire(receive_frames(socket), channel, m_signer);
+                if (m_events.on_reply && std::string(channel) == "shell")
+                {
+                    const auto parent = nlohmann::json::parse(reply.parent_header, nullptr, false);
+                    if (parent.is_object())
+                    {
+                        m_events.on_reply(parent.value("msg_id", ""));
+                    }
+                }
+                conn->deliver(std::move(reply));
             }
             catch (const protocol_error& e)
             {

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <signal.h>
 #include <sys/stat.h>
@@ -61,8 +62,15 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
     const std::string connection_file = ipc_dir + "/kernel.json";
     write_connection_file(k.connection, connection_file);
 
-    std::vector<std::string> argv = {m_options.sandbox_program, "--ipc-dir", ipc_dir, "--workdir",
-                                     m_options.work_dir};
+    std::vector<std::string> argv = {m_options.sandbox_program,
+                                     "--ipc-dir",
+                                     ipc_dir,
+                                     "--workdir",
+                                     m_options.work_dir,
+                                     "--memory",
+                                     m_options.memory_limit,
+                                     "--verdict-file",
+                                     k.directory + "/verdict.json"};
     argv.insert(argv.end(), m_options.sandbox_args.begin(), m_options.sandbox_args.end());
     argv.emplace_back("--");
     for (const auto& arg : spec.spec["argv"])
@@ -104,6 +112,17 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
                               if (kernel* k = find(id); k != nullptr && !state.empty())
                               {
                                   k->execution_state = state;
+                              }
+                          });
+    };
+    events.on_reply = [this, id](const std::string& parent_msg_id)
+    {
+        boost::asio::post(m_io,
+                          [this, id, parent_msg_id]
+                          {
+                              if (kernel* k = find(id))
+                              {
+                                  k->pending.erase(parent_msg_id);
                               }
                           });
     };
@@ -156,10 +175,20 @@ void kernel_manager::detach(const std::string& id, std::uint64_t connection)
 
 void kernel_manager::send(const std::string& id, std::uint64_t connection, kernel_message message)
 {
-    if (kernel* k = find(id); k != nullptr && k->io)
+    kernel* k = find(id);
+    if (k == nullptr || !k->io)
     {
-        k->io->send(connection, std::move(message));
+        return;
     }
+    if (message.channel == "shell")
+    {
+        const auto header = nlohmann::json::parse(message.header, nullptr, false);
+        if (header.is_object() && header.value("msg_type", "") == "execute_request")
+        {
+            k->pending[header.value("msg_id", "")] = {connection, message.header};
+        }
+    }
+    k->io->send(connection, std::move(message));
 }
 
 void kernel_manager::mark_ready(const std::string& id)
@@ -309,6 +338,11 @@ void kernel_manager::on_exit(pid_t pid, int)
         }
         k.launcher = -1;
         k.io.reset();
+        if (k.exit_waiters.empty() && k.ready)
+        {
+            handle_death(k); // reads the verdict: before the directory goes
+            return;
+        }
         std::error_code ignored;
         fs::remove_all(k.directory, ignored);
         auto waiters = std::exchange(k.exit_waiters, {});
@@ -334,6 +368,102 @@ void kernel_manager::on_exit(pid_t pid, int)
     }
 }
 
+namespace
+{
+
+kernel_message gateway_message(const std::string& channel, const std::string& msg_type,
+                               const std::string& parent_header, const nlohmann::json& content)
+{
+    kernel_message message = make_request(channel, msg_type, content, "cellbox-gateway");
+    message.parent_header = parent_header;
+    return message;
+}
+
+// What to tell the user, from the sandbox's verdict.
+std::pair<std::string, std::string> death_explanation(const nlohmann::json& verdict,
+                                                      const std::string& memory_limit)
+{
+    const std::string kind = verdict.value("verdict", "");
+    const std::string lost = "; the kernel was restarted and its variables were lost";
+    if (kind == "oom")
+    {
+        return {"MemoryLimitExceeded", "the kernel used more than its memory limit of " +
+                                           memory_limit + " and was killed" + lost};
+    }
+    if (kind == "signal" || kind == "seccomp")
+    {
+        return {"KernelDied",
+                "the kernel was killed by " + verdict.value("signal", "a signal") + lost};
+    }
+    if (kind == "timeout_wall" || kind == "timeout_cpu")
+    {
+        return {"CellTimeoutError", "the kernel ran past its time limit and was killed" + lost};
+    }
+    if (verdict.contains("exit_code"))
+    {
+        return {"KernelDied", "the kernel exited with code " +
+                                  std::to_string(verdict.value("exit_code", 0)) + lost};
+    }
+    return {"KernelDied", "the kernel died unexpectedly" + lost};
+}
+
+} // namespace
+
+void kernel_manager::handle_death(kernel& k)
+{
+    std::ifstream file(k.directory + "/verdict.json");
+    nlohmann::json verdict = nlohmann::json::parse(file, nullptr, false);
+    if (verdict.is_discarded())
+    {
+        verdict = nlohmann::json::object();
+    }
+    const auto [ename, evalue] = death_explanation(verdict, m_options.memory_limit);
+    std::cerr << "cellbox serve: kernel " << k.id << " died: " << verdict.dump() << "\n";
+    const nlohmann::json traceback = nlohmann::json::array({ename + ": " + evalue});
+    for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
+    {
+        const auto attachment = k.attached.find(waiting.first);
+        if (attachment == k.attached.end())
+        {
+            continue;
+        }
+        const auto& deliver = attachment->second.second;
+        deliver(gateway_message("iopub", "error", waiting.second,
+                                {{"ename", ename}, {"evalue", evalue}, {"traceback", traceback}}));
+        deliver(gateway_message("shell", "execute_reply", waiting.second,
+                                {{"status", "error"},
+                                 {"ename", ename},
+                                 {"evalue", evalue},
+                                 {"traceback", traceback},
+                                 {"execution_count", nullptr}}));
+        deliver(gateway_message("iopub", "status", waiting.second, {{"execution_state", "idle"}}));
+    }
+    k.reason = evalue;
+    std::error_code ignored;
+    fs::remove_all(k.directory, ignored);
+    const kernelspec_catalog::entry* spec = m_specs.find(k.name);
+    if (!m_options.restart_on_death || spec == nullptr)
+    {
+        k.execution_state = "dead";
+        return;
+    }
+    for (const auto& [connection, attachment] : k.attached)
+    {
+        attachment.second(
+            gateway_message("iopub", "status", "{}", {{"execution_state", "restarting"}}));
+    }
+    try
+    {
+        launch(k, *spec);
+        k.execution_state = "restarting";
+    }
+    catch (const std::exception& e)
+    {
+        std::cerr << "cellbox serve: restarting kernel " << k.id << " failed: " << e.what() << "\n";
+        k.execution_state = "dead";
+    }
+}
+
 kernel_manager::kernel* kernel_manager::find(const std::string& id)
 {
     const auto it = m_kernels.find(id);
@@ -342,11 +472,16 @@ kernel_manager::kernel* kernel_manager::find(const std::string& id)
 
 nlohmann::json kernel_manager::model(const kernel& k) const
 {
-    return {{"id", k.id},
-            {"name", k.name},
-            {"last_activity", k.last_activity},
-            {"execution_state", k.execution_state},
-            {"connections", k.connections}};
+    nlohmann::json model = {{"id", k.id},
+                            {"name", k.name},
+                            {"last_activity", k.last_activity},
+                            {"execution_state", k.execution_state},
+                            {"connections", k.connections}};
+    if (!k.reason.empty())
+    {
+        model["reason"] = k.reason;
+    }
+    return model;
 }
 
 nlohmann::json kernel_manager::list() const

@@ -101,6 +101,7 @@ int main(int argc, char* argv[])
     manager.runtime_dir = "/tmp/cellbox-runtime-" + std::to_string(getuid());
     std::string memory = "1G";
     bool allow_degraded = false;
+    bool no_restart = false;
     serve_command->add_option("--ip", ip, "Address to listen on")->capture_default_str();
     serve_command->add_option("--port", port, "Port (0 picks a free one)")->capture_default_str();
     serve_command->add_option("--token", token,
@@ -118,6 +119,8 @@ int main(int argc, char* argv[])
                               "Directory mounted at /work in kernels (default RUNTIME/work)");
     serve_command->add_option("--memory", memory, "Memory limit per kernel")->capture_default_str();
     serve_command->add_option("--allow-origin", options.allow_origin, "CORS allowed origin");
+    serve_command->add_flag("--no-restart-on-death", no_restart,
+                            "Leave a kernel that died dead instead of restarting it");
     serve_command->add_flag("--allow-degraded", allow_degraded,
                             "Start kernels even where the sandbox cannot give every protection");
     CLI11_PARSE(app, argc, argv);
@@ -139,7 +142,8 @@ int main(int argc, char* argv[])
     {
         manager.work_dir = manager.runtime_dir + "/work";
     }
-    manager.sandbox_args = {"--memory", memory};
+    manager.memory_limit = memory;
+    manager.restart_on_death = !no_restart;
     if (allow_degraded)
     {
         manager.sandbox_args.push_back("--allow-degraded");

@@ -36,6 +36,8 @@ public:
         std::function<void()> on_ready;
         std::function<void(const std::string& execution_state)> on_status;
         std::function<void()> on_activity;
+        // A shell reply arrived for the request with this msg_id.
+        std::function<void(const std::string& parent_msg_id)> on_reply;
     };
 
     kernel_io(zmq::context_t& context, connection_info info, callbacks events);

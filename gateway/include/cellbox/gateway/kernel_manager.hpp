@@ -24,6 +24,8 @@ struct manager_options
 {
     std::string sandbox_program;           // cellbox-sandbox
     std::vector<std::string> sandbox_args; // e.g. --memory 1G
+    std::string memory_limit = "1G";       // per kernel, enforced by the sandbox's cgroup
+    bool restart_on_death = true;          // restart a kernel that died on its own
     std::string runtime_dir;               // kernels' private directories
     std::string work_dir;                  // mounted at /work in every kernel
     std::chrono::seconds start_timeout{60};
@@ -45,7 +47,10 @@ public:
         std::string execution_state = "starting";
         std::string last_activity;
         int connections = 0;
+        std::string reason; // why it last died, for the model
         bool ready = false;
+        // execute_requests sent but not answered: msg_id -> (connection, request header)
+        std::map<std::string, std::pair<std::uint64_t, std::string>> pending;
         std::vector<std::function<void(bool)>> ready_waiters;
         std::vector<std::function<void()>> exit_waiters;
         // WebSocket connections, re-attached to the new process after a restart.
@@ -80,6 +85,8 @@ public:
 
 private:
     void launch(kernel& k, const kernelspec_catalog::entry& spec);
+    // The kernel died on its own: explain it to every waiting request, then restart it.
+    void handle_death(kernel& k);
     void mark_ready(const std::string& id);
 
     boost::asio::io_context& m_io;
