@@ -242,6 +242,11 @@ void kernel_io::run()
                 const auto parent = nlohmann::json::parse(message.parent_header, nullptr, false);
                 const bool own_nudge =
                     parent.is_object() && parent.value("session", "") == m_session;
+                if (header.is_object() && header.value("msg_type", "") == "execute_input" &&
+                    m_events.on_execute_started && parent.is_object())
+                {
+                    m_events.on_execute_started(parent.value("msg_id", ""));
+                }
                 if (header.is_object() && header.value("msg_type", "") == "status" &&
                     m_events.on_status && !own_nudge)
                 {

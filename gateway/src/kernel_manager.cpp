@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <signal.h>
+#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,9 +124,13 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
                               if (kernel* k = find(id))
                               {
                                   k->pending.erase(parent_msg_id);
+                                  k->pending_limits.erase(parent_msg_id);
+                                  k->hard_deadline.reset(); // the cell answered in time
                               }
                           });
     };
+    events.on_execute_started = [this, id](const std::string& msg_id)
+    { boost::asio::post(m_io, [this, id, msg_id] { on_execute_started(id, msg_id); }); };
     events.on_activity = [this, id]
     {
         boost::asio::post(m_io,
@@ -185,10 +190,81 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
         const auto header = nlohmann::json::parse(message.header, nullptr, false);
         if (header.is_object() && header.value("msg_type", "") == "execute_request")
         {
-            k->pending[header.value("msg_id", "")] = {connection, message.header};
+            // The kernel enforces the limit softly (state kept); the gateway kills the kernel
+            // if the cell is still running kill_grace later.
+            auto metadata = nlohmann::json::parse(message.metadata, nullptr, false);
+            if (!metadata.is_object())
+            {
+                metadata = nlohmann::json::object();
+            }
+            const double limit = cell_limit(metadata);
+            if (limit > 0)
+            {
+                metadata["cellbox"]["timeout"] = limit;
+                message.metadata = metadata.dump();
+            }
+            const std::string msg_id = header.value("msg_id", "");
+            k->pending[msg_id] = {connection, message.header};
+            k->pending_limits[msg_id] = limit;
         }
     }
     k->io->send(connection, std::move(message));
+}
+
+double kernel_manager::cell_limit(const nlohmann::json& metadata) const
+{
+    double limit = m_options.cell_timeout_s;
+    const auto cellbox = metadata.find("cellbox");
+    if (cellbox != metadata.end() && cellbox->is_object())
+    {
+        const auto requested = cellbox->find("timeout");
+        if (requested != cellbox->end() && requested->is_number() && requested->get<double>() >= 0)
+        {
+            limit = requested->get<double>();
+        }
+    }
+    if (m_options.cell_timeout_cap_s > 0 && (limit == 0 || limit > m_options.cell_timeout_cap_s))
+    {
+        limit = m_options.cell_timeout_cap_s;
+    }
+    return limit;
+}
+
+void kernel_manager::on_execute_started(const std::string& id, const std::string& msg_id)
+{
+    kernel* k = find(id);
+    if (k == nullptr)
+    {
+        return;
+    }
+    const auto limit = k->pending_limits.find(msg_id);
+    k->hard_deadline.reset();
+    if (limit == k->pending_limits.end() || limit->second <= 0)
+    {
+        return;
+    }
+    const auto deadline = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(limit->second)) +
+                          m_options.kill_grace;
+    k->hard_deadline = std::make_unique<boost::asio::steady_timer>(m_io, deadline);
+    const double seconds = limit->second;
+    const pid_t launcher = k->launcher;
+    k->hard_deadline->async_wait(
+        [this, id, msg_id, seconds, launcher](const boost::system::error_code& error)
+        {
+            kernel* k = find(id);
+            if (error || k == nullptr || k->launcher != launcher || k->pending.count(msg_id) == 0)
+            {
+                return;
+            }
+            std::ostringstream limit_text;
+            limit_text << seconds;
+            k->kill_reason = "the cell ran past its time limit of " + limit_text.str() +
+                             " s and did not stop when interrupted";
+            std::cerr << "cellbox serve: kernel " << id << ": " << k->kill_reason
+                      << ", killing it\n";
+            kill(launcher, SIGKILL); // the sandbox and everything in it go with the launcher
+        });
 }
 
 void kernel_manager::mark_ready(const std::string& id)
@@ -417,7 +493,15 @@ void kernel_manager::handle_death(kernel& k)
     {
         verdict = nlohmann::json::object();
     }
-    const auto [ename, evalue] = death_explanation(verdict, m_options.memory_limit);
+    auto [ename, evalue] = death_explanation(verdict, m_options.memory_limit);
+    if (!k.kill_reason.empty())
+    {
+        ename = "CellTimeoutError";
+        evalue = std::exchange(k.kill_reason, {}) +
+                 "; the kernel was restarted and its variables were lost";
+    }
+    k.hard_deadline.reset();
+    k.pending_limits.clear();
     std::cerr << "cellbox serve: kernel " << k.id << " died: " << verdict.dump() << "\n";
     const nlohmann::json traceback = nlohmann::json::array({ename + ": " + evalue});
     for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))

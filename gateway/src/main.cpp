@@ -119,6 +119,13 @@ int main(int argc, char* argv[])
                               "Directory mounted at /work in kernels (default RUNTIME/work)");
     serve_command->add_option("--memory", memory, "Memory limit per kernel")->capture_default_str();
     serve_command->add_option("--allow-origin", options.allow_origin, "CORS allowed origin");
+    serve_command
+        ->add_option("--cell-timeout", manager.cell_timeout_s,
+                     "Default time limit of a cell in seconds (0: none); requests may set "
+                     "metadata.cellbox.timeout")
+        ->capture_default_str();
+    serve_command->add_option("--cell-timeout-cap", manager.cell_timeout_cap_s,
+                              "Largest time limit a request may ask for (0: no cap)");
     serve_command->add_flag("--no-restart-on-death", no_restart,
                             "Leave a kernel that died dead instead of restarting it");
     serve_command->add_flag("--allow-degraded", allow_degraded,

@@ -38,6 +38,8 @@ public:
         std::function<void()> on_activity;
         // A shell reply arrived for the request with this msg_id.
         std::function<void(const std::string& parent_msg_id)> on_reply;
+        // The kernel started executing the request with this msg_id (its execute_input).
+        std::function<void(const std::string& parent_msg_id)> on_execute_started;
     };
 
     kernel_io(zmq::context_t& context, connection_info info, callbacks events);

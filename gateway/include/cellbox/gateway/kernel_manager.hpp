@@ -26,8 +26,11 @@ struct manager_options
     std::vector<std::string> sandbox_args; // e.g. --memory 1G
     std::string memory_limit = "1G";       // per kernel, enforced by the sandbox's cgroup
     bool restart_on_death = true;          // restart a kernel that died on its own
-    std::string runtime_dir;               // kernels' private directories
-    std::string work_dir;                  // mounted at /work in every kernel
+    double cell_timeout_s = 30;    // default per-cell limit (0: none); requests may lower it
+    double cell_timeout_cap_s = 0; // the most a request may ask for (0: no cap)
+    std::chrono::milliseconds kill_grace{3000}; // after the soft limit, before the hard kill
+    std::string runtime_dir;                    // kernels' private directories
+    std::string work_dir;                       // mounted at /work in every kernel
     std::chrono::seconds start_timeout{60};
 };
 
@@ -51,6 +54,9 @@ public:
         bool ready = false;
         // execute_requests sent but not answered: msg_id -> (connection, request header)
         std::map<std::string, std::pair<std::uint64_t, std::string>> pending;
+        std::map<std::string, double> pending_limits;             // msg_id -> seconds (0: none)
+        std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
+        std::string kill_reason;                                  // set before we kill it
         std::vector<std::function<void(bool)>> ready_waiters;
         std::vector<std::function<void()>> exit_waiters;
         // WebSocket connections, re-attached to the new process after a restart.
@@ -85,8 +91,12 @@ public:
 
 private:
     void launch(kernel& k, const kernelspec_catalog::entry& spec);
-    // The kernel died on its own: explain it to every waiting request, then restart it.
+    // The kernel died on its own (or we killed a stuck cell): explain it to every waiting
+    // request, then restart it.
     void handle_death(kernel& k);
+    // The cell limit of a request: its metadata.cellbox.timeout or the default, capped.
+    double cell_limit(const nlohmann::json& metadata) const;
+    void on_execute_started(const std::string& id, const std::string& msg_id);
     void mark_ready(const std::string& id);
 
     boost::asio::io_context& m_io;
