@@ -1,6 +1,8 @@
 #include "cellbox/kernel/interrupt_router.hpp"
 
+#include <cerrno>
 #include <csignal>
+#include <ctime>
 #include <stdexcept>
 #include <system_error>
 
@@ -83,10 +85,14 @@ interrupt_router::~interrupt_router()
 void interrupt_router::wait_for_sigint()
 {
     const sigset_t set = signal_set({SIGINT});
+    // A signal that lands between Python's last check and a blocking call (time.sleep enters
+    // clock_nanosleep after the check) would wait for the call to end. So an interruption is
+    // sent again every tick until the cell's handler has taken its reason.
+    const timespec tick{0, 50 * 1000 * 1000};
     while (true)
     {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0)
+        const int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig < 0 && errno != EAGAIN && errno != EINTR)
         {
             return;
         }
@@ -95,6 +101,14 @@ void interrupt_router::wait_for_sigint()
             if (m_stopping)
             {
                 return;
+            }
+            if (sig < 0)
+            {
+                if (m_cell_running && m_reason != interrupt_reason::none)
+                {
+                    pthread_kill(m_main_thread, SIGUSR2);
+                }
+                continue;
             }
         }
         interrupt(interrupt_reason::user);

@@ -76,3 +76,19 @@ TEST_CASE("an interruption makes a blocking call in the cell return EINTR")
     CHECK(error == EINTR);
     CHECK(std::chrono::steady_clock::now() - start < 4s);
 }
+
+TEST_CASE("an interruption is delivered again until its reason is taken")
+{
+    // A signal can land just before a blocking call starts; it must not be lost there.
+    g_signals = 0;
+    interrupt_router router(&count_signal);
+    router.cell_started();
+    REQUIRE(router.interrupt(interrupt_reason::user));
+    REQUIRE(eventually([] { return g_signals.load() >= 3; }));
+    CHECK(router.take_reason() == interrupt_reason::user);
+    std::this_thread::sleep_for(150ms);
+    const int after_taken = g_signals.load();
+    std::this_thread::sleep_for(150ms);
+    CHECK(g_signals.load() == after_taken);
+    router.cell_finished();
+}
