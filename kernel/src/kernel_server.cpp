@@ -154,6 +154,11 @@ void kernel_server::send_shell_impl(xeus::xmessage message)
     if (content.value("status", "") == "error" && m_stop_on_error)
     {
         m_abort_after_idle_of = msg_id_of(message.parent_header());
+        // Take the queued requests now, before the client can see this reply and send more:
+        // only what was already queued is aborted (ipykernel's rule). They are answered after
+        // this cell's idle status, in abort_queued_executions.
+        m_inner->abort_queue(
+            [this](xeus::xmessage queued) { m_queued_at_failure.push_back(std::move(queued)); }, 0);
     }
     m_inner->send_shell(xeus::xmessage(message.identities(), message.header(),
                                        message.parent_header(), std::move(metadata),
@@ -340,20 +345,18 @@ void kernel_server::abort_queued_executions()
 {
     // Like ipykernel: execute requests that were already queued when a cell failed are
     // answered `aborted` without running; other requests are handled normally.
-    m_inner->abort_queue(
-        [this](xeus::xmessage request)
+    for (auto& request : std::exchange(m_queued_at_failure, {}))
+    {
+        if (msg_type_of(request.header()) != "execute_request")
         {
-            if (msg_type_of(request.header()) != "execute_request")
-            {
-                notify_shell_listener(std::move(request));
-                return;
-            }
-            const nl::json aborted = {{"status", "aborted"}};
-            publish_status(request.header(), "busy");
-            reply_directly(request, aborted, aborted);
-            publish_status(request.header(), "idle");
-        },
-        0);
+            notify_shell_listener(std::move(request));
+            continue;
+        }
+        const nl::json aborted = {{"status", "aborted"}};
+        publish_status(request.header(), "busy");
+        reply_directly(request, aborted, aborted);
+        publish_status(request.header(), "idle");
+    }
 }
 
 void kernel_server::start_impl(xeus::xpub_message message)

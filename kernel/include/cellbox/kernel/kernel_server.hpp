@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 #include <xeus/xkernel_configuration.hpp>
 #include <xeus/xserver.hpp>
 
@@ -83,7 +84,8 @@ private:
     // Main-thread state of the execute_request being handled.
     cell_options m_cell_options;
     bool m_stop_on_error = true;
-    std::string m_abort_after_idle_of; // msg_id whose idle status starts an abort
+    std::string m_abort_after_idle_of;               // msg_id whose idle status starts an abort
+    std::vector<xeus::xmessage> m_queued_at_failure; // requests queued when that cell failed
 
     // Shared with the capture and flush threads; m_mutex also serialises every publication
     // on the shell-side iopub socket, which is not thread-safe.
