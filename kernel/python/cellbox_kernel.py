@@ -8,6 +8,7 @@ import builtins
 import getpass
 import signal
 import sys
+import traceback
 
 import cellbox_native
 from IPython.core.error import StdinNotImplementedError
@@ -115,6 +116,22 @@ def install(shell):
         shell.last_error = [etype.__name__, str(evalue), stb]
 
     shell._showtraceback = record_error
+
+    ipython_showtraceback = shell.showtraceback
+
+    def showtraceback(exc_tuple=None, *args, **kwargs):
+        # IPython prints a fallback instead of calling _showtraceback when formatting fails
+        # (stack_data cannot place a frame interrupted at line 0) or is itself interrupted;
+        # the cell's error must still be reported.
+        before = shell.last_error
+        ipython_showtraceback(exc_tuple, *args, **kwargs)
+        if shell.last_error is before:
+            etype, evalue, tb = exc_tuple if exc_tuple else sys.exc_info()
+            if etype is not None:
+                shell.last_error = [etype.__name__, str(evalue),
+                                    traceback.format_exception(etype, evalue, tb)]
+
+    shell.showtraceback = showtraceback
     _protect_kernel_opened_comms(shell)
     signal.signal(signal.SIGINT, _on_interrupt)
     builtins.input = _input

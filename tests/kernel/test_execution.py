@@ -169,3 +169,15 @@ def test_user_expressions(kernel):
     kernel.execute("answer = 42")
     reply, _ = kernel.execute("pass", user_expressions={"doubled": "answer * 2"})
     assert reply["content"]["user_expressions"]["doubled"]["data"]["text/plain"] == "84"
+
+
+def test_error_is_reported_even_when_ipython_cannot_format_it(fresh_kernel):
+    # IPython falls back to printing when its traceback formatter fails (it does for a cell
+    # interrupted at line 0); the reply and the error output must still name the exception.
+    fresh_kernel.execute("def broken(*args, **kwargs):\n    raise RuntimeError('formatter broke')\n"
+                         "get_ipython().InteractiveTB.structured_traceback = broken")
+    reply, outputs = fresh_kernel.execute("1/0")
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "ZeroDivisionError"
+    (error,) = of_type(outputs, "error")
+    assert "ZeroDivisionError" in "".join(error["content"]["traceback"])
