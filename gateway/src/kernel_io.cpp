@@ -2,6 +2,7 @@
 
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/wire_codec.hpp"
+#include "cellbox/gateway/zmq_frames.hpp"
 
 #include <chrono>
 #include <iostream>
@@ -22,28 +23,6 @@ struct kernel_io::connection
 
 namespace
 {
-
-std::vector<std::string> receive_frames(zmq::socket_t& socket)
-{
-    zmq::multipart_t parts(socket);
-    std::vector<std::string> frames;
-    frames.reserve(parts.size());
-    for (auto& part : parts)
-    {
-        frames.push_back(part.to_string());
-    }
-    return frames;
-}
-
-void send_frames(zmq::socket_t& socket, const std::vector<std::string>& frames)
-{
-    zmq::multipart_t parts;
-    for (const auto& frame : frames)
-    {
-        parts.addstr(frame);
-    }
-    parts.send(socket, ZMQ_DONTWAIT);
-}
 
 zmq::socket_t dealer(zmq::context_t& context, const std::string& identity,
                      const std::string& endpoint)

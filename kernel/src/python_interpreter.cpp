@@ -3,7 +3,7 @@
 #include "cellbox/kernel/fd_capture.hpp"
 #include "cellbox/kernel/kernel_server.hpp"
 #include "cellbox/kernel/version.hpp"
-#include "cellbox_kernel_py.hpp" // generated: the source of python/cellbox_kernel.py
+#include "cellbox_kernel_py_source.hpp" // generated: the source of python/cellbox_kernel.py
 
 #include <Python.h>
 #include <cerrno>

@@ -2,7 +2,7 @@
 // reports a verdict. See README.md, "Sandbox".
 #include "cellbox/byte_size.hpp"
 #include "cellbox/sandbox/launcher.hpp"
-#include "default_policy.hpp" // generated from share/cellbox/policies/default.toml
+#include "default_policy_toml.hpp" // generated from share/cellbox/policies/default.toml
 
 #include <CLI/CLI.hpp>
 #include <fstream>

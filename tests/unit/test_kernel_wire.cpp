@@ -3,6 +3,7 @@
 #include "cellbox/gateway/connection_info.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/wire_codec.hpp"
+#include "cellbox/gateway/zmq_frames.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -28,23 +29,12 @@ std::vector<std::string> receive(zmq::socket_t& socket, int timeout_ms)
     {
         return {};
     }
-    zmq::multipart_t parts(socket);
-    std::vector<std::string> frames;
-    for (auto& part : parts)
-    {
-        frames.push_back(part.to_string());
-    }
-    return frames;
+    return receive_frames(socket);
 }
 
 void send(zmq::socket_t& socket, const std::vector<std::string>& frames)
 {
-    zmq::multipart_t parts;
-    for (const auto& frame : frames)
-    {
-        parts.addstr(frame);
-    }
-    parts.send(socket);
+    REQUIRE(send_frames(socket, frames));
 }
 
 struct kernel_process
