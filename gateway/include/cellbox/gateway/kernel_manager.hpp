@@ -23,7 +23,7 @@ namespace cellbox::gateway
 struct manager_options
 {
     std::string sandbox_program;           // cellbox-sandbox
-    std::vector<std::string> sandbox_args; // e.g. --memory 1G
+    std::vector<std::string> sandbox_args; // extra launcher options, e.g. --allow-degraded
     std::string memory_limit = "1G";       // per kernel, enforced by the sandbox's cgroup
     bool restart_on_death = true;          // restart a kernel that died on its own
     double cell_timeout_s = 30;    // default per-cell limit (0: none); requests may lower it
