@@ -1,0 +1,355 @@
+#include "http_session.hpp"
+
+#include "http_util.hpp"
+#include "websocket_session.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <regex>
+#include <sstream>
+
+namespace cellbox::gateway
+{
+namespace
+{
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using json = nlohmann::json;
+
+const std::regex kernel_id_pattern(R"(\w+-\w+-\w+-\w+-\w+)");
+
+bool authorized(const server::context& ctx, const http_request& req)
+{
+    if (ctx.options.token.empty())
+    {
+        return true;
+    }
+    const std::string from_query = query_parameter(std::string(req.target()), "token");
+    if (!from_query.empty())
+    {
+        return same_secret(from_query, ctx.options.token);
+    }
+    const std::string header(req[http::field::authorization]);
+    static const std::regex scheme(R"(^\s*(token|bearer)\s+(\S+)\s*$)", std::regex::icase);
+    std::smatch match;
+    return std::regex_match(header, match, scheme) && same_secret(match[2], ctx.options.token);
+}
+
+class http_session : public std::enable_shared_from_this<http_session>
+{
+public:
+    http_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx)
+        : m_stream(std::move(socket)), m_ctx(std::move(ctx))
+    {
+    }
+
+    void run() { read(); }
+
+private:
+    void read()
+    {
+        m_parser.emplace();
+        m_parser->body_limit(m_ctx->options.max_message_bytes);
+        m_stream.expires_after(std::chrono::seconds(60));
+        http::async_read(m_stream, m_buffer, *m_parser,
+                         beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code error, std::size_t)
+    {
+        if (error == http::error::end_of_stream)
+        {
+            m_stream.socket().shutdown(tcp::socket::shutdown_send, error);
+            return;
+        }
+        if (error)
+        {
+            if (error == http::error::body_limit)
+            {
+                http_request req;
+                send(error_response(req, http::status::payload_too_large,
+                                    "request body larger than the configured maximum"));
+            }
+            return;
+        }
+        http_request req = m_parser->release();
+        const std::string path = path_of(std::string(req.target()));
+        std::cerr << "cellbox serve: " << req.method_string() << " " << path << "\n";
+        if (websocket::is_upgrade(req))
+        {
+            upgrade(std::move(req), path);
+            return;
+        }
+        handle(std::move(req), path);
+    }
+
+    void upgrade(http_request req, const std::string& path)
+    {
+        static const std::regex channels(R"(^/api/kernels/([^/]+)/channels$)");
+        std::smatch match;
+        const std::string relative = relative_path(path);
+        if (!std::regex_match(relative, match, channels))
+        {
+            send(error_response(req, http::status::not_found, "no WebSocket endpoint here"));
+            return;
+        }
+        if (!authorized(*m_ctx, req))
+        {
+            send(error_response(req, http::status::forbidden, "invalid or missing token"));
+            return;
+        }
+        const std::string id = match[1];
+        if (m_ctx->kernels.find(id) == nullptr)
+        {
+            send(error_response(req, http::status::not_found, "Kernel does not exist: " + id));
+            return;
+        }
+        run_websocket_session(m_stream.release_socket(), m_ctx, id, std::move(req));
+    }
+
+    std::string relative_path(const std::string& path) const
+    {
+        const std::string& base = m_ctx->options.base_url;
+        if (base.size() > 1 && path.rfind(base, 0) == 0)
+        {
+            return "/" + path.substr(base.size());
+        }
+        return path;
+    }
+
+    void handle(http_request req, const std::string& full_path)
+    {
+        const std::string path = relative_path(full_path);
+        if (req.method() == http::verb::options)
+        {
+            send(empty_response(req, http::status::no_content));
+            return;
+        }
+        static const std::regex resource(R"(^/kernelspecs/([^/]+)/([^/]+)$)");
+        std::smatch match;
+        if (req.method() == http::verb::get && std::regex_match(path, match, resource))
+        {
+            serve_resource(req, match[1], match[2]);
+            return;
+        }
+        if (path.rfind("/api", 0) != 0)
+        {
+            send(error_response(req, http::status::not_found, "Not Found"));
+            return;
+        }
+        if (!authorized(*m_ctx, req))
+        {
+            send(error_response(req, http::status::forbidden, "invalid or missing token"));
+            return;
+        }
+        route_api(std::move(req), path);
+    }
+
+    void serve_resource(const http_request& req, const std::string& name, const std::string& file)
+    {
+        const auto path = m_ctx->specs.resource_path(name, file);
+        if (!path)
+        {
+            send(error_response(req, http::status::not_found, "no such kernelspec resource"));
+            return;
+        }
+        std::ifstream in(*path, std::ios::binary);
+        std::stringstream data;
+        data << in.rdbuf();
+        http_response res{http::status::ok, req.version()};
+        res.set(http::field::content_type,
+                file.size() > 4 && file.substr(file.size() - 4) == ".png" ? "image/png"
+                : file.size() > 3 && file.substr(file.size() - 3) == ".js"
+                    ? "application/javascript"
+                    : "application/octet-stream");
+        res.body() = data.str();
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        send(std::move(res));
+    }
+
+    void route_api(http_request req, const std::string& path)
+    {
+        static const std::regex kernelspec(R"(^/api/kernelspecs/([^/]+)$)");
+        static const std::regex kernel(R"(^/api/kernels/([^/]+)(/interrupt|/restart)?$)");
+        std::smatch match;
+        const auto method = req.method();
+        if (path == "/api" || path == "/api/")
+        {
+            send(json_response(req, http::status::ok, {{"version", CELLBOX_VERSION}}));
+        }
+        else if (path == "/api/kernelspecs" && method == http::verb::get)
+        {
+            json specs = json::object();
+            for (const auto& [name, entry] : m_ctx->specs.all())
+            {
+                specs[name] = m_ctx->specs.model(entry, m_ctx->options.base_url);
+            }
+            send(json_response(
+                req, http::status::ok,
+                {{"default", m_ctx->options.default_kernel}, {"kernelspecs", specs}}));
+        }
+        else if (std::regex_match(path, match, kernelspec) && method == http::verb::get)
+        {
+            const auto* entry = m_ctx->specs.find(match[1]);
+            send(entry != nullptr
+                     ? json_response(req, http::status::ok,
+                                     m_ctx->specs.model(*entry, m_ctx->options.base_url))
+                     : error_response(req, http::status::not_found,
+                                      "No such kernel spec: " + std::string(match[1])));
+        }
+        else if (path == "/api/kernels" && method == http::verb::get)
+        {
+            send(json_response(req, http::status::ok, m_ctx->kernels.list()));
+        }
+        else if (path == "/api/kernels" && method == http::verb::post)
+        {
+            start_kernel(std::move(req));
+        }
+        else if (std::regex_match(path, match, kernel) &&
+                 std::regex_match(std::string(match[1]), kernel_id_pattern))
+        {
+            kernel_route(std::move(req), match[1], match[2]);
+        }
+        else
+        {
+            send(error_response(req, http::status::not_found, "Not Found"));
+        }
+    }
+
+    void start_kernel(http_request req)
+    {
+        json body = req.body().empty() ? json::object() : json::parse(req.body(), nullptr, false);
+        if (body.is_discarded() || !body.is_object())
+        {
+            send(error_response(req, http::status::bad_request, "the body must be a JSON object"));
+            return;
+        }
+        if (body.contains("env") && !body["env"].is_object())
+        {
+            send(error_response(req, http::status::bad_request, "env must be an object"));
+            return;
+        }
+        const auto name_field = body.find("name");
+        if (name_field != body.end() && !name_field->is_string() && !name_field->is_null())
+        {
+            send(error_response(req, http::status::bad_request, "name must be a string"));
+            return;
+        }
+        const std::string name = name_field != body.end() && name_field->is_string()
+                                     ? name_field->get<std::string>()
+                                     : m_ctx->options.default_kernel;
+        if (m_ctx->specs.find(name) == nullptr)
+        {
+            send(error_response(req, http::status::not_found, "No such kernel: " + name));
+            return;
+        }
+        auto self = shared_from_this();
+        m_ctx->kernels.start(
+            name,
+            [self, req = std::move(req)](std::optional<std::string> id, std::string error)
+            {
+                if (!id)
+                {
+                    self->send(error_response(req, http::status::internal_server_error, error));
+                    return;
+                }
+                auto* k = self->m_ctx->kernels.find(*id);
+                http_response res =
+                    json_response(req, http::status::created, self->m_ctx->kernels.model(*k));
+                res.set(http::field::location,
+                        self->m_ctx->options.base_url + "api/kernels/" + *id);
+                self->send(std::move(res));
+            });
+    }
+
+    void kernel_route(http_request req, const std::string& id, const std::string& action)
+    {
+        auto* k = m_ctx->kernels.find(id);
+        if (k == nullptr)
+        {
+            send(error_response(req, http::status::not_found, "Kernel does not exist: " + id));
+            return;
+        }
+        const auto method = req.method();
+        auto self = shared_from_this();
+        if (action.empty() && method == http::verb::get)
+        {
+            send(json_response(req, http::status::ok, m_ctx->kernels.model(*k)));
+        }
+        else if (action.empty() && method == http::verb::delete_)
+        {
+            m_ctx->kernels.shutdown(id, [self, req = std::move(req)]
+                                    { self->send(empty_response(req, http::status::no_content)); });
+        }
+        else if (action == "/interrupt" && method == http::verb::post)
+        {
+            m_ctx->kernels.interrupt(id);
+            send(empty_response(req, http::status::no_content));
+        }
+        else if (action == "/restart" && method == http::verb::post)
+        {
+            m_ctx->kernels.restart(
+                id,
+                [self, req = std::move(req), id](bool ok)
+                {
+                    auto* k = self->m_ctx->kernels.find(id);
+                    self->send(
+                        ok && k != nullptr
+                            ? json_response(req, http::status::ok, self->m_ctx->kernels.model(*k))
+                            : error_response(req, http::status::internal_server_error,
+                                             "Exception restarting kernel"));
+                });
+        }
+        else
+        {
+            send(error_response(req, http::status::method_not_allowed, "Method Not Allowed"));
+        }
+    }
+
+    void send(http_response res)
+    {
+        if (!m_ctx->options.allow_origin.empty())
+        {
+            res.set(http::field::access_control_allow_origin, m_ctx->options.allow_origin);
+            res.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
+            res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
+        }
+        auto shared = std::make_shared<http_response>(std::move(res));
+        http::async_write(m_stream, *shared,
+                          [self = shared_from_this(), shared](beast::error_code error, std::size_t)
+                          {
+                              if (!error && shared->keep_alive())
+                              {
+                                  self->read();
+                              }
+                              else
+                              {
+                                  beast::error_code ignored;
+                                  self->m_stream.socket().shutdown(tcp::socket::shutdown_send,
+                                                                   ignored);
+                              }
+                          });
+    }
+
+    beast::tcp_stream m_stream;
+    beast::flat_buffer m_buffer;
+    std::optional<http::request_parser<http::string_body>> m_parser;
+    std::shared_ptr<server::context> m_ctx;
+};
+
+} // namespace
+
+void run_http_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx)
+{
+    std::make_shared<http_session>(std::move(socket), std::move(ctx))->run();
+}
+
+} // namespace cellbox::gateway

@@ -1,0 +1,27 @@
+#pragma once
+// Small HTTP helpers shared by the gateway's HTTP and WebSocket sessions.
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace cellbox::gateway
+{
+
+using http_request = boost::beast::http::request<boost::beast::http::string_body>;
+using http_response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// Query parameter `key` of a request target ("" when absent), percent-decoded.
+std::string query_parameter(const std::string& target, const std::string& key);
+// The target without its query string.
+std::string path_of(const std::string& target);
+// Constant-time comparison of two secrets.
+bool same_secret(const std::string& a, const std::string& b);
+
+http_response json_response(const http_request& req, boost::beast::http::status status,
+                            const nlohmann::json& body);
+// jupyter_server's error body: {"reason": ..., "message": ...}.
+http_response error_response(const http_request& req, boost::beast::http::status status,
+                             const std::string& message);
+http_response empty_response(const http_request& req, boost::beast::http::status status);
+
+} // namespace cellbox::gateway
