@@ -25,21 +25,17 @@ using json = nlohmann::json;
 
 const std::regex kernel_id_pattern(R"(\w+-\w+-\w+-\w+-\w+)");
 
-bool authorized(const server::context& ctx, const http_request& req)
+// The token of a request: `Authorization: token|Bearer T`, else `?token=T`.
+std::string request_token(const http_request& req)
 {
-    if (ctx.options.token.empty())
-    {
-        return true;
-    }
-    const std::string from_query = query_parameter(std::string(req.target()), "token");
-    if (!from_query.empty())
-    {
-        return same_secret(from_query, ctx.options.token);
-    }
     const std::string header(req[http::field::authorization]);
     static const std::regex scheme(R"(^\s*(token|bearer)\s+(\S+)\s*$)", std::regex::icase);
     std::smatch match;
-    return std::regex_match(header, match, scheme) && same_secret(match[2], ctx.options.token);
+    if (std::regex_match(header, match, scheme))
+    {
+        return match[2];
+    }
+    return query_parameter(std::string(req.target()), "token");
 }
 
 class http_session : public std::enable_shared_from_this<http_session>
@@ -100,13 +96,13 @@ private:
             send(error_response(req, http::status::not_found, "no WebSocket endpoint here"));
             return;
         }
-        if (!authorized(*m_ctx, req))
+        const auto who = authenticate(req);
+        if (!who)
         {
-            send(error_response(req, http::status::forbidden, "invalid or missing token"));
             return;
         }
         const std::string id = match[1];
-        if (m_ctx->kernels.find(id) == nullptr)
+        if (m_ctx->kernels.find(id, *who) == nullptr)
         {
             send(error_response(req, http::status::not_found, "Kernel does not exist: " + id));
             return;
@@ -144,12 +140,30 @@ private:
             send(error_response(req, http::status::not_found, "Not Found"));
             return;
         }
-        if (!authorized(*m_ctx, req))
+        const auto who = authenticate(req);
+        if (!who)
         {
-            send(error_response(req, http::status::forbidden, "invalid or missing token"));
             return;
         }
-        route_api(std::move(req), path);
+        route_api(std::move(req), path, *who);
+    }
+
+    // The caller, or nothing after answering 401/403.
+    std::optional<identity> authenticate(const http_request& req)
+    {
+        auto result = m_ctx->auth.authenticate(request_token(req));
+        if (auto* failure = std::get_if<auth_failure>(&result))
+        {
+            http_response res =
+                error_response(req, static_cast<http::status>(failure->status), failure->message);
+            if (failure->status == 401)
+            {
+                res.set(http::field::www_authenticate, "token");
+            }
+            send(std::move(res));
+            return std::nullopt;
+        }
+        return std::get<identity>(std::move(result));
     }
 
     void serve_resource(const http_request& req, const std::string& name, const std::string& file)
@@ -175,7 +189,7 @@ private:
         send(std::move(res));
     }
 
-    void route_api(http_request req, const std::string& path)
+    void route_api(http_request req, const std::string& path, const identity& who)
     {
         static const std::regex kernelspec(R"(^/api/kernelspecs/([^/]+)$)");
         static const std::regex kernel(R"(^/api/kernels/([^/]+)(/interrupt|/restart)?$)");
@@ -207,16 +221,16 @@ private:
         }
         else if (path == "/api/kernels" && method == http::verb::get)
         {
-            send(json_response(req, http::status::ok, m_ctx->kernels.list()));
+            send(json_response(req, http::status::ok, m_ctx->kernels.list(who)));
         }
         else if (path == "/api/kernels" && method == http::verb::post)
         {
-            start_kernel(std::move(req));
+            start_kernel(std::move(req), who);
         }
         else if (std::regex_match(path, match, kernel) &&
                  std::regex_match(std::string(match[1]), kernel_id_pattern))
         {
-            kernel_route(std::move(req), match[1], match[2]);
+            kernel_route(std::move(req), match[1], match[2], who);
         }
         else
         {
@@ -224,7 +238,7 @@ private:
         }
     }
 
-    void start_kernel(http_request req)
+    void start_kernel(http_request req, const identity& who)
     {
         json body = req.body().empty() ? json::object() : json::parse(req.body(), nullptr, false);
         if (body.is_discarded() || !body.is_object())
@@ -232,9 +246,14 @@ private:
             send(error_response(req, http::status::bad_request, "the body must be a JSON object"));
             return;
         }
-        if (body.contains("env") && !body["env"].is_object())
+        std::map<std::string, std::string> env;
+        try
         {
-            send(error_response(req, http::status::bad_request, "env must be an object"));
+            env = validate_kernel_env(body.value("env", json()));
+        }
+        catch (const std::invalid_argument& e)
+        {
+            send(error_response(req, http::status::bad_request, e.what()));
             return;
         }
         const auto name_field = body.find("name");
@@ -251,9 +270,14 @@ private:
             send(error_response(req, http::status::not_found, "No such kernel: " + name));
             return;
         }
+        if (const auto refusal = m_ctx->kernels.admission_error(who))
+        {
+            send(error_response(req, http::status::too_many_requests, *refusal));
+            return;
+        }
         auto self = shared_from_this();
         m_ctx->kernels.start(
-            name,
+            name, who, std::move(env),
             [self, req = std::move(req)](std::optional<std::string> id, std::string error)
             {
                 if (!id)
@@ -270,9 +294,10 @@ private:
             });
     }
 
-    void kernel_route(http_request req, const std::string& id, const std::string& action)
+    void kernel_route(http_request req, const std::string& id, const std::string& action,
+                      const identity& who)
     {
-        auto* k = m_ctx->kernels.find(id);
+        auto* k = m_ctx->kernels.find(id, who);
         if (k == nullptr)
         {
             send(error_response(req, http::status::not_found, "Kernel does not exist: " + id));

@@ -1,7 +1,9 @@
 #include "cellbox/gateway/kernel_manager.hpp"
 
+#include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <filesystem>
@@ -29,7 +31,83 @@ std::string replace_all(std::string text, const std::string& from, const std::st
     return text;
 }
 
+// What the kernel itself enforces (MemoryError, state kept), a little below the cgroup's hard
+// limit so that most overruns never reach the OOM killer.
+std::uint64_t soft_memory_limit(std::uint64_t hard)
+{
+    const std::uint64_t margin = std::max<std::uint64_t>(hard / 8, 32ull << 20);
+    return hard > 2 * margin ? hard - margin : hard / 2;
+}
+
+std::string format_bytes(std::uint64_t bytes)
+{
+    const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    int unit = 0;
+    double value = static_cast<double>(bytes);
+    while (value >= 1024 && unit < 4)
+    {
+        value /= 1024;
+        ++unit;
+    }
+    std::ostringstream out;
+    out << value << " " << units[unit];
+    return out.str();
+}
+
 } // namespace
+
+std::map<std::string, std::string> validate_kernel_env(const nlohmann::json& env)
+{
+    std::map<std::string, std::string> kept;
+    if (env.is_null())
+    {
+        return kept;
+    }
+    if (!env.is_object())
+    {
+        throw std::invalid_argument("env must be an object of strings");
+    }
+    for (const auto& [name, value] : env.items())
+    {
+        if (name.rfind("KERNEL_", 0) != 0)
+        {
+            continue; // jupyter_server's gateway client sends others too; they are not ours
+        }
+        const bool name_ok =
+            name.size() > 7 && name.size() <= 128 &&
+            std::all_of(name.begin(), name.end(),
+                        [](char c)
+                        { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
+        if (!name_ok)
+        {
+            throw std::invalid_argument("env: " + name.substr(0, 128) +
+                                        " is not a valid name (KERNEL_ then A-Z, 0-9, _)");
+        }
+        if (!value.is_string())
+        {
+            throw std::invalid_argument("env: " + name + " must be a string");
+        }
+        const auto& text = value.get_ref<const std::string&>();
+        const bool value_ok =
+            text.size() <= 4096 && std::none_of(text.begin(), text.end(),
+                                                [](char c)
+                                                {
+                                                    const auto u = static_cast<unsigned char>(c);
+                                                    return u < 0x20 && c != '\t';
+                                                });
+        if (!value_ok)
+        {
+            throw std::invalid_argument("env: " + name +
+                                        " must be at most 4096 bytes without control characters");
+        }
+        kept[name] = text;
+        if (kept.size() > 64)
+        {
+            throw std::invalid_argument("env: more than 64 KERNEL_* variables");
+        }
+    }
+    return kept;
+}
 
 std::string make_kernel_id()
 {
@@ -42,10 +120,11 @@ std::string make_kernel_id()
 
 kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_catalog& specs,
                                manager_options options)
-    : m_io(io), m_specs(specs), m_options(std::move(options))
+    : m_io(io), m_specs(specs), m_options(std::move(options)),
+      m_memory_bytes(parse_byte_size(m_options.memory_limit)),
+      m_users(m_options.work_dir, m_options.first_user_uid)
 {
     fs::create_directories(m_options.runtime_dir);
-    fs::create_directories(m_options.work_dir);
 }
 
 kernel_manager::~kernel_manager()
@@ -63,15 +142,26 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
     const std::string connection_file = ipc_dir + "/kernel.json";
     write_connection_file(k.connection, connection_file);
 
+    const user_registry::home home = m_users.home_of(k.owner);
     std::vector<std::string> argv = {m_options.sandbox_program,
                                      "--ipc-dir",
                                      ipc_dir,
                                      "--workdir",
-                                     m_options.work_dir,
+                                     home.workdir,
+                                     "--uid",
+                                     std::to_string(home.uid),
                                      "--memory",
-                                     m_options.memory_limit,
+                                     std::to_string(k.memory_bytes),
+                                     "--setenv",
+                                     "CELLBOX_MEMORY_LIMIT=" +
+                                         std::to_string(soft_memory_limit(k.memory_bytes)),
                                      "--verdict-file",
                                      k.directory + "/verdict.json"};
+    for (const auto& [name, value] : k.env)
+    {
+        argv.push_back("--setenv");
+        argv.push_back(name + "=" + value);
+    }
     argv.insert(argv.end(), m_options.sandbox_args.begin(), m_options.sandbox_args.end());
     argv.emplace_back("--");
     for (const auto& arg : spec.spec["argv"])
@@ -197,7 +287,7 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
             {
                 metadata = nlohmann::json::object();
             }
-            const double limit = cell_limit(metadata);
+            const double limit = cell_limit(metadata, *k);
             if (limit > 0)
             {
                 metadata["cellbox"]["timeout"] = limit;
@@ -211,9 +301,9 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
     k->io->send(connection, std::move(message));
 }
 
-double kernel_manager::cell_limit(const nlohmann::json& metadata) const
+double kernel_manager::cell_limit(const nlohmann::json& metadata, const kernel& k)
 {
-    double limit = m_options.cell_timeout_s;
+    double limit = k.cell_timeout_s;
     const auto cellbox = metadata.find("cellbox");
     if (cellbox != metadata.end() && cellbox->is_object())
     {
@@ -223,9 +313,9 @@ double kernel_manager::cell_limit(const nlohmann::json& metadata) const
             limit = requested->get<double>();
         }
     }
-    if (m_options.cell_timeout_cap_s > 0 && (limit == 0 || limit > m_options.cell_timeout_cap_s))
+    if (k.cell_timeout_cap_s > 0 && (limit == 0 || limit > k.cell_timeout_cap_s))
     {
-        limit = m_options.cell_timeout_cap_s;
+        limit = k.cell_timeout_cap_s;
     }
     return limit;
 }
@@ -282,7 +372,35 @@ void kernel_manager::mark_ready(const std::string& id)
     }
 }
 
-void kernel_manager::start(const std::string& name, start_handler done)
+std::optional<std::string> kernel_manager::admission_error(const identity& who) const
+{
+    if (m_options.max_kernels > 0 && static_cast<int>(m_kernels.size()) >= m_options.max_kernels)
+    {
+        return "the server runs its maximum of " + std::to_string(m_options.max_kernels) +
+               " kernels; try again later";
+    }
+    int quota = who.admin ? 0 : m_options.max_kernels_per_user;
+    if (who.limits.kernels && (quota == 0 || *who.limits.kernels < quota))
+    {
+        quota = *who.limits.kernels;
+    }
+    if (!who.admin && (quota > 0 || who.limits.kernels))
+    {
+        const auto mine =
+            std::count_if(m_kernels.begin(), m_kernels.end(),
+                          [&](const auto& entry) { return entry.second->owner == who.user; });
+        if (mine >= quota)
+        {
+            return "user " + who.user + " already has " + std::to_string(mine) +
+                   " kernels, the most allowed (" + std::to_string(quota) +
+                   "); shut one down first";
+        }
+    }
+    return std::nullopt;
+}
+
+void kernel_manager::start(const std::string& name, const identity& who,
+                           std::map<std::string, std::string> env, start_handler done)
 {
     const kernelspec_catalog::entry* spec = m_specs.find(name);
     if (spec == nullptr)
@@ -293,6 +411,22 @@ void kernel_manager::start(const std::string& name, start_handler done)
     auto record = std::make_unique<kernel>();
     record->id = make_kernel_id();
     record->name = name;
+    record->owner = who.user;
+    record->env = std::move(env);
+    record->memory_bytes =
+        std::min(m_memory_bytes, who.limits.memory_bytes.value_or(m_memory_bytes));
+    record->cell_timeout_cap_s = m_options.cell_timeout_cap_s;
+    if (who.limits.cell_timeout_s && (record->cell_timeout_cap_s == 0 ||
+                                      *who.limits.cell_timeout_s < record->cell_timeout_cap_s))
+    {
+        record->cell_timeout_cap_s = *who.limits.cell_timeout_s;
+    }
+    record->cell_timeout_s = who.limits.cell_timeout_s.value_or(m_options.cell_timeout_s);
+    if (record->cell_timeout_cap_s > 0 &&
+        (record->cell_timeout_s == 0 || record->cell_timeout_s > record->cell_timeout_cap_s))
+    {
+        record->cell_timeout_s = record->cell_timeout_cap_s;
+    }
     kernel& k = *record;
     m_kernels[k.id] = std::move(record);
     try
@@ -493,7 +627,7 @@ void kernel_manager::handle_death(kernel& k)
     {
         verdict = nlohmann::json::object();
     }
-    auto [ename, evalue] = death_explanation(verdict, m_options.memory_limit);
+    auto [ename, evalue] = death_explanation(verdict, format_bytes(k.memory_bytes));
     if (!k.kill_reason.empty())
     {
         ename = "CellTimeoutError";
@@ -568,12 +702,21 @@ nlohmann::json kernel_manager::model(const kernel& k) const
     return model;
 }
 
-nlohmann::json kernel_manager::list() const
+kernel_manager::kernel* kernel_manager::find(const std::string& id, const identity& who)
+{
+    kernel* k = find(id);
+    return k != nullptr && (who.admin || k->owner == who.user) ? k : nullptr;
+}
+
+nlohmann::json kernel_manager::list(const identity& who) const
 {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& [id, k] : m_kernels)
     {
-        out.push_back(model(*k));
+        if (who.admin || k->owner == who.user)
+        {
+            out.push_back(model(*k));
+        }
     }
     return out;
 }

@@ -2,6 +2,7 @@
 #include "cellbox/gateway/connection_info.hpp"
 #include "cellbox/gateway/kernel_manager.hpp"
 #include "cellbox/gateway/server.hpp"
+#include "token_command.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -107,6 +108,23 @@ int main(int argc, char* argv[])
     serve_command->add_option("--token", token,
                               "Admin token (env CELLBOX_TOKEN; random when not given)");
     serve_command->add_flag("--no-token", no_token, "Serve without authentication (local use)");
+    const char* env_secret = std::getenv("CELLBOX_JWT_SECRET");
+    options.jwt_secret = env_secret != nullptr ? env_secret : "";
+    serve_command->add_option("--jwt-secret", options.jwt_secret,
+                              "Secret of users' HS256 tokens (env CELLBOX_JWT_SECRET; default: "
+                              "the admin token)");
+    serve_command
+        ->add_option("--max-kernels", manager.max_kernels,
+                     "Most kernels on the server, starting ones included (0: no limit)")
+        ->capture_default_str();
+    serve_command
+        ->add_option("--max-kernels-per-user", manager.max_kernels_per_user,
+                     "Most kernels per token user (0: no limit; tokens may lower it)")
+        ->capture_default_str();
+    serve_command
+        ->add_option("--first-user-uid", manager.first_user_uid,
+                     "Sandbox uid of the first user; each user gets the next one")
+        ->capture_default_str();
     serve_command->add_option("--base-url", options.base_url, "URL prefix")->capture_default_str();
     serve_command->add_option("--default-kernel", options.default_kernel)->capture_default_str();
     serve_command->add_option("--kernelspec-path", kernelspec_dirs,
@@ -115,8 +133,15 @@ int main(int argc, char* argv[])
     serve_command
         ->add_option("--runtime-dir", manager.runtime_dir, "Where kernels' ipc directories live")
         ->capture_default_str();
-    serve_command->add_option("--work-dir", manager.work_dir,
-                              "Directory mounted at /work in kernels (default RUNTIME/work)");
+    manager.work_dir = geteuid() == 0
+                           ? "/var/lib/cellbox"
+                           : std::string(std::getenv("HOME") ? std::getenv("HOME") : "/tmp") +
+                                 "/.local/share/cellbox";
+    serve_command
+        ->add_option(
+            "--work-dir", manager.work_dir,
+            "Users' persistent files: WORK/users/NAME is mounted at /work in their kernels")
+        ->capture_default_str();
     serve_command->add_option("--memory", memory, "Memory limit per kernel")->capture_default_str();
     serve_command->add_option("--allow-origin", options.allow_origin, "CORS allowed origin");
     serve_command
@@ -130,6 +155,7 @@ int main(int argc, char* argv[])
                             "Leave a kernel that died dead instead of restarting it");
     serve_command->add_flag("--allow-degraded", allow_degraded,
                             "Start kernels even where the sandbox cannot give every protection");
+    cg::add_token_command(app);
     CLI11_PARSE(app, argc, argv);
 
     if (no_token)
@@ -144,10 +170,6 @@ int main(int argc, char* argv[])
     if (options.base_url.empty() || options.base_url.back() != '/')
     {
         options.base_url += "/";
-    }
-    if (manager.work_dir.empty())
-    {
-        manager.work_dir = manager.runtime_dir + "/work";
     }
     manager.memory_limit = memory;
     manager.restart_on_death = !no_restart;

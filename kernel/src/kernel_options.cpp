@@ -28,7 +28,9 @@ parse_result parse_kernel_options(int argc, char** argv, std::ostream& out, std:
         ->check(CLI::NonNegativeNumber);
     app.add_option("--memory-limit", memory_limit,
                    "Soft memory limit (bytes, or with a K/M/G suffix): allocations past it "
-                   "raise MemoryError in the cell");
+                   "raise MemoryError in the cell (env CELLBOX_MEMORY_LIMIT: how a gateway "
+                   "sets it without knowing the kernel's command line)")
+        ->envname("CELLBOX_MEMORY_LIMIT");
     try
     {
         app.parse(argc, argv);

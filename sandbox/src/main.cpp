@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <string>
 #include <unistd.h>
 
@@ -78,6 +79,13 @@ int main(int argc, char* argv[])
         ->excludes(fd_option);
     app.add_flag("--allow-degraded", config.allow_degraded,
                  "Run even when a protection the policy requires is unavailable");
+    std::vector<std::string> extra_environment;
+    app.add_option("--setenv", extra_environment,
+                   "NAME=VALUE added to the program's environment (repeatable; overrides the "
+                   "policy's)")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->allow_extra_args(false);
     app.add_option("command", config.argv, "PROGRAM ARGS... (after --)");
     CLI11_PARSE(app, argc, argv);
 
@@ -94,6 +102,19 @@ int main(int argc, char* argv[])
             std::cerr << "cellbox-sandbox: no program given (cellbox-sandbox [options] -- "
                          "PROGRAM ARGS...)\n";
             return 2;
+        }
+        for (const auto& assignment : extra_environment)
+        {
+            static const std::regex name(R"([A-Za-z_][A-Za-z0-9_]*)");
+            const auto equals = assignment.find('=');
+            if (equals == std::string::npos ||
+                !std::regex_match(assignment.substr(0, equals), name))
+            {
+                std::cerr << "cellbox-sandbox: --setenv expects NAME=VALUE, got '" << assignment
+                          << "'\n";
+                return 2;
+            }
+            config.rules.environment[assignment.substr(0, equals)] = assignment.substr(equals + 1);
         }
         auto& limits = config.rules.limits;
         if (!memory.empty())

@@ -27,13 +27,15 @@ def free_port():
 
 
 class Gateway:
-    def __init__(self, *extra):
+    def __init__(self, *extra, work_dir=None, env=None):
         self.runtime = tempfile.mkdtemp(prefix="cellbox-gw-")
+        self.work_dir = work_dir or os.path.join(self.runtime, "work")
         self.log = open(os.path.join(self.runtime, "serve.log"), "w+")
         self.process = subprocess.Popen(
             [str(CELLBOX), "serve", "--port", "0", "--token", TOKEN, "--runtime-dir",
-             os.path.join(self.runtime, "run"), *extra],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
+             os.path.join(self.runtime, "run"), "--work-dir", self.work_dir,
+             *extra],
+            stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         line = self.process.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         assert match, f"no URL printed: {line!r}"

@@ -29,12 +29,12 @@ def wait_for_state(gateway, kernel_id, state, seconds=30):
         time.sleep(0.1)
 
 
-async def execute(ws, code, session):
+async def execute(ws, code, session, metadata=None):
     msg_id = uuid.uuid4().hex
     await ws.send(json.dumps({
         "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session,
                    "username": "t", "date": "2026-01-01T00:00:00.000000Z", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "parent_header": {}, "metadata": metadata or {}, "channel": "shell",
         "content": {"code": code, "silent": False, "allow_stdin": False, "stop_on_error": False}}))
 
     async def receive():
@@ -43,19 +43,19 @@ async def execute(ws, code, session):
     return await reply_and_outputs(receive, msg_id)
 
 
-def run_cells(gateway, kernel_id, cells):
+def run_cells(gateway, kernel_id, cells, token=TOKEN, metadata=None):
     """Runs cells in order on one WebSocket; a callable cell is called between cells."""
     session = uuid.uuid4().hex
     results = []
 
     async def scenario():
-        url = f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels?session_id={session}&token={TOKEN}"
+        url = f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels?session_id={session}&token={token}"
         async with websockets.connect(url, max_size=None) as ws:
             for cell in cells:
                 if callable(cell):
                     await asyncio.get_event_loop().run_in_executor(None, cell)
                 else:
-                    results.append(await execute(ws, cell, session))
+                    results.append(await execute(ws, cell, session, metadata))
 
     asyncio.run(scenario())
     return results
@@ -91,10 +91,21 @@ def test_out_of_memory_is_explained_and_the_neighbour_is_untouched(small_gateway
     neighbour = small_gateway.request("POST", "/api/kernels", {})[1]["id"]
     run_cells(small_gateway, neighbour, ["kept = 'safe'"])
     kernel_id = small_gateway.request("POST", "/api/kernels", {})[1]["id"]
-    results = run_cells(small_gateway, kernel_id, ["hog = b'x' * (1024 * 2**20)"])
+    # One oversized allocation meets the kernel's soft limit (set below the cgroup's): a plain
+    # MemoryError, the kernel and its variables kept.
+    results = run_cells(small_gateway, kernel_id, [
+        "mine = 'kept'", "hog = b'x' * (1024 * 2**20)", "print(mine)"])
+    assert results[1][0]["content"]["ename"] == "MemoryError"
+    assert stdout(results[2][1]) == "kept\n"
+    # Memory that the soft limit cannot see (a child process) reaches the cgroup's limit: the
+    # OOM killer takes the biggest process, the kernel, and the gateway explains it.
+    results = run_cells(small_gateway, kernel_id, [
+        "import subprocess, sys\nhog = b'x' * (120 * 2**20)\n"
+        "subprocess.run([sys.executable, '-c', \"b = b'y' * (100 * 2**20); "
+        "import time; time.sleep(30)\"])"])
     reply, outputs = results[0]
     assert reply["content"]["ename"] == "MemoryLimitExceeded"
-    assert "256M" in reply["content"]["evalue"]
+    assert "256 MiB" in reply["content"]["evalue"]
     wait_for_state(small_gateway, kernel_id, "idle")
     results = run_cells(small_gateway, neighbour, ["print(kept)"])
     assert stdout(results[0][1]) == "safe\n"

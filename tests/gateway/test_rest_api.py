@@ -22,7 +22,7 @@ def test_api_root_and_kernelspecs(gateway):
 
 
 def test_authentication(gateway):
-    assert gateway.request("GET", "/api/kernels", token=None)[0] == 403
+    assert gateway.request("GET", "/api/kernels", token=None)[0] == 401
     assert gateway.request("GET", "/api/kernels", token="wrong")[0] == 403
     status, _, _ = gateway.request("GET", "/api/kernels", token=None,
                                    headers={"Authorization": f"Bearer {TOKEN}"})

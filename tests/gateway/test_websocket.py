@@ -103,7 +103,7 @@ def test_websocket_requires_the_token_and_a_kernel(gateway):
             with pytest.raises(websockets.exceptions.InvalidStatusCode) as error:
                 async with websockets.connect(url):
                     pass
-            assert error.value.status_code in (403, 404)
+            assert error.value.status_code in (401, 403, 404)
 
     asyncio.run(scenario())
     gateway.request("DELETE", f"/api/kernels/{kernel_id}")

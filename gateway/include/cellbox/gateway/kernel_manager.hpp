@@ -1,7 +1,9 @@
 #pragma once
 
+#include "cellbox/gateway/identity.hpp"
 #include "cellbox/gateway/kernel_io.hpp"
 #include "cellbox/gateway/kernelspec_catalog.hpp"
+#include "cellbox/gateway/user_registry.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -30,7 +32,10 @@ struct manager_options
     double cell_timeout_cap_s = 0; // the most a request may ask for (0: no cap)
     std::chrono::milliseconds kill_grace{3000}; // after the soft limit, before the hard kill
     std::string runtime_dir;                    // kernels' private directories
-    std::string work_dir;                       // mounted at /work in every kernel
+    std::string work_dir; // users' persistent directories: WORK/users/NAME at /work
+    std::uint32_t first_user_uid = 200000; // sandbox uids of users, in order of appearance
+    int max_kernels = 1024;                // on the whole server, starting ones included (0: none)
+    int max_kernels_per_user = 16;         // per token user; the admin is exempt (0: none)
     std::chrono::seconds start_timeout{60};
 };
 
@@ -43,6 +48,11 @@ public:
     {
         std::string id;
         std::string name;
+        std::string owner;                      // user name ("admin" for the admin token)
+        std::uint64_t memory_bytes = 0;         // cgroup limit of this kernel
+        double cell_timeout_s = 0;              // default cell limit for this owner
+        double cell_timeout_cap_s = 0;          // largest a request may ask (0: none)
+        std::map<std::string, std::string> env; // validated KERNEL_* variables
         pid_t launcher = -1;
         std::string directory;
         connection_info connection;
@@ -68,8 +78,13 @@ public:
                    manager_options options);
     ~kernel_manager();
 
-    // Starts a kernel and calls `done` once it answers (or failed / timed out).
-    void start(const std::string& name, start_handler done);
+    // Why `who` may not start another kernel now (quota, global max), or nothing. Kernels
+    // still starting count; check and start() in the same handler, so none slips past.
+    std::optional<std::string> admission_error(const identity& who) const;
+    // Starts a kernel owned by `who` and calls `done` once it answers (or failed / timed out).
+    // `env`: KERNEL_* variables already checked by validate_kernel_env.
+    void start(const std::string& name, const identity& who, std::map<std::string, std::string> env,
+               start_handler done);
     void shutdown(const std::string& id, std::function<void()> done);
     void restart(const std::string& id, std::function<void(bool)> done);
     bool interrupt(const std::string& id);
@@ -81,8 +96,10 @@ public:
     void send(const std::string& id, std::uint64_t connection, kernel_message message);
 
     kernel* find(const std::string& id);
+    // The kernel if `who` may see it (its owner, or the admin): others' kernels do not exist.
+    kernel* find(const std::string& id, const identity& who);
     nlohmann::json model(const kernel& k) const;
-    nlohmann::json list() const;
+    nlohmann::json list(const identity& who) const;
 
     // A launcher process ended (from the server's SIGCHLD handling).
     void on_exit(pid_t pid, int status);
@@ -94,17 +111,25 @@ private:
     // The kernel died on its own (or we killed a stuck cell): explain it to every waiting
     // request, then restart it.
     void handle_death(kernel& k);
-    // The cell limit of a request: its metadata.cellbox.timeout or the default, capped.
-    double cell_limit(const nlohmann::json& metadata) const;
+    // The cell limit of a request: its metadata.cellbox.timeout, else the owner's default,
+    // never above the owner's cap.
+    static double cell_limit(const nlohmann::json& metadata, const kernel& k);
     void on_execute_started(const std::string& id, const std::string& msg_id);
     void mark_ready(const std::string& id);
 
     boost::asio::io_context& m_io;
     const kernelspec_catalog& m_specs;
     manager_options m_options;
+    std::uint64_t m_memory_bytes;
+    user_registry m_users;
     zmq::context_t m_zmq;
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
 };
+
+// The `env` of POST /api/kernels: KERNEL_[A-Z0-9_]+ names with printable values of at most
+// 4096 bytes are kept (as jupyter_server passes them on); other names are ignored. Throws
+// std::invalid_argument naming the offending variable.
+std::map<std::string, std::string> validate_kernel_env(const nlohmann::json& env);
 
 // A UUID4 string, the id format jupyter_server's routes require.
 std::string make_kernel_id();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellbox/gateway/identity.hpp"
 #include "cellbox/gateway/kernel_manager.hpp"
 #include "cellbox/gateway/kernelspec_catalog.hpp"
 
@@ -13,7 +14,8 @@ namespace cellbox::gateway
 
 struct server_options
 {
-    std::string token; // empty: no authentication
+    std::string token;      // the admin's; empty: no authentication
+    std::string jwt_secret; // signs users' HS256 tokens; empty: the admin token does
     std::string base_url = "/";
     std::string default_kernel = "cellbox-python";
     std::size_t max_message_bytes = 64 << 20; // requests and WebSocket frames
@@ -34,6 +36,7 @@ public:
     struct context
     {
         server_options options;
+        authenticator auth;
         const kernelspec_catalog& specs;
         kernel_manager& kernels;
     };

@@ -1,0 +1,75 @@
+#include "cellbox/gateway/user_registry.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <sys/stat.h>
+
+namespace cellbox::gateway
+{
+
+namespace fs = std::filesystem;
+
+user_registry::user_registry(std::string root, std::uint32_t first_uid)
+    : m_root(std::move(root)), m_first_uid(first_uid)
+{
+    fs::create_directories(m_root + "/users");
+    // Only the gateway walks in here; each kernel sees its own directory at /work.
+    chmod(m_root.c_str(), 0711);
+    chmod((m_root + "/users").c_str(), 0711);
+    std::ifstream file(m_root + "/users.json");
+    if (!file)
+    {
+        return;
+    }
+    const auto saved = nlohmann::json::parse(file, nullptr, false);
+    if (!saved.is_object())
+    {
+        throw std::runtime_error(m_root + "/users.json is not a JSON object; fix or remove it");
+    }
+    for (const auto& [user, uid] : saved.items())
+    {
+        if (uid.is_number_unsigned())
+        {
+            m_uids[user] = uid.get<std::uint32_t>();
+        }
+    }
+}
+
+user_registry::home user_registry::home_of(const std::string& user)
+{
+    auto found = m_uids.find(user);
+    if (found == m_uids.end())
+    {
+        std::uint32_t next = m_first_uid;
+        for (const auto& [name, uid] : m_uids)
+        {
+            next = std::max(next, uid + 1);
+        }
+        found = m_uids.emplace(user, next).first;
+        save();
+    }
+    const std::string workdir = m_root + "/users/" + user;
+    fs::create_directories(workdir);
+    return {workdir, found->second};
+}
+
+void user_registry::save() const
+{
+    // Written aside and renamed: a crash never leaves a half-written table (which would hand
+    // a user's files to another uid).
+    const std::string path = m_root + "/users.json";
+    const std::string temporary = path + ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        out << nlohmann::json(m_uids).dump(2) << "\n";
+        if (!out.flush())
+        {
+            throw std::runtime_error("cannot write " + temporary);
+        }
+    }
+    fs::rename(temporary, path);
+}
+
+} // namespace cellbox::gateway
