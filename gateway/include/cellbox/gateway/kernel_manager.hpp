@@ -2,6 +2,7 @@
 
 #include "cellbox/gateway/kernel_io.hpp"
 #include "cellbox/gateway/kernelspec_catalog.hpp"
+#include "cellbox/gateway/stream_options.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -32,6 +33,7 @@ struct manager_options
     std::string runtime_dir;                    // kernels' private directories
     std::string work_dir;                       // mounted at /work in every kernel
     std::chrono::seconds start_timeout{60};
+    stream_options streams; // replay buffers, output cap, iopub rate limits
 };
 
 // The running kernels. Lives on the server's io_context thread; kernel_io threads report
@@ -77,7 +79,9 @@ public:
     // WebSocket connections (the deliver function runs on the kernel's I/O thread).
     bool attach(const std::string& id, std::uint64_t connection, const std::string& session_id,
                 kernel_io::deliver_fn deliver);
-    void detach(const std::string& id, std::uint64_t connection);
+    // `undelivered`: what the connection had taken but not sent, for the session's replay.
+    void detach(const std::string& id, std::uint64_t connection,
+                std::vector<kernel_message> undelivered = {});
     void send(const std::string& id, std::uint64_t connection, kernel_message message);
 
     kernel* find(const std::string& id);
