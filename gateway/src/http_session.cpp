@@ -70,8 +70,12 @@ private:
             if (error == http::error::body_limit)
             {
                 http_request req;
-                send(error_response(req, http::status::payload_too_large,
-                                    "request body larger than the configured maximum"));
+                http_response res =
+                    error_response(req, http::status::payload_too_large,
+                                   "request body larger than the configured maximum");
+                res.keep_alive(false);
+                m_discard_input = true; // the client may still be sending that body
+                send(std::move(res));
             }
             return;
         }
@@ -232,6 +236,11 @@ private:
         {
             kernel_route(std::move(req), match[1], match[2], who);
         }
+        else if (path == "/api/kernelspecs" || path == "/api/kernels" ||
+                 std::regex_match(path, match, kernelspec))
+        {
+            send(error_response(req, http::status::method_not_allowed, "Method Not Allowed"));
+        }
         else
         {
             send(error_response(req, http::status::not_found, "Not Found"));
@@ -360,14 +369,40 @@ private:
                                   beast::error_code ignored;
                                   self->m_stream.socket().shutdown(tcp::socket::shutdown_send,
                                                                    ignored);
+                                  if (self->m_discard_input)
+                                  {
+                                      self->discard_input();
+                                  }
                               }
                           });
+    }
+
+    // Reads and drops what the client still sends (for a while) before the socket closes:
+    // closing with unread input resets the connection, and the client would lose the response.
+    void discard_input()
+    {
+        if (!m_discard_deadline_set)
+        {
+            m_discard_deadline_set = true;
+            m_stream.expires_after(std::chrono::seconds(10));
+        }
+        m_buffer.consume(m_buffer.size());
+        m_stream.async_read_some(m_buffer.prepare(64 * 1024),
+                                 [self = shared_from_this()](beast::error_code error, std::size_t)
+                                 {
+                                     if (!error)
+                                     {
+                                         self->discard_input();
+                                     }
+                                 });
     }
 
     beast::tcp_stream m_stream;
     beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::string_body>> m_parser;
     std::shared_ptr<server::context> m_ctx;
+    bool m_discard_input = false;
+    bool m_discard_deadline_set = false;
 };
 
 } // namespace

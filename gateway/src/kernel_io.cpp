@@ -1,12 +1,16 @@
 #include "cellbox/gateway/kernel_io.hpp"
 
 #include "cellbox/gateway/message_builder.hpp"
+#include "cellbox/gateway/message_fields.hpp"
+#include "cellbox/gateway/replay_buffer.hpp"
 #include "cellbox/gateway/wire_codec.hpp"
 #include "cellbox/gateway/zmq_frames.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <vector>
@@ -15,10 +19,23 @@
 namespace cellbox::gateway
 {
 
-struct kernel_io::connection
+using steady = std::chrono::steady_clock;
+
+// One client session id: its sockets, its live connections (usually one; a page reload may
+// overlap the old and the new), and what it missed while it had none.
+struct kernel_io::session
 {
+    session(std::string session_id, const stream_options& options)
+        : id(std::move(session_id)), buffer(options.replay_max_messages, options.replay_max_bytes)
+    {
+    }
+
+    std::string id;
     zmq::socket_t shell, control, stdin_;
-    deliver_fn deliver;
+    std::map<std::uint64_t, deliver_fn> connections;
+    replay_buffer buffer;
+    std::optional<steady::time_point> expires; // set while no connection is live
+    std::size_t dropped = 0;                   // from the buffer, for the log
 };
 
 namespace
@@ -36,17 +53,21 @@ zmq::socket_t dealer(zmq::context_t& context, const std::string& identity,
 
 } // namespace
 
-kernel_io::kernel_io(zmq::context_t& context, connection_info info, callbacks events)
+kernel_io::kernel_io(zmq::context_t& context, connection_info info, callbacks events,
+                     stream_options options)
     : m_context(context), m_info(std::move(info)), m_signer(m_info.key),
-      m_events(std::move(events)), m_wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      m_session(random_hex(16))
+      m_events(std::move(events)), m_options(options),
+      m_wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), m_session(random_hex(16)),
+      m_output_limiter(options.max_output_bytes),
+      m_rate_limiter(options.iopub_msg_rate_limit, options.iopub_data_rate_limit,
+                     options.rate_limit_window)
 {
     m_thread = std::thread([this] { run(); });
 }
 
 kernel_io::~kernel_io()
 {
-    post({command::kind::stop, 0, {}, {}, {}});
+    post({command::kind::stop, 0, {}, {}, {}, {}});
     m_thread.join();
 }
 
@@ -62,17 +83,76 @@ void kernel_io::post(command c)
 
 void kernel_io::attach(std::uint64_t connection, const std::string& session_id, deliver_fn deliver)
 {
-    post({command::kind::attach, connection, session_id, std::move(deliver), {}});
+    post({command::kind::attach, connection, session_id, std::move(deliver), {}, {}});
 }
 
-void kernel_io::detach(std::uint64_t connection)
+void kernel_io::detach(std::uint64_t connection, std::vector<kernel_message> undelivered)
 {
-    post({command::kind::detach, connection, {}, {}, {}});
+    post({command::kind::detach, connection, {}, {}, {}, std::move(undelivered)});
 }
 
 void kernel_io::send(std::uint64_t connection, kernel_message message)
 {
-    post({command::kind::send, connection, {}, {}, std::move(message)});
+    post({command::kind::send, connection, {}, {}, std::move(message), {}});
+}
+
+void kernel_io::keep(session& s, kernel_message message)
+{
+    if (m_options.replay_timeout.count() <= 0)
+    {
+        return;
+    }
+    const std::size_t dropped = s.buffer.push(std::move(message));
+    if (dropped > 0)
+    {
+        // One line for the first drop and then one per thousand: a flood must not flood the
+        // log too.
+        if (s.dropped == 0 || s.dropped / 1000 != (s.dropped + dropped) / 1000)
+        {
+            std::cerr << "cellbox serve: replay buffer of session " << s.id
+                      << " is full: dropped its oldest message(s), " << s.dropped + dropped
+                      << " so far\n";
+        }
+        s.dropped += dropped;
+    }
+}
+
+void kernel_io::orphaned(session& s)
+{
+    if (s.expires)
+    {
+        return;
+    }
+    s.expires = steady::now() + m_options.replay_timeout;
+    s.dropped = 0;
+    if (m_options.replay_timeout.count() > 0)
+    {
+        std::cerr << "cellbox serve: session " << s.id
+                  << " has no connection left; keeping its messages for "
+                  << m_options.replay_timeout.count() / 1000.0 << " s\n";
+    }
+}
+
+void kernel_io::deliver_to(session& s, const kernel_message& message)
+{
+    bool delivered = false;
+    for (auto it = s.connections.begin(); it != s.connections.end();)
+    {
+        if (it->second(message))
+        {
+            delivered = true;
+            ++it;
+        }
+        else
+        {
+            it = s.connections.erase(it); // closing: its detach follows
+        }
+    }
+    if (!delivered)
+    {
+        orphaned(s);
+        keep(s, message);
+    }
 }
 
 void kernel_io::apply(command& c)
@@ -81,28 +161,68 @@ void kernel_io::apply(command& c)
     {
     case command::kind::attach:
     {
-        auto conn = std::make_unique<connection>();
-        conn->shell = dealer(m_context, c.session_id, m_info.endpoint(m_info.shell_port));
-        conn->control = dealer(m_context, c.session_id, m_info.endpoint(m_info.control_port));
-        conn->stdin_ = dealer(m_context, c.session_id, m_info.endpoint(m_info.stdin_port));
-        conn->deliver = std::move(c.deliver);
-        m_connections[c.connection] = std::move(conn);
+        auto& slot = m_sessions[c.session_id];
+        if (!slot)
+        {
+            slot = std::make_unique<session>(c.session_id, m_options);
+            slot->shell = dealer(m_context, c.session_id, m_info.endpoint(m_info.shell_port));
+            slot->control = dealer(m_context, c.session_id, m_info.endpoint(m_info.control_port));
+            slot->stdin_ = dealer(m_context, c.session_id, m_info.endpoint(m_info.stdin_port));
+        }
+        session& s = *slot;
+        s.connections[c.connection] = std::move(c.deliver);
+        s.expires.reset();
+        m_connection_sessions[c.connection] = c.session_id;
+        if (!s.buffer.empty())
+        {
+            std::cerr << "cellbox serve: session " << s.id << " reconnected; replaying "
+                      << s.buffer.size() << " message(s)\n";
+            for (auto& message : s.buffer.take())
+            {
+                deliver_to(s, message);
+            }
+        }
         break;
     }
     case command::kind::detach:
-        m_connections.erase(c.connection);
-        break;
-    case command::kind::send:
     {
-        const auto it = m_connections.find(c.connection);
-        if (it == m_connections.end())
+        const auto link = m_connection_sessions.find(c.connection);
+        if (link == m_connection_sessions.end())
         {
             break;
         }
-        connection& conn = *it->second;
-        zmq::socket_t& socket = c.message.channel == "control" ? conn.control
-                                : c.message.channel == "stdin" ? conn.stdin_
-                                                               : conn.shell;
+        const auto it = m_sessions.find(link->second);
+        m_connection_sessions.erase(link);
+        if (it == m_sessions.end())
+        {
+            break;
+        }
+        session& s = *it->second;
+        s.connections.erase(c.connection);
+        if (s.connections.empty())
+        {
+            orphaned(s);
+            // Older than anything buffered since the connection started closing.
+            if (m_options.replay_timeout.count() > 0 && !c.undelivered.empty())
+            {
+                s.dropped += s.buffer.push_front(std::move(c.undelivered));
+            }
+        }
+        break;
+    }
+    case command::kind::send:
+    {
+        const auto link = m_connection_sessions.find(c.connection);
+        const auto it =
+            link == m_connection_sessions.end() ? m_sessions.end() : m_sessions.find(link->second);
+        if (it == m_sessions.end())
+        {
+            break;
+        }
+        session& s = *it->second;
+        zmq::socket_t& socket = c.message.channel == "control" ? s.control
+                                : c.message.channel == "stdin" ? s.stdin_
+                                                               : s.shell;
         send_frames(socket, encode_wire(c.message, {}, m_signer));
         if (m_events.on_activity)
         {
@@ -115,6 +235,94 @@ void kernel_io::apply(command& c)
     }
 }
 
+void kernel_io::expire_sessions()
+{
+    const auto now = steady::now();
+    for (auto it = m_sessions.begin(); it != m_sessions.end();)
+    {
+        const session& s = *it->second;
+        if (s.connections.empty() && s.expires && *s.expires <= now)
+        {
+            if (!s.buffer.empty())
+            {
+                std::cerr << "cellbox serve: session " << s.id << " did not reconnect; discarding "
+                          << s.buffer.size() << " buffered message(s)\n";
+            }
+            it = m_sessions.erase(it);
+        }
+        else
+        {
+            ++it;
+        }
+    }
+}
+
+int kernel_io::poll_timeout_ms() const
+{
+    if (!m_ready)
+    {
+        return 50;
+    }
+    std::optional<steady::time_point> next;
+    for (const auto& [id, s] : m_sessions)
+    {
+        if (s->expires && (!next || *s->expires < *next))
+        {
+            next = s->expires;
+        }
+    }
+    if (!next)
+    {
+        return -1;
+    }
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*next - steady::now()).count();
+    return static_cast<int>(std::clamp<long long>(wait + 1, 0, 60000));
+}
+
+void kernel_io::on_iopub(kernel_message message)
+{
+    const message_info info = describe(message);
+    const auto parent = nlohmann::json::parse(message.parent_header, nullptr, false);
+    const bool own_nudge = info.parent_session == m_session;
+    if (info.msg_type == "execute_input" && m_events.on_execute_started && parent.is_object())
+    {
+        m_events.on_execute_started(info.parent_msg_id);
+    }
+    if (info.msg_type == "status" && m_events.on_status && !own_nudge &&
+        !info.execution_state.empty())
+    {
+        m_events.on_status(info.execution_state);
+    }
+    if (m_events.on_activity)
+    {
+        m_events.on_activity();
+    }
+    const auto now = steady::now();
+    for (auto& capped : m_output_limiter.filter(std::move(message), info))
+    {
+        // The limiter's own notice describes itself differently from the message it replaced.
+        const message_info capped_info = describe(capped);
+        for (auto& out : m_rate_limiter.filter(std::move(capped), capped_info, now))
+        {
+            const bool anyone =
+                std::any_of(m_sessions.begin(), m_sessions.end(),
+                            [](const auto& s) { return !s.second->connections.empty(); });
+            for (auto& [id, s] : m_sessions)
+            {
+                if (!s->connections.empty())
+                {
+                    deliver_to(*s, out);
+                }
+                else if (!anyone || info.parent_session == s->id)
+                {
+                    keep(*s, out);
+                }
+            }
+        }
+    }
+}
+
 void kernel_io::run()
 {
     zmq::socket_t iopub(m_context, zmq::socket_type::sub);
@@ -123,14 +331,14 @@ void kernel_io::run()
     iopub.connect(m_info.endpoint(m_info.iopub_port));
     zmq::socket_t own_shell =
         dealer(m_context, "cellbox-gateway-" + m_session, m_info.endpoint(m_info.shell_port));
-    auto last_nudge = std::chrono::steady_clock::time_point{};
+    auto last_nudge = steady::time_point{};
 
     while (true)
     {
-        if (!m_ready &&
-            std::chrono::steady_clock::now() - last_nudge > std::chrono::milliseconds(250))
+        expire_sessions();
+        if (!m_ready && steady::now() - last_nudge > std::chrono::milliseconds(250))
         {
-            last_nudge = std::chrono::steady_clock::now();
+            last_nudge = steady::now();
             send_frames(own_shell, encode_wire(make_request("shell", "kernel_info_request",
                                                             nlohmann::json::object(), m_session),
                                                {}, m_signer));
@@ -138,18 +346,18 @@ void kernel_io::run()
         std::vector<zmq::pollitem_t> items = {{nullptr, m_wake.get(), ZMQ_POLLIN, 0},
                                               {iopub.handle(), 0, ZMQ_POLLIN, 0},
                                               {own_shell.handle(), 0, ZMQ_POLLIN, 0}};
-        std::vector<std::pair<connection*, const char*>> sources;
-        for (auto& [id, conn] : m_connections)
+        std::vector<std::pair<session*, const char*>> sources;
+        for (auto& [id, s] : m_sessions)
         {
             for (auto [socket, channel] :
-                 {std::pair{&conn->shell, "shell"}, std::pair{&conn->control, "control"},
-                  std::pair{&conn->stdin_, "stdin"}})
+                 {std::pair{&s->shell, "shell"}, std::pair{&s->control, "control"},
+                  std::pair{&s->stdin_, "stdin"}})
             {
                 items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
-                sources.emplace_back(conn.get(), channel);
+                sources.emplace_back(s.get(), channel);
             }
         }
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(m_ready ? -1 : 50));
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms()));
 
         if (items[0].revents & ZMQ_POLLIN)
         {
@@ -168,7 +376,7 @@ void kernel_io::run()
                 }
                 apply(c);
             }
-            continue; // the connection set may have changed: rebuild the poll list
+            continue; // the session set may have changed: rebuild the poll list
         }
         if (items[2].revents & ZMQ_POLLIN)
         {
@@ -189,10 +397,10 @@ void kernel_io::run()
             {
                 continue;
             }
-            auto [conn, channel] = sources[i];
-            zmq::socket_t& socket = std::string(channel) == "control" ? conn->control
-                                    : std::string(channel) == "stdin" ? conn->stdin_
-                                                                      : conn->shell;
+            auto [s, channel] = sources[i];
+            zmq::socket_t& socket = std::string(channel) == "control" ? s->control
+                                    : std::string(channel) == "stdin" ? s->stdin_
+                                                                      : s->shell;
             try
             {
                 kernel_message reply = decode_wire(receive_frames(socket), channel, m_signer);
@@ -201,10 +409,10 @@ void kernel_io::run()
                     const auto parent = nlohmann::json::parse(reply.parent_header, nullptr, false);
                     if (parent.is_object())
                     {
-                        m_events.on_reply(parent.value("msg_id", ""));
+                        m_events.on_reply(string_field(parent, "msg_id"));
                     }
                 }
-                conn->deliver(std::move(reply));
+                deliver_to(*s, reply);
             }
             catch (const protocol_error& e)
             {
@@ -216,33 +424,7 @@ void kernel_io::run()
         {
             try
             {
-                kernel_message message = decode_wire(receive_frames(iopub), "iopub", m_signer);
-                const auto header = nlohmann::json::parse(message.header, nullptr, false);
-                const auto parent = nlohmann::json::parse(message.parent_header, nullptr, false);
-                const bool own_nudge =
-                    parent.is_object() && parent.value("session", "") == m_session;
-                if (header.is_object() && header.value("msg_type", "") == "execute_input" &&
-                    m_events.on_execute_started && parent.is_object())
-                {
-                    m_events.on_execute_started(parent.value("msg_id", ""));
-                }
-                if (header.is_object() && header.value("msg_type", "") == "status" &&
-                    m_events.on_status && !own_nudge)
-                {
-                    const auto content = nlohmann::json::parse(message.content, nullptr, false);
-                    if (content.is_object())
-                    {
-                        m_events.on_status(content.value("execution_state", ""));
-                    }
-                }
-                if (m_events.on_activity)
-                {
-                    m_events.on_activity();
-                }
-                for (auto& [id, conn] : m_connections)
-                {
-                    conn->deliver(message);
-                }
+                on_iopub(decode_wire(receive_frames(iopub), "iopub", m_signer));
             }
             catch (const protocol_error& e)
             {

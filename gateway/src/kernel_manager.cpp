@@ -2,6 +2,7 @@
 
 #include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/message_builder.hpp"
+#include "cellbox/gateway/message_fields.hpp"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -232,7 +233,7 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
                               }
                           });
     };
-    k.io = std::make_unique<kernel_io>(m_zmq, k.connection, std::move(events));
+    k.io = std::make_unique<kernel_io>(m_zmq, k.connection, std::move(events), m_options.streams);
     for (const auto& [connection, attachment] : k.attached)
     {
         k.io->attach(connection, attachment.first, attachment.second);
@@ -256,14 +257,15 @@ bool kernel_manager::attach(const std::string& id, std::uint64_t connection,
     return true;
 }
 
-void kernel_manager::detach(const std::string& id, std::uint64_t connection)
+void kernel_manager::detach(const std::string& id, std::uint64_t connection,
+                            std::vector<kernel_message> undelivered)
 {
     if (kernel* k = find(id); k != nullptr && k->attached.erase(connection) != 0)
     {
         --k->connections;
         if (k->io)
         {
-            k->io->detach(connection);
+            k->io->detach(connection, std::move(undelivered));
         }
     }
 }
@@ -278,7 +280,7 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
     if (message.channel == "shell")
     {
         const auto header = nlohmann::json::parse(message.header, nullptr, false);
-        if (header.is_object() && header.value("msg_type", "") == "execute_request")
+        if (string_field(header, "msg_type") == "execute_request")
         {
             // The kernel enforces the limit softly (state kept); the gateway kills the kernel
             // if the cell is still running kill_grace later.
@@ -290,10 +292,14 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
             const double limit = cell_limit(metadata, *k);
             if (limit > 0)
             {
+                if (!metadata["cellbox"].is_object())
+                {
+                    metadata["cellbox"] = nlohmann::json::object(); // a client's odd value
+                }
                 metadata["cellbox"]["timeout"] = limit;
                 message.metadata = metadata.dump();
             }
-            const std::string msg_id = header.value("msg_id", "");
+            const std::string msg_id = string_field(header, "msg_id");
             k->pending[msg_id] = {connection, message.header};
             k->pending_limits[msg_id] = limit;
         }

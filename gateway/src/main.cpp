@@ -5,8 +5,10 @@
 #include "token_command.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -80,6 +82,58 @@ int serve(const std::string& ip, unsigned short port, cg::server_options options
     std::cout << std::endl;
     io.run();
     return 0;
+}
+
+// WebSocket and message-flow options (issue 4: replay, pings, backpressure, output limits).
+void add_stream_options(CLI::App& command, cg::server_options& options, cg::stream_options& streams)
+{
+    command
+        .add_option("--max-message-bytes", options.max_message_bytes,
+                    "Largest request body or WebSocket message accepted (bytes)")
+        ->capture_default_str();
+    command
+        .add_option("--ws-ping-interval", options.ws_ping_interval_s,
+                    "Seconds between WebSocket pings; a connection silent for another interval "
+                    "after a ping is closed (0: no pings)")
+        ->capture_default_str();
+    command
+        .add_option("--ws-max-outbox-bytes", options.ws_max_outbox_bytes,
+                    "Bytes that may wait for a WebSocket client before it is dropped as not "
+                    "reading (0: no limit)")
+        ->capture_default_str();
+    command.add_option_function<double>(
+        "--replay-timeout",
+        [&streams](double seconds)
+        {
+            streams.replay_timeout =
+                std::chrono::milliseconds(static_cast<long long>(std::max(0.0, seconds) * 1000));
+        },
+        "Seconds a disconnected session's messages are kept for its reconnect (0: none; "
+        "default 300)");
+    command
+        .add_option("--replay-max-messages", streams.replay_max_messages,
+                    "Messages kept per disconnected session (oldest dropped)")
+        ->capture_default_str();
+    command
+        .add_option("--replay-max-bytes", streams.replay_max_bytes,
+                    "Bytes kept per disconnected session (oldest dropped)")
+        ->capture_default_str();
+    command
+        .add_option("--max-output-bytes", streams.max_output_bytes,
+                    "Output bytes one cell may send before the rest is discarded (0: no cap)")
+        ->capture_default_str();
+    command
+        .add_option("--iopub-msg-rate-limit", streams.iopub_msg_rate_limit,
+                    "IOPub messages per second before output is dropped (0: no limit)")
+        ->capture_default_str();
+    command
+        .add_option("--iopub-data-rate-limit", streams.iopub_data_rate_limit,
+                    "IOPub stream bytes per second before output is dropped (0: no limit)")
+        ->capture_default_str();
+    command
+        .add_option("--rate-limit-window", streams.rate_limit_window,
+                    "Seconds over which the IOPub rates are averaged")
+        ->capture_default_str();
 }
 
 } // namespace
@@ -156,6 +210,7 @@ int main(int argc, char* argv[])
     serve_command->add_flag("--allow-degraded", allow_degraded,
                             "Start kernels even where the sandbox cannot give every protection");
     cg::add_token_command(app);
+    add_stream_options(*serve_command, options, manager.streams);
     CLI11_PARSE(app, argc, argv);
 
     if (no_token)

@@ -34,4 +34,12 @@ kernel_message make_request(const std::string& channel, const std::string& msg_t
     return {channel, header.dump(), "{}", "{}", content.dump(), {}};
 }
 
+kernel_message make_stderr_notice(const std::string& parent_header, const std::string& text)
+{
+    kernel_message message =
+        make_request("iopub", "stream", {{"name", "stderr"}, {"text", text}}, "cellbox-gateway");
+    message.parent_header = parent_header;
+    return message;
+}
+
 } // namespace cellbox::gateway

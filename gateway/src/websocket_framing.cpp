@@ -1,5 +1,7 @@
 #include "cellbox/gateway/websocket_framing.hpp"
 
+#include "cellbox/gateway/message_fields.hpp"
+
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -136,8 +138,8 @@ legacy_frame encode_legacy(const kernel_message& message)
                 {"metadata", parse_object(message.metadata, "metadata")},
                 {"content", parse_object(message.content, "content")},
                 {"channel", message.channel},
-                {"msg_id", header.value("msg_id", "")},
-                {"msg_type", header.value("msg_type", "")}};
+                {"msg_id", string_field(header, "msg_id")},
+                {"msg_type", string_field(header, "msg_type")}};
     if (message.buffers.empty())
     {
         doc["buffers"] = json::array();
@@ -185,7 +187,12 @@ kernel_message decode_legacy(std::string_view frame, bool binary)
     }
     const json doc = parse_object(text, "message");
     kernel_message message;
-    message.channel = doc.value("channel", "shell");
+    const auto channel = doc.find("channel");
+    if (channel != doc.end() && !channel->is_string())
+    {
+        throw protocol_error("channel must be a string");
+    }
+    message.channel = channel != doc.end() ? channel->get<std::string>() : "shell";
     const auto part = [&doc](const char* key)
     {
         const auto it = doc.find(key);

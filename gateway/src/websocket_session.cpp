@@ -1,5 +1,6 @@
 #include "websocket_session.hpp"
 
+#include "cellbox/gateway/message_fields.hpp"
 #include "cellbox/gateway/websocket_framing.hpp"
 #include "http_util.hpp"
 
@@ -9,6 +10,7 @@
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <iostream>
+#include <mutex>
 
 namespace cellbox::gateway
 {
@@ -24,13 +26,27 @@ using tcp = net::ip::tcp;
 constexpr const char* v1_protocol = "v1.kernel.websocket.jupyter.org";
 std::atomic<std::uint64_t> next_connection{1};
 
+// Messages from the kernel's I/O thread on their way to this connection's strand. Once closed
+// it refuses new ones (deliver returns false), so the kernel's side buffers them for a
+// reconnect instead of losing them to a connection that is going away.
+struct inbox
+{
+    std::mutex mutex;
+    bool open = true;
+    bool overflowed = false;
+    std::deque<kernel_message> messages;
+    // Bytes taken but not yet written to the socket (here and in the outbox): a client that
+    // does not read makes this grow, and is dropped at the limit.
+    std::size_t pending_bytes = 0;
+};
+
 class websocket_session : public std::enable_shared_from_this<websocket_session>
 {
 public:
     websocket_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx,
                       std::string kernel_id)
         : m_ws(std::move(socket)), m_ctx(std::move(ctx)), m_kernel_id(std::move(kernel_id)),
-          m_connection(next_connection++)
+          m_connection(next_connection++), m_inbox(std::make_shared<inbox>())
     {
     }
 
@@ -44,7 +60,7 @@ public:
             m_session_id = "cellbox-" + std::to_string(m_connection);
         }
         m_ws.read_message_max(m_ctx->options.max_message_bytes);
-        m_ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        m_ws.set_option(timeouts(m_ctx->options.ws_ping_interval_s));
         const bool v1 = m_v1;
         m_ws.set_option(websocket::stream_base::decorator(
             [v1](websocket::response_type& res)
@@ -60,6 +76,27 @@ public:
     }
 
 private:
+    // Beast pings after half the idle timeout and closes the connection when the other half
+    // passes without a frame (a pong counts): so pings every `interval` seconds, and a peer
+    // silent for one more interval after a ping is gone.
+    static websocket::stream_base::timeout timeouts(double interval)
+    {
+        websocket::stream_base::timeout t{};
+        t.handshake_timeout = std::chrono::seconds(30);
+        if (interval > 0)
+        {
+            t.idle_timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(2 * interval));
+            t.keep_alive_pings = true;
+        }
+        else
+        {
+            t.idle_timeout = websocket::stream_base::none();
+            t.keep_alive_pings = false;
+        }
+        return t;
+    }
+
     void on_accept(beast::error_code error)
     {
         if (error)
@@ -68,18 +105,45 @@ private:
         }
         std::weak_ptr<websocket_session> weak = shared_from_this();
         auto executor = m_ws.get_executor();
+        const std::size_t limit = m_ctx->options.ws_max_outbox_bytes;
         const bool attached =
             m_ctx->kernels.attach(m_kernel_id, m_connection, m_session_id,
-                                  [weak, executor](kernel_message message)
+                                  [box = m_inbox, weak, executor, limit](kernel_message message)
                                   {
-                                      net::post(executor,
-                                                [weak, message = std::move(message)]() mutable
-                                                {
-                                                    if (auto self = weak.lock())
+                                      const std::size_t bytes = message_bytes(message);
+                                      bool taken = false, wake = false;
+                                      {
+                                          std::lock_guard<std::mutex> lock(box->mutex);
+                                          if (!box->open)
+                                          {
+                                              return false;
+                                          }
+                                          if (limit > 0 && box->pending_bytes + bytes > limit)
+                                          {
+                                              box->open = false;
+                                              box->overflowed = true;
+                                              wake = true; // the strand drops the connection
+                                          }
+                                          else
+                                          {
+                                              wake = box->messages.empty();
+                                              box->pending_bytes += bytes;
+                                              box->messages.push_back(std::move(message));
+                                              taken = true;
+                                          }
+                                      }
+                                      if (wake)
+                                      {
+                                          net::post(executor,
+                                                    [weak]
                                                     {
-                                                        self->queue(std::move(message));
-                                                    }
-                                                });
+                                                        if (auto self = weak.lock())
+                                                        {
+                                                            self->drain();
+                                                        }
+                                                    });
+                                      }
+                                      return taken;
                                   });
         if (!attached)
         {
@@ -101,6 +165,17 @@ private:
     {
         if (error)
         {
+            if (error == websocket::error::message_too_big)
+            {
+                std::cerr << "cellbox serve: dropped a WebSocket frame for kernel " << m_kernel_id
+                          << ": larger than " << m_ctx->options.max_message_bytes
+                          << " bytes; closing the connection\n";
+            }
+            else if (error == beast::error::timeout)
+            {
+                std::cerr << "cellbox serve: WebSocket of session " << m_session_id
+                          << " did not answer pings; closing it\n";
+            }
             close();
             return;
         }
@@ -115,9 +190,10 @@ private:
             {
                 throw protocol_error("unknown channel \"" + message.channel + "\"");
             }
+            check_client_message(message);
             m_ctx->kernels.send(m_kernel_id, m_connection, std::move(message));
         }
-        catch (const protocol_error& e)
+        catch (const std::exception& e) // protocol_error, or anything a bad frame provokes
         {
             std::cerr << "cellbox serve: dropped a WebSocket frame for kernel " << m_kernel_id
                       << ": " << e.what() << "\n";
@@ -125,23 +201,66 @@ private:
         read();
     }
 
+    // On the strand: moves what the kernel side delivered into the outbox.
+    void drain()
+    {
+        std::deque<kernel_message> messages;
+        bool overflowed = false;
+        {
+            std::lock_guard<std::mutex> lock(m_inbox->mutex);
+            overflowed = m_inbox->overflowed;
+            if (!overflowed) // else close() hands them back for the replay
+            {
+                messages.swap(m_inbox->messages);
+            }
+        }
+        if (overflowed)
+        {
+            drop_slow_client();
+            return;
+        }
+        for (auto& message : messages)
+        {
+            queue(std::move(message));
+        }
+    }
+
+    void drop_slow_client()
+    {
+        if (!m_attached)
+        {
+            return;
+        }
+        std::cerr << "cellbox serve: WebSocket of session " << m_session_id << " on kernel "
+                  << m_kernel_id << " is not reading (over " << m_ctx->options.ws_max_outbox_bytes
+                  << " bytes waiting); dropping the connection, its messages go to the replay "
+                     "buffer\n";
+        close();
+        // The pending write may never finish: close the socket under it rather than
+        // exchanging close frames with a client that does not read.
+        beast::error_code ignored;
+        beast::get_lowest_layer(m_ws).socket().close(ignored);
+    }
+
     void queue(kernel_message message)
     {
+        const std::size_t bytes = message_bytes(message);
         try
         {
             if (m_v1)
             {
-                m_outbox.push_back({encode_v1(message), true});
+                m_outbox.push_back({encode_v1(message), true, bytes});
             }
             else
             {
                 legacy_frame frame = encode_legacy(message);
-                m_outbox.push_back({std::move(frame.data), frame.binary});
+                m_outbox.push_back({std::move(frame.data), frame.binary, bytes});
             }
         }
-        catch (const protocol_error& e)
+        catch (const std::exception& e)
         {
             std::cerr << "cellbox serve: cannot relay a kernel message: " << e.what() << "\n";
+            written(bytes);
             return;
         }
         if (m_outbox.size() == 1)
@@ -165,6 +284,7 @@ private:
             close();
             return;
         }
+        written(m_outbox.front().bytes);
         m_outbox.pop_front();
         if (!m_outbox.empty())
         {
@@ -172,19 +292,39 @@ private:
         }
     }
 
+    void written(std::size_t bytes)
+    {
+        std::lock_guard<std::mutex> lock(m_inbox->mutex);
+        m_inbox->pending_bytes -= bytes;
+    }
+
+    // Stops taking messages and detaches; those taken but not yet queued go back to the
+    // kernel side for the session's replay.
     void close()
     {
-        if (m_attached)
+        if (!m_attached)
         {
-            m_attached = false;
-            m_ctx->kernels.detach(m_kernel_id, m_connection);
+            return;
         }
+        m_attached = false;
+        std::vector<kernel_message> undelivered;
+        {
+            std::lock_guard<std::mutex> lock(m_inbox->mutex);
+            m_inbox->open = false;
+            for (auto& message : m_inbox->messages)
+            {
+                undelivered.push_back(std::move(message));
+            }
+            m_inbox->messages.clear();
+        }
+        m_ctx->kernels.detach(m_kernel_id, m_connection, std::move(undelivered));
     }
 
     struct outgoing
     {
         std::string data;
         bool binary;
+        std::size_t bytes; // as counted in the inbox's pending_bytes
     };
 
     websocket::stream<beast::tcp_stream> m_ws;
@@ -195,6 +335,7 @@ private:
     bool m_v1 = false;
     bool m_attached = false;
     beast::flat_buffer m_buffer;
+    std::shared_ptr<inbox> m_inbox;
     std::deque<outgoing> m_outbox;
 };
 

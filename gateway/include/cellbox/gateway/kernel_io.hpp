@@ -1,8 +1,11 @@
 #pragma once
 
 #include "cellbox/gateway/connection_info.hpp"
+#include "cellbox/gateway/iopub_rate_limiter.hpp"
 #include "cellbox/gateway/kernel_message.hpp"
 #include "cellbox/gateway/message_signer.hpp"
+#include "cellbox/gateway/output_limiter.hpp"
+#include "cellbox/gateway/stream_options.hpp"
 #include "cellbox/unique_fd.hpp"
 
 #include <atomic>
@@ -14,22 +17,30 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 #include <zmq.hpp>
 
 namespace cellbox::gateway
 {
 
 // All ZeroMQ traffic of one kernel, on a thread of its own (ZeroMQ sockets are not
-// thread-safe): the iopub subscription fanned out to every attached connection, and per
-// connection its own shell, control and stdin sockets (routing id = the client's session id,
-// as jupyter_server does). Until the kernel first answers kernel_info it is nudged every
-// 250 ms; `on_ready` runs once it has answered.
+// thread-safe): the iopub subscription, filtered (per-cell output cap, rate limits) and fanned
+// out to every attached connection, and per client session its own shell, control and stdin
+// sockets (routing id = the client's session id, as jupyter_server does). Until the kernel
+// first answers kernel_info it is nudged every 250 ms; `on_ready` runs once it has answered.
+//
+// When the last connection of a session goes, its sockets stay open and the messages meant
+// for it (its replies, iopub answering its requests, and all iopub while nobody at all is
+// connected) go to a bounded replay buffer; a connection that comes back with the same
+// session id within `replay_timeout` gets them first, in order.
 //
 // Callbacks run on this thread; they must hand their work to the caller's own executor.
 class kernel_io
 {
 public:
-    using deliver_fn = std::function<void(kernel_message)>;
+    // Hands one message to a connection without blocking. Returns false once the connection
+    // is closing: the message was not taken (and goes to the session's replay buffer).
+    using deliver_fn = std::function<bool(kernel_message)>;
 
     struct callbacks
     {
@@ -42,19 +53,22 @@ public:
         std::function<void(const std::string& parent_msg_id)> on_execute_started;
     };
 
-    kernel_io(zmq::context_t& context, connection_info info, callbacks events);
+    kernel_io(zmq::context_t& context, connection_info info, callbacks events,
+              stream_options options = {});
     ~kernel_io();
 
     kernel_io(const kernel_io&) = delete;
     kernel_io& operator=(const kernel_io&) = delete;
 
     void attach(std::uint64_t connection, const std::string& session_id, deliver_fn deliver);
-    void detach(std::uint64_t connection);
+    // `undelivered`: messages the connection had taken but not yet sent, oldest first; they
+    // are replayed to the session's next connection.
+    void detach(std::uint64_t connection, std::vector<kernel_message> undelivered = {});
     // message.channel: shell, control or stdin; the message is signed here.
     void send(std::uint64_t connection, kernel_message message);
 
 private:
-    struct connection;
+    struct session;
     struct command
     {
         enum class kind
@@ -68,25 +82,38 @@ private:
         std::string session_id;
         deliver_fn deliver;
         kernel_message message;
+        std::vector<kernel_message> undelivered;
     };
 
     void post(command c);
     void run();
     void apply(command& c);
+    void on_iopub(kernel_message message);
+    // To every live connection of `s`, or its replay buffer when it has none.
+    void deliver_to(session& s, const kernel_message& message);
+    void keep(session& s, kernel_message message);
+    // The session has just lost its last connection.
+    void orphaned(session& s);
+    void expire_sessions();
+    int poll_timeout_ms() const;
 
     zmq::context_t& m_context;
     connection_info m_info;
     message_signer m_signer;
     callbacks m_events;
+    stream_options m_options;
 
     std::mutex m_mutex;
     std::deque<command> m_commands;
     unique_fd m_wake; // eventfd: commands are waiting
 
     // Owned by the thread.
-    std::map<std::uint64_t, std::unique_ptr<connection>> m_connections;
+    std::map<std::string, std::unique_ptr<session>> m_sessions; // by session id
+    std::map<std::uint64_t, std::string> m_connection_sessions; // connection -> session id
     bool m_ready = false;
     std::string m_session;
+    output_limiter m_output_limiter;
+    iopub_rate_limiter m_rate_limiter;
     std::thread m_thread;
 };
 

@@ -4,6 +4,7 @@
 #include "cellbox/gateway/kernel_io.hpp"
 #include "cellbox/gateway/kernelspec_catalog.hpp"
 #include "cellbox/gateway/user_registry.hpp"
+#include "cellbox/gateway/stream_options.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -37,6 +38,7 @@ struct manager_options
     int max_kernels = 1024;                // on the whole server, starting ones included (0: none)
     int max_kernels_per_user = 16;         // per token user; the admin is exempt (0: none)
     std::chrono::seconds start_timeout{60};
+    stream_options streams; // replay buffers, output cap, iopub rate limits
 };
 
 // The running kernels. Lives on the server's io_context thread; kernel_io threads report
@@ -92,7 +94,9 @@ public:
     // WebSocket connections (the deliver function runs on the kernel's I/O thread).
     bool attach(const std::string& id, std::uint64_t connection, const std::string& session_id,
                 kernel_io::deliver_fn deliver);
-    void detach(const std::string& id, std::uint64_t connection);
+    // `undelivered`: what the connection had taken but not sent, for the session's replay.
+    void detach(const std::string& id, std::uint64_t connection,
+                std::vector<kernel_message> undelivered = {});
     void send(const std::string& id, std::uint64_t connection, kernel_message message);
 
     kernel* find(const std::string& id);

@@ -20,6 +20,11 @@ struct server_options
     std::string default_kernel = "cellbox-python";
     std::size_t max_message_bytes = 64 << 20; // requests and WebSocket frames
     std::string allow_origin;                 // CORS Access-Control-Allow-Origin ("" = none)
+    // WebSocket pings every this many seconds keep idle connections alive through proxies; a
+    // connection that then stays silent as long again is closed (0: no pings, no idle limit).
+    double ws_ping_interval_s = 30;
+    // A WebSocket client that does not read is dropped once this much waits for it (0: never).
+    std::size_t ws_max_outbox_bytes = std::size_t(64) << 20;
 };
 
 // The HTTP + WebSocket front: jupyter_server's kernels and kernelspecs API (one session object

@@ -1,0 +1,39 @@
+#pragma once
+
+#include "cellbox/gateway/kernel_message.hpp"
+
+#include <cstddef>
+#include <deque>
+#include <vector>
+
+namespace cellbox::gateway
+{
+
+// Messages kept for a client session while none of its WebSockets is connected, replayed in
+// order when one reconnects. Bounded in count and bytes: the oldest go first, since a client
+// coming back cares most about how its cells ended.
+class replay_buffer
+{
+public:
+    replay_buffer(std::size_t max_messages, std::size_t max_bytes);
+
+    // Appends `message`; returns how many old messages were dropped to make room.
+    std::size_t push(kernel_message message);
+    // Puts `older` (in order) before everything held; returns how many were dropped.
+    std::size_t push_front(std::vector<kernel_message> older);
+    std::deque<kernel_message> take();
+
+    std::size_t size() const { return m_messages.size(); }
+    std::size_t bytes() const { return m_bytes; }
+    bool empty() const { return m_messages.empty(); }
+
+private:
+    std::size_t trim();
+
+    std::size_t m_max_messages;
+    std::size_t m_max_bytes;
+    std::deque<kernel_message> m_messages;
+    std::size_t m_bytes = 0;
+};
+
+} // namespace cellbox::gateway

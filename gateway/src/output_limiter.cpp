@@ -1,0 +1,84 @@
+#include "cellbox/gateway/output_limiter.hpp"
+
+#include "cellbox/gateway/message_builder.hpp"
+
+#include <iostream>
+
+namespace cellbox::gateway
+{
+namespace
+{
+
+bool is_output(const std::string& msg_type)
+{
+    return msg_type == "stream" || msg_type == "display_data" ||
+           msg_type == "update_display_data" || msg_type == "execute_result" || msg_type == "error";
+}
+
+// Cells whose idle status never came (the kernel died) would otherwise stay forever.
+constexpr std::size_t max_tracked_cells = 4096;
+
+} // namespace
+
+std::string human_bytes(std::size_t bytes)
+{
+    constexpr std::size_t kib = 1024, mib = kib * 1024, gib = mib * 1024;
+    for (auto [unit, name] : {std::pair{gib, "GiB"}, std::pair{mib, "MiB"}, std::pair{kib, "KiB"}})
+    {
+        if (bytes >= unit && bytes % unit == 0)
+        {
+            return std::to_string(bytes / unit) + " " + name;
+        }
+    }
+    return std::to_string(bytes) + " bytes";
+}
+
+output_limiter::output_limiter(std::size_t max_bytes) : m_max_bytes(max_bytes) {}
+
+std::vector<kernel_message> output_limiter::filter(kernel_message message, const message_info& info)
+{
+    std::vector<kernel_message> out;
+    if (m_max_bytes == 0 || info.parent_msg_id.empty())
+    {
+        out.push_back(std::move(message));
+        return out;
+    }
+    if (info.msg_type == "status" && info.execution_state == "idle")
+    {
+        m_cells.erase(info.parent_msg_id);
+    }
+    if (!is_output(info.msg_type))
+    {
+        out.push_back(std::move(message));
+        return out;
+    }
+    if (m_cells.size() >= max_tracked_cells && m_cells.count(info.parent_msg_id) == 0)
+    {
+        m_cells.clear();
+    }
+    cell& c = m_cells[info.parent_msg_id];
+    if (c.over)
+    {
+        return out;
+    }
+    std::size_t bytes = message.content.size();
+    for (const auto& buffer : message.buffers)
+    {
+        bytes += buffer.size();
+    }
+    c.bytes += bytes;
+    if (c.bytes <= m_max_bytes)
+    {
+        out.push_back(std::move(message));
+        return out;
+    }
+    c.over = true;
+    std::cerr << "cellbox serve: cell " << info.parent_msg_id << " passed the output limit of "
+              << human_bytes(m_max_bytes) << "; discarding its further output\n";
+    out.push_back(make_stderr_notice(message.parent_header,
+                                     "output limit of " + human_bytes(m_max_bytes) +
+                                         " reached; further output of this cell is discarded\n"));
+    return out;
+}
+
+} // namespace cellbox::gateway

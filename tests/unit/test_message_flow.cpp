@@ -1,0 +1,170 @@
+// The gateway's message-flow policies: replay buffer bounds, per-cell output cap, iopub rate
+// limits.
+#include "cellbox/gateway/iopub_rate_limiter.hpp"
+#include "cellbox/gateway/message_builder.hpp"
+#include "cellbox/gateway/output_limiter.hpp"
+#include "cellbox/gateway/replay_buffer.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace cellbox::gateway;
+using json = nlohmann::json;
+
+namespace
+{
+
+kernel_message iopub(const std::string& msg_type, const json& content,
+                     const std::string& parent_msg_id = "cell-1")
+{
+    kernel_message m = make_request("iopub", msg_type, content, "kernel");
+    m.parent_header = json{{"msg_id", parent_msg_id}, {"session", "client"}}.dump();
+    return m;
+}
+
+kernel_message print(const std::string& text, const std::string& parent = "cell-1")
+{
+    return iopub("stream", {{"name", "stdout"}, {"text", text}}, parent);
+}
+
+std::string text_of(const kernel_message& m)
+{
+    return json::parse(m.content).value("text", "");
+}
+
+} // namespace
+
+TEST_CASE("the replay buffer keeps the newest messages within its bounds")
+{
+    replay_buffer by_count(3, 1 << 20);
+    for (int i = 0; i < 5; ++i)
+    {
+        by_count.push(print(std::to_string(i)));
+    }
+    auto kept = by_count.take();
+    REQUIRE(kept.size() == 3);
+    CHECK(text_of(kept.front()) == "2");
+    CHECK(text_of(kept.back()) == "4");
+    CHECK(by_count.empty());
+    CHECK(by_count.bytes() == 0);
+
+    const std::size_t one = message_bytes(print("x"));
+    replay_buffer by_bytes(100, 2 * one);
+    CHECK(by_bytes.push(print("a")) == 0);
+    CHECK(by_bytes.push(print("b")) == 0);
+    CHECK(by_bytes.push(print("c")) == 1);
+    CHECK(by_bytes.size() == 2);
+
+    // Messages a closing connection had taken are older than what was buffered meanwhile.
+    replay_buffer ordered(10, 1 << 20);
+    ordered.push(print("later"));
+    ordered.push_front({print("first"), print("second")});
+    kept = ordered.take();
+    REQUIRE(kept.size() == 3);
+    CHECK(text_of(kept[0]) == "first");
+    CHECK(text_of(kept[1]) == "second");
+    CHECK(text_of(kept[2]) == "later");
+}
+
+TEST_CASE("the output cap discards a cell's output past its limit with one notice")
+{
+    output_limiter limiter(150);
+    const std::string chunk(40, 'x');
+    std::vector<kernel_message> seen;
+    for (int i = 0; i < 5; ++i)
+    {
+        auto m = print(chunk);
+        for (auto& out : limiter.filter(m, describe(m)))
+        {
+            seen.push_back(std::move(out));
+        }
+    }
+    // ~68 content bytes each: two fit, the third passes the cap -> notice, rest dropped.
+    REQUIRE(seen.size() == 3);
+    CHECK(text_of(seen[2]).find("output limit of 150 bytes reached") != std::string::npos);
+    CHECK(json::parse(seen[2].content)["name"] == "stderr");
+    CHECK(json::parse(seen[2].parent_header)["msg_id"] == "cell-1");
+
+    // Status and other cells pass; the cell's idle status forgets it.
+    auto busy = iopub("status", {{"execution_state", "busy"}});
+    CHECK(limiter.filter(busy, describe(busy)).size() == 1);
+    auto other = print(chunk, "cell-2");
+    CHECK(limiter.filter(other, describe(other)).size() == 1);
+    auto idle = iopub("status", {{"execution_state", "idle"}});
+    CHECK(limiter.filter(idle, describe(idle)).size() == 1);
+    auto again = print(chunk);
+    CHECK(limiter.filter(again, describe(again)).size() == 1);
+
+    CHECK(human_bytes(std::size_t(16) << 20) == "16 MiB");
+    CHECK(human_bytes(512 * 1024) == "512 KiB");
+    output_limiter off(0);
+    auto big = print(std::string(1000, 'y'));
+    CHECK(off.filter(big, describe(big)).size() == 1);
+}
+
+TEST_CASE("the iopub message rate limit drops output with one notice and resumes")
+{
+    using clock = iopub_rate_limiter::clock;
+    iopub_rate_limiter limiter(10, 0, 1); // 10 messages/s over 1 s
+    const auto start = clock::now();
+    int passed = 0, notices = 0;
+    for (int i = 0; i < 30; ++i)
+    {
+        auto m = print("x");
+        for (auto& out : limiter.filter(m, describe(m), start))
+        {
+            (text_of(out).find("IOPub message rate exceeded") == 0 ? notices : passed)++;
+        }
+    }
+    CHECK(passed == 10);
+    CHECK(notices == 1);
+    // Status always passes, even while output is dropped.
+    auto busy = iopub("status", {{"execution_state", "busy"}});
+    CHECK(limiter.filter(busy, describe(busy), start).size() == 1);
+    // A window later the rate has fallen: output resumes.
+    auto later = print("y");
+    const auto out = limiter.filter(later, describe(later), start + std::chrono::seconds(2));
+    REQUIRE(out.size() == 1);
+    CHECK(text_of(out[0]) == "y");
+}
+
+TEST_CASE("the iopub data rate limit counts stream bytes and resets on idle")
+{
+    using clock = iopub_rate_limiter::clock;
+    iopub_rate_limiter limiter(0, 1000, 1);
+    const auto now = clock::now();
+    int passed = 0, notices = 0;
+    for (int i = 0; i < 6; ++i)
+    {
+        auto m = print(std::string(250, 'z'));
+        for (auto& out : limiter.filter(m, describe(m), now))
+        {
+            (text_of(out).find("IOPub data rate exceeded") == 0 ? notices : passed)++;
+        }
+    }
+    CHECK(passed == 2); // ~330 bytes each: the third goes over 1000 bytes/s
+    CHECK(notices == 1);
+    auto small = print("a");
+    auto idle = iopub("status", {{"execution_state", "idle"}});
+    CHECK(limiter.filter(idle, describe(idle), now).size() == 1);
+    const auto out = limiter.filter(small, describe(small), now);
+    REQUIRE(out.size() == 1);
+    CHECK(text_of(out[0]) == "a");
+}
+
+TEST_CASE("client messages must carry a header with msg_id and msg_type")
+{
+    kernel_message good = make_request("shell", "kernel_info_request", json::object(), "s");
+    CHECK_NOTHROW(check_client_message(good));
+    kernel_message no_type = good;
+    no_type.header = R"({"msg_id": "1"})";
+    CHECK_THROWS_AS(check_client_message(no_type), protocol_error);
+    kernel_message number_type = good;
+    number_type.header = R"({"msg_id": "1", "msg_type": 5})";
+    CHECK_THROWS_AS(check_client_message(number_type), protocol_error);
+    kernel_message bad_content = good;
+    bad_content.content = "not json";
+    CHECK_THROWS_AS(check_client_message(bad_content), protocol_error);
+    CHECK(string_field(json::parse(R"({"a": 1})"), "a").empty());
+    CHECK(string_field(json::array(), "a").empty());
+}
