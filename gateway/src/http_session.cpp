@@ -1,6 +1,8 @@
 #include "http_session.hpp"
 
 #include "http_util.hpp"
+#include "kernel_start.hpp"
+#include "sessions_api.hpp"
 #include "websocket_session.hpp"
 
 #include <boost/beast/core.hpp>
@@ -223,6 +225,12 @@ private:
                      : error_response(req, http::status::not_found,
                                       "No such kernel spec: " + std::string(match[1])));
         }
+        else if (path.rfind("/api/sessions", 0) == 0)
+        {
+            auto self = shared_from_this();
+            handle_sessions_api(m_ctx, who, std::move(req), path,
+                                [self](http_response res) { self->send(std::move(res)); });
+        }
         else if (path == "/api/kernels" && method == http::verb::get)
         {
             send(json_response(req, http::status::ok, m_ctx->kernels.list(who)));
@@ -274,31 +282,21 @@ private:
         const std::string name = name_field != body.end() && name_field->is_string()
                                      ? name_field->get<std::string>()
                                      : m_ctx->options.default_kernel;
-        if (m_ctx->specs.find(name) == nullptr)
-        {
-            send(error_response(req, http::status::not_found, "No such kernel: " + name));
-            return;
-        }
-        if (const auto refusal = m_ctx->kernels.admission_error(who))
-        {
-            send(error_response(req, http::status::too_many_requests, *refusal));
-            return;
-        }
         auto self = shared_from_this();
-        m_ctx->kernels.start(
-            name, who, std::move(env),
-            [self, req = std::move(req)](std::optional<std::string> id, std::string error)
+        start_kernel_for(
+            *m_ctx, who, name, std::move(env),
+            [self, req = std::move(req)](start_outcome outcome)
             {
-                if (!id)
+                if (!outcome.kernel_id)
                 {
-                    self->send(error_response(req, http::status::internal_server_error, error));
+                    self->send(error_response(req, outcome.status, outcome.message));
                     return;
                 }
-                auto* k = self->m_ctx->kernels.find(*id);
+                const std::string& id = *outcome.kernel_id;
                 http_response res =
-                    json_response(req, http::status::created, self->m_ctx->kernels.model(*k));
-                res.set(http::field::location,
-                        self->m_ctx->options.base_url + "api/kernels/" + *id);
+                    json_response(req, http::status::created,
+                                  self->m_ctx->kernels.model(*self->m_ctx->kernels.find(id)));
+                res.set(http::field::location, self->m_ctx->options.base_url + "api/kernels/" + id);
                 self->send(std::move(res));
             });
     }

@@ -16,7 +16,7 @@ server::server(net::io_context& io, const tcp::endpoint& endpoint, server_option
                const kernelspec_catalog& specs, kernel_manager& kernels)
     : m_io(io), m_acceptor(io),
       m_context(std::make_shared<context>(
-          context{options, authenticator(options.token, options.jwt_secret), specs, kernels}))
+          context{options, authenticator(options.token, options.jwt_secret), specs, kernels, {}}))
 {
     m_acceptor.open(endpoint.protocol());
     m_acceptor.set_option(net::socket_base::reuse_address(true));

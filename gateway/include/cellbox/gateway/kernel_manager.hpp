@@ -3,8 +3,8 @@
 #include "cellbox/gateway/identity.hpp"
 #include "cellbox/gateway/kernel_io.hpp"
 #include "cellbox/gateway/kernelspec_catalog.hpp"
-#include "cellbox/gateway/user_registry.hpp"
 #include "cellbox/gateway/stream_options.hpp"
+#include "cellbox/gateway/user_registry.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

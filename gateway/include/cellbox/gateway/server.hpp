@@ -3,6 +3,7 @@
 #include "cellbox/gateway/identity.hpp"
 #include "cellbox/gateway/kernel_manager.hpp"
 #include "cellbox/gateway/kernelspec_catalog.hpp"
+#include "cellbox/gateway/session_registry.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -44,6 +45,7 @@ public:
         authenticator auth;
         const kernelspec_catalog& specs;
         kernel_manager& kernels;
+        session_registry sessions;
     };
 
 private:

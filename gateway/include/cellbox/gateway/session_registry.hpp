@@ -1,0 +1,37 @@
+#pragma once
+// jupyter_server's sessions: a notebook path bound to a kernel, per user. Only what
+// /api/sessions needs; the kernels themselves stay with kernel_manager.
+#include "cellbox/gateway/identity.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cellbox::gateway
+{
+
+class session_registry
+{
+public:
+    struct session
+    {
+        std::string id;
+        std::string path;
+        std::string name;
+        std::string type;
+        std::string kernel_id;
+        std::string owner;
+    };
+
+    session& add(session s);
+    // The session if `who` may see it (its owner or the admin).
+    session* find(const std::string& id, const identity& who);
+    session* find_by_path(const std::string& path, const identity& who);
+    std::vector<session*> list(const identity& who);
+    void remove(const std::string& id);
+
+private:
+    std::map<std::string, session> m_sessions;
+};
+
+} // namespace cellbox::gateway
