@@ -3,9 +3,9 @@
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/wire_codec.hpp"
 #include "cellbox/gateway/zmq_frames.hpp"
+#include "log.hpp"
 
 #include <chrono>
-#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -115,6 +115,29 @@ void kernel_io::apply(command& c)
     }
 }
 
+void kernel_io::report_execute_reply(const kernel_message& reply, const std::string& parent_id)
+{
+    if (!m_events.on_execute_reply)
+    {
+        return;
+    }
+    const auto header = nlohmann::json::parse(reply.header, nullptr, false);
+    if (!header.is_object() || header.value("msg_type", "") != "execute_reply")
+    {
+        return;
+    }
+    const auto content = nlohmann::json::parse(reply.content, nullptr, false);
+    if (content.is_object())
+    {
+        const auto text = [&](const char* key)
+        {
+            const auto it = content.find(key);
+            return it != content.end() && it->is_string() ? it->get<std::string>() : "";
+        };
+        m_events.on_execute_reply(parent_id, text("status"), text("ename"));
+    }
+}
+
 void kernel_io::run()
 {
     zmq::socket_t iopub(m_context, zmq::socket_type::sub);
@@ -201,6 +224,7 @@ void kernel_io::run()
                     const auto parent = nlohmann::json::parse(reply.parent_header, nullptr, false);
                     if (parent.is_object())
                     {
+                        report_execute_reply(reply, parent.value("msg_id", ""));
                         m_events.on_reply(parent.value("msg_id", ""));
                     }
                 }
@@ -208,8 +232,7 @@ void kernel_io::run()
             }
             catch (const protocol_error& e)
             {
-                std::cerr << "cellbox serve: dropped a " << channel << " message: " << e.what()
-                          << "\n";
+                log::warn("dropped a kernel message", {{"channel", channel}, {"error", e.what()}});
             }
         }
         if (items[1].revents & ZMQ_POLLIN)
@@ -246,7 +269,7 @@ void kernel_io::run()
             }
             catch (const protocol_error& e)
             {
-                std::cerr << "cellbox serve: dropped an iopub message: " << e.what() << "\n";
+                log::warn("dropped a kernel message", {{"channel", "iopub"}, {"error", e.what()}});
             }
         }
     }

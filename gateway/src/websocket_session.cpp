@@ -2,13 +2,13 @@
 
 #include "cellbox/gateway/websocket_framing.hpp"
 #include "http_util.hpp"
+#include "log.hpp"
 
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
-#include <iostream>
 
 namespace cellbox::gateway
 {
@@ -119,8 +119,7 @@ private:
         }
         catch (const protocol_error& e)
         {
-            std::cerr << "cellbox serve: dropped a WebSocket frame for kernel " << m_kernel_id
-                      << ": " << e.what() << "\n";
+            log::warn("dropped a WebSocket frame", {{"kernel", m_kernel_id}, {"error", e.what()}});
         }
         read();
     }
@@ -141,7 +140,8 @@ private:
         }
         catch (const protocol_error& e)
         {
-            std::cerr << "cellbox serve: cannot relay a kernel message: " << e.what() << "\n";
+            log::warn("cannot relay a kernel message",
+                      {{"kernel", m_kernel_id}, {"error", e.what()}});
             return;
         }
         if (m_outbox.size() == 1)

@@ -36,6 +36,8 @@ public:
         server_options options;
         const kernelspec_catalog& specs;
         kernel_manager& kernels;
+        std::string started;       // ISO 8601, for /api/status
+        std::string last_activity; // of the last API request ("" before the first)
     };
 
 private:
