@@ -37,19 +37,20 @@ void server::start()
 
 void server::accept()
 {
-    m_acceptor.async_accept(net::make_strand(m_io),
-                            [this](beast::error_code error, tcp::socket socket)
-                            {
-                                if (!error)
-                                {
-                                    // Small frames (status, replies) go out at once instead of
-                                    // waiting for the client's delayed ACK (~40 ms).
-                                    beast::error_code ignored;
-                                    socket.set_option(tcp::no_delay(true), ignored);
-                                    run_http_session(std::move(socket), m_context);
-                                }
-                                accept();
-                            });
+    m_acceptor.async_accept(
+        net::make_strand(m_io),
+        [this](beast::error_code error, tcp::socket socket)
+        {
+            if (!error)
+            {
+                // Small frames (status, replies) go out at once instead of waiting for the
+                // client's delayed ACK (~40 ms).
+                beast::error_code ignored;
+                socket.set_option(tcp::no_delay(true), ignored);
+                run_http_session(std::move(socket), m_context);
+            }
+            accept();
+        });
 }
 
 } // namespace cellbox::gateway
