@@ -1,14 +1,16 @@
 #include "http_session.hpp"
 
+#include "cellbox/gateway/message_builder.hpp"
 #include "http_util.hpp"
 #include "kernel_start.hpp"
+#include "log.hpp"
+#include "metrics.hpp"
 #include "sessions_api.hpp"
 #include "websocket_session.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <fstream>
-#include <iostream>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -40,11 +42,24 @@ std::string request_token(const http_request& req)
     return query_parameter(std::string(req.target()), "token");
 }
 
+std::string remote_of(const tcp::socket& socket)
+{
+    beast::error_code error;
+    const auto endpoint = socket.remote_endpoint(error);
+    if (error)
+    {
+        return "-";
+    }
+    std::ostringstream text;
+    text << endpoint;
+    return text.str();
+}
+
 class http_session : public std::enable_shared_from_this<http_session>
 {
 public:
     http_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx)
-        : m_stream(std::move(socket)), m_ctx(std::move(ctx))
+        : m_remote(remote_of(socket)), m_stream(std::move(socket)), m_ctx(std::move(ctx))
     {
     }
 
@@ -71,6 +86,8 @@ private:
         {
             if (error == http::error::body_limit)
             {
+                begin_request(std::string(m_parser->get().method_string()),
+                              path_of(std::string(m_parser->get().target())));
                 http_request req;
                 http_response res =
                     error_response(req, http::status::payload_too_large,
@@ -83,7 +100,7 @@ private:
         }
         http_request req = m_parser->release();
         const std::string path = path_of(std::string(req.target()));
-        std::cerr << "cellbox serve: " << req.method_string() << " " << path << "\n";
+        begin_request(std::string(req.method_string()), path);
         if (websocket::is_upgrade(req))
         {
             upgrade(std::move(req), path);
@@ -113,7 +130,28 @@ private:
             send(error_response(req, http::status::not_found, "Kernel does not exist: " + id));
             return;
         }
+        log_request(static_cast<unsigned>(http::status::switching_protocols));
         run_websocket_session(m_stream.release_socket(), m_ctx, id, std::move(req));
+    }
+
+    // What the request log line says; the path never has the query string (tokens).
+    void begin_request(std::string method, std::string path)
+    {
+        m_method = std::move(method);
+        m_path = std::move(path);
+        m_started = std::chrono::steady_clock::now();
+    }
+
+    void log_request(unsigned status)
+    {
+        metric::http_request(status);
+        const std::chrono::duration<double, std::milli> duration =
+            std::chrono::steady_clock::now() - m_started;
+        log::info("request", {{"method", m_method},
+                              {"path", m_path},
+                              {"status", status},
+                              {"duration_ms", duration.count()},
+                              {"remote", m_remote}});
     }
 
     std::string relative_path(const std::string& path) const
@@ -141,6 +179,17 @@ private:
             serve_resource(req, match[1], match[2]);
             return;
         }
+        if (path == "/metrics" && req.method() == http::verb::get)
+        {
+            // It shows every user's activity: the admin's token only.
+            if (const auto who = authenticate(req))
+            {
+                send(who->admin ? metrics_response(req)
+                                : error_response(req, http::status::forbidden,
+                                                 "/metrics needs the admin token"));
+            }
+            return;
+        }
         if (path.rfind("/api", 0) != 0)
         {
             send(error_response(req, http::status::not_found, "Not Found"));
@@ -150,6 +199,10 @@ private:
         if (!who)
         {
             return;
+        }
+        if (path != "/api/status") // as jupyter_server: looking at the status is no activity
+        {
+            m_ctx->last_activity = iso8601_now();
         }
         route_api(std::move(req), path, *who);
     }
@@ -195,6 +248,41 @@ private:
         send(std::move(res));
     }
 
+    http_response metrics_response(const http_request& req)
+    {
+        metric::kernels_by_state(m_ctx->kernels.count_by_state());
+        http_response res{http::status::ok, req.version()};
+        res.set(http::field::server, "cellbox");
+        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        res.body() = gateway_metrics().render();
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        return res;
+    }
+
+    // jupyter_server's /api/status fields, and cellbox's own (version, kernels_by_state).
+    // A user's view counts only the user's kernels.
+    json status_model(const identity& who) const
+    {
+        const json kernels = m_ctx->kernels.list(who);
+        std::string last_activity = std::max(m_ctx->started, m_ctx->last_activity);
+        int connections = 0;
+        for (const auto& k : kernels)
+        {
+            connections += k.value("connections", 0);
+            last_activity = std::max(last_activity, k.value("last_activity", std::string()));
+        }
+        json by_state = json::object();
+        for (const auto& k : kernels)
+        {
+            const std::string state = k.value("execution_state", "unknown");
+            by_state[state] = by_state.value(state, 0) + 1;
+        }
+        return {{"started", m_ctx->started},    {"last_activity", last_activity},
+                {"connections", connections},   {"kernels", kernels.size()},
+                {"kernels_by_state", by_state}, {"version", CELLBOX_VERSION}};
+    }
+
     void route_api(http_request req, const std::string& path, const identity& who)
     {
         static const std::regex kernelspec(R"(^/api/kernelspecs/([^/]+)$)");
@@ -204,6 +292,10 @@ private:
         if (path == "/api" || path == "/api/")
         {
             send(json_response(req, http::status::ok, {{"version", CELLBOX_VERSION}}));
+        }
+        else if (path == "/api/status" && method == http::verb::get)
+        {
+            send(json_response(req, http::status::ok, status_model(who)));
         }
         else if (path == "/api/kernelspecs" && method == http::verb::get)
         {
@@ -348,6 +440,7 @@ private:
 
     void send(http_response res)
     {
+        log_request(res.result_int());
         if (!m_ctx->options.allow_origin.empty())
         {
             res.set(http::field::access_control_allow_origin, m_ctx->options.allow_origin);
@@ -395,6 +488,10 @@ private:
                                  });
     }
 
+    std::string m_remote; // before m_stream, which takes the socket
+    std::string m_method = "-";
+    std::string m_path = "-";
+    std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();
     beast::tcp_stream m_stream;
     beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::string_body>> m_parser;

@@ -1,6 +1,7 @@
 #include "cellbox/gateway/iopub_rate_limiter.hpp"
 
 #include "cellbox/gateway/message_builder.hpp"
+#include "log.hpp"
 
 #include <iostream>
 #include <sstream>
@@ -36,7 +37,7 @@ bool iopub_rate_limiter::check(double rate, double limit, bool& exceeded, const 
     if (exceeded && rate < 0.8 * limit)
     {
         exceeded = false;
-        std::cerr << "cellbox serve: iopub " << what << " rate back under its limit, resuming\n";
+        log::info("iopub rate back under its limit, resuming", {{"rate", what}});
     }
     return false;
 }
@@ -83,7 +84,7 @@ iopub_rate_limiter::filter(kernel_message message, const message_info& info, clo
                 "option `--iopub-msg-rate-limit`.\n\nCurrent values:\n--iopub-msg-rate-limit="
              << m_msg_limit << " (msgs/sec)\n--rate-limit-window=" << window_text.str()
              << " (secs)\n";
-        std::cerr << "cellbox serve: iopub message rate exceeded, dropping output\n";
+        log::warn("iopub message rate exceeded, dropping output", {{"limit", m_msg_limit}});
         out.push_back(make_stderr_notice(message.parent_header, text.str()));
     }
     if (check(data_rate, m_data_limit, m_data_exceeded, "data"))
@@ -94,7 +95,7 @@ iopub_rate_limiter::filter(kernel_message message, const message_info& info, clo
                 "option `--iopub-data-rate-limit`.\n\nCurrent values:\n--iopub-data-rate-limit="
              << m_data_limit << " (bytes/sec)\n--rate-limit-window=" << window_text.str()
              << " (secs)\n";
-        std::cerr << "cellbox serve: iopub data rate exceeded, dropping output\n";
+        log::warn("iopub data rate exceeded, dropping output", {{"limit", m_data_limit}});
         out.push_back(make_stderr_notice(message.parent_header, text.str()));
     }
     if (m_msgs_exceeded || m_data_exceeded)

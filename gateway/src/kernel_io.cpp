@@ -5,10 +5,10 @@
 #include "cellbox/gateway/replay_buffer.hpp"
 #include "cellbox/gateway/wire_codec.hpp"
 #include "cellbox/gateway/zmq_frames.hpp"
+#include "log.hpp"
 
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sys/eventfd.h>
@@ -109,9 +109,8 @@ void kernel_io::keep(session& s, kernel_message message)
         // log too.
         if (s.dropped == 0 || s.dropped / 1000 != (s.dropped + dropped) / 1000)
         {
-            std::cerr << "cellbox serve: replay buffer of session " << s.id
-                      << " is full: dropped its oldest message(s), " << s.dropped + dropped
-                      << " so far\n";
+            log::warn("replay buffer full, oldest messages dropped",
+                      {{"session", s.id}, {"dropped_so_far", s.dropped + dropped}});
         }
         s.dropped += dropped;
     }
@@ -127,9 +126,8 @@ void kernel_io::orphaned(session& s)
     s.dropped = 0;
     if (m_options.replay_timeout.count() > 0)
     {
-        std::cerr << "cellbox serve: session " << s.id
-                  << " has no connection left; keeping its messages for "
-                  << m_options.replay_timeout.count() / 1000.0 << " s\n";
+        log::info("session disconnected, keeping its messages",
+                  {{"session", s.id}, {"for_s", m_options.replay_timeout.count() / 1000.0}});
     }
 }
 
@@ -175,8 +173,8 @@ void kernel_io::apply(command& c)
         m_connection_sessions[c.connection] = c.session_id;
         if (!s.buffer.empty())
         {
-            std::cerr << "cellbox serve: session " << s.id << " reconnected; replaying "
-                      << s.buffer.size() << " message(s)\n";
+            log::info("session reconnected, replaying",
+                      {{"session", s.id}, {"messages", s.buffer.size()}});
             for (auto& message : s.buffer.take())
             {
                 deliver_to(s, message);
@@ -245,8 +243,8 @@ void kernel_io::expire_sessions()
         {
             if (!s.buffer.empty())
             {
-                std::cerr << "cellbox serve: session " << s.id << " did not reconnect; discarding "
-                          << s.buffer.size() << " buffered message(s)\n";
+                log::info("session did not reconnect, buffer discarded",
+                          {{"session", s.id}, {"messages", s.buffer.size()}});
             }
             it = m_sessions.erase(it);
         }
@@ -320,6 +318,29 @@ void kernel_io::on_iopub(kernel_message message)
                 }
             }
         }
+    }
+}
+
+void kernel_io::report_execute_reply(const kernel_message& reply, const std::string& parent_id)
+{
+    if (!m_events.on_execute_reply)
+    {
+        return;
+    }
+    const auto header = nlohmann::json::parse(reply.header, nullptr, false);
+    if (!header.is_object() || header.value("msg_type", "") != "execute_reply")
+    {
+        return;
+    }
+    const auto content = nlohmann::json::parse(reply.content, nullptr, false);
+    if (content.is_object())
+    {
+        const auto text = [&](const char* key)
+        {
+            const auto it = content.find(key);
+            return it != content.end() && it->is_string() ? it->get<std::string>() : "";
+        };
+        m_events.on_execute_reply(parent_id, text("status"), text("ename"));
     }
 }
 
@@ -409,6 +430,7 @@ void kernel_io::run()
                     const auto parent = nlohmann::json::parse(reply.parent_header, nullptr, false);
                     if (parent.is_object())
                     {
+                        report_execute_reply(reply, string_field(parent, "msg_id"));
                         m_events.on_reply(string_field(parent, "msg_id"));
                     }
                 }
@@ -416,8 +438,7 @@ void kernel_io::run()
             }
             catch (const protocol_error& e)
             {
-                std::cerr << "cellbox serve: dropped a " << channel << " message: " << e.what()
-                          << "\n";
+                log::warn("dropped a kernel message", {{"channel", channel}, {"error", e.what()}});
             }
         }
         if (items[1].revents & ZMQ_POLLIN)
@@ -428,7 +449,7 @@ void kernel_io::run()
             }
             catch (const protocol_error& e)
             {
-                std::cerr << "cellbox serve: dropped an iopub message: " << e.what() << "\n";
+                log::warn("dropped a kernel message", {{"channel", "iopub"}, {"error", e.what()}});
             }
         }
     }

@@ -3,13 +3,14 @@
 #include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/message_fields.hpp"
+#include "log.hpp"
+#include "metrics.hpp"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <signal.h>
 #include <sstream>
 #include <sys/stat.h>
@@ -123,9 +124,17 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
                                manager_options options)
     : m_io(io), m_specs(specs), m_options(std::move(options)),
       m_memory_bytes(parse_byte_size(m_options.memory_limit)),
-      m_users(m_options.work_dir, m_options.first_user_uid)
+      m_users(m_options.work_dir, m_options.first_user_uid), m_cull_timer(io)
 {
     fs::create_directories(m_options.runtime_dir);
+    if (m_options.cull_idle_timeout_s > 0)
+    {
+        log::info("idle culling on", {{"idle_timeout_s", m_options.cull_idle_timeout_s},
+                                      {"interval_s", m_options.cull_interval_s},
+                                      {"cull_connected", m_options.cull_connected},
+                                      {"cull_busy", m_options.cull_busy}});
+        schedule_cull();
+    }
 }
 
 kernel_manager::~kernel_manager()
@@ -192,7 +201,9 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
     k.launcher = pid;
     k.execution_state = "starting";
     k.ready = false;
-    k.last_activity = iso8601_now();
+    k.launched_at = std::chrono::steady_clock::now();
+    touch(k);
+    log::info("kernel started", {{"kernel", k.id}, {"name", k.name}, {"launcher_pid", pid}});
     const std::string id = k.id;
     kernel_io::callbacks events;
     events.on_ready = [this, id] { boost::asio::post(m_io, [this, id] { mark_ready(id); }); };
@@ -201,7 +212,12 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
         boost::asio::post(m_io,
                           [this, id, state]
                           {
-                              if (kernel* k = find(id); k != nullptr && !state.empty())
+                              // The kernel's own "starting" can arrive after its
+                              // kernel_info reply made it ready (idle): keep idle, or an
+                              // unused kernel would look like it never started.
+                              kernel* k = find(id);
+                              if (k != nullptr && !state.empty() &&
+                                  !(state == "starting" && k->ready))
                               {
                                   k->execution_state = state;
                               }
@@ -222,6 +238,12 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
     };
     events.on_execute_started = [this, id](const std::string& msg_id)
     { boost::asio::post(m_io, [this, id, msg_id] { on_execute_started(id, msg_id); }); };
+    events.on_execute_reply =
+        [this, id](const std::string& msg_id, const std::string& status, const std::string& ename)
+    {
+        boost::asio::post(m_io, [this, id, msg_id, status, ename]
+                          { on_execute_reply(id, msg_id, status, ename); });
+    };
     events.on_activity = [this, id]
     {
         boost::asio::post(m_io,
@@ -229,7 +251,7 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
                           {
                               if (kernel* k = find(id))
                               {
-                                  k->last_activity = iso8601_now();
+                                  touch(*k);
                               }
                           });
     };
@@ -302,6 +324,7 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
             const std::string msg_id = string_field(header, "msg_id");
             k->pending[msg_id] = {connection, message.header};
             k->pending_limits[msg_id] = limit;
+            k->pending_since[msg_id] = std::chrono::steady_clock::now();
         }
     }
     k->io->send(connection, std::move(message));
@@ -357,8 +380,7 @@ void kernel_manager::on_execute_started(const std::string& id, const std::string
             limit_text << seconds;
             k->kill_reason = "the cell ran past its time limit of " + limit_text.str() +
                              " s and did not stop when interrupted";
-            std::cerr << "cellbox serve: kernel " << id << ": " << k->kill_reason
-                      << ", killing it\n";
+            log::warn("killing kernel", {{"kernel", id}, {"reason", k->kill_reason}});
             kill(launcher, SIGKILL); // the sandbox and everything in it go with the launcher
         });
 }
@@ -372,6 +394,9 @@ void kernel_manager::mark_ready(const std::string& id)
     }
     k->ready = true;
     k->execution_state = "idle"; // it just answered kernel_info: nothing is running
+    const std::chrono::duration<double, std::milli> startup =
+        std::chrono::steady_clock::now() - k->launched_at;
+    log::info("kernel ready", {{"kernel", id}, {"startup_ms", startup.count()}});
     for (auto& waiter : std::exchange(k->ready_waiters, {}))
     {
         waiter(true);
@@ -447,10 +472,17 @@ void kernel_manager::start(const std::string& name, const identity& who,
     }
     const std::string id = k.id;
     auto timer = std::make_shared<boost::asio::steady_timer>(m_io, m_options.start_timeout);
+    const auto requested = std::chrono::steady_clock::now();
     k.ready_waiters.push_back(
-        [done, id, timer](bool ok)
+        [done, id, timer, requested](bool ok)
         {
             timer->cancel();
+            if (ok)
+            {
+                metric::kernel_start(
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - requested)
+                        .count());
+            }
             done(ok ? std::optional<std::string>(id) : std::nullopt,
                  ok ? "" : "the kernel exited during start-up");
         });
@@ -462,6 +494,7 @@ void kernel_manager::start(const std::string& name, const identity& who,
             {
                 return;
             }
+            log::warn("kernel start timed out", {{"kernel", id}});
             for (auto& waiter : std::exchange(k->ready_waiters, {}))
             {
                 waiter(false);
@@ -478,6 +511,7 @@ bool kernel_manager::interrupt(const std::string& id)
         return false;
     }
     kill(k->launcher, SIGINT); // the launcher forwards it into the sandbox
+    log::info("kernel interrupted", {{"kernel", id}});
     return true;
 }
 
@@ -518,6 +552,8 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
         return;
     }
     k->execution_state = "restarting";
+    metric::kernel_restart("request");
+    log::info("kernel restarting", {{"kernel", id}, {"cause", "request"}});
     k->exit_waiters.push_back(
         [this, id, done]
         {
@@ -536,7 +572,7 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
             }
             catch (const std::exception& e)
             {
-                std::cerr << "cellbox serve: restart of " << id << " failed: " << e.what() << "\n";
+                log::error("kernel restart failed", {{"kernel", id}, {"error", e.what()}});
                 done(false);
             }
         });
@@ -569,11 +605,13 @@ void kernel_manager::on_exit(pid_t pid, int)
         }
         if (waiters.empty())
         {
+            log::warn("kernel exited before it was ready", {{"kernel", k.id}});
             k.execution_state = "dead";
             return;
         }
         if (!restarting)
         {
+            log::info("kernel shut down", {{"kernel", k.id}});
             m_kernels.erase(it);
         }
         for (auto& waiter : waiters)
@@ -642,7 +680,27 @@ void kernel_manager::handle_death(kernel& k)
     }
     k.hard_deadline.reset();
     k.pending_limits.clear();
-    std::cerr << "cellbox serve: kernel " << k.id << " died: " << verdict.dump() << "\n";
+    const bool out_of_memory = verdict.value("verdict", "") == "oom";
+    log::warn("kernel died", {{"kernel", k.id},
+                              {"verdict", verdict.value("verdict", "unknown")},
+                              {"ename", ename},
+                              {"reason", evalue},
+                              {"pending_cells", k.pending.size()}});
+    metric::kernel_death(ename, out_of_memory);
+    if (ename == "CellTimeoutError")
+    {
+        metric::cell_timeout(true);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [msg_id, waiting] : k.pending)
+    {
+        const auto since = k.pending_since.find(msg_id);
+        metric::execution("error",
+                          since == k.pending_since.end()
+                              ? -1
+                              : std::chrono::duration<double>(now - since->second).count());
+    }
+    k.pending_since.clear();
     const nlohmann::json traceback = nlohmann::json::array({ename + ": " + evalue});
     for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
     {
@@ -676,6 +734,8 @@ void kernel_manager::handle_death(kernel& k)
         attachment.second(
             gateway_message("iopub", "status", "{}", {{"execution_state", "restarting"}}));
     }
+    metric::kernel_restart("death");
+    log::info("kernel restarting", {{"kernel", k.id}, {"cause", "death"}});
     try
     {
         launch(k, *spec);
@@ -683,7 +743,7 @@ void kernel_manager::handle_death(kernel& k)
     }
     catch (const std::exception& e)
     {
-        std::cerr << "cellbox serve: restarting kernel " << k.id << " failed: " << e.what() << "\n";
+        log::error("kernel restart failed", {{"kernel", k.id}, {"error", e.what()}});
         k.execution_state = "dead";
     }
 }
@@ -706,6 +766,92 @@ nlohmann::json kernel_manager::model(const kernel& k) const
         model["reason"] = k.reason;
     }
     return model;
+}
+
+std::map<std::string, int> kernel_manager::count_by_state() const
+{
+    std::map<std::string, int> counts;
+    for (const auto& [id, k] : m_kernels)
+    {
+        ++counts[k->execution_state];
+    }
+    return counts;
+}
+
+void kernel_manager::touch(kernel& k)
+{
+    k.last_activity = iso8601_now();
+    k.active_at = std::chrono::steady_clock::now();
+}
+
+void kernel_manager::on_execute_reply(const std::string& id, const std::string& msg_id,
+                                      const std::string& status, const std::string& ename)
+{
+    kernel* k = find(id);
+    if (k == nullptr)
+    {
+        return;
+    }
+    const auto since = k->pending_since.find(msg_id);
+    if (since == k->pending_since.end())
+    {
+        return; // not an execute_request of ours (or already answered for a death)
+    }
+    metric::execution(
+        status.empty() ? "error" : status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - since->second).count());
+    k->pending_since.erase(since);
+    if (ename == "CellTimeoutError")
+    {
+        metric::cell_timeout(false); // the kernel interrupted the cell itself, state kept
+    }
+}
+
+void kernel_manager::schedule_cull()
+{
+    m_cull_timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(m_options.cull_interval_s)));
+    m_cull_timer.async_wait(
+        [this](const boost::system::error_code& error)
+        {
+            if (error)
+            {
+                return;
+            }
+            cull_idle();
+            schedule_cull();
+        });
+}
+
+void kernel_manager::cull_idle()
+{
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> culled;
+    for (const auto& [id, k] : m_kernels)
+    {
+        const double idle = std::chrono::duration<double>(now - k->active_at).count();
+        // As jupyter_server: dead kernels always go; starting or restarting ones never.
+        const bool dead = k->execution_state == "dead";
+        const bool eligible =
+            dead || (idle > m_options.cull_idle_timeout_s && k->exit_waiters.empty() &&
+                     (k->execution_state == "idle" ||
+                      (k->execution_state == "busy" && m_options.cull_busy)) &&
+                     (k->connections == 0 || m_options.cull_connected));
+        if (!eligible)
+        {
+            continue;
+        }
+        log::info("kernel culled", {{"kernel", id},
+                                    {"idle_s", idle},
+                                    {"execution_state", k->execution_state},
+                                    {"connections", k->connections}});
+        metric::kernel_culled();
+        culled.push_back(id);
+    }
+    for (const auto& id : culled)
+    {
+        shutdown(id, [] {});
+    }
 }
 
 kernel_manager::kernel* kernel_manager::find(const std::string& id, const identity& who)
@@ -738,6 +884,7 @@ void kernel_manager::shutdown_all()
     }
     for (auto& [id, k] : m_kernels)
     {
+        log::info("kernel shut down", {{"kernel", id}});
         if (k->launcher > 0)
         {
             for (int i = 0; i < 40 && waitpid(k->launcher, nullptr, WNOHANG) == 0; ++i)

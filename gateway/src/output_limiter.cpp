@@ -1,6 +1,7 @@
 #include "cellbox/gateway/output_limiter.hpp"
 
 #include "cellbox/gateway/message_builder.hpp"
+#include "log.hpp"
 
 #include <iostream>
 
@@ -73,8 +74,8 @@ std::vector<kernel_message> output_limiter::filter(kernel_message message, const
         return out;
     }
     c.over = true;
-    std::cerr << "cellbox serve: cell " << info.parent_msg_id << " passed the output limit of "
-              << human_bytes(m_max_bytes) << "; discarding its further output\n";
+    log::warn("cell passed the output limit, discarding its further output",
+              {{"cell", info.parent_msg_id}, {"limit_bytes", m_max_bytes}});
     out.push_back(make_stderr_notice(message.parent_header,
                                      "output limit of " + human_bytes(m_max_bytes) +
                                          " reached; further output of this cell is discarded\n"));

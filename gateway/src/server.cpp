@@ -1,5 +1,6 @@
 #include "cellbox/gateway/server.hpp"
 
+#include "cellbox/gateway/message_builder.hpp"
 #include "http_session.hpp"
 
 #include <boost/asio/strand.hpp>
@@ -15,8 +16,13 @@ using tcp = net::ip::tcp;
 server::server(net::io_context& io, const tcp::endpoint& endpoint, server_options options,
                const kernelspec_catalog& specs, kernel_manager& kernels)
     : m_io(io), m_acceptor(io),
-      m_context(std::make_shared<context>(
-          context{options, authenticator(options.token, options.jwt_secret), specs, kernels, {}}))
+      m_context(std::make_shared<context>(context{options,
+                                                  authenticator(options.token, options.jwt_secret),
+                                                  specs,
+                                                  kernels,
+                                                  {},
+                                                  iso8601_now(),
+                                                  std::string()}))
 {
     m_acceptor.open(endpoint.protocol());
     m_acceptor.set_option(net::socket_base::reuse_address(true));

@@ -3,13 +3,13 @@
 #include "cellbox/gateway/message_fields.hpp"
 #include "cellbox/gateway/websocket_framing.hpp"
 #include "http_util.hpp"
+#include "log.hpp"
 
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
-#include <iostream>
 #include <mutex>
 
 namespace cellbox::gateway
@@ -167,14 +167,14 @@ private:
         {
             if (error == websocket::error::message_too_big)
             {
-                std::cerr << "cellbox serve: dropped a WebSocket frame for kernel " << m_kernel_id
-                          << ": larger than " << m_ctx->options.max_message_bytes
-                          << " bytes; closing the connection\n";
+                log::warn("WebSocket frame too large, closing the connection",
+                          {{"kernel", m_kernel_id},
+                           {"max_message_bytes", m_ctx->options.max_message_bytes}});
             }
             else if (error == beast::error::timeout)
             {
-                std::cerr << "cellbox serve: WebSocket of session " << m_session_id
-                          << " did not answer pings; closing it\n";
+                log::warn("WebSocket did not answer pings, closing it",
+                          {{"kernel", m_kernel_id}, {"session", m_session_id}});
             }
             close();
             return;
@@ -195,8 +195,7 @@ private:
         }
         catch (const std::exception& e) // protocol_error, or anything a bad frame provokes
         {
-            std::cerr << "cellbox serve: dropped a WebSocket frame for kernel " << m_kernel_id
-                      << ": " << e.what() << "\n";
+            log::warn("dropped a WebSocket frame", {{"kernel", m_kernel_id}, {"error", e.what()}});
         }
         read();
     }
@@ -231,10 +230,11 @@ private:
         {
             return;
         }
-        std::cerr << "cellbox serve: WebSocket of session " << m_session_id << " on kernel "
-                  << m_kernel_id << " is not reading (over " << m_ctx->options.ws_max_outbox_bytes
-                  << " bytes waiting); dropping the connection, its messages go to the replay "
-                     "buffer\n";
+        log::warn("WebSocket client not reading, dropping the connection (its messages go to "
+                  "the replay buffer)",
+                  {{"kernel", m_kernel_id},
+                   {"session", m_session_id},
+                   {"waiting_over_bytes", m_ctx->options.ws_max_outbox_bytes}});
         close();
         // The pending write may never finish: close the socket under it rather than
         // exchanging close frames with a client that does not read.
@@ -259,7 +259,8 @@ private:
         }
         catch (const std::exception& e)
         {
-            std::cerr << "cellbox serve: cannot relay a kernel message: " << e.what() << "\n";
+            log::warn("cannot relay a kernel message",
+                      {{"kernel", m_kernel_id}, {"error", e.what()}});
             written(bytes);
             return;
         }

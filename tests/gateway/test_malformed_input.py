@@ -184,7 +184,7 @@ def test_an_oversized_frame_closes_the_connection(gateway, kernel_id):
             assert ws.close_code in (1009, 1006)
 
     asyncio.run(scenario())
-    assert "larger than" in gateway.logs()
+    assert "WebSocket frame too large" in gateway.logs()
 
 
 def test_after_the_battery_the_kernel_still_computes(gateway, kernel_id):

@@ -120,7 +120,7 @@ def test_the_replay_buffer_is_discarded_after_its_timeout():
                             if m["parent_header"].get("msg_id") == first["header"]["msg_id"]]
 
         asyncio.run(scenario())
-        assert "did not reconnect; discarding" in gateway.logs()
+        assert "did not reconnect, buffer discarded" in gateway.logs()
     finally:
         gateway.stop()
 
@@ -280,7 +280,7 @@ def test_a_client_that_stops_reading_is_dropped_without_slowing_the_others():
 
         elapsed = asyncio.run(scenario())
         assert elapsed < 60
-        assert "is not reading" in gateway.logs()
+        assert "WebSocket client not reading" in gateway.logs()
         stalled.close()
         rss = int(next(line.split()[1] for line in open(f"/proc/{gateway.process.pid}/status")
                        if line.startswith("VmRSS:")))

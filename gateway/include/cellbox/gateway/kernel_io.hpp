@@ -51,6 +51,10 @@ public:
         std::function<void(const std::string& parent_msg_id)> on_reply;
         // The kernel started executing the request with this msg_id (its execute_input).
         std::function<void(const std::string& parent_msg_id)> on_execute_started;
+        // An execute_reply arrived: its status (ok, error, aborted) and, for errors, ename.
+        std::function<void(const std::string& parent_msg_id, const std::string& status,
+                           const std::string& ename)>
+            on_execute_reply;
     };
 
     kernel_io(zmq::context_t& context, connection_info info, callbacks events,
@@ -96,6 +100,7 @@ private:
     void orphaned(session& s);
     void expire_sessions();
     int poll_timeout_ms() const;
+    void report_execute_reply(const kernel_message& reply, const std::string& parent_id);
 
     zmq::context_t& m_context;
     connection_info m_info;

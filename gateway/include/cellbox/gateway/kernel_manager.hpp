@@ -33,12 +33,19 @@ struct manager_options
     double cell_timeout_cap_s = 0; // the most a request may ask for (0: no cap)
     std::chrono::milliseconds kill_grace{3000}; // after the soft limit, before the hard kill
     std::string runtime_dir;                    // kernels' private directories
-    std::string work_dir; // users' persistent directories: WORK/users/NAME at /work
-    std::uint32_t first_user_uid = 200000; // sandbox uids of users, in order of appearance
-    int max_kernels = 1024;                // on the whole server, starting ones included (0: none)
-    int max_kernels_per_user = 16;         // per token user; the admin is exempt (0: none)
+    std::string work_dir;          // users' persistent directories: WORK/users/NAME at /work
+    int first_user_uid = 200000;   // sandbox uids of users, in order of appearance
+    int max_kernels = 1024;        // on the whole server, starting ones included (0: none)
+    int max_kernels_per_user = 16; // per token user; the admin is exempt (0: none)
     std::chrono::seconds start_timeout{60};
     stream_options streams; // replay buffers, output cap, iopub rate limits
+    // Idle culling, as jupyter_server's MappingKernelManager: a kernel without activity for
+    // cull_idle_timeout_s (0: never) is shut down, checked every cull_interval_s. Kernels with
+    // WebSocket connections or a running cell are spared unless cull_connected / cull_busy.
+    double cull_idle_timeout_s = 0;
+    double cull_interval_s = 300;
+    bool cull_connected = false;
+    bool cull_busy = false;
 };
 
 // The running kernels. Lives on the server's io_context thread; kernel_io threads report
@@ -61,12 +68,15 @@ public:
         std::unique_ptr<kernel_io> io;
         std::string execution_state = "starting";
         std::string last_activity;
+        std::chrono::steady_clock::time_point active_at;   // last_activity, for the culler
+        std::chrono::steady_clock::time_point launched_at; // of the current process
         int connections = 0;
         std::string reason; // why it last died, for the model
         bool ready = false;
         // execute_requests sent but not answered: msg_id -> (connection, request header)
         std::map<std::string, std::pair<std::uint64_t, std::string>> pending;
-        std::map<std::string, double> pending_limits;             // msg_id -> seconds (0: none)
+        std::map<std::string, double> pending_limits; // msg_id -> seconds (0: none)
+        std::map<std::string, std::chrono::steady_clock::time_point> pending_since; // msg_id
         std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
         std::string kill_reason;                                  // set before we kill it
         std::vector<std::function<void(bool)>> ready_waiters;
@@ -104,6 +114,8 @@ public:
     kernel* find(const std::string& id, const identity& who);
     nlohmann::json model(const kernel& k) const;
     nlohmann::json list(const identity& who) const;
+    // How many kernels are in each execution_state (for /api/status and /metrics).
+    std::map<std::string, int> count_by_state() const;
 
     // A launcher process ended (from the server's SIGCHLD handling).
     void on_exit(pid_t pid, int status);
@@ -120,6 +132,12 @@ private:
     static double cell_limit(const nlohmann::json& metadata, const kernel& k);
     void on_execute_started(const std::string& id, const std::string& msg_id);
     void mark_ready(const std::string& id);
+    void on_execute_reply(const std::string& id, const std::string& msg_id,
+                          const std::string& status, const std::string& ename);
+    void touch(kernel& k);
+    // Idle culling: a pass every cull_interval_s while cull_idle_timeout_s > 0.
+    void schedule_cull();
+    void cull_idle();
 
     boost::asio::io_context& m_io;
     const kernelspec_catalog& m_specs;
@@ -128,6 +146,7 @@ private:
     user_registry m_users;
     zmq::context_t m_zmq;
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
+    boost::asio::steady_timer m_cull_timer;
 };
 
 // The `env` of POST /api/kernels: KERNEL_[A-Z0-9_]+ names with printable values of at most

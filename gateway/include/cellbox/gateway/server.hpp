@@ -46,6 +46,8 @@ public:
         const kernelspec_catalog& specs;
         kernel_manager& kernels;
         session_registry sessions;
+        std::string started;       // ISO 8601, for /api/status
+        std::string last_activity; // of the last API request ("" before the first)
     };
 
 private:
