@@ -57,15 +57,16 @@ def warm_up(modules):
     return (time.perf_counter() - started) * 1000
 
 
-def enter_session(environment):
+def enter_session(environment, kernel):
     """In a forked, confined session, before any of its code runs."""
     # os.environ is the zygote's copy; the sandbox replaced the process environment.
     for key in list(os.environ):
         del os.environ[key]
     os.environ.update(environment)
-    import IPython.utils.io
+    if kernel:
+        import IPython.utils.io
 
-    IPython.utils.io.devnull = open(os.devnull, "w", encoding="utf-8")
+        IPython.utils.io.devnull = open(os.devnull, "w", encoding="utf-8")
     # random reseeds itself after a fork (os.register_at_fork); numpy's global generator
     # does not, and would otherwise repeat the same numbers in every session.
     numpy = sys.modules.get("numpy")

@@ -10,6 +10,7 @@
 #include "cellbox/sandbox/launcher.hpp"
 
 #include <Python.h>
+#include <csignal>
 #include <fcntl.h>
 #include <fstream>
 #include <linux/close_range.h>
@@ -103,7 +104,12 @@ int run_session(const spawn_request& request, const py::object& support)
             environment[py::str(text.substr(0, equals))] = text.substr(equals + 1);
         }
     }
-    support.attr("enter_session")(environment);
+    // As CPython does at start-up (the zygote started Python without its signal handlers, and
+    // the sandbox reset every disposition): a write past RLIMIT_FSIZE or to a closed pipe
+    // raises OSError in the cell instead of killing the session.
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
+    support.attr("enter_session")(environment, !request.script.has_value());
     if (request.script)
     {
         return support.attr("run_script")(*request.script, request.script_argv).cast<int>();

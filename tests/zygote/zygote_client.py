@@ -94,8 +94,13 @@ class Zygote:
         assert "pid" in answer, answer
         return answer["pid"], dirs
 
-    def close(self):
+    def disconnect(self):
+        """Closes the control connection (the file object holds the socket open too)."""
+        self.reader.close()
         self.connection.close()
+
+    def close(self):
+        self.disconnect()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -114,8 +119,24 @@ def client_for(connection_file):
 
 
 def wait_ready(client, timeout=30):
-    """Until the kernel answers kernel_info; returns the reply."""
-    return client.kernel_info(reply=True, timeout=timeout)
+    """Until the kernel answers kernel_info and its iopub messages reach us (a SUB socket
+    misses what is published before its subscription is in place); returns the reply."""
+    import queue
+
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = client.kernel_info(reply=True, timeout=timeout)
+        try:
+            client.get_iopub_msg(timeout=0.5)
+        except queue.Empty:
+            if time.monotonic() > deadline:
+                raise
+            continue
+        while True:  # the rest of that status pair
+            try:
+                client.get_iopub_msg(timeout=0.05)
+            except queue.Empty:
+                return reply
 
 
 def execute(client, code, timeout=30):
