@@ -63,6 +63,18 @@ class Client:
                 while self.shell.poll(0):  # answers to earlier attempts
                     self.session.recv(self.shell)
                 return
+
+    def settle(self, timeout=30):
+        """Until iopub messages reach us (a SUB socket misses what is published before its
+        subscription is in place), then drains them: a pooled session is in this state."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            self.kernel_info()
+            if self.iopub.poll(100):
+                while self.iopub.poll(50):
+                    self.session.recv(self.iopub)
+                return
+        raise TimeoutError("no iopub message")
         raise TimeoutError("no kernel_info_reply")
 
     def execute(self, code, timeout=30):
@@ -91,10 +103,6 @@ class Client:
     def close(self):
         self.shell.close(0)
         self.iopub.close(0)
-
-
-def shutdown(client):
-    client.session.send(client.shell, "shutdown_request", {"restart": False})
 
 
 def percentile(values, p):
@@ -164,8 +172,8 @@ def main():
         pid = zygote.request("spawn", ipc_dir=ipc, connection_file=path, workdir=work)["pid"]
         client.kernel_info()
         cold.append((time.perf_counter() - started) * 1000)
-        shutdown(client)
         client.close()
+        zygote.request("kill", pid=pid)
         zygote.wait_exit(pid)
     results["cold fork: spawn -> kernel_info_reply"] = cold
 
@@ -176,14 +184,14 @@ def main():
         info, path = connection(ipc)
         client = Client(context, info)
         pid = zygote.request("spawn", ipc_dir=ipc, connection_file=path)["pid"]
-        client.kernel_info()
+        client.settle()
         started = time.perf_counter()
         answer = zygote.request("go", pid=pid, workdir=work, memory="1G")
         assert answer.get("ok"), answer
         assert client.execute("1+1") == "2"
         hits.append((time.perf_counter() - started) * 1000)
-        shutdown(client)
         client.close()
+        zygote.request("kill", pid=pid)
         zygote.wait_exit(pid)
     results["pool hit: go -> first 1+1 result"] = hits
 
@@ -199,8 +207,8 @@ def main():
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             client.kernel_info()
             times.append((time.perf_counter() - started) * 1000)
-            shutdown(client)
             client.close()
+            process.terminate()
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -221,14 +229,14 @@ def main():
         info, path = connection(ipc)
         client = Client(context, info)
         pid = zygote.request("spawn", ipc_dir=ipc, connection_file=path, workdir=work)["pid"]
-        client.kernel_info()
+        client.settle()
         client.execute("import pandas")
         sessions.append((pid, client))
     time.sleep(1)
     zygote_memory = [memory_of(descendants(pid)) for pid, _ in sessions]
     for pid, client in sessions:
-        shutdown(client)
         client.close()
+        zygote.request("kill", pid=pid)
         zygote.wait_exit(pid)
     plain_sessions = []
     for _ in range(args.idle_sessions):
@@ -238,14 +246,14 @@ def main():
         process = subprocess.Popen([str(sandbox), "--ipc-dir", ipc, "--workdir", work, "--",
                                     str(kernel), "-f", path],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client.kernel_info()
+        client.settle()
         client.execute("import pandas")
         plain_sessions.append((process, client))
     time.sleep(1)
     plain_memory = [memory_of(descendants(p.pid)) for p, _ in plain_sessions]
     for process, client in plain_sessions:
-        shutdown(client)
         client.close()
+        process.terminate()
         process.wait(timeout=10)
     zygote.close()
     shutil.rmtree(root, ignore_errors=True)
