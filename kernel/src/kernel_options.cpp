@@ -18,10 +18,17 @@ parse_result parse_kernel_options(int argc, char** argv, std::ostream& out, std:
     CLI::App app{"cellbox-kernel: a Jupyter kernel for Python with per-cell time and memory "
                  "limits"};
     app.set_version_flag("--version", std::string(version));
-    app.add_option("-f,--connection-file", options.connection_file,
-                   "Jupyter connection file (tcp or ipc transport)")
-        ->required()
-        ->check(CLI::ExistingFile);
+    auto* connection_file = app.add_option("-f,--connection-file", options.connection_file,
+                                           "Jupyter connection file (tcp or ipc transport)")
+                                ->check(CLI::ExistingFile);
+    app.add_option("--zygote", options.zygote_socket,
+                   "Run as a zygote: warm up, connect to this Unix socket and fork a sandboxed "
+                   "kernel for each request on it (see README, \"Instant sessions\")")
+        ->excludes(connection_file);
+    options.warm_modules = {"numpy", "pandas", "matplotlib"};
+    app.add_option("--warm-modules", options.warm_modules,
+                   "Modules the zygote imports before forking (comma-separated)")
+        ->delimiter(',');
     app.add_option("--cell-timeout", options.cell_timeout_s,
                    "Default time limit of a cell in seconds, 0 for none; a request may "
                    "override it with metadata {\"cellbox\": {\"timeout\": S}}")
@@ -34,6 +41,10 @@ parse_result parse_kernel_options(int argc, char** argv, std::ostream& out, std:
     try
     {
         app.parse(argc, argv);
+        if (options.connection_file.empty() && options.zygote_socket.empty())
+        {
+            throw CLI::RequiredError("--connection-file or --zygote");
+        }
         if (!memory_limit.empty())
         {
             options.memory_limit_bytes = parse_byte_size(memory_limit);

@@ -176,6 +176,11 @@ nl::json python_interpreter::execute_request_impl(int, const std::string& code, 
                                                   bool store_history, nl::json user_expressions,
                                                   bool allow_stdin)
 {
+    if (m_enter_workdir)
+    {
+        m_enter_workdir = false;
+        [[maybe_unused]] const int ignored = chdir("/work");
+    }
     resource_meter meter;
     meter.start();
     const auto& requested =

@@ -280,6 +280,24 @@ void session_cgroup::add_process(pid_t pid)
     }
 }
 
+void session_cgroup::set_memory_limit(std::uint64_t bytes)
+{
+    const std::string value = std::to_string(bytes);
+    if (!m_unified.empty() && m_version == 2)
+    {
+        must_write(m_unified + "/memory.max", value);
+        return;
+    }
+    if (m_memory.empty())
+    {
+        throw cgroup_error("this session has no memory cgroup");
+    }
+    // Same order as at creation: memsw must stay >= limit at every step.
+    write_text(m_memory + "/memory.memsw.limit_in_bytes", "-1");
+    must_write(m_memory + "/memory.limit_in_bytes", value);
+    write_text(m_memory + "/memory.memsw.limit_in_bytes", value);
+}
+
 std::uint64_t session_cgroup::oom_kills() const
 {
     if (m_version == 2)

@@ -1,7 +1,9 @@
 #include "cellbox/sandbox/launcher.hpp"
 
 #include "cellbox/sandbox/cgroup.hpp"
+#include "cellbox/sandbox/handover.hpp"
 #include "cellbox/unique_fd.hpp"
+#include "payload.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -25,8 +27,6 @@
 #include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace cellbox::sandbox
 {
@@ -64,8 +64,10 @@ void report_error(int channel, const std::string& message)
 
 extern "C" void ignore_signal(int) {}
 
-// pid 1 of the sandbox. Never returns.
-[[noreturn]] void run_init(const sandbox_plan& plan, int channel, int status_pipe, int program_fd)
+// pid 1 of the sandbox. `init_link` (or -1) carries late-binding requests from the launcher.
+// Never returns.
+[[noreturn]] void run_init(const sandbox_plan& plan, const session_hooks& hooks, int channel,
+                           int status_pipe, int program_fd, int init_link)
 {
     try
     {
@@ -99,7 +101,7 @@ extern "C" void ignore_signal(int) {}
             std::ofstream("/proc/self/oom_score_adj") << "-1000";
         }
         prctl(PR_SET_DUMPABLE, 0);
-        // Forwarded signals wait for sigwaitinfo below; handlers make sure pid 1 is sent them.
+        // Forwarded signals wait for the signalfd below; handlers make sure pid 1 is sent them.
         struct sigaction action = {};
         action.sa_handler = ignore_signal;
         for (int sig : forwarded_signals)
@@ -115,37 +117,43 @@ extern "C" void ignore_signal(int) {}
         }
         if (payload == 0)
         {
-            try
-            {
-                confine_process(plan);
-                std::vector<char*> argv;
-                for (const auto& arg : plan.config->argv)
-                {
-                    argv.push_back(const_cast<char*>(arg.c_str()));
-                }
-                argv.push_back(nullptr);
-                syscall(SYS_execveat, program_fd, "", argv.data(), environ, AT_EMPTY_PATH);
-                throw system_failure("execute " + plan.config->argv.front());
-            }
-            catch (const std::exception& e)
-            {
-                report_error(channel, e.what());
-                _exit(127);
-            }
+            run_payload(plan, hooks, channel, program_fd);
         }
         close(channel);
-        close(program_fd);
+        if (program_fd >= 0)
+        {
+            close(program_fd);
+        }
         const sigset_t waited = supervised_signals();
+        const unique_fd signals(signalfd(-1, &waited, SFD_CLOEXEC));
+        if (!signals)
+        {
+            throw system_failure("signalfd");
+        }
         while (true)
         {
-            siginfo_t info{};
-            if (sigwaitinfo(&waited, &info) < 0)
+            pollfd fds[2] = {{signals.get(), POLLIN, 0}, {init_link, POLLIN, 0}};
+            if (poll(fds, init_link >= 0 ? 2 : 1, -1) < 0)
             {
                 continue;
             }
-            if (info.si_signo != SIGCHLD)
+            if (init_link >= 0 && fds[1].revents != 0 && !serve_late_binding(init_link))
             {
-                kill(payload, info.si_signo);
+                close(init_link);
+                init_link = -1;
+            }
+            if (fds[0].revents == 0)
+            {
+                continue;
+            }
+            signalfd_siginfo info{};
+            if (read(signals.get(), &info, sizeof info) != sizeof info)
+            {
+                continue;
+            }
+            if (info.ssi_signo != SIGCHLD)
+            {
+                kill(payload, static_cast<int>(info.ssi_signo));
                 continue;
             }
             int status = 0;
@@ -286,7 +294,7 @@ void classify(verdict& result, std::optional<int> payload_status, const session_
 
 } // namespace
 
-verdict run_sandboxed(const session_config& config)
+verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
 {
     const auto started = clock::now();
     verdict result;
@@ -296,7 +304,7 @@ verdict run_sandboxed(const session_config& config)
     pid_t init = -1;
     try
     {
-        if (config.argv.empty())
+        if (config.argv.empty() && !hooks.payload)
         {
             throw std::invalid_argument("no program to run");
         }
@@ -350,11 +358,15 @@ verdict run_sandboxed(const session_config& config)
             plan.pids_in_cgroup = in_cgroup.pids.has_value();
         }
 
-        const std::string program = resolve_program(config.argv.front());
-        unique_fd program_fd(open(program.c_str(), O_PATH | O_CLOEXEC));
-        if (!program_fd)
+        unique_fd program_fd;
+        if (!hooks.payload)
         {
-            throw system_failure("open program " + program);
+            const std::string program = resolve_program(config.argv.front());
+            program_fd.reset(open(program.c_str(), O_PATH | O_CLOEXEC));
+            if (!program_fd)
+            {
+                throw system_failure("open program " + program);
+            }
         }
         // The sandbox opens them again in its own mount namespace.
         prepare_directory(config.workdir, "--workdir", plan, false);
@@ -372,8 +384,20 @@ verdict run_sandboxed(const session_config& config)
             throw system_failure("pipe2");
         }
         unique_fd status_read(status_fds[0]), status_write(status_fds[1]);
+        // Late binding needs the init: it is the only process inside allowed to mount.
+        unique_fd init_link, init_link_child;
+        if (hooks.owner_link >= 0)
+        {
+            int link_fds[2];
+            if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, link_fds) != 0)
+            {
+                throw system_failure("socketpair");
+            }
+            init_link.reset(link_fds[0]);
+            init_link_child.reset(link_fds[1]);
+        }
 
-        blocked_signals blocked; // inherited by init, which waits for them with sigwaitinfo
+        blocked_signals blocked; // inherited by init, which reads them from a signalfd
         sigset_t forwarded = supervised_signals();
         sigdelset(&forwarded, SIGCHLD);
         unique_fd signals(signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -393,10 +417,13 @@ verdict run_sandboxed(const session_config& config)
         {
             channel.reset();
             status_read.reset();
-            run_init(plan, child_channel.get(), status_write.get(), program_fd.get());
+            init_link.reset();
+            run_init(plan, hooks, child_channel.get(), status_write.get(), program_fd.get(),
+                     init_link_child.get());
         }
         child_channel.reset();
         status_write.reset();
+        init_link_child.reset();
         unique_fd init_fd(static_cast<int>(syscall(SYS_pidfd_open, init, 0)));
 
         if (!plan.as_root)
@@ -440,11 +467,13 @@ verdict run_sandboxed(const session_config& config)
             kill(init, SIGKILL); // pid 1 gone: the kernel kills the whole namespace
         };
         bool channel_open = true;
+        int owner_link = hooks.owner_link;
         while (true)
         {
-            pollfd fds[3] = {{init_fd.get(), POLLIN, 0},
+            pollfd fds[4] = {{init_fd.get(), POLLIN, 0},
                              {signals.get(), POLLIN, 0},
-                             {channel_open ? channel.get() : -1, POLLIN, 0}};
+                             {channel_open ? channel.get() : -1, POLLIN, 0},
+                             {owner_link, POLLIN, 0}};
             int timeout_ms = 100;
             if (wall_deadline)
             {
@@ -453,7 +482,34 @@ verdict run_sandboxed(const session_config& config)
                                       .count();
                 timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 100));
             }
-            poll(fds, 3, timeout_ms);
+            poll(fds, 4, timeout_ms);
+            if (owner_link >= 0 && fds[3].revents != 0)
+            {
+                std::string request;
+                if (!receive_record(owner_link, request))
+                {
+                    // The owner (the zygote, the gateway) is gone: nobody can use or stop
+                    // this session any more.
+                    owner_link = -1;
+                    result.message = "the session's owner went away";
+                    kill(init, SIGKILL);
+                }
+                else
+                {
+                    nlohmann::json reply;
+                    try
+                    {
+                        reply =
+                            apply_late_binding(parse_late_binding(nlohmann::json::parse(request)),
+                                               plan, cgroup.get(), init_link.get());
+                    }
+                    catch (const std::exception& e)
+                    {
+                        reply = {{"ok", false}, {"error", e.what()}};
+                    }
+                    send_record(owner_link, reply.dump());
+                }
+            }
             if (fds[2].revents != 0)
             {
                 char message[4096];

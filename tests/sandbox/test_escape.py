@@ -156,14 +156,17 @@ def run_probe(probe, host, unprivileged=False):
     return spec, verdict, result
 
 
-def check_probe(probe, host, unprivileged=False):
-    spec, verdict, result = run_probe(probe, host, unprivileged)
+def check_probe(probe, host, unprivileged=False, run=run_probe):
+    """`run(probe, host, unprivileged)` returns (spec, verdict, result with stdout/stderr): the
+    launcher by default; the zygote suite runs the same probes in pooled sessions."""
+    spec, verdict, result = run(probe, host, unprivileged)
     blocked = [l for l in result.stdout.splitlines() if l.startswith("BLOCKED")]
     escaped = [l for l in result.stdout.splitlines() if l.startswith("ESCAPED")]
     problems = wait_until_clean(host)
     passed = (verdict["verdict"] == spec["expect"] and not escaped and not problems
               and (blocked or spec["expect"] != "ok" or spec["pids_limit_hit"]))
-    ESCAPE_TABLE.append((probe.stem, "nobody" if unprivileged else "root", spec["expect"],
+    user = "nobody" if unprivileged else "root" if run is run_probe else "zygote"
+    ESCAPE_TABLE.append((probe.stem, user, spec["expect"],
                          verdict["verdict"], bool(passed)))
     details = f"verdict={verdict}\nstdout={result.stdout}\nstderr={result.stderr[-2000:]}"
     assert not escaped, details

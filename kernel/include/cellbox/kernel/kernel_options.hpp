@@ -8,15 +8,19 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace cellbox::kernel
 {
 
-// Command line of cellbox-kernel.
+// Command line of cellbox-kernel: one kernel (-f), or a zygote (--zygote) that forks
+// sandboxed kernels from a warm interpreter on request.
 struct kernel_options
 {
     std::string connection_file;
-    double cell_timeout_s = 0;                       // 0: no limit
+    std::string zygote_socket;             // --zygote: the owner's control socket to connect to
+    std::vector<std::string> warm_modules; // --warm-modules: imported once by the zygote
+    double cell_timeout_s = 0;             // 0: no limit
     std::optional<std::uint64_t> memory_limit_bytes; // soft limit: MemoryError past it
 };
 

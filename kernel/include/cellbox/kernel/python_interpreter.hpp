@@ -26,6 +26,10 @@ class python_interpreter final : public xpyt::interpreter
 public:
     python_interpreter(interrupt_router& router, double default_cell_timeout_s);
 
+    // The first cell changes to /work first: a zygote session's /work may be mounted after
+    // the process entered the directory that was there before.
+    void enter_workdir_at_first_cell() { m_enter_workdir = true; }
+
     // Wiring that exists only once the xeus kernel is built around this interpreter.
     void attach(kernel_server& server, fd_capture& capture);
 
@@ -60,6 +64,7 @@ private:
     double m_default_timeout_s;
     double m_cell_timeout_s = 0;
     bool m_allow_stdin = false;
+    bool m_enter_workdir = false;
     kernel_server* m_server = nullptr;
     fd_capture* m_capture = nullptr;
     py::object m_support; // the cellbox_kernel Python module

@@ -45,6 +45,10 @@ public:
 
     void add_process(pid_t pid);
 
+    // Changes the memory limit of a running session (late binding); throws cgroup_error, e.g.
+    // when the session already uses more than `bytes`.
+    void set_memory_limit(std::uint64_t bytes);
+
     std::uint64_t oom_kills() const;
     std::uint64_t peak_memory_bytes() const;
     std::uint64_t cpu_usage_ns() const;

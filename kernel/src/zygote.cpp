@@ -1,0 +1,447 @@
+// The zygote: one warm interpreter that forks a sandboxed kernel per request. It never runs
+// session code itself, holds nothing a session could use after the fork, reaps its children
+// and dies with its owner's connection (sessions notice through their links and clean up).
+#include "cellbox/kernel/zygote.hpp"
+
+#include "cellbox/kernel/python_interpreter.hpp"
+#include "cellbox/sandbox/handover.hpp"
+#include "cellbox/sandbox/policy.hpp"
+#include "cellbox/unique_fd.hpp"
+#include "cellbox_zygote_py_source.hpp" // generated: python/cellbox_zygote.py
+#include "default_policy_toml.hpp"      // generated: share/cellbox/policies/default.toml
+#include "zygote_session.hpp"
+
+#include <Python.h>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <dirent.h>
+#include <iostream>
+#include <map>
+#include <poll.h>
+#include <pybind11/embed.h>
+#include <pybind11/stl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <system_error>
+#include <unistd.h>
+#include <vector>
+
+namespace cellbox::kernel
+{
+namespace
+{
+
+namespace py = pybind11;
+using nlohmann::json;
+
+std::system_error system_failure(const std::string& what)
+{
+    return std::system_error(errno, std::generic_category(), what);
+}
+
+std::vector<std::string> directory_entries(const char* path)
+{
+    std::vector<std::string> names;
+    DIR* dir = opendir(path);
+    if (dir == nullptr)
+    {
+        throw system_failure(std::string("list ") + path);
+    }
+    while (const dirent* entry = readdir(dir))
+    {
+        if (entry->d_name[0] != '.')
+        {
+            names.emplace_back(entry->d_name);
+        }
+    }
+    closedir(dir);
+    return names;
+}
+
+// A fork copies only the calling thread: any other thread's locks and work would be lost
+// or, worse, inherited half-done by every session.
+void require_single_thread()
+{
+    if (const auto tasks = directory_entries("/proc/self/task"); tasks.size() != 1)
+    {
+        throw std::runtime_error("the zygote has " + std::to_string(tasks.size()) +
+                                 " threads; a warm module started one (set its *_NUM_THREADS)");
+    }
+}
+
+// Sessions close every inherited descriptor; one still used by Python would later close or
+// write to whatever the session reuses its number for.
+void require_no_python_descriptors()
+{
+    std::string open_fds;
+    for (const auto& name : directory_entries("/proc/self/fd"))
+    {
+        const int fd = std::stoi(name);
+        char target[256] = {};
+        const std::string link = "/proc/self/fd/" + name;
+        if (fd > 2 && readlink(link.c_str(), target, sizeof target - 1) > 0 &&
+            std::strncmp(target, "/proc/", 6) != 0) // the listing's own descriptor
+        {
+            open_fds += " " + name + " (" + target + ")";
+        }
+    }
+    if (!open_fds.empty())
+    {
+        throw std::runtime_error("descriptors open after warming up:" + open_fds);
+    }
+}
+
+py::module load_support_module()
+{
+    py::module types = py::module::import("types");
+    py::object module = types.attr("ModuleType")("cellbox_zygote");
+    py::object code = py::module::import("builtins")
+                          .attr("compile")(cellbox_zygote_py_source, "cellbox_zygote.py", "exec");
+    py::module::import("builtins").attr("exec")(code, module.attr("__dict__"));
+    return module.cast<py::module>();
+}
+
+unique_fd connect_to(const std::string& path)
+{
+    unique_fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof address.sun_path)
+    {
+        throw std::runtime_error("control socket path too long: " + path);
+    }
+    std::memcpy(address.sun_path, path.c_str(), path.size());
+    if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    {
+        throw system_failure("connect to " + path);
+    }
+    return fd;
+}
+
+class zygote
+{
+public:
+    zygote(const kernel_options& options, sandbox::policy rules, py::object support,
+           unique_fd control)
+        : m_options(options), m_rules(std::move(rules)), m_support(std::move(support)),
+          m_control(std::move(control)), m_next_uid(m_rules.first_uid + 1)
+    {
+    }
+
+    int serve(double warm_ms)
+    {
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, nullptr);
+        m_children.reset(signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+        send({{"event", "ready"},
+              {"pid", getpid()},
+              {"warm_ms", warm_ms},
+              {"warm_modules", m_options.warm_modules}});
+        while (true)
+        {
+            std::vector<pollfd> fds = {{m_control.get(), POLLIN, 0}, {m_children.get(), POLLIN, 0}};
+            std::vector<pid_t> owners;
+            for (auto& [pid, session] : m_sessions)
+            {
+                if (session.link_open)
+                {
+                    fds.push_back({session.link.get(), POLLIN, 0});
+                    owners.push_back(pid);
+                }
+            }
+            if (poll(fds.data(), fds.size(), -1) < 0)
+            {
+                continue;
+            }
+            if (fds[0].revents != 0 && !read_requests())
+            {
+                return 0; // the owner is gone; the sessions see their links close
+            }
+            for (std::size_t i = 2; i < fds.size(); ++i)
+            {
+                if (fds[i].revents != 0)
+                {
+                    read_link(owners[i - 2], 0);
+                }
+            }
+            if (fds[1].revents != 0)
+            {
+                signalfd_siginfo info{};
+                while (read(m_children.get(), &info, sizeof info) == sizeof info)
+                {
+                }
+                reap();
+            }
+        }
+    }
+
+private:
+    struct session
+    {
+        unique_fd link;
+        bool link_open = true;
+        std::deque<json> waiting; // ids of "go" requests the supervisor has not answered
+        json verdict;
+    };
+
+    void send(const json& message)
+    {
+        const std::string line = message.dump() + "\n";
+        for (std::size_t done = 0; done < line.size();)
+        {
+            const ssize_t n =
+                ::send(m_control.get(), line.data() + done, line.size() - done, MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR)
+            {
+                continue;
+            }
+            if (n <= 0)
+            {
+                _exit(0); // the owner is gone
+            }
+            done += static_cast<std::size_t>(n);
+        }
+    }
+
+    bool read_requests()
+    {
+        char buffer[65536];
+        const ssize_t n = read(m_control.get(), buffer, sizeof buffer);
+        if (n <= 0)
+        {
+            return n < 0 && errno == EINTR;
+        }
+        m_inbox.append(buffer, static_cast<std::size_t>(n));
+        for (auto end = m_inbox.find('\n'); end != std::string::npos; end = m_inbox.find('\n'))
+        {
+            const std::string line = m_inbox.substr(0, end);
+            m_inbox.erase(0, end + 1);
+            if (line.find_first_not_of(" \t\r") != std::string::npos)
+            {
+                handle(line);
+            }
+        }
+        return true;
+    }
+
+    void handle(const std::string& line)
+    {
+        json request, id;
+        try
+        {
+            request = json::parse(line);
+            id = request.is_object() ? request.value("id", json()) : json();
+            const std::string op = request.at("op").get<std::string>();
+            if (op == "spawn")
+            {
+                send({{"id", id}, {"pid", spawn(request)}});
+            }
+            else if (op == "go")
+            {
+                go(request, id);
+            }
+            else if (op == "kill")
+            {
+                // The supervisor kills the session when its link closes, removes its
+                // cgroups and still reports the verdict.
+                shutdown(find(request).link.get(), SHUT_WR);
+                send({{"id", id}, {"ok", true}});
+            }
+            else
+            {
+                throw std::invalid_argument("unknown op \"" + op + "\"");
+            }
+        }
+        catch (const std::exception& e)
+        {
+            send({{"id", id}, {"error", e.what()}});
+        }
+    }
+
+    session& find(const json& request)
+    {
+        const pid_t pid = request.at("pid").get<pid_t>();
+        auto it = m_sessions.find(pid);
+        if (it == m_sessions.end())
+        {
+            throw std::invalid_argument("no session with pid " + std::to_string(pid));
+        }
+        return it->second;
+    }
+
+    pid_t spawn(const json& request)
+    {
+        const spawn_request spawn =
+            parse_spawn_request(request, m_rules, m_options, next_uid(request));
+        require_single_thread();
+        int fds[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+        {
+            throw system_failure("socketpair");
+        }
+        unique_fd link(fds[0]), child_link(fds[1]);
+        std::cout.flush();
+        std::cerr.flush();
+        PyOS_BeforeFork();
+        const pid_t pid = fork();
+        if (pid == 0)
+        {
+            become_supervisor(spawn, child_link.get(), m_support);
+        }
+        const int fork_errno = errno;
+        PyOS_AfterFork_Parent();
+        if (pid < 0)
+        {
+            errno = fork_errno;
+            throw system_failure("fork");
+        }
+        m_sessions[pid].link = std::move(link);
+        return pid;
+    }
+
+    std::uint32_t next_uid(const json& request)
+    {
+        if (request.contains("uid"))
+        {
+            return request["uid"].get<std::uint32_t>();
+        }
+        // One uid per live session, as the gateway gives cellbox-sandbox --uid.
+        const std::uint32_t uid = m_next_uid;
+        m_next_uid =
+            m_next_uid + 1 >= m_rules.first_uid + 60000 ? m_rules.first_uid + 1 : m_next_uid + 1;
+        return uid;
+    }
+
+    void go(const json& request, const json& id)
+    {
+        session& target = find(request);
+        json binding = json::object();
+        for (const char* key : {"workdir", "memory"})
+        {
+            if (request.contains(key))
+            {
+                binding[key] = request[key];
+            }
+        }
+        sandbox::parse_late_binding(binding); // reject malformed requests here
+        if (!target.link_open || !sandbox::send_record(target.link.get(), binding.dump()))
+        {
+            throw std::runtime_error("the session is ending");
+        }
+        target.waiting.push_back(id);
+    }
+
+    // Messages from a session's supervisor: answers to "go", then its verdict.
+    void read_link(pid_t pid, int flags)
+    {
+        session& s = m_sessions[pid];
+        while (s.link_open)
+        {
+            char buffer[65536];
+            const ssize_t n = recv(s.link.get(), buffer, sizeof buffer, flags | MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            {
+                return;
+            }
+            if (n <= 0)
+            {
+                s.link_open = false;
+                return;
+            }
+            json message = json::parse(std::string(buffer, static_cast<std::size_t>(n)), nullptr,
+                                       /*allow_exceptions=*/false);
+            if (message.is_object() && message.contains("verdict"))
+            {
+                s.verdict = message["verdict"];
+            }
+            else if (!s.waiting.empty())
+            {
+                message["id"] = s.waiting.front();
+                message["pid"] = pid;
+                s.waiting.pop_front();
+                send(message);
+            }
+        }
+    }
+
+    void reap()
+    {
+        int status = 0;
+        pid_t pid = 0;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        {
+            auto it = m_sessions.find(pid);
+            if (it == m_sessions.end())
+            {
+                continue;
+            }
+            read_link(pid, 0);
+            session& s = it->second;
+            for (const json& id : s.waiting)
+            {
+                send({{"id", id}, {"pid", pid}, {"ok", false}, {"error", "the session ended"}});
+            }
+            json verdict = s.verdict;
+            if (verdict.is_null())
+            {
+                verdict = {{"verdict", "internal_error"},
+                           {"message", WIFSIGNALED(status)
+                                           ? "the session's supervisor was killed by signal " +
+                                                 std::to_string(WTERMSIG(status))
+                                           : "the session's supervisor exited without a verdict"}};
+            }
+            send({{"event", "exit"}, {"pid", pid}, {"verdict", verdict}});
+            m_sessions.erase(it);
+        }
+    }
+
+    const kernel_options& m_options;
+    sandbox::policy m_rules;
+    py::object m_support;
+    unique_fd m_control;
+    unique_fd m_children;
+    std::map<pid_t, session> m_sessions;
+    std::string m_inbox;
+    std::uint32_t m_next_uid;
+};
+
+} // namespace
+
+int run_zygote(const kernel_options& options)
+{
+    try
+    {
+        sandbox::policy rules = sandbox::parse_policy(default_policy_toml, "default.toml");
+        // No thread may exist at a fork: BLAS and OpenMP pools start one per core at import.
+        for (const char* name :
+             {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"})
+        {
+            setenv(name, "1", 1);
+        }
+        // matplotlib reads its backend once, at import: the inline one, as in every kernel.
+        setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline", 0);
+        prepare_python_environment();
+        py::scoped_interpreter python(/*init_signal_handlers=*/false);
+        py::module support = load_support_module();
+        const double warm_ms = support.attr("warm_up")(options.warm_modules).cast<double>();
+        require_single_thread();
+        require_no_python_descriptors();
+        zygote server(options, std::move(rules), support, connect_to(options.zygote_socket));
+        const int status = server.serve(warm_ms);
+        std::cout.flush();
+        _exit(status); // Python and every warm module would be torn down for nothing
+    }
+    catch (const std::exception& e)
+    {
+        std::cerr << "cellbox-kernel --zygote: " << e.what() << std::endl;
+    }
+    _exit(1);
+}
+
+} // namespace cellbox::kernel

@@ -1,0 +1,220 @@
+// One zygote session, from the fork on: its supervisor (outside the sandbox) and its payload
+// (inside), which continues the warm interpreter as a fresh kernel. The isolation is
+// cellbox-sandbox's own (run_sandboxed); only the last step differs: a function call instead
+// of execve.
+#include "zygote_session.hpp"
+
+#include "cellbox/byte_size.hpp"
+#include "cellbox/kernel/connection_file.hpp"
+#include "cellbox/sandbox/handover.hpp"
+#include "cellbox/sandbox/launcher.hpp"
+
+#include <Python.h>
+#include <csignal>
+#include <fcntl.h>
+#include <fstream>
+#include <linux/close_range.h>
+#include <pybind11/embed.h>
+#include <pybind11/stl.h>
+#include <stdexcept>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace cellbox::kernel
+{
+namespace
+{
+
+namespace py = pybind11;
+using nlohmann::json;
+
+std::string text_field(const json& request, const char* key)
+{
+    auto it = request.find(key);
+    if (it == request.end() || it->is_null())
+    {
+        return {};
+    }
+    if (!it->is_string())
+    {
+        throw std::invalid_argument(std::string(key) + " must be a string");
+    }
+    return it->get<std::string>();
+}
+
+template <typename T> std::optional<T> number_field(const json& request, const char* key)
+{
+    auto it = request.find(key);
+    if (it == request.end() || it->is_null())
+    {
+        return std::nullopt;
+    }
+    if (!it->is_number() || it->get<double>() < 0)
+    {
+        throw std::invalid_argument(std::string(key) + " must be a number >= 0");
+    }
+    return it->get<T>();
+}
+
+std::optional<std::uint64_t> size_field(const json& request, const char* key)
+{
+    auto it = request.find(key);
+    if (it == request.end() || it->is_null())
+    {
+        return std::nullopt;
+    }
+    if (it->is_number_unsigned())
+    {
+        return it->get<std::uint64_t>();
+    }
+    if (it->is_string())
+    {
+        return cellbox::parse_byte_size(it->get<std::string>());
+    }
+    throw std::invalid_argument(std::string(key) + " must be a byte count or a size like \"1G\"");
+}
+
+void redirect(int fd, const std::string& path, int flags)
+{
+    const int opened = open(path.c_str(), flags | O_CLOEXEC, 0600);
+    if (opened < 0 || dup2(opened, fd) < 0)
+    {
+        _exit(125);
+    }
+    close(opened);
+}
+
+// The payload: this process is now confined (namespaces, uid, seccomp, no descriptors
+// but stdio). It becomes a fresh session before any of the session's own code runs.
+int run_session(const spawn_request& request, const py::object& support)
+{
+    // Python's bookkeeping for a fork (PyOS_BeforeFork ran in the zygote): this thread is the
+    // main thread, locks are reset, at-fork hooks run (random reseeds itself).
+    PyOS_AfterFork_Child();
+    py::dict environment;
+    for (char** entry = environ; *entry != nullptr; ++entry)
+    {
+        const std::string text = *entry;
+        const auto equals = text.find('=');
+        if (equals != std::string::npos)
+        {
+            environment[py::str(text.substr(0, equals))] = text.substr(equals + 1);
+        }
+    }
+    // As CPython does at start-up (the zygote started Python without its signal handlers, and
+    // the sandbox reset every disposition): a write past RLIMIT_FSIZE or to a closed pipe
+    // raises OSError in the cell instead of killing the session.
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
+    support.attr("enter_session")(environment, !request.script.has_value());
+    if (request.script)
+    {
+        return support.attr("run_script")(*request.script, request.script_argv).cast<int>();
+    }
+    serve_kernel(load_connection_file(request.connection_file), request.kernel);
+    return 0;
+}
+
+} // namespace
+
+spawn_request parse_spawn_request(const json& request, const sandbox::policy& rules,
+                                  const kernel_options& defaults, std::uint32_t default_uid)
+{
+    spawn_request spawn;
+    spawn.sandbox.rules = rules;
+    spawn.sandbox.workdir = text_field(request, "workdir");
+    spawn.sandbox.ipc_dir = text_field(request, "ipc_dir");
+    spawn.sandbox.uid = number_field<std::uint32_t>(request, "uid").value_or(default_uid);
+    spawn.connection_file = text_field(request, "connection_file");
+    spawn.verdict_file = text_field(request, "verdict_file");
+    spawn.log_file = text_field(request, "log_file");
+    for (const auto* path : {&spawn.sandbox.workdir, &spawn.sandbox.ipc_dir, &spawn.log_file,
+                             &spawn.verdict_file, &spawn.connection_file})
+    {
+        if (!path->empty() && path->front() != '/')
+        {
+            throw std::invalid_argument("paths must be absolute: " + *path);
+        }
+    }
+    if (auto it = request.find("script"); it != request.end() && !it->is_null())
+    {
+        if (!it->is_object() || !it->contains("code") || !(*it)["code"].is_string())
+        {
+            throw std::invalid_argument("script must be {\"code\": \"...\", \"argv\": [...]}");
+        }
+        spawn.script = (*it)["code"].get<std::string>();
+        spawn.script_argv = it->value("argv", std::vector<std::string>{});
+    }
+    else
+    {
+        const std::string& dir = spawn.sandbox.ipc_dir;
+        if (spawn.connection_file.empty() || dir.empty() ||
+            spawn.connection_file.compare(0, dir.size() + 1, dir + "/") != 0)
+        {
+            throw std::invalid_argument(
+                "a kernel session needs ipc_dir and a connection_file inside it");
+        }
+    }
+    auto& limits = spawn.sandbox.rules.limits;
+    if (auto memory = size_field(request, "memory"))
+    {
+        limits.memory_bytes = memory;
+    }
+    if (auto pids = number_field<std::uint64_t>(request, "pids"))
+    {
+        limits.pids = pids;
+    }
+    if (auto cpus = number_field<double>(request, "cpus"))
+    {
+        limits.cpus = cpus;
+    }
+    if (auto cpu_time = number_field<double>(request, "cpu_time"))
+    {
+        limits.cpu_time_s = cpu_time;
+    }
+    if (auto wall_time = number_field<double>(request, "wall_time"))
+    {
+        limits.wall_time_s = wall_time;
+    }
+    spawn.kernel.cell_timeout_s =
+        number_field<double>(request, "cell_timeout").value_or(defaults.cell_timeout_s);
+    spawn.kernel.memory_limit_bytes = defaults.memory_limit_bytes;
+    spawn.kernel.enter_workdir_at_first_cell = true;
+    return spawn;
+}
+
+void become_supervisor(const spawn_request& request, int link, const py::object& support)
+{
+    // Nothing of the zygote may reach the session: not its control connection, not the links
+    // of other sessions. (Python holds no descriptor: the zygote checked before forking.)
+    redirect(0, "/dev/null", O_RDONLY);
+    if (!request.log_file.empty())
+    {
+        redirect(1, request.log_file, O_WRONLY | O_CREAT | O_APPEND);
+        dup2(1, 2);
+    }
+    constexpr int owner_link = 3;
+    if (link != owner_link && dup2(link, owner_link) < 0)
+    {
+        _exit(125);
+    }
+    syscall(SYS_close_range, owner_link + 1, ~0U, 0);
+    prctl(PR_SET_NAME, "cellbox-session");
+
+    sandbox::session_hooks hooks;
+    hooks.owner_link = owner_link;
+    hooks.payload = [&request, &support] { return run_session(request, support); };
+    const sandbox::verdict result = sandbox::run_sandboxed(request.sandbox, hooks);
+    const json verdict = sandbox::to_json(result);
+    if (!request.verdict_file.empty())
+    {
+        std::ofstream(request.verdict_file) << verdict.dump() << "\n";
+    }
+    sandbox::send_record(owner_link, json{{"verdict", verdict}}.dump());
+    _exit(result.exit_status());
+}
+
+} // namespace cellbox::kernel

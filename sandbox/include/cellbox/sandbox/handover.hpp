@@ -1,0 +1,47 @@
+#pragma once
+
+#include "cellbox/sandbox/session.hpp"
+#include "cellbox/unique_fd.hpp"
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace cellbox::sandbox
+{
+
+class session_cgroup;
+
+// Late binding: what a session built ahead of time (a pool of warm sessions) learns only when
+// it is handed to a user. The session's filesystem, namespaces, cgroups and identity exist
+// already; its host work directory and its memory limit are given now.
+//
+// Request (one JSON object per SOCK_SEQPACKET message on the owner link):
+//   {"workdir": "/host/dir", "memory": "2G" | 2147483648}     every field optional
+// Reply: {"ok": true} or {"ok": false, "error": "..."}
+struct late_binding
+{
+    std::string workdir;                       // host directory to mount at /work ("": keep)
+    std::optional<std::uint64_t> memory_bytes; // new cgroup memory limit
+};
+
+// Throws std::invalid_argument with a message for the owner.
+late_binding parse_late_binding(const nlohmann::json& request);
+
+// Supervisor side: applies `binding` to a running session whose init listens on `init_link`
+// (the init is the only process inside with the privilege to mount). The workdir is handed to
+// the session's uid, like --workdir. Returns the reply.
+nlohmann::json apply_late_binding(const late_binding& binding, const sandbox_plan& plan,
+                                  session_cgroup* cgroup, int init_link);
+
+// Init side: serves one request from the supervisor (a directory tree to put at /work).
+// Returns false when the supervisor closed the link.
+bool serve_late_binding(int init_link);
+
+// One text record, with an optional descriptor, over a SOCK_SEQPACKET socket.
+bool send_record(int socket, const std::string& text, int fd = -1);
+// Returns false at end-of-file or on error; `fd` (if not null) receives a passed descriptor.
+bool receive_record(int socket, std::string& text, unique_fd* fd = nullptr);
+
+} // namespace cellbox::sandbox
