@@ -135,6 +135,55 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
                                       {"cull_busy", m_options.cull_busy}});
         schedule_cull();
     }
+    start_pools();
+}
+
+void kernel_manager::start_pools()
+{
+    if (m_options.pool_size == 0)
+    {
+        return;
+    }
+    for (const auto& [name, entry] : m_specs.all())
+    {
+        const auto& metadata = entry.spec.value("metadata", nlohmann::json::object());
+        const bool zygote = metadata.is_object() && metadata.contains("cellbox") &&
+                            metadata["cellbox"].is_object() &&
+                            metadata["cellbox"].value("zygote", false);
+        const auto& argv = entry.spec.value("argv", nlohmann::json::array());
+        if (!zygote || argv.empty() || !argv[0].is_string())
+        {
+            continue;
+        }
+        pool_options options;
+        options.kernel_program = argv[0].get<std::string>();
+        options.warm_modules = m_options.pool_warm_modules;
+        options.size = m_options.pool_size;
+        options.runtime_dir = m_options.runtime_dir;
+        options.memory_bytes = m_memory_bytes;
+        options.soft_memory_bytes = soft_memory_limit(m_memory_bytes);
+        auto pool = std::make_unique<zygote_pool>(m_io, m_zmq, name, std::move(options));
+        pool->on_session_exit = [this](pid_t pid) { on_exit(pid, 0); };
+        pool->start();
+        m_pools.emplace(name, std::move(pool));
+    }
+}
+
+void kernel_manager::kill_hard(const kernel& k)
+{
+    if (k.launcher <= 0)
+    {
+        return;
+    }
+    if (k.from_zygote)
+    {
+        if (const auto pool = m_pools.find(k.name); pool != m_pools.end())
+        {
+            pool->second->kill(k.launcher);
+        }
+        return;
+    }
+    kill(k.launcher, SIGKILL); // the sandbox and everything in it go with the launcher
 }
 
 kernel_manager::~kernel_manager()
@@ -142,7 +191,7 @@ kernel_manager::~kernel_manager()
     shutdown_all();
 }
 
-void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
+void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& spec)
 {
     k.directory = m_options.runtime_dir + "/kernel-" + k.id;
     const std::string ipc_dir = k.directory + "/ipc";
@@ -199,11 +248,116 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
         _exit(127);
     }
     k.launcher = pid;
+    log::info("kernel started", {{"kernel", k.id}, {"name", k.name}, {"launcher_pid", pid}});
+}
+
+void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
+{
     k.execution_state = "starting";
     k.ready = false;
+    k.from_zygote = false;
     k.launched_at = std::chrono::steady_clock::now();
     touch(k);
-    log::info("kernel started", {{"kernel", k.id}, {"name", k.name}, {"launcher_pid", pid}});
+    if (zygote_pool* pool = pool_for(k))
+    {
+        launch_from_pool(k, spec, *pool);
+        return;
+    }
+    launch_plain(k, spec);
+    connect(k);
+}
+
+zygote_pool* kernel_manager::pool_for(const kernel& k)
+{
+    const auto pool = m_pools.find(k.name);
+    // The pool's sessions were forked with the server's environment: KERNEL_* variables need
+    // a launch of their own.
+    return pool != m_pools.end() && pool->second->ready() && k.env.empty() ? pool->second.get()
+                                                                           : nullptr;
+}
+
+void kernel_manager::launch_from_pool(kernel& k, const kernelspec_catalog::entry& spec,
+                                      zygote_pool& pool)
+{
+    const user_registry::home home = m_users.home_of(k.owner);
+    const std::string id = k.id;
+    auto adopt = [this](kernel& k, const zygote_pool::session& s)
+    {
+        std::error_code ignored;
+        if (!k.directory.empty() && k.directory != s.directory)
+        {
+            fs::remove_all(k.directory, ignored);
+        }
+        k.directory = s.directory;
+        k.connection = s.connection;
+        k.launcher = s.pid;
+        k.from_zygote = true;
+    };
+    // If the zygote cannot serve, the kernel is launched the ordinary way.
+    auto fall_back = [this, id, name = spec.name](const std::string& why)
+    {
+        kernel* k = find(id);
+        const kernelspec_catalog::entry* spec = m_specs.find(name);
+        if (k == nullptr || spec == nullptr)
+        {
+            return;
+        }
+        log::warn("zygote could not serve, launching through the sandbox",
+                  {{"kernel", id}, {"error", why}});
+        launch_plain(*k, *spec);
+        connect(*k);
+    };
+    if (auto s = pool.take())
+    {
+        adopt(k, *s);
+        log::info("kernel started",
+                  {{"kernel", id}, {"name", k.name}, {"from", "pool"}, {"session_pid", s->pid}});
+        const pid_t pid = s->pid;
+        pool.go(pid, home.workdir, home.uid, k.memory_bytes,
+                [this, id, pid, &pool, fall_back](bool ok, const std::string& error)
+                {
+                    kernel* k = find(id);
+                    if (k == nullptr || k->launcher != pid)
+                    {
+                        return;
+                    }
+                    if (!ok)
+                    {
+                        pool.kill(pid);
+                        k->launcher = -1;
+                        fall_back("handing over the pooled session failed: " + error);
+                        return;
+                    }
+                    connect(*k);
+                });
+        return;
+    }
+    k.launcher = -1; // until the zygote answers
+    log::info("kernel started", {{"kernel", id}, {"name", k.name}, {"from", "zygote"}});
+    pool.spawn(home.workdir, home.uid, k.memory_bytes,
+               [this, id, adopt, fall_back, &pool](std::optional<zygote_pool::session> s,
+                                                   const std::string& error)
+               {
+                   kernel* k = find(id);
+                   if (!s)
+                   {
+                       fall_back(error);
+                       return;
+                   }
+                   if (k == nullptr || k->launcher != -1 || !k->exit_waiters.empty())
+                   {
+                       pool.kill(s->pid); // shut down while it was being forked
+                       std::error_code ignored;
+                       fs::remove_all(s->directory, ignored);
+                       return;
+                   }
+                   adopt(*k, *s);
+                   connect(*k);
+               });
+}
+
+void kernel_manager::connect(kernel& k)
+{
     const std::string id = k.id;
     kernel_io::callbacks events;
     events.on_ready = [this, id] { boost::asio::post(m_io, [this, id] { mark_ready(id); }); };
@@ -381,7 +535,7 @@ void kernel_manager::on_execute_started(const std::string& id, const std::string
             k->kill_reason = "the cell ran past its time limit of " + limit_text.str() +
                              " s and did not stop when interrupted";
             log::warn("killing kernel", {{"kernel", id}, {"reason", k->kill_reason}});
-            kill(launcher, SIGKILL); // the sandbox and everything in it go with the launcher
+            kill_hard(*k);
         });
 }
 
@@ -538,7 +692,7 @@ void kernel_manager::shutdown(const std::string& id, std::function<void()> done)
         {
             if (kernel* k = find(id); k != nullptr && k->launcher == pid)
             {
-                kill(pid, SIGKILL); // did not stop on SIGTERM: the sandbox dies with it
+                kill_hard(*k); // did not stop on SIGTERM
             }
         });
 }
@@ -576,7 +730,19 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
                 done(false);
             }
         });
-    kill(k->launcher, SIGTERM);
+    if (k->launcher > 0)
+    {
+        kill(k->launcher, SIGTERM);
+    }
+    else
+    {
+        // Dead (or still being forked): nothing to stop, start it again now. (kill(-1) would
+        // signal every process.)
+        for (auto& waiter : std::exchange(k->exit_waiters, {}))
+        {
+            waiter();
+        }
+    }
 }
 
 void kernel_manager::on_exit(pid_t pid, int)
@@ -619,6 +785,13 @@ void kernel_manager::on_exit(pid_t pid, int)
             waiter();
         }
         return;
+    }
+    for (auto& [name, pool] : m_pools)
+    {
+        if (pool->on_child_exit(pid))
+        {
+            return;
+        }
     }
 }
 
@@ -882,10 +1055,16 @@ void kernel_manager::shutdown_all()
             kill(k->launcher, SIGTERM);
         }
     }
+    // Zygote sessions: their pools stop them and wait until they are gone.
+    for (auto& [name, pool] : m_pools)
+    {
+        pool->on_session_exit = nullptr;
+        pool->stop();
+    }
     for (auto& [id, k] : m_kernels)
     {
         log::info("kernel shut down", {{"kernel", id}});
-        if (k->launcher > 0)
+        if (k->launcher > 0 && !k->from_zygote)
         {
             for (int i = 0; i < 40 && waitpid(k->launcher, nullptr, WNOHANG) == 0; ++i)
             {

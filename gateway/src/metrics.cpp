@@ -227,6 +227,16 @@ void declare_gateway_metrics(metrics_registry& r)
     r.histogram("cellbox_execute_seconds",
                 "Time from an execute_request sent to the kernel to its execute_reply",
                 {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300});
+    r.gauge("cellbox_pool_ready_sessions", "Pre-forked sessions ready to hand out, by kernelspec");
+    r.counter("cellbox_pool_takes_total",
+              "Kernel starts served from the pool (hit) or forked on demand (miss)");
+    for (const char* result : {"hit", "miss"})
+    {
+        r.increment("cellbox_pool_takes_total", {{"result", result}}, 0);
+    }
+    r.histogram("cellbox_pool_fork_to_ready_seconds",
+                "Time from a zygote fork to the new session's first answer",
+                {0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5});
 }
 
 } // namespace
@@ -281,6 +291,22 @@ void kernel_death(const std::string& verdict, bool out_of_memory)
 void kernel_restart(const std::string& cause)
 {
     gateway_metrics().increment("cellbox_kernel_restarts_total", {{"cause", cause}});
+}
+
+void pool_take(bool hit)
+{
+    gateway_metrics().increment("cellbox_pool_takes_total", {{"result", hit ? "hit" : "miss"}});
+}
+
+void pool_size(const std::string& kernelspec, std::size_t ready)
+{
+    gateway_metrics().set("cellbox_pool_ready_sessions", {{"kernelspec", kernelspec}},
+                          static_cast<double>(ready));
+}
+
+void pool_fork_to_ready(double seconds)
+{
+    gateway_metrics().observe("cellbox_pool_fork_to_ready_seconds", {}, seconds);
 }
 
 void kernel_culled()

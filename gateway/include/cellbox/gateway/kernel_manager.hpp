@@ -5,6 +5,7 @@
 #include "cellbox/gateway/kernelspec_catalog.hpp"
 #include "cellbox/gateway/stream_options.hpp"
 #include "cellbox/gateway/user_registry.hpp"
+#include "cellbox/gateway/zygote_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -39,6 +40,10 @@ struct manager_options
     int max_kernels_per_user = 16; // per token user; the admin is exempt (0: none)
     std::chrono::seconds start_timeout{60};
     stream_options streams; // replay buffers, output cap, iopub rate limits
+    // Instant sessions for kernelspecs whose kernel.json has metadata.cellbox.zygote: this
+    // many pre-forked sessions each (0: every kernel is launched through cellbox-sandbox).
+    std::size_t pool_size = 4;
+    std::string pool_warm_modules = "numpy,pandas,matplotlib";
     // Idle culling, as jupyter_server's MappingKernelManager: a kernel without activity for
     // cull_idle_timeout_s (0: never) is shut down, checked every cull_interval_s. Kernels with
     // WebSocket connections or a running cell are spared unless cull_connected / cull_busy.
@@ -79,6 +84,7 @@ public:
         std::map<std::string, std::chrono::steady_clock::time_point> pending_since; // msg_id
         std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
         std::string kill_reason;                                  // set before we kill it
+        bool from_zygote = false; // launcher: a zygote session's supervisor, not our child
         std::vector<std::function<void(bool)>> ready_waiters;
         std::vector<std::function<void()>> exit_waiters;
         // WebSocket connections, re-attached to the new process after a restart.
@@ -124,6 +130,16 @@ public:
 
 private:
     void launch(kernel& k, const kernelspec_catalog::entry& spec);
+    // Through cellbox-sandbox (any kernelspec).
+    void launch_plain(kernel& k, const kernelspec_catalog::entry& spec);
+    // A pooled session handed over (or, if none is ready, one forked now) from the zygote.
+    void launch_from_pool(kernel& k, const kernelspec_catalog::entry& spec, zygote_pool& pool);
+    // The gateway's ZeroMQ side of a launched kernel.
+    void connect(kernel& k);
+    zygote_pool* pool_for(const kernel& k);
+    // SIGKILL for what the launcher runs; a zygote session is killed by its zygote.
+    void kill_hard(const kernel& k);
+    void start_pools();
     // The kernel died on its own (or we killed a stuck cell): explain it to every waiting
     // request, then restart it.
     void handle_death(kernel& k);
@@ -146,6 +162,7 @@ private:
     user_registry m_users;
     zmq::context_t m_zmq;
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
+    std::map<std::string, std::unique_ptr<zygote_pool>> m_pools; // by kernelspec name
     boost::asio::steady_timer m_cull_timer;
 };
 

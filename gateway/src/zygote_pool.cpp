@@ -1,0 +1,487 @@
+#include "cellbox/gateway/zygote_pool.hpp"
+
+#include "log.hpp"
+#include "metrics.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace cellbox::gateway
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// A process that is gone, or a zombie waiting for whoever inherited it.
+bool gone(pid_t pid)
+{
+    if (::kill(pid, 0) != 0)
+    {
+        return errno == ESRCH;
+    }
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
+}
+
+} // namespace
+
+zygote_pool::zygote_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::string name,
+                         pool_options options)
+    : m_io(io), m_zmq(zmq), m_name(std::move(name)), m_options(std::move(options)),
+      m_socket_path(m_options.runtime_dir + "/zygote-" + m_name + ".sock"), m_restart_timer(io)
+{
+}
+
+zygote_pool::~zygote_pool()
+{
+    stop();
+}
+
+void zygote_pool::start()
+{
+    fs::create_directories(m_options.runtime_dir);
+    launch_zygote();
+}
+
+void zygote_pool::launch_zygote()
+{
+    std::error_code ignored;
+    fs::remove(m_socket_path, ignored);
+    // The zygote connects to us: nothing else can talk to it. Only root can connect here.
+    m_acceptor.emplace(m_io, boost::asio::local::stream_protocol::endpoint(m_socket_path));
+    chmod(m_socket_path.c_str(), 0600);
+    std::vector<std::string> argv = {m_options.kernel_program,
+                                     "--zygote",
+                                     m_socket_path,
+                                     "--warm-modules",
+                                     m_options.warm_modules,
+                                     "--memory-limit",
+                                     std::to_string(m_options.soft_memory_bytes)};
+    std::vector<char*> raw;
+    for (auto& arg : argv)
+    {
+        raw.push_back(arg.data());
+    }
+    raw.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0)
+    {
+        throw std::system_error(errno, std::generic_category(), "fork the zygote");
+    }
+    if (pid == 0)
+    {
+        setsid(); // signals meant for the gateway's terminal do not reach it
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        // The zygote refuses to fork with stray descriptors: none of the gateway's follow it.
+        syscall(SYS_close_range, 3U, ~0U, 0U);
+        execv(raw[0], raw.data());
+        _exit(127);
+    }
+    m_zygote = pid;
+    log::info("zygote starting", {{"kernelspec", m_name},
+                                  {"pid", pid},
+                                  {"warm_modules", m_options.warm_modules},
+                                  {"pool_size", m_options.size}});
+    accept();
+}
+
+void zygote_pool::accept()
+{
+    m_acceptor->async_accept(
+        [this](const boost::system::error_code& error,
+               boost::asio::local::stream_protocol::socket socket)
+        {
+            m_acceptor.reset();
+            std::error_code ignored;
+            fs::remove(m_socket_path, ignored);
+            if (error || m_stopping)
+            {
+                return;
+            }
+            m_connection.emplace(std::move(socket));
+            read();
+        });
+}
+
+void zygote_pool::read()
+{
+    boost::asio::async_read_until(
+        *m_connection, m_input, '\n',
+        [this](const boost::system::error_code& error, std::size_t length)
+        {
+            if (error)
+            {
+                if (error != boost::asio::error::operation_aborted)
+                {
+                    zygote_lost("its control connection closed");
+                }
+                return;
+            }
+            std::string line(length, '\0');
+            m_input.sgetn(line.data(), static_cast<std::streamsize>(length));
+            const json message = json::parse(line, nullptr, false);
+            if (message.is_object())
+            {
+                handle(message);
+            }
+            else
+            {
+                log::warn("zygote sent a malformed line", {{"kernelspec", m_name}});
+            }
+            if (m_connection)
+            {
+                read();
+            }
+        });
+}
+
+void zygote_pool::handle(const json& message)
+{
+    const std::string event = message.value("event", "");
+    if (event == "ready")
+    {
+        m_restart_delay = std::chrono::seconds(1);
+        log::info("zygote ready", {{"kernelspec", m_name},
+                                   {"pid", m_zygote},
+                                   {"warm_ms", message.value("warm_ms", 0.0)}});
+        refill();
+        return;
+    }
+    if (event == "exit")
+    {
+        const pid_t pid = message.value("pid", -1);
+        if (const auto pooled = m_pool.find(pid); pooled != m_pool.end())
+        {
+            log::warn(
+                "pooled session ended before use",
+                {{"kernelspec", m_name}, {"pid", pid}, {"verdict", message["verdict"].dump()}});
+            std::error_code ignored;
+            fs::remove_all(pooled->second.s.directory, ignored);
+            m_pool.erase(pooled);
+            refill();
+        }
+        else if (const auto out = std::find(m_handed_out.begin(), m_handed_out.end(), pid);
+                 out != m_handed_out.end())
+        {
+            m_handed_out.erase(out);
+            if (on_session_exit)
+            {
+                on_session_exit(pid);
+            }
+        }
+        return;
+    }
+    if (message.contains("id") && message["id"].is_number_unsigned())
+    {
+        const auto answer = m_answers.find(message["id"].get<std::uint64_t>());
+        if (answer != m_answers.end())
+        {
+            auto handler = std::move(answer->second);
+            m_answers.erase(answer);
+            handler(message);
+        }
+    }
+}
+
+void zygote_pool::request(json message, std::function<void(const json&)> answer)
+{
+    if (!m_connection)
+    {
+        boost::asio::post(m_io, [answer] { answer({{"error", "the zygote is not running"}}); });
+        return;
+    }
+    const std::uint64_t id = m_next_request++;
+    message["id"] = id;
+    m_answers[id] = std::move(answer);
+    m_output.push_back(message.dump() + "\n");
+    if (m_output.size() > 1)
+    {
+        return;
+    }
+    // Writes one line at a time, in order.
+    auto writer = std::make_shared<std::function<void()>>();
+    *writer = [this, writer]
+    {
+        boost::asio::async_write(*m_connection, boost::asio::buffer(m_output.front()),
+                                 [this, writer](const boost::system::error_code& error, std::size_t)
+                                 {
+                                     if (error || !m_connection)
+                                     {
+                                         m_output.clear();
+                                         return;
+                                     }
+                                     m_output.pop_front();
+                                     if (!m_output.empty())
+                                     {
+                                         (*writer)();
+                                     }
+                                 });
+    };
+    (*writer)();
+}
+
+zygote_pool::session zygote_pool::prepare_directories()
+{
+    session s;
+    s.directory = m_options.runtime_dir + "/session-" + random_hex(12);
+    const std::string ipc_dir = s.directory + "/ipc";
+    fs::create_directories(ipc_dir);
+    chmod(s.directory.c_str(), 0700);
+    s.connection = make_ipc_connection(ipc_dir); // its own fresh HMAC key
+    write_connection_file(s.connection, ipc_dir + "/kernel.json");
+    return s;
+}
+
+void zygote_pool::refill()
+{
+    while (m_connection && !m_stopping && m_pool.size() + m_spawning < m_options.size)
+    {
+        session s = prepare_directories();
+        ++m_spawning;
+        const auto forked = std::chrono::steady_clock::now();
+        request({{"op", "spawn"},
+                 {"ipc_dir", s.directory + "/ipc"},
+                 {"connection_file", s.directory + "/ipc/kernel.json"},
+                 {"verdict_file", s.directory + "/verdict.json"},
+                 {"memory", std::to_string(m_options.memory_bytes)}},
+                [this, s, forked](const json& answer) mutable
+                {
+                    --m_spawning;
+                    if (!answer.contains("pid"))
+                    {
+                        log::error("zygote could not fork a pooled session",
+                                   {{"kernelspec", m_name}, {"error", answer.value("error", "")}});
+                        std::error_code ignored;
+                        fs::remove_all(s.directory, ignored);
+                        return; // refilled at the next take(), not in a tight loop
+                    }
+                    s.pid = answer["pid"].get<pid_t>();
+                    const pid_t pid = s.pid;
+                    kernel_io::callbacks events;
+                    events.on_ready = [this, pid, forked]
+                    {
+                        boost::asio::post(m_io,
+                                          [this, pid, forked]
+                                          {
+                                              if (auto it = m_pool.find(pid); it != m_pool.end())
+                                              {
+                                                  it->second.ready = true;
+                                                  metric::pool_fork_to_ready(
+                                                      std::chrono::duration<double>(
+                                                          std::chrono::steady_clock::now() - forked)
+                                                          .count());
+                                                  metric::pool_size(m_name, ready_count());
+                                              }
+                                          });
+                    };
+                    pooled entry{
+                        s, std::make_unique<kernel_io>(m_zmq, s.connection, std::move(events)),
+                        false, forked};
+                    m_pool.emplace(pid, std::move(entry));
+                });
+    }
+}
+
+std::size_t zygote_pool::ready_count() const
+{
+    return static_cast<std::size_t>(
+        std::count_if(m_pool.begin(), m_pool.end(), [](const auto& p) { return p.second.ready; }));
+}
+
+std::optional<zygote_pool::session> zygote_pool::take()
+{
+    auto best = m_pool.end();
+    for (auto it = m_pool.begin(); it != m_pool.end(); ++it)
+    {
+        if (it->second.ready && (best == m_pool.end() || it->second.forked < best->second.forked))
+        {
+            best = it;
+        }
+    }
+    if (best == m_pool.end())
+    {
+        metric::pool_take(false);
+        refill();
+        return std::nullopt;
+    }
+    session s = best->second.s;
+    m_pool.erase(best); // the probe's ZeroMQ sockets go; the kernel's new client connects
+    m_handed_out.push_back(s.pid);
+    metric::pool_take(true);
+    metric::pool_size(m_name, ready_count());
+    refill();
+    return s;
+}
+
+void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
+                        std::uint64_t memory_bytes, spawn_handler done)
+{
+    session s = prepare_directories();
+    request({{"op", "spawn"},
+             {"ipc_dir", s.directory + "/ipc"},
+             {"connection_file", s.directory + "/ipc/kernel.json"},
+             {"verdict_file", s.directory + "/verdict.json"},
+             {"workdir", workdir},
+             {"owner_uid", owner_uid},
+             {"memory", std::to_string(memory_bytes)}},
+            [this, s, done](const json& answer) mutable
+            {
+                if (!answer.contains("pid"))
+                {
+                    std::error_code ignored;
+                    fs::remove_all(s.directory, ignored);
+                    done(std::nullopt, answer.value("error", "the zygote did not fork"));
+                    return;
+                }
+                s.pid = answer["pid"].get<pid_t>();
+                m_handed_out.push_back(s.pid);
+                done(s, "");
+            });
+}
+
+void zygote_pool::go(pid_t pid, const std::string& workdir, std::uint32_t owner_uid,
+                     std::uint64_t memory_bytes, go_handler done)
+{
+    request({{"op", "go"},
+             {"pid", pid},
+             {"workdir", workdir},
+             {"owner_uid", owner_uid},
+             {"memory", std::to_string(memory_bytes)}},
+            [done](const json& answer)
+            { done(answer.value("ok", false), answer.value("error", std::string())); });
+}
+
+void zygote_pool::kill(pid_t pid)
+{
+    request({{"op", "kill"}, {"pid", pid}}, [](const json&) {});
+}
+
+void zygote_pool::zygote_lost(const std::string& why)
+{
+    if (m_connection)
+    {
+        boost::system::error_code ignored;
+        m_connection->close(ignored);
+        m_connection.reset();
+    }
+    m_output.clear();
+    for (auto& [id, answer] : std::exchange(m_answers, {}))
+    {
+        answer({{"error", "the zygote went away (" + why + ")"}});
+    }
+    for (auto& [pid, entry] : std::exchange(m_pool, {}))
+    {
+        std::error_code ignored;
+        fs::remove_all(entry.s.directory, ignored);
+    }
+    m_spawning = 0;
+    metric::pool_size(m_name, 0);
+    // Without the zygote, its supervisors end their sessions.
+    for (const pid_t pid : std::exchange(m_handed_out, {}))
+    {
+        if (on_session_exit)
+        {
+            on_session_exit(pid);
+        }
+    }
+    if (m_stopping)
+    {
+        return;
+    }
+    log::error("zygote lost, restarting it",
+               {{"kernelspec", m_name}, {"why", why}, {"in_s", m_restart_delay.count()}});
+    if (m_zygote > 0)
+    {
+        ::kill(m_zygote, SIGKILL); // reaped through SIGCHLD (on_child_exit)
+    }
+    m_restart_timer.expires_after(m_restart_delay);
+    m_restart_delay = std::min(m_restart_delay * 2, std::chrono::seconds(30));
+    m_restart_timer.async_wait(
+        [this](const boost::system::error_code& error)
+        {
+            if (!error && !m_stopping && !m_connection && !m_acceptor)
+            {
+                launch_zygote();
+            }
+        });
+}
+
+bool zygote_pool::on_child_exit(pid_t pid)
+{
+    if (pid != m_zygote)
+    {
+        return false;
+    }
+    m_zygote = -1;
+    if (m_connection || !m_stopping)
+    {
+        zygote_lost("the zygote exited");
+    }
+    return true;
+}
+
+void zygote_pool::stop()
+{
+    if (m_stopping)
+    {
+        return;
+    }
+    m_stopping = true;
+    m_restart_timer.cancel();
+    std::vector<pid_t> sessions = m_handed_out;
+    for (const auto& [pid, entry] : m_pool)
+    {
+        sessions.push_back(pid);
+    }
+    for (const pid_t pid : sessions)
+    {
+        ::kill(pid, SIGTERM); // each supervisor stops its session and removes its cgroups
+    }
+    zygote_lost("the gateway is shutting down");
+    m_acceptor.reset();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    auto all_gone = [&]
+    {
+        if (m_zygote > 0 && waitpid(m_zygote, nullptr, WNOHANG) == m_zygote)
+        {
+            m_zygote = -1; // it exited on losing its connection
+        }
+        return m_zygote <= 0 && std::all_of(sessions.begin(), sessions.end(), gone);
+    };
+    while (!all_gone() && std::chrono::steady_clock::now() < deadline)
+    {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (const pid_t pid : sessions)
+    {
+        if (!gone(pid))
+        {
+            ::kill(pid, SIGKILL);
+        }
+    }
+    if (m_zygote > 0)
+    {
+        ::kill(m_zygote, SIGKILL);
+        waitpid(m_zygote, nullptr, 0);
+        m_zygote = -1;
+    }
+}
+
+} // namespace cellbox::gateway
