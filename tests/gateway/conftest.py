@@ -59,6 +59,11 @@ class Gateway:
                 parsed = text
             return e.code, parsed, dict(e.headers)
 
+    def request_text(self, path, token=TOKEN):
+        req = urllib.request.Request(self.url + path, headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(req, timeout=60) as res:
+            return res.read().decode()
+
     def stop(self):
         self.process.terminate()
         try:

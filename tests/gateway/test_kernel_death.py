@@ -97,12 +97,17 @@ def test_out_of_memory_is_explained_and_the_neighbour_is_untouched(small_gateway
         "mine = 'kept'", "hog = b'x' * (1024 * 2**20)", "print(mine)"])
     assert results[1][0]["content"]["ename"] == "MemoryError"
     assert stdout(results[2][1]) == "kept\n"
-    # Memory that the soft limit cannot see (a child process) reaches the cgroup's limit: the
-    # OOM killer takes the biggest process, the kernel, and the gateway explains it.
+    # Memory that the soft limit cannot see (a child process's) reaches the cgroup's limit;
+    # the kernel volunteers as the OOM killer's victim (oom_score_adj, which any process may
+    # raise) and the gateway explains its death.
     results = run_cells(small_gateway, kernel_id, [
-        "import subprocess, sys\nhog = b'x' * (120 * 2**20)\n"
-        "subprocess.run([sys.executable, '-c', \"b = b'y' * (100 * 2**20); "
-        "import time; time.sleep(30)\"])"])
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', "
+        "\"b = b'y' * (200 * 2**20); import time; time.sleep(30)\"])\n"
+        "time.sleep(2)\n"
+        "open('/proc/self/oom_score_adj', 'w').write('1000')\n"
+        "hog = b'x' * (80 * 2**20)\n"
+        "time.sleep(5)"])
     reply, outputs = results[0]
     assert reply["content"]["ename"] == "MemoryLimitExceeded"
     assert "256 MiB" in reply["content"]["evalue"]
