@@ -38,11 +38,12 @@ std::string request_token(const http_request& req)
     return query_parameter(std::string(req.target()), "token");
 }
 
-class http_session : public std::enable_shared_from_this<http_session>
+template <class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>>
 {
 public:
-    http_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx)
-        : m_stream(std::move(socket)), m_ctx(std::move(ctx))
+    http_session(Stream&& stream, std::shared_ptr<server::context> ctx)
+        : m_stream(std::move(stream)), m_ctx(std::move(ctx))
     {
     }
 
@@ -53,16 +54,17 @@ private:
     {
         m_parser.emplace();
         m_parser->body_limit(m_ctx->options.max_message_bytes);
-        m_stream.expires_after(std::chrono::seconds(60));
-        http::async_read(m_stream, m_buffer, *m_parser,
-                         beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+        beast::get_lowest_layer(m_stream).expires_after(std::chrono::seconds(60));
+        http::async_read(
+            m_stream, m_buffer, *m_parser,
+            beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
     }
 
     void on_read(beast::error_code error, std::size_t)
     {
         if (error == http::error::end_of_stream)
         {
-            m_stream.socket().shutdown(tcp::socket::shutdown_send, error);
+            close_write();
             return;
         }
         if (error)
@@ -111,7 +113,9 @@ private:
             send(error_response(req, http::status::not_found, "Kernel does not exist: " + id));
             return;
         }
-        run_websocket_session(m_stream.release_socket(), m_ctx, id, std::move(req));
+        // The WebSocket session sets its own timeouts.
+        beast::get_lowest_layer(m_stream).expires_never();
+        run_websocket_session(std::move(m_stream), m_ctx, id, std::move(req));
     }
 
     std::string relative_path(const std::string& path) const
@@ -284,7 +288,7 @@ private:
             send(error_response(req, http::status::too_many_requests, *refusal));
             return;
         }
-        auto self = shared_from_this();
+        auto self = this->shared_from_this();
         m_ctx->kernels.start(
             name, who, std::move(env),
             [self, req = std::move(req)](std::optional<std::string> id, std::string error)
@@ -313,7 +317,7 @@ private:
             return;
         }
         const auto method = req.method();
-        auto self = shared_from_this();
+        auto self = this->shared_from_this();
         if (action.empty() && method == http::verb::get)
         {
             send(json_response(req, http::status::ok, m_ctx->kernels.model(*k)));
@@ -357,24 +361,45 @@ private:
             res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
         }
         auto shared = std::make_shared<http_response>(std::move(res));
-        http::async_write(m_stream, *shared,
-                          [self = shared_from_this(), shared](beast::error_code error, std::size_t)
-                          {
-                              if (!error && shared->keep_alive())
-                              {
-                                  self->read();
-                              }
-                              else
-                              {
-                                  beast::error_code ignored;
-                                  self->m_stream.socket().shutdown(tcp::socket::shutdown_send,
-                                                                   ignored);
-                                  if (self->m_discard_input)
-                                  {
-                                      self->discard_input();
-                                  }
-                              }
-                          });
+        http::async_write(
+            m_stream, *shared,
+            [self = this->shared_from_this(), shared](beast::error_code error, std::size_t)
+            {
+                if (!error && shared->keep_alive())
+                {
+                    self->read();
+                }
+                else if (self->m_discard_input)
+                {
+                    if constexpr (!is_tls_stream<Stream>)
+                    {
+                        beast::error_code ignored;
+                        self->m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                    }
+                    self->discard_input();
+                }
+                else
+                {
+                    self->close_write();
+                }
+            });
+    }
+
+    // Ends our side of the connection: a TCP half-close, or TLS's close_notify exchange
+    // (bounded by the stream's timeout) before the socket closes.
+    void close_write()
+    {
+        if constexpr (is_tls_stream<Stream>)
+        {
+            beast::get_lowest_layer(m_stream).expires_after(std::chrono::seconds(10));
+            m_stream.async_shutdown([self = this->shared_from_this()](beast::error_code)
+                                    { beast::get_lowest_layer(self->m_stream).close(); });
+        }
+        else
+        {
+            beast::error_code ignored;
+            m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        }
     }
 
     // Reads and drops what the client still sends (for a while) before the socket closes:
@@ -384,20 +409,21 @@ private:
         if (!m_discard_deadline_set)
         {
             m_discard_deadline_set = true;
-            m_stream.expires_after(std::chrono::seconds(10));
+            beast::get_lowest_layer(m_stream).expires_after(std::chrono::seconds(10));
         }
         m_buffer.consume(m_buffer.size());
-        m_stream.async_read_some(m_buffer.prepare(64 * 1024),
-                                 [self = shared_from_this()](beast::error_code error, std::size_t)
-                                 {
-                                     if (!error)
-                                     {
-                                         self->discard_input();
-                                     }
-                                 });
+        m_stream.async_read_some(
+            m_buffer.prepare(64 * 1024),
+            [self = this->shared_from_this()](beast::error_code error, std::size_t)
+            {
+                if (!error)
+                {
+                    self->discard_input();
+                }
+            });
     }
 
-    beast::tcp_stream m_stream;
+    Stream m_stream;
     beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::string_body>> m_parser;
     std::shared_ptr<server::context> m_ctx;
@@ -407,9 +433,14 @@ private:
 
 } // namespace
 
-void run_http_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx)
+void run_http_session(plain_stream&& stream, std::shared_ptr<server::context> ctx)
 {
-    std::make_shared<http_session>(std::move(socket), std::move(ctx))->run();
+    std::make_shared<http_session<plain_stream>>(std::move(stream), std::move(ctx))->run();
+}
+
+void run_http_session(tls_stream&& stream, std::shared_ptr<server::context> ctx)
+{
+    std::make_shared<http_session<tls_stream>>(std::move(stream), std::move(ctx))->run();
 }
 
 } // namespace cellbox::gateway

@@ -2,6 +2,7 @@
 #include "cellbox/gateway/connection_info.hpp"
 #include "cellbox/gateway/kernel_manager.hpp"
 #include "cellbox/gateway/server.hpp"
+#include "tls_context.hpp"
 #include "token_command.hpp"
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,10 +73,20 @@ int serve(const std::string& ip, unsigned short port, cg::server_options options
             kernels.shutdown_all();
             io.stop();
         });
-    cg::server front(io, {net::ip::make_address(ip), port}, options, specs, kernels);
-    front.start();
-    std::cout << "cellbox serve: Jupyter kernels API on http://" << ip << ":" << front.port()
-              << options.base_url;
+    std::optional<cg::server> front;
+    try
+    {
+        front.emplace(io, net::ip::tcp::endpoint{net::ip::make_address(ip), port}, options, specs,
+                      kernels);
+    }
+    catch (const cg::tls_config_error& e)
+    {
+        std::cerr << "cellbox serve: " << e.what() << "\n";
+        return 2;
+    }
+    front->start();
+    std::cout << "cellbox serve: Jupyter kernels API on " << (front->tls() ? "https" : "http")
+              << "://" << ip << ":" << front->port() << options.base_url;
     if (!options.token.empty())
     {
         std::cout << "?token=" << options.token;
@@ -197,7 +209,15 @@ int main(int argc, char* argv[])
             "Users' persistent files: WORK/users/NAME is mounted at /work in their kernels")
         ->capture_default_str();
     serve_command->add_option("--memory", memory, "Memory limit per kernel")->capture_default_str();
-    serve_command->add_option("--allow-origin", options.allow_origin, "CORS allowed origin");
+    serve_command->add_option("--allow-origin", options.allow_origin,
+                              "CORS: origins allowed to call the API from a browser, "
+                              "comma-separated, or * for any");
+    serve_command->add_option("--certfile", options.certfile,
+                              "PEM certificate (chain): serve HTTPS and WSS only");
+    serve_command
+        ->add_option("--keyfile", options.keyfile,
+                     "PEM private key of --certfile (default: read from the certificate file)")
+        ->needs(serve_command->get_option("--certfile"));
     serve_command
         ->add_option("--cell-timeout", manager.cell_timeout_s,
                      "Default time limit of a cell in seconds (0: none); requests may set "

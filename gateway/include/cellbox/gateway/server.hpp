@@ -9,6 +9,11 @@
 #include <memory>
 #include <string>
 
+namespace boost::asio::ssl
+{
+class context;
+}
+
 namespace cellbox::gateway
 {
 
@@ -20,6 +25,10 @@ struct server_options
     std::string default_kernel = "cellbox-python";
     std::size_t max_message_bytes = 64 << 20; // requests and WebSocket frames
     std::string allow_origin;                 // CORS Access-Control-Allow-Origin ("" = none)
+    // PEM files: with a certificate the port speaks HTTPS and WSS only (TLS 1.2+). The key may
+    // be in the certificate file (keyfile empty).
+    std::string certfile;
+    std::string keyfile;
     // WebSocket pings every this many seconds keep idle connections alive through proxies; a
     // connection that then stays silent as long again is closed (0: no pings, no idle limit).
     double ws_ping_interval_s = 30;
@@ -32,11 +41,13 @@ struct server_options
 class server
 {
 public:
+    // Throws tls_config_error (tls_context.hpp) when the certificate or key cannot be used.
     server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
            server_options options, const kernelspec_catalog& specs, kernel_manager& kernels);
 
     void start();
     unsigned short port() const;
+    bool tls() const { return m_tls != nullptr; }
 
     struct context
     {
@@ -48,10 +59,13 @@ public:
 
 private:
     void accept();
+    // Runs the HTTP session once the client has completed the TLS handshake.
+    void handshake(boost::asio::ip::tcp::socket socket);
 
     boost::asio::io_context& m_io;
     boost::asio::ip::tcp::acceptor m_acceptor;
     std::shared_ptr<context> m_context;
+    std::shared_ptr<boost::asio::ssl::context> m_tls; // null: plain HTTP
 };
 
 } // namespace cellbox::gateway
