@@ -62,6 +62,8 @@ private:
 
     void on_read(beast::error_code error, std::size_t)
     {
+        // For the CORS headers of whatever answers this request, even an error.
+        m_origin = std::string(m_parser->get()[http::field::origin]);
         if (error == http::error::end_of_stream)
         {
             close_write();
@@ -102,6 +104,16 @@ private:
             send(error_response(req, http::status::not_found, "no WebSocket endpoint here"));
             return;
         }
+        // Browsers let any page open WebSockets anywhere: the Origin check is what keeps
+        // other sites' pages off the kernels (jupyter_server does the same).
+        if (!m_ctx->cors.websocket_allowed(std::string(req[http::field::origin]),
+                                           std::string(req[http::field::host])))
+        {
+            send(error_response(req, http::status::forbidden,
+                                "Cross-origin WebSocket from " +
+                                    std::string(req[http::field::origin]) + " is not allowed"));
+            return;
+        }
         const auto who = authenticate(req);
         if (!who)
         {
@@ -133,7 +145,7 @@ private:
         const std::string path = relative_path(full_path);
         if (req.method() == http::verb::options)
         {
-            send(empty_response(req, http::status::no_content));
+            send(preflight_response(m_ctx->cors, req));
             return;
         }
         static const std::regex resource(R"(^/kernelspecs/([^/]+)/([^/]+)$)");
@@ -354,12 +366,7 @@ private:
 
     void send(http_response res)
     {
-        if (!m_ctx->options.allow_origin.empty())
-        {
-            res.set(http::field::access_control_allow_origin, m_ctx->options.allow_origin);
-            res.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
-            res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
-        }
+        add_cors_headers(m_ctx->cors, m_origin, res);
         auto shared = std::make_shared<http_response>(std::move(res));
         http::async_write(
             m_stream, *shared,
@@ -427,6 +434,7 @@ private:
     beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::string_body>> m_parser;
     std::shared_ptr<server::context> m_ctx;
+    std::string m_origin; // of the request being answered
     bool m_discard_input = false;
     bool m_discard_deadline_set = false;
 };

@@ -16,9 +16,9 @@ using tcp = net::ip::tcp;
 
 server::server(net::io_context& io, const tcp::endpoint& endpoint, server_options options,
                const kernelspec_catalog& specs, kernel_manager& kernels)
-    : m_io(io), m_acceptor(io),
-      m_context(std::make_shared<context>(
-          context{options, authenticator(options.token, options.jwt_secret), specs, kernels}))
+    : m_io(io), m_acceptor(io), m_context(std::make_shared<context>(context{
+                                    options, authenticator(options.token, options.jwt_secret),
+                                    specs, kernels, cors_policy(options.allow_origin)}))
 {
     if (!options.certfile.empty())
     {

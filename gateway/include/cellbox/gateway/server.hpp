@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellbox/gateway/cors_policy.hpp"
 #include "cellbox/gateway/identity.hpp"
 #include "cellbox/gateway/kernel_manager.hpp"
 #include "cellbox/gateway/kernelspec_catalog.hpp"
@@ -24,7 +25,8 @@ struct server_options
     std::string base_url = "/";
     std::string default_kernel = "cellbox-python";
     std::size_t max_message_bytes = 64 << 20; // requests and WebSocket frames
-    std::string allow_origin;                 // CORS Access-Control-Allow-Origin ("" = none)
+    // Browser origins allowed (CORS, WebSocket Origin check): "", "*" or "a,b" (cors_policy).
+    std::string allow_origin;
     // PEM files: with a certificate the port speaks HTTPS and WSS only (TLS 1.2+). The key may
     // be in the certificate file (keyfile empty).
     std::string certfile;
@@ -55,6 +57,7 @@ public:
         authenticator auth;
         const kernelspec_catalog& specs;
         kernel_manager& kernels;
+        cors_policy cors;
     };
 
 private:
