@@ -283,7 +283,11 @@ std::vector<setting> settings_of(serve_settings& s)
         {"work_dir", &manager.work_dir,
          "Users' persistent files: WORK_DIR/users/NAME is mounted at /work in their kernels"},
         {"memory", &manager.memory_limit, "Memory limit per kernel"},
-        {"allow_origin", &server.allow_origin, "CORS allowed origin"},
+        {"allow_origin", &server.allow_origin,
+         "CORS: origins allowed to call the API from a browser, comma-separated, or * for any"},
+        {"certfile", &server.certfile, "PEM certificate (chain): serve HTTPS and WSS only"},
+        {"keyfile", &server.keyfile,
+         "PEM private key of certfile (default: read from the certificate file)"},
         {"cell_timeout", &manager.cell_timeout_s,
          "Default time limit of a cell in seconds (0: none); requests may set "
          "metadata.cellbox.timeout"},
@@ -438,6 +442,7 @@ void finish_settings(serve_settings& s)
     {
         s.server.base_url += "/";
     }
+    require(s.server.keyfile.empty() || !s.server.certfile.empty(), "keyfile", "needs certfile");
     require(s.replay_timeout_s >= 0, "replay_timeout", "must not be negative");
     require(s.server.ws_ping_interval_s >= 0, "ws_ping_interval", "must not be negative");
     require(s.manager.streams.rate_limit_window > 0, "rate_limit_window", "must be more than 0");

@@ -42,10 +42,10 @@ std::string request_token(const http_request& req)
     return query_parameter(std::string(req.target()), "token");
 }
 
-std::string remote_of(const tcp::socket& socket)
+template <class Stream> std::string remote_of(Stream& stream)
 {
     beast::error_code error;
-    const auto endpoint = socket.remote_endpoint(error);
+    const auto endpoint = beast::get_lowest_layer(stream).socket().remote_endpoint(error);
     if (error)
     {
         return "-";
@@ -55,11 +55,12 @@ std::string remote_of(const tcp::socket& socket)
     return text.str();
 }
 
-class http_session : public std::enable_shared_from_this<http_session>
+template <class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>>
 {
 public:
-    http_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx)
-        : m_remote(remote_of(socket)), m_stream(std::move(socket)), m_ctx(std::move(ctx))
+    http_session(Stream&& stream, std::shared_ptr<server::context> ctx)
+        : m_remote(remote_of(stream)), m_stream(std::move(stream)), m_ctx(std::move(ctx))
     {
     }
 
@@ -70,16 +71,19 @@ private:
     {
         m_parser.emplace();
         m_parser->body_limit(m_ctx->options.max_message_bytes);
-        m_stream.expires_after(std::chrono::seconds(60));
-        http::async_read(m_stream, m_buffer, *m_parser,
-                         beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+        beast::get_lowest_layer(m_stream).expires_after(std::chrono::seconds(60));
+        http::async_read(
+            m_stream, m_buffer, *m_parser,
+            beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
     }
 
     void on_read(beast::error_code error, std::size_t)
     {
+        // For the CORS headers of whatever answers this request, even an error.
+        m_origin = std::string(m_parser->get()[http::field::origin]);
         if (error == http::error::end_of_stream)
         {
-            m_stream.socket().shutdown(tcp::socket::shutdown_send, error);
+            close_write();
             return;
         }
         if (error)
@@ -119,6 +123,16 @@ private:
             send(error_response(req, http::status::not_found, "no WebSocket endpoint here"));
             return;
         }
+        // Browsers let any page open WebSockets anywhere: the Origin check is what keeps
+        // other sites' pages off the kernels (jupyter_server does the same).
+        if (!m_ctx->cors.websocket_allowed(std::string(req[http::field::origin]),
+                                           std::string(req[http::field::host])))
+        {
+            send(error_response(req, http::status::forbidden,
+                                "Cross-origin WebSocket from " +
+                                    std::string(req[http::field::origin]) + " is not allowed"));
+            return;
+        }
         const auto who = authenticate(req);
         if (!who)
         {
@@ -131,7 +145,9 @@ private:
             return;
         }
         log_request(static_cast<unsigned>(http::status::switching_protocols));
-        run_websocket_session(m_stream.release_socket(), m_ctx, id, std::move(req));
+        // The WebSocket session sets its own timeouts.
+        beast::get_lowest_layer(m_stream).expires_never();
+        run_websocket_session(std::move(m_stream), m_ctx, id, std::move(req));
     }
 
     // What the request log line says; the path never has the query string (tokens).
@@ -169,7 +185,7 @@ private:
         const std::string path = relative_path(full_path);
         if (req.method() == http::verb::options)
         {
-            send(empty_response(req, http::status::no_content));
+            send(preflight_response(m_ctx->cors, req));
             return;
         }
         static const std::regex resource(R"(^/kernelspecs/([^/]+)/([^/]+)$)");
@@ -319,7 +335,7 @@ private:
         }
         else if (path.rfind("/api/sessions", 0) == 0)
         {
-            auto self = shared_from_this();
+            auto self = this->shared_from_this();
             handle_sessions_api(m_ctx, who, std::move(req), path,
                                 [self](http_response res) { self->send(std::move(res)); });
         }
@@ -374,7 +390,7 @@ private:
         const std::string name = name_field != body.end() && name_field->is_string()
                                      ? name_field->get<std::string>()
                                      : m_ctx->options.default_kernel;
-        auto self = shared_from_this();
+        auto self = this->shared_from_this();
         start_kernel_for(
             *m_ctx, who, name, std::move(env),
             [self, req = std::move(req)](start_outcome outcome)
@@ -403,7 +419,7 @@ private:
             return;
         }
         const auto method = req.method();
-        auto self = shared_from_this();
+        auto self = this->shared_from_this();
         if (action.empty() && method == http::verb::get)
         {
             send(json_response(req, http::status::ok, m_ctx->kernels.model(*k)));
@@ -441,31 +457,47 @@ private:
     void send(http_response res)
     {
         log_request(res.result_int());
-        if (!m_ctx->options.allow_origin.empty())
-        {
-            res.set(http::field::access_control_allow_origin, m_ctx->options.allow_origin);
-            res.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
-            res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
-        }
+        add_cors_headers(m_ctx->cors, m_origin, res);
         auto shared = std::make_shared<http_response>(std::move(res));
-        http::async_write(m_stream, *shared,
-                          [self = shared_from_this(), shared](beast::error_code error, std::size_t)
-                          {
-                              if (!error && shared->keep_alive())
-                              {
-                                  self->read();
-                              }
-                              else
-                              {
-                                  beast::error_code ignored;
-                                  self->m_stream.socket().shutdown(tcp::socket::shutdown_send,
-                                                                   ignored);
-                                  if (self->m_discard_input)
-                                  {
-                                      self->discard_input();
-                                  }
-                              }
-                          });
+        http::async_write(
+            m_stream, *shared,
+            [self = this->shared_from_this(), shared](beast::error_code error, std::size_t)
+            {
+                if (!error && shared->keep_alive())
+                {
+                    self->read();
+                }
+                else if (self->m_discard_input)
+                {
+                    if constexpr (!is_tls_stream<Stream>)
+                    {
+                        beast::error_code ignored;
+                        self->m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                    }
+                    self->discard_input();
+                }
+                else
+                {
+                    self->close_write();
+                }
+            });
+    }
+
+    // Ends our side of the connection: a TCP half-close, or TLS's close_notify exchange
+    // (bounded by the stream's timeout) before the socket closes.
+    void close_write()
+    {
+        if constexpr (is_tls_stream<Stream>)
+        {
+            beast::get_lowest_layer(m_stream).expires_after(std::chrono::seconds(10));
+            m_stream.async_shutdown([self = this->shared_from_this()](beast::error_code)
+                                    { beast::get_lowest_layer(self->m_stream).close(); });
+        }
+        else
+        {
+            beast::error_code ignored;
+            m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        }
     }
 
     // Reads and drops what the client still sends (for a while) before the socket closes:
@@ -475,36 +507,43 @@ private:
         if (!m_discard_deadline_set)
         {
             m_discard_deadline_set = true;
-            m_stream.expires_after(std::chrono::seconds(10));
+            beast::get_lowest_layer(m_stream).expires_after(std::chrono::seconds(10));
         }
         m_buffer.consume(m_buffer.size());
-        m_stream.async_read_some(m_buffer.prepare(64 * 1024),
-                                 [self = shared_from_this()](beast::error_code error, std::size_t)
-                                 {
-                                     if (!error)
-                                     {
-                                         self->discard_input();
-                                     }
-                                 });
+        m_stream.async_read_some(
+            m_buffer.prepare(64 * 1024),
+            [self = this->shared_from_this()](beast::error_code error, std::size_t)
+            {
+                if (!error)
+                {
+                    self->discard_input();
+                }
+            });
     }
 
     std::string m_remote; // before m_stream, which takes the socket
     std::string m_method = "-";
     std::string m_path = "-";
     std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();
-    beast::tcp_stream m_stream;
+    Stream m_stream;
     beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::string_body>> m_parser;
     std::shared_ptr<server::context> m_ctx;
+    std::string m_origin; // of the request being answered
     bool m_discard_input = false;
     bool m_discard_deadline_set = false;
 };
 
 } // namespace
 
-void run_http_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx)
+void run_http_session(plain_stream&& stream, std::shared_ptr<server::context> ctx)
 {
-    std::make_shared<http_session>(std::move(socket), std::move(ctx))->run();
+    std::make_shared<http_session<plain_stream>>(std::move(stream), std::move(ctx))->run();
+}
+
+void run_http_session(tls_stream&& stream, std::shared_ptr<server::context> ctx)
+{
+    std::make_shared<http_session<tls_stream>>(std::move(stream), std::move(ctx))->run();
 }
 
 } // namespace cellbox::gateway

@@ -92,4 +92,31 @@ http_response empty_response(const http_request& req, http::status status)
     return res;
 }
 
+void add_cors_headers(const cors_policy& cors, std::string_view origin, http_response& res)
+{
+    if (!cors.enabled())
+    {
+        return;
+    }
+    res.set(http::field::vary, "Origin");
+    const std::string allowed = cors.allow_origin_for(origin);
+    if (!allowed.empty())
+    {
+        res.set(http::field::access_control_allow_origin, allowed);
+    }
+}
+
+http_response preflight_response(const cors_policy& cors, const http_request& req)
+{
+    http_response res = empty_response(req, http::status::no_content);
+    if (cors.enabled() && !cors.allow_origin_for(std::string(req[http::field::origin])).empty())
+    {
+        res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
+        res.set(http::field::access_control_allow_headers,
+                "Accept, Authorization, Content-Type, X-XSRFToken, X-Requested-With");
+        res.set(http::field::access_control_max_age, "7200"); // Chromium's cap
+    }
+    return res;
+}
+
 } // namespace cellbox::gateway

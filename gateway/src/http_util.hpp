@@ -1,5 +1,7 @@
 #pragma once
 // Small HTTP helpers shared by the gateway's HTTP and WebSocket sessions.
+#include "cellbox/gateway/cors_policy.hpp"
+
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,5 +25,12 @@ http_response json_response(const http_request& req, boost::beast::http::status 
 http_response error_response(const http_request& req, boost::beast::http::status status,
                              const std::string& message);
 http_response empty_response(const http_request& req, boost::beast::http::status status);
+
+// CORS headers of any response to a request with this Origin header (`Vary: Origin` as the
+// answer depends on it).
+void add_cors_headers(const cors_policy& cors, std::string_view origin, http_response& res);
+// 204 to an OPTIONS preflight: which methods and headers an allowed origin may use, and for
+// how long the browser may cache that. Needs no token: browsers send none with a preflight.
+http_response preflight_response(const cors_policy& cors, const http_request& req);
 
 } // namespace cellbox::gateway

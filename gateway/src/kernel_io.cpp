@@ -54,7 +54,7 @@ zmq::socket_t dealer(zmq::context_t& context, const std::string& identity,
 } // namespace
 
 kernel_io::kernel_io(zmq::context_t& context, connection_info info, callbacks events,
-                     stream_options options)
+                     stream_options options, kept_sessions kept)
     : m_context(context), m_info(std::move(info)), m_signer(m_info.key),
       m_events(std::move(events)), m_options(options),
       m_wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), m_session(random_hex(16)),
@@ -62,13 +62,54 @@ kernel_io::kernel_io(zmq::context_t& context, connection_info info, callbacks ev
       m_rate_limiter(options.iopub_msg_rate_limit, options.iopub_data_rate_limit,
                      options.rate_limit_window)
 {
+    for (auto& [id, waiting] : kept)
+    {
+        session& s = open_session(id);
+        s.buffer = std::move(waiting.buffer);
+        s.expires = waiting.expires;
+    }
     m_thread = std::thread([this] { run(); });
 }
 
 kernel_io::~kernel_io()
 {
+    stop();
+}
+
+kernel_io::kept_sessions kernel_io::stop()
+{
+    if (!m_thread.joinable())
+    {
+        return {};
+    }
+    // Commands are applied in order: every attach, detach and send posted before this one
+    // has had its effect on the sessions.
     post({command::kind::stop, 0, {}, {}, {}, {}});
     m_thread.join();
+    kept_sessions kept;
+    for (auto& [id, s] : m_sessions)
+    {
+        if (s->connections.empty() && s->expires && !s->buffer.empty())
+        {
+            kept.emplace(id, kept_session{std::move(s->buffer), *s->expires});
+        }
+    }
+    m_sessions.clear();
+    m_connection_sessions.clear();
+    return kept;
+}
+
+kernel_io::session& kernel_io::open_session(const std::string& id)
+{
+    auto& slot = m_sessions[id];
+    if (!slot)
+    {
+        slot = std::make_unique<session>(id, m_options);
+        slot->shell = dealer(m_context, id, m_info.endpoint(m_info.shell_port));
+        slot->control = dealer(m_context, id, m_info.endpoint(m_info.control_port));
+        slot->stdin_ = dealer(m_context, id, m_info.endpoint(m_info.stdin_port));
+    }
+    return *slot;
 }
 
 void kernel_io::post(command c)
@@ -159,15 +200,7 @@ void kernel_io::apply(command& c)
     {
     case command::kind::attach:
     {
-        auto& slot = m_sessions[c.session_id];
-        if (!slot)
-        {
-            slot = std::make_unique<session>(c.session_id, m_options);
-            slot->shell = dealer(m_context, c.session_id, m_info.endpoint(m_info.shell_port));
-            slot->control = dealer(m_context, c.session_id, m_info.endpoint(m_info.control_port));
-            slot->stdin_ = dealer(m_context, c.session_id, m_info.endpoint(m_info.stdin_port));
-        }
-        session& s = *slot;
+        session& s = open_session(c.session_id);
         s.connections[c.connection] = std::move(c.deliver);
         s.expires.reset();
         m_connection_sessions[c.connection] = c.session_id;

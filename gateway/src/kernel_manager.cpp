@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <set>
 #include <signal.h>
 #include <sstream>
 #include <sys/stat.h>
@@ -409,7 +411,8 @@ void kernel_manager::connect(kernel& k)
                               }
                           });
     };
-    k.io = std::make_unique<kernel_io>(m_zmq, k.connection, std::move(events), m_options.streams);
+    k.io = std::make_unique<kernel_io>(m_zmq, k.connection, std::move(events), m_options.streams,
+                                       std::exchange(k.kept, {}));
     for (const auto& [connection, attachment] : k.attached)
     {
         k.io->attach(connection, attachment.first, attachment.second);
@@ -436,13 +439,27 @@ bool kernel_manager::attach(const std::string& id, std::uint64_t connection,
 void kernel_manager::detach(const std::string& id, std::uint64_t connection,
                             std::vector<kernel_message> undelivered)
 {
-    if (kernel* k = find(id); k != nullptr && k->attached.erase(connection) != 0)
+    kernel* k = find(id);
+    if (k == nullptr)
     {
-        --k->connections;
-        if (k->io)
-        {
-            k->io->detach(connection, std::move(undelivered));
-        }
+        return;
+    }
+    const auto attachment = k->attached.find(connection);
+    if (attachment == k->attached.end())
+    {
+        return;
+    }
+    const std::string session_id = attachment->second.first;
+    k->attached.erase(attachment);
+    --k->connections;
+    if (k->io)
+    {
+        k->io->detach(connection, std::move(undelivered));
+        return;
+    }
+    for (const auto& message : undelivered) // between two processes: keep them ourselves
+    {
+        tell_session(*k, session_id, message);
     }
 }
 
@@ -476,7 +493,10 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
                 message.metadata = metadata.dump();
             }
             const std::string msg_id = string_field(header, "msg_id");
-            k->pending[msg_id] = {connection, message.header};
+            const auto attachment = k->attached.find(connection);
+            k->pending[msg_id] = {attachment != k->attached.end() ? attachment->second.first
+                                                                  : std::string(),
+                                  message.header};
             k->pending_limits[msg_id] = limit;
             k->pending_since[msg_id] = std::chrono::steady_clock::now();
         }
@@ -755,7 +775,7 @@ void kernel_manager::on_exit(pid_t pid, int)
             continue;
         }
         k.launcher = -1;
-        k.io.reset();
+        stop_io(k);
         if (k.exit_waiters.empty() && k.ready)
         {
             handle_death(k); // reads the verdict: before the directory goes
@@ -875,23 +895,23 @@ void kernel_manager::handle_death(kernel& k)
     }
     k.pending_since.clear();
     const nlohmann::json traceback = nlohmann::json::array({ename + ": " + evalue});
+    // A client that went away while its cell ran gets the explanation on its reconnect.
     for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
     {
-        const auto attachment = k.attached.find(waiting.first);
-        if (attachment == k.attached.end())
-        {
-            continue;
-        }
-        const auto& deliver = attachment->second.second;
-        deliver(gateway_message("iopub", "error", waiting.second,
-                                {{"ename", ename}, {"evalue", evalue}, {"traceback", traceback}}));
-        deliver(gateway_message("shell", "execute_reply", waiting.second,
-                                {{"status", "error"},
-                                 {"ename", ename},
-                                 {"evalue", evalue},
-                                 {"traceback", traceback},
-                                 {"execution_count", nullptr}}));
-        deliver(gateway_message("iopub", "status", waiting.second, {{"execution_state", "idle"}}));
+        const auto& [session_id, request] = waiting;
+        tell_session(
+            k, session_id,
+            gateway_message("iopub", "error", request,
+                            {{"ename", ename}, {"evalue", evalue}, {"traceback", traceback}}));
+        tell_session(k, session_id,
+                     gateway_message("shell", "execute_reply", request,
+                                     {{"status", "error"},
+                                      {"ename", ename},
+                                      {"evalue", evalue},
+                                      {"traceback", traceback},
+                                      {"execution_count", nullptr}}));
+        tell_session(k, session_id,
+                     gateway_message("iopub", "status", request, {{"execution_state", "idle"}}));
     }
     k.reason = evalue;
     std::error_code ignored;
@@ -902,10 +922,19 @@ void kernel_manager::handle_death(kernel& k)
         k.execution_state = "dead";
         return;
     }
+    std::set<std::string> sessions;
     for (const auto& [connection, attachment] : k.attached)
     {
-        attachment.second(
-            gateway_message("iopub", "status", "{}", {{"execution_state", "restarting"}}));
+        sessions.insert(attachment.first);
+    }
+    for (const auto& [session_id, waiting] : k.kept)
+    {
+        sessions.insert(session_id);
+    }
+    for (const auto& session_id : sessions)
+    {
+        tell_session(k, session_id,
+                     gateway_message("iopub", "status", "{}", {{"execution_state", "restarting"}}));
     }
     metric::kernel_restart("death");
     log::info("kernel restarting", {{"kernel", k.id}, {"cause", "death"}});
@@ -919,6 +948,46 @@ void kernel_manager::handle_death(kernel& k)
         log::error("kernel restart failed", {{"kernel", k.id}, {"error", e.what()}});
         k.execution_state = "dead";
     }
+}
+
+void kernel_manager::stop_io(kernel& k)
+{
+    if (!k.io)
+    {
+        return;
+    }
+    for (auto& [session_id, waiting] : k.io->stop())
+    {
+        k.kept.insert_or_assign(session_id, std::move(waiting));
+    }
+    k.io.reset();
+}
+
+void kernel_manager::tell_session(kernel& k, const std::string& session_id,
+                                  const kernel_message& message)
+{
+    bool delivered = false;
+    for (const auto& [connection, attachment] : k.attached)
+    {
+        if (attachment.first == session_id && attachment.second(message))
+        {
+            delivered = true;
+        }
+    }
+    const auto& streams = m_options.streams;
+    if (delivered || session_id.empty() || streams.replay_timeout.count() <= 0)
+    {
+        return;
+    }
+    // A session the old kernel_io kept keeps its deadline (counted from its disconnect).
+    auto it =
+        k.kept
+            .try_emplace(session_id,
+                         kernel_io::kept_session{
+                             replay_buffer(streams.replay_max_messages, streams.replay_max_bytes),
+                             std::chrono::steady_clock::now() + streams.replay_timeout})
+            .first;
+    it->second.buffer.push(message);
 }
 
 kernel_manager::kernel* kernel_manager::find(const std::string& id)

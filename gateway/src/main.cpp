@@ -4,6 +4,7 @@
 #include "cellbox/gateway/server.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "tls_context.hpp"
 #include "token_command.hpp"
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sys/wait.h>
 #include <type_traits>
 #include <unistd.h>
@@ -72,16 +74,26 @@ int serve(const cg::serve_settings& settings)
             io.stop();
         });
     const cg::server_options& options = settings.server;
-    cg::server front(io, {net::ip::make_address(settings.ip), settings.port}, options, specs,
-                     kernels);
-    front.start();
+    std::optional<cg::server> front;
+    try
+    {
+        front.emplace(io, net::ip::tcp::endpoint{net::ip::make_address(settings.ip), settings.port},
+                      options, specs, kernels);
+    }
+    catch (const cg::tls_config_error& e)
+    {
+        cg::log::error("invalid TLS configuration", {{"error", e.what()}});
+        return 2;
+    }
+    front->start();
     cg::log::info("listening", {{"ip", settings.ip},
-                                {"port", front.port()},
+                                {"port", front->port()},
                                 {"base_url", options.base_url},
+                                {"tls", front->tls()},
                                 {"auth", options.token.empty() ? "none" : "token"}});
     // The URL line stays on stdout, unstructured: scripts and the tests read it.
-    std::cout << "cellbox serve: Jupyter kernels API on http://" << settings.ip << ":"
-              << front.port() << options.base_url;
+    std::cout << "cellbox serve: Jupyter kernels API on " << (front->tls() ? "https" : "http")
+              << "://" << settings.ip << ":" << front->port() << options.base_url;
     if (!options.token.empty())
     {
         std::cout << "?token=" << options.token;

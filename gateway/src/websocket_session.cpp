@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 #include <mutex>
 
@@ -40,12 +41,12 @@ struct inbox
     std::size_t pending_bytes = 0;
 };
 
-class websocket_session : public std::enable_shared_from_this<websocket_session>
+template <class Stream>
+class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>>
 {
 public:
-    websocket_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx,
-                      std::string kernel_id)
-        : m_ws(std::move(socket)), m_ctx(std::move(ctx)), m_kernel_id(std::move(kernel_id)),
+    websocket_session(Stream&& stream, std::shared_ptr<server::context> ctx, std::string kernel_id)
+        : m_ws(std::move(stream)), m_ctx(std::move(ctx)), m_kernel_id(std::move(kernel_id)),
           m_connection(next_connection++), m_inbox(std::make_shared<inbox>())
     {
     }
@@ -71,8 +72,8 @@ public:
                     res.set(http::field::sec_websocket_protocol, v1_protocol);
                 }
             }));
-        m_ws.async_accept(
-            req, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+        m_ws.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept,
+                                                         this->shared_from_this()));
     }
 
 private:
@@ -103,7 +104,7 @@ private:
         {
             return;
         }
-        std::weak_ptr<websocket_session> weak = shared_from_this();
+        std::weak_ptr<websocket_session> weak = this->shared_from_this();
         auto executor = m_ws.get_executor();
         const std::size_t limit = m_ctx->options.ws_max_outbox_bytes;
         const bool attached =
@@ -148,7 +149,7 @@ private:
         if (!attached)
         {
             m_ws.async_close(websocket::close_code::policy_error,
-                             [self = shared_from_this()](beast::error_code) {});
+                             [self = this->shared_from_this()](beast::error_code) {});
             return;
         }
         m_attached = true;
@@ -157,8 +158,8 @@ private:
 
     void read()
     {
-        m_ws.async_read(m_buffer,
-                        beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+        m_ws.async_read(m_buffer, beast::bind_front_handler(&websocket_session::on_read,
+                                                            this->shared_from_this()));
     }
 
     void on_read(beast::error_code error, std::size_t)
@@ -275,7 +276,7 @@ private:
         m_ws.binary(m_outbox.front().binary);
         m_ws.async_write(
             net::buffer(m_outbox.front().data),
-            beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+            beast::bind_front_handler(&websocket_session::on_write, this->shared_from_this()));
     }
 
     void on_write(beast::error_code error, std::size_t)
@@ -328,7 +329,7 @@ private:
         std::size_t bytes; // as counted in the inbox's pending_bytes
     };
 
-    websocket::stream<beast::tcp_stream> m_ws;
+    websocket::stream<Stream> m_ws;
     std::shared_ptr<server::context> m_ctx;
     std::string m_kernel_id;
     std::uint64_t m_connection;
@@ -342,10 +343,19 @@ private:
 
 } // namespace
 
-void run_websocket_session(tcp::socket&& socket, std::shared_ptr<server::context> ctx,
+void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
                            std::string kernel_id, http_request req)
 {
-    std::make_shared<websocket_session>(std::move(socket), std::move(ctx), std::move(kernel_id))
+    std::make_shared<websocket_session<plain_stream>>(std::move(stream), std::move(ctx),
+                                                      std::move(kernel_id))
+        ->run(std::move(req));
+}
+
+void run_websocket_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
+                           std::string kernel_id, http_request req)
+{
+    std::make_shared<websocket_session<tls_stream>>(std::move(stream), std::move(ctx),
+                                                    std::move(kernel_id))
         ->run(std::move(req));
 }
 

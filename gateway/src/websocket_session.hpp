@@ -3,18 +3,19 @@
 // jupyter_server's framings.
 #include "cellbox/gateway/server.hpp"
 #include "http_util.hpp"
+#include "streams.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
 
 namespace cellbox::gateway
 {
 
-// Accepts the upgrade `req` on `socket` and relays between the client and the kernel until
+// Accepts the upgrade `req` on `stream` and relays between the client and the kernel until
 // either side goes away.
-void run_websocket_session(boost::asio::ip::tcp::socket&& socket,
-                           std::shared_ptr<server::context> ctx, std::string kernel_id,
-                           http_request req);
+void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
+                           std::string kernel_id, http_request req);
+void run_websocket_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
+                           std::string kernel_id, http_request req);
 
 } // namespace cellbox::gateway

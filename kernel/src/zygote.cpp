@@ -418,6 +418,14 @@ int run_zygote(const kernel_options& options)
     try
     {
         sandbox::policy rules = sandbox::parse_policy(default_policy_toml, "default.toml");
+        // The interpreter is initialised once, here, from the environment: it must be the
+        // sessions' (the policy's), not the gateway's (sys.executable came out as the host's
+        // pyenv shim, ~/.ipython was root's).
+        clearenv();
+        for (const auto& [name, value] : rules.environment)
+        {
+            setenv(name.c_str(), value.c_str(), 1);
+        }
         // No thread may exist at a fork: BLAS and OpenMP pools start one per core at import.
         for (const char* name :
              {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"})

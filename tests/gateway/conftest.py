@@ -27,7 +27,9 @@ def free_port():
 
 
 class Gateway:
-    def __init__(self, *extra, work_dir=None, env=None):
+    """`ssl_context`: for a gateway started with --certfile, how requests verify it."""
+
+    def __init__(self, *extra, work_dir=None, env=None, ssl_context=None):
         self.runtime = tempfile.mkdtemp(prefix="cellbox-gw-")
         self.work_dir = work_dir or os.path.join(self.runtime, "work")
         self.log = open(os.path.join(self.runtime, "serve.log"), "w+")
@@ -37,10 +39,11 @@ class Gateway:
              *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         line = self.process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        match = re.search(r"(https?)://127\.0\.0\.1:(\d+)/", line)
         assert match, f"no URL printed: {line!r}"
-        self.port = int(match.group(1))
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = int(match.group(2))
+        self.url = f"{match.group(1)}://127.0.0.1:{self.port}"
+        self.ssl_context = ssl_context
 
     def request(self, method, path, body=None, token=TOKEN, headers=None):
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
@@ -48,7 +51,7 @@ class Gateway:
         all_headers.update(headers or {})
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=all_headers)
         try:
-            with urllib.request.urlopen(req, timeout=60) as res:
+            with urllib.request.urlopen(req, timeout=60, context=self.ssl_context) as res:
                 text = res.read()
                 return res.status, (json.loads(text) if text else None), dict(res.headers)
         except urllib.error.HTTPError as e:

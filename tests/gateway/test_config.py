@@ -22,7 +22,10 @@ class ConfiguredGateway(Gateway):
 
     def __init__(self, args, env=None):
         self.runtime = tempfile.mkdtemp(prefix="cellbox-gw-")
+        self.ssl_context = None
         self.log = open(os.path.join(self.runtime, "serve.log"), "w+")
+        if "--work-dir" not in args:  # never the machine's /var/lib/cellbox
+            args = [*args, "--work-dir", os.path.join(self.runtime, "work")]
         environment = {k: v for k, v in os.environ.items() if not k.startswith("CELLBOX_")}
         environment.update(env or {})
         self.process = subprocess.Popen(

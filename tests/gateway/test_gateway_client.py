@@ -20,8 +20,8 @@ from conftest import TOKEN, free_port, reply_and_outputs
 JUPYTER_TOKEN = "jupyter-" + os.urandom(4).hex()
 
 
-@pytest.fixture(scope="module")
-def jupyter(gateway):
+def start_jupyter(gateway_url, *extra):
+    """jupyter_server with --gateway-url=`gateway_url`: returns (process, url, port, log)."""
     port = free_port()
     root = tempfile.mkdtemp(prefix="cellbox-jupyter-")
     log = open(os.path.join(root, "jupyter.log"), "w+")
@@ -30,8 +30,8 @@ def jupyter(gateway):
     process = subprocess.Popen(
         ["/usr/bin/python3", "-m", "jupyter_server", "--no-browser", "--allow-root",
          f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={JUPYTER_TOKEN}",
-         f"--ServerApp.root_dir={root}", f"--gateway-url={gateway.url}",
-         f"--GatewayClient.auth_token={TOKEN}"],
+         f"--ServerApp.root_dir={root}", f"--gateway-url={gateway_url}",
+         f"--GatewayClient.auth_token={TOKEN}", *extra],
         stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -43,10 +43,20 @@ def jupyter(gateway):
             assert time.monotonic() < deadline, "jupyter server did not start"
             assert process.poll() is None, "jupyter server exited"
             time.sleep(0.3)
-    yield url, port
+    return process, url, port, log
+
+
+def stop_jupyter(process, log):
     process.terminate()
     process.wait(timeout=20)
     log.close()
+
+
+@pytest.fixture(scope="module")
+def jupyter(gateway):
+    process, url, port, log = start_jupyter(gateway.url)
+    yield url, port
+    stop_jupyter(process, log)
 
 
 def call(url, method, path, body=None):

@@ -5,10 +5,12 @@
 #include "cellbox/gateway/kernel_message.hpp"
 #include "cellbox/gateway/message_signer.hpp"
 #include "cellbox/gateway/output_limiter.hpp"
+#include "cellbox/gateway/replay_buffer.hpp"
 #include "cellbox/gateway/stream_options.hpp"
 #include "cellbox/unique_fd.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -34,10 +36,22 @@ namespace cellbox::gateway
 // connected) go to a bounded replay buffer; a connection that comes back with the same
 // session id within `replay_timeout` gets them first, in order.
 //
+// A restart replaces the kernel_io with the process: stop() hands the buffers of disconnected
+// sessions over, and the next kernel_io starts with them, so a reconnect after the restart
+// still gets what it missed (and the gateway's explanation of a death, added in between).
+//
 // Callbacks run on this thread; they must hand their work to the caller's own executor.
 class kernel_io
 {
 public:
+    // What a session without connections has waiting for its reconnect, until `expires`.
+    struct kept_session
+    {
+        replay_buffer buffer;
+        std::chrono::steady_clock::time_point expires;
+    };
+    using kept_sessions = std::map<std::string, kept_session>; // by session id
+
     // Hands one message to a connection without blocking. Returns false once the connection
     // is closing: the message was not taken (and goes to the session's replay buffer).
     using deliver_fn = std::function<bool(kernel_message)>;
@@ -57,9 +71,14 @@ public:
             on_execute_reply;
     };
 
+    // `kept`: sessions of a previous kernel_io of this kernel (from its stop()).
     kernel_io(zmq::context_t& context, connection_info info, callbacks events,
-              stream_options options = {});
+              stream_options options = {}, kept_sessions kept = {});
     ~kernel_io();
+
+    // Stops the thread; returns the disconnected sessions that have messages waiting. Call
+    // once, from the thread that posts commands; nothing may be posted afterwards.
+    kept_sessions stop();
 
     kernel_io(const kernel_io&) = delete;
     kernel_io& operator=(const kernel_io&) = delete;
@@ -91,6 +110,8 @@ private:
 
     void post(command c);
     void run();
+    // The session `id`, created (with its sockets) if new.
+    session& open_session(const std::string& id);
     void apply(command& c);
     void on_iopub(kernel_message message);
     // To every live connection of `s`, or its replay buffer when it has none.

@@ -78,8 +78,8 @@ public:
         int connections = 0;
         std::string reason; // why it last died, for the model
         bool ready = false;
-        // execute_requests sent but not answered: msg_id -> (connection, request header)
-        std::map<std::string, std::pair<std::uint64_t, std::string>> pending;
+        // execute_requests sent but not answered: msg_id -> (session id, request header)
+        std::map<std::string, std::pair<std::string, std::string>> pending;
         std::map<std::string, double> pending_limits; // msg_id -> seconds (0: none)
         std::map<std::string, std::chrono::steady_clock::time_point> pending_since; // msg_id
         std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
@@ -89,6 +89,9 @@ public:
         std::vector<std::function<void()>> exit_waiters;
         // WebSocket connections, re-attached to the new process after a restart.
         std::map<std::uint64_t, std::pair<std::string, kernel_io::deliver_fn>> attached;
+        // Between two processes (io is null): what disconnected sessions have waiting, handed
+        // from the old kernel_io to the next.
+        kernel_io::kept_sessions kept;
     };
     using start_handler = std::function<void(std::optional<std::string> id, std::string error)>;
 
@@ -143,6 +146,10 @@ private:
     // The kernel died on its own (or we killed a stuck cell): explain it to every waiting
     // request, then restart it.
     void handle_death(kernel& k);
+    // The process is gone: stops its kernel_io, keeping its sessions' buffers in k.kept.
+    void stop_io(kernel& k);
+    // To every live connection of the session, else kept for its reconnect (io is null).
+    void tell_session(kernel& k, const std::string& session_id, const kernel_message& message);
     // The cell limit of a request: its metadata.cellbox.timeout, else the owner's default,
     // never above the owner's cap.
     static double cell_limit(const nlohmann::json& metadata, const kernel& k);

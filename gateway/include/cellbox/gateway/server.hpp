@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellbox/gateway/cors_policy.hpp"
 #include "cellbox/gateway/identity.hpp"
 #include "cellbox/gateway/kernel_manager.hpp"
 #include "cellbox/gateway/kernelspec_catalog.hpp"
@@ -9,6 +10,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
+
+namespace boost::asio::ssl
+{
+class context;
+}
 
 namespace cellbox::gateway
 {
@@ -20,7 +26,12 @@ struct server_options
     std::string base_url = "/";
     std::string default_kernel = "cellbox-python";
     std::size_t max_message_bytes = 64 << 20; // requests and WebSocket frames
-    std::string allow_origin;                 // CORS Access-Control-Allow-Origin ("" = none)
+    // Browser origins allowed (CORS, WebSocket Origin check): "", "*" or "a,b" (cors_policy).
+    std::string allow_origin;
+    // PEM files: with a certificate the port speaks HTTPS and WSS only (TLS 1.2+). The key may
+    // be in the certificate file (keyfile empty).
+    std::string certfile;
+    std::string keyfile;
     // WebSocket pings every this many seconds keep idle connections alive through proxies; a
     // connection that then stays silent as long again is closed (0: no pings, no idle limit).
     double ws_ping_interval_s = 30;
@@ -33,11 +44,13 @@ struct server_options
 class server
 {
 public:
+    // Throws tls_config_error (tls_context.hpp) when the certificate or key cannot be used.
     server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
            server_options options, const kernelspec_catalog& specs, kernel_manager& kernels);
 
     void start();
     unsigned short port() const;
+    bool tls() const { return m_tls != nullptr; }
 
     struct context
     {
@@ -48,14 +61,18 @@ public:
         session_registry sessions;
         std::string started;       // ISO 8601, for /api/status
         std::string last_activity; // of the last API request ("" before the first)
+        cors_policy cors;
     };
 
 private:
     void accept();
+    // Runs the HTTP session once the client has completed the TLS handshake.
+    void handshake(boost::asio::ip::tcp::socket socket);
 
     boost::asio::io_context& m_io;
     boost::asio::ip::tcp::acceptor m_acceptor;
     std::shared_ptr<context> m_context;
+    std::shared_ptr<boost::asio::ssl::context> m_tls; // null: plain HTTP
 };
 
 } // namespace cellbox::gateway
