@@ -530,6 +530,7 @@ void kernel_manager::on_execute_started(const std::string& id, const std::string
     {
         return;
     }
+    k->running_msg_id = msg_id;
     const auto limit = k->pending_limits.find(msg_id);
     k->hard_deadline.reset();
     if (limit == k->pending_limits.end() || limit->second <= 0)
@@ -884,6 +885,26 @@ void kernel_manager::handle_death(kernel& k)
     {
         metric::cell_timeout(true);
     }
+    // The cell that was running when the kernel died: the one it last started, else the
+    // oldest request (it died before saying).
+    std::string running = k.running_msg_id;
+    if (k.pending.count(running) == 0)
+    {
+        running.clear();
+        for (const auto& [msg_id, since] : k.pending_since)
+        {
+            if (k.pending.count(msg_id) != 0 &&
+                (running.empty() || since < k.pending_since.at(running)))
+            {
+                running = msg_id;
+            }
+        }
+    }
+    if (running.empty() && !k.pending.empty())
+    {
+        running = k.pending.begin()->first;
+    }
+    k.running_msg_id.clear();
     const auto now = std::chrono::steady_clock::now();
     for (const auto& [msg_id, waiting] : k.pending)
     {
@@ -899,6 +920,18 @@ void kernel_manager::handle_death(kernel& k)
     for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
     {
         const auto& [session_id, request] = waiting;
+        if (msg_id != running)
+        {
+            // Queued behind the cell that died: never ran, as after an error with
+            // stop_on_error.
+            tell_session(k, session_id,
+                         gateway_message("shell", "execute_reply", request,
+                                         {{"status", "aborted"}, {"execution_count", nullptr}}));
+            tell_session(
+                k, session_id,
+                gateway_message("iopub", "status", request, {{"execution_state", "idle"}}));
+            continue;
+        }
         tell_session(
             k, session_id,
             gateway_message("iopub", "error", request,

@@ -84,7 +84,8 @@ public:
         std::map<std::string, std::chrono::steady_clock::time_point> pending_since; // msg_id
         std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
         std::string kill_reason;                                  // set before we kill it
-        bool from_zygote = false; // launcher: a zygote session's supervisor, not our child
+        std::string running_msg_id; // the execute_request the kernel started last
+        bool from_zygote = false;   // launcher: a zygote session's supervisor, not our child
         std::vector<std::function<void(bool)>> ready_waiters;
         std::vector<std::function<void()>> exit_waiters;
         // WebSocket connections, re-attached to the new process after a restart.
