@@ -4,6 +4,7 @@
 #include "cellbox/sandbox/handover.hpp"
 #include "cellbox/unique_fd.hpp"
 #include "payload.hpp"
+#include "seccomp_audit.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -298,6 +299,7 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
 {
     const auto started = clock::now();
     verdict result;
+    seccomp_audit_log audit; // from now on: names the call if the filter kills the payload
     std::unique_ptr<session_cgroup> cgroup;
     std::uint64_t oom_kills_before = 0;
     result.kind.clear(); // undecided until the end
@@ -557,6 +559,14 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
         if (result.kind.empty())
         {
             classify(result, payload_status, cgroup.get(), oom_kills_before);
+            if (result.kind == "seccomp")
+            {
+                if (auto call = audit.find_kill(plan.uid))
+                {
+                    result.syscall = *call;
+                    result.message = "killed by the seccomp filter for calling " + *call;
+                }
+            }
         }
         if (result.kind != "internal_error")
         {

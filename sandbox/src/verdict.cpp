@@ -34,6 +34,10 @@ nlohmann::json to_json(const verdict& v)
         const char* abbrev = sigabbrev_np(v.signal);
         out["signal"] = abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(v.signal);
     }
+    if (!v.syscall.empty())
+    {
+        out["syscall"] = v.syscall;
+    }
     if (!v.message.empty())
     {
         out["message"] = v.message;

@@ -16,6 +16,7 @@ struct verdict
     int exit_code = -1;  // for ok and exit
     int signal = 0;      // for signal, oom, seccomp, timeouts (the signal that ended it)
     std::string message; // internal_error: what failed; seccomp: what was killed
+    std::string syscall; // seccomp: the call it was killed for, when the kernel log says
     std::uint64_t peak_memory_bytes = 0;
     std::uint64_t cpu_ms = 0;
     std::uint64_t wall_ms = 0;
