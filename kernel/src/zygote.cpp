@@ -322,7 +322,7 @@ private:
     {
         session& target = find(request);
         json binding = json::object();
-        for (const char* key : {"workdir", "memory"})
+        for (const char* key : {"workdir", "memory", "owner_uid", "owner_gid"})
         {
             if (request.contains(key))
             {

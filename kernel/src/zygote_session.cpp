@@ -126,6 +126,11 @@ spawn_request parse_spawn_request(const json& request, const sandbox::policy& ru
     spawn_request spawn;
     spawn.sandbox.rules = rules;
     spawn.sandbox.workdir = text_field(request, "workdir");
+    spawn.sandbox.owner = sandbox::parse_workdir_owner(request);
+    if (spawn.sandbox.owner && spawn.sandbox.workdir.empty())
+    {
+        throw std::invalid_argument("owner_uid needs a workdir");
+    }
     spawn.sandbox.ipc_dir = text_field(request, "ipc_dir");
     spawn.sandbox.uid = number_field<std::uint32_t>(request, "uid").value_or(default_uid);
     spawn.connection_file = text_field(request, "connection_file");

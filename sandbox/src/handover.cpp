@@ -1,19 +1,25 @@
 // Late binding of a pre-built session (see handover.hpp). The work directory travels as a
 // detached mount (open_tree(OPEN_TREE_CLONE)) made in the host's mount namespace from a
 // descriptor opened without following symlinks, and is moved into the session's namespace by
-// its init: no path inside the session is resolved on the host side.
+// its init: no path inside the session is resolved on the host side. A workdir owned by
+// another uid (the user's, while sessions get fresh uids) is idmapped on the way (see
+// detach_workdir); the same function prepares a cold session's idmapped workdir.
 #include "cellbox/sandbox/handover.hpp"
 
 #include "cellbox/byte_size.hpp"
 #include "cellbox/sandbox/cgroup.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
 
@@ -32,6 +38,9 @@ namespace
 #define MOUNT_ATTR_NOSUID 0x00000002
 #define MOUNT_ATTR_NODEV 0x00000004
 #endif
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
@@ -45,21 +54,141 @@ struct mount_attributes
 };
 
 constexpr int reply_timeout_ms = 5000;
+constexpr std::uint32_t min_owner_id = 1000;
 
 [[noreturn]] void fail(const std::string& step)
 {
     throw std::system_error(errno, std::generic_category(), step);
 }
 
-// A detached, nosuid/nodev copy of the mount at `path` (not its submounts, as --workdir).
-unique_fd clone_directory_tree(const std::string& path, const sandbox_plan& plan)
+// A user namespace whose only use is its id mapping, for MOUNT_ATTR_IDMAP. It is made by a
+// helper child born in it (clone(CLONE_NEWUSER): nothing of the child runs but pause), whose
+// maps we write; once its /proc/PID/ns/user is open, the child is killed and reaped.
+class idmap_helper
 {
+public:
+    idmap_helper()
+    {
+        const pid_t parent = getpid();
+        m_pid = static_cast<pid_t>(
+            syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, 0));
+        if (m_pid < 0)
+        {
+            fail("clone a user namespace for the idmap");
+        }
+        if (m_pid == 0)
+        {
+            // Only system calls here: this is a copy of (maybe) a warm interpreter.
+            syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            if (syscall(SYS_getppid) != parent)
+            {
+                syscall(SYS_exit_group, 0);
+            }
+            while (true)
+            {
+                syscall(SYS_pause);
+            }
+        }
+    }
+    ~idmap_helper()
+    {
+        if (m_pid > 0)
+        {
+            kill(m_pid, SIGKILL);
+            while (waitpid(m_pid, nullptr, 0) < 0 && errno == EINTR)
+            {
+            }
+        }
+    }
+    idmap_helper(const idmap_helper&) = delete;
+    idmap_helper& operator=(const idmap_helper&) = delete;
+
+    pid_t pid() const { return m_pid; }
+
+private:
+    pid_t m_pid = -1;
+};
+
+void write_map(pid_t pid, const char* file, std::uint32_t outside, std::uint32_t inside)
+{
+    const std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+    const unique_fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    // Idmap rule (checked): line "A B 1": disk id A shows as B via the mount; B's files land as A.
+    const std::string line = std::to_string(outside) + " " + std::to_string(inside) + " 1\n";
+    if (!fd || write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    {
+        fail("write " + path);
+    }
+}
+
+// A user namespace mapping `owner` (on disk) to the session's uid/gid (through the mount).
+unique_fd idmap_namespace(const workdir_owner& owner, const sandbox_plan& plan)
+{
+    const idmap_helper helper;
+    write_map(helper.pid(), "uid_map", owner.uid, plan.uid);
+    write_map(helper.pid(), "gid_map", owner.gid, plan.gid);
+    const std::string path = "/proc/" + std::to_string(helper.pid()) + "/ns/user";
+    unique_fd ns(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns)
+    {
+        fail("open " + path);
+    }
+    return ns;
+}
+
+} // namespace
+
+std::optional<workdir_owner> parse_workdir_owner(const nlohmann::json& request)
+{
+    const auto id = [&request](const char* key) -> std::optional<std::uint32_t>
+    {
+        auto it = request.find(key);
+        if (it == request.end() || it->is_null())
+        {
+            return std::nullopt;
+        }
+        if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+            it->get<std::int64_t>() > 0xfffffffe)
+        {
+            throw std::invalid_argument(std::string(key) + " must be a uid/gid number");
+        }
+        const auto value = it->get<std::uint32_t>();
+        if (value < min_owner_id)
+        {
+            throw std::invalid_argument(
+                std::string(key) + " " + std::to_string(value) +
+                " refused: a workdir owner must be >= " + std::to_string(min_owner_id) +
+                " (root's or a system user's files never enter a session)");
+        }
+        return value;
+    };
+    const auto uid = id("owner_uid");
+    const auto gid = id("owner_gid");
+    if (!uid)
+    {
+        if (gid)
+        {
+            throw std::invalid_argument("owner_gid needs owner_uid");
+        }
+        return std::nullopt;
+    }
+    return workdir_owner{*uid, gid.value_or(*uid)};
+}
+
+unique_fd detach_workdir(const std::string& path, const sandbox_plan& plan,
+                         const std::optional<workdir_owner>& owner)
+{
+    if (owner && !plan.as_root)
+    {
+        errno = EPERM;
+        fail("an idmapped workdir (owner_uid) needs a root launcher");
+    }
     unique_fd dir(open(path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir)
     {
         fail("open workdir " + path);
     }
-    if (plan.as_root && fchownat(dir.get(), "", plan.uid, plan.gid, AT_EMPTY_PATH) != 0)
+    if (!owner && plan.as_root && fchownat(dir.get(), "", plan.uid, plan.gid, AT_EMPTY_PATH) != 0)
     {
         fail("hand workdir " + path + " to the sandbox uid");
     }
@@ -69,16 +198,23 @@ unique_fd clone_directory_tree(const std::string& path, const sandbox_plan& plan
     {
         fail("open_tree " + path);
     }
+    unique_fd userns;
     mount_attributes attributes{MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0};
+    if (owner)
+    {
+        userns = idmap_namespace(*owner, plan);
+        attributes.attr_set |= MOUNT_ATTR_IDMAP;
+        attributes.userns_fd = static_cast<std::uint64_t>(userns.get());
+    }
     if (syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attributes,
                 sizeof attributes) != 0)
     {
-        fail("mount_setattr nosuid,nodev " + path);
+        fail(std::string(owner ? "mount_setattr nosuid,nodev,idmap "
+                               : "mount_setattr nosuid,nodev ") +
+             path);
     }
     return tree;
 }
-
-} // namespace
 
 late_binding parse_late_binding(const nlohmann::json& request)
 {
@@ -95,6 +231,11 @@ late_binding parse_late_binding(const nlohmann::json& request)
             throw std::invalid_argument("workdir must be an absolute host path");
         }
         binding.workdir = it->get<std::string>();
+    }
+    binding.owner = parse_workdir_owner(request);
+    if (binding.owner && binding.workdir.empty())
+    {
+        throw std::invalid_argument("owner_uid needs a workdir");
     }
     if (auto it = request.find("memory"); it != request.end() && !it->is_null())
     {
@@ -133,7 +274,7 @@ nlohmann::json apply_late_binding(const late_binding& binding, const sandbox_pla
             {
                 throw std::runtime_error("this session cannot take a workdir any more");
             }
-            const unique_fd tree = clone_directory_tree(binding.workdir, plan);
+            const unique_fd tree = detach_workdir(binding.workdir, plan, binding.owner);
             if (!send_record(init_link, "workdir", tree.get()))
             {
                 fail("hand the workdir to the session");

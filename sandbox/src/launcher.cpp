@@ -370,8 +370,19 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
                 throw system_failure("open program " + program);
             }
         }
-        // The sandbox opens them again in its own mount namespace.
-        prepare_directory(config.workdir, "--workdir", plan, false);
+        // The sandbox opens them again in its own mount namespace. Except a workdir with
+        // another owner on disk: it becomes an idmapped mount, made here (the idmap's user
+        // namespace needs root outside) and moved into place by the init, as at late binding.
+        unique_fd workdir_tree;
+        if (config.owner && !config.workdir.empty())
+        {
+            workdir_tree = detach_workdir(config.workdir, plan, config.owner);
+            plan.workdir_tree = workdir_tree.get();
+        }
+        else
+        {
+            prepare_directory(config.workdir, "--workdir", plan, false);
+        }
         prepare_directory(config.ipc_dir, "--ipc-dir", plan, true);
 
         int channel_fds[2];
@@ -426,6 +437,7 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
         child_channel.reset();
         status_write.reset();
         init_link_child.reset();
+        workdir_tree.reset();
         unique_fd init_fd(static_cast<int>(syscall(SYS_pidfd_open, init, 0)));
 
         if (!plan.as_root)

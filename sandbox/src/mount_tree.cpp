@@ -26,6 +26,9 @@ constexpr const char* new_root = "/tmp";
 #define MOUNT_ATTR_NOSUID 0x00000002
 #define MOUNT_ATTR_NODEV 0x00000004
 #endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
@@ -213,7 +216,8 @@ void build_filesystem(const sandbox_plan& plan)
     const std::string root = new_root;
     // Nothing we mount may propagate back to the host.
     mount_or_fail(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
-    const unique_fd workdir = open_host_directory(config.workdir);
+    const unique_fd workdir =
+        open_host_directory(plan.workdir_tree >= 0 ? std::string() : config.workdir);
     const unique_fd ipc_dir = open_host_directory(config.ipc_dir);
     mount_or_fail("cellbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755");
 
@@ -232,7 +236,18 @@ void build_filesystem(const sandbox_plan& plan)
     const std::string tmp_options =
         "size=" + std::to_string(config.rules.limits.tmp_size_bytes) + ",mode=1777";
     mount_or_fail("cellbox-tmp", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_options.c_str());
-    if (workdir)
+    if (plan.workdir_tree >= 0)
+    {
+        // Prepared by the launcher (an idmapped mount for a workdir owned by another uid).
+        make_dirs(root + "/work");
+        if (syscall(SYS_move_mount, plan.workdir_tree, "", AT_FDCWD, (root + "/work").c_str(),
+                    MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        {
+            fail("mount the workdir at /work");
+        }
+        close(plan.workdir_tree);
+    }
+    else if (workdir)
     {
         bind_directory_fd(workdir.get(), root + "/work", 0);
     }

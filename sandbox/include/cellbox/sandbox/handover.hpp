@@ -18,20 +18,34 @@ class session_cgroup;
 // already; its host work directory and its memory limit are given now.
 //
 // Request (one JSON object per SOCK_SEQPACKET message on the owner link):
-//   {"workdir": "/host/dir", "memory": "2G" | 2147483648}     every field optional
+//   {"workdir": "/host/dir", "memory": "2G" | 2147483648,
+//    "owner_uid": 200007, "owner_gid": 200007}                every field optional
 // Reply: {"ok": true} or {"ok": false, "error": "..."}
+// With owner_uid (owner_gid defaults to it), /work is an idmapped mount (see workdir_owner);
+// without, the workdir is handed (chowned) to the session's uid, like --workdir.
 struct late_binding
 {
     std::string workdir;                       // host directory to mount at /work ("": keep)
+    std::optional<workdir_owner> owner;        // its owner on disk: idmap instead of chown
     std::optional<std::uint64_t> memory_bytes; // new cgroup memory limit
 };
+
+// "owner_uid" and "owner_gid" of a request (spawn or late binding): integers >= 1000; the gid
+// defaults to the uid. Throws std::invalid_argument with a message for the owner.
+std::optional<workdir_owner> parse_workdir_owner(const nlohmann::json& request);
+
+// A detached, nosuid/nodev copy of the mount at host directory `path` (not its submounts),
+// opened without following symlinks, ready for move_mount. Without `owner`, the directory is
+// handed to the session's uid (as root); with it, the copy is idmapped so that `owner`'s
+// files appear as the session's. Throws std::system_error naming the failed step.
+unique_fd detach_workdir(const std::string& path, const sandbox_plan& plan,
+                         const std::optional<workdir_owner>& owner);
 
 // Throws std::invalid_argument with a message for the owner.
 late_binding parse_late_binding(const nlohmann::json& request);
 
 // Supervisor side: applies `binding` to a running session whose init listens on `init_link`
-// (the init is the only process inside with the privilege to mount). The workdir is handed to
-// the session's uid, like --workdir. Returns the reply.
+// (the init is the only process inside with the privilege to mount). Returns the reply.
 nlohmann::json apply_late_binding(const late_binding& binding, const sandbox_plan& plan,
                                   session_cgroup* cgroup, int init_link);
 

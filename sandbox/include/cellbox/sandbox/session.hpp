@@ -12,15 +12,26 @@
 namespace cellbox::sandbox
 {
 
+// Who owns a work directory on disk, when it is not the session's uid (a user's persistent
+// directory, used by one fresh session uid after another): /work becomes an idmapped mount on
+// which these ids appear as the session's uid/gid, and files the session creates land on disk
+// as them. Only a root launcher can do this; ids below 1000 (root, system users) are refused.
+struct workdir_owner
+{
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;
+};
+
 // What a caller asks for: one program, isolated.
 struct session_config
 {
     policy rules;
-    std::string workdir;              // host directory bound read-write at /work ("" = tmpfs)
-    std::string ipc_dir;              // host directory bound read-write at the same path
-    std::optional<std::uint32_t> uid; // sandbox uid/gid when the launcher is root
-    std::vector<std::string> argv;    // argv[0]: program, resolved on the host's PATH
-    bool allow_degraded = false;      // run even if a required protection is unavailable
+    std::string workdir;                // host directory bound read-write at /work ("" = tmpfs)
+    std::optional<workdir_owner> owner; // workdir's owner on disk (idmapped /work); else chown
+    std::string ipc_dir;                // host directory bound read-write at the same path
+    std::optional<std::uint32_t> uid;   // sandbox uid/gid when the launcher is root
+    std::vector<std::string> argv;      // argv[0]: program, resolved on the host's PATH
+    bool allow_degraded = false;        // run even if a required protection is unavailable
 };
 
 // Everything the parent prepares before a sandboxed process exists. The child side
@@ -35,6 +46,7 @@ struct sandbox_plan
     bool as_root = false;          // launcher is root: drop to uid/gid; else user namespace
     bool memory_in_cgroup = false; // otherwise RLIMIT_AS stands in
     bool pids_in_cgroup = false;   // otherwise RLIMIT_NPROC stands in
+    int workdir_tree = -1;         // detached, idmapped workdir mount (config->owner), or -1
 };
 
 // Child side, step 1 (in new mount and PID namespaces, as their pid 1): a fresh root of
