@@ -1,10 +1,13 @@
 #include "cellbox/gateway/user_registry.hpp"
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <sys/stat.h>
+#include <system_error>
+#include <unistd.h>
 
 namespace cellbox::gateway
 {
@@ -52,6 +55,17 @@ user_registry::home user_registry::home_of(const std::string& user)
     }
     const std::string workdir = m_root + "/users/" + user;
     fs::create_directories(workdir);
+    if (geteuid() == 0)
+    {
+        // The user's own: a launched kernel runs as this uid, a pooled one sees the directory
+        // through an idmapped mount that maps it to the session's uid.
+        if (chown(workdir.c_str(), found->second, found->second) != 0 ||
+            chmod(workdir.c_str(), 0700) != 0)
+        {
+            throw std::system_error(errno, std::generic_category(),
+                                    "hand " + workdir + " to its user");
+        }
+    }
     return {workdir, found->second};
 }
 

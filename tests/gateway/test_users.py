@@ -16,6 +16,7 @@ import asyncio
 
 from conftest import CELLBOX, TOKEN, Gateway
 from test_kernel_death import run_cells, stdout
+from test_pool import metric, wait_for_pool
 
 
 def b64(data):
@@ -143,35 +144,54 @@ def test_a_tokens_kernel_limit_lowers_the_servers(gateway):
     cleanup(gateway)
 
 
-def test_work_directories_persist_per_user_with_their_own_uid(tmp_path):
+@pytest.mark.parametrize("pool", ["0", "2"], ids=["launched", "pooled"])
+def test_work_directories_persist_per_user_with_their_own_uid(tmp_path, pool):
+    """/work is the user's directory, owned on disk by the user's own uid whichever way the
+    kernel started (a launched kernel runs as that uid; a pooled one sees it through an
+    idmapped mount): files survive kernel and gateway restarts and stay writable."""
     work = str(tmp_path / "work")
     alice, bob = user_token("alice"), user_token("bob")
-    g = Gateway(work_dir=work)
+    note = os.path.join(work, "users", "alice", "note.txt")
+
+    def registered_uid(user):
+        return json.load(open(os.path.join(work, "users.json")))[user]
+
+    g = Gateway("--pool-size", pool, work_dir=work)
     try:
+        if pool != "0":
+            wait_for_pool(g)
         kid = g.request("POST", "/api/kernels", {}, token=alice)[1]["id"]
-        results = run_cells(g, kid, [
-            "import os\nopen('/work/note.txt', 'w').write('from alice')\nprint(os.getuid())"],
-            token=alice)
-        alice_uid = int(stdout(results[0][1]))
-        assert g.request("POST", f"/api/kernels/{kid}/restart", token=alice)[0] == 200
-        results = run_cells(g, kid, ["print(open('/work/note.txt').read())"], token=alice)
-        assert stdout(results[0][1]) == "from alice\n", "kept across a kernel restart"
-        bob_kid = g.request("POST", "/api/kernels", {}, token=bob)[1]["id"]
-        results = run_cells(g, bob_kid, ["import os\nprint(os.listdir('/work'), os.getuid())"],
-                            token=bob)
-        listing, bob_uid = stdout(results[0][1]).rsplit(" ", 1)
-        assert listing == "[]" and int(bob_uid) != alice_uid
-    finally:
-        g.stop()
-    g = Gateway(work_dir=work)  # a new gateway process on the same work directory
-    try:
-        kid = g.request("POST", "/api/kernels", {}, token=alice)[1]["id"]
-        results = run_cells(g, kid, ["import os\nprint(open('/work/note.txt').read(), "
+        results = run_cells(g, kid, ["open('/work/note.txt', 'w').write('from alice')\n"
+                                     "import os\nprint(os.stat('/work/note.txt').st_uid == "
                                      "os.getuid())"], token=alice)
-        assert stdout(results[0][1]) == f"from alice {alice_uid}\n"
+        assert stdout(results[0][1]) == "True\n", "the user's files are the kernel's own"
+        alice_uid = registered_uid("alice")
+        assert os.stat(note).st_uid == alice_uid >= 200000
+        if pool != "0":
+            wait_for_pool(g)
+            assert metric(g, "cellbox_pool_takes_total", '{result="hit"}') == 1
+        assert g.request("POST", f"/api/kernels/{kid}/restart", token=alice)[0] == 200
+        results = run_cells(g, kid, ["open('/work/note.txt', 'a').write(', again')\n"
+                                     "print(open('/work/note.txt').read())"], token=alice)
+        assert stdout(results[0][1]) == "from alice, again\n", "kept across a kernel restart"
+        bob_kid = g.request("POST", "/api/kernels", {}, token=bob)[1]["id"]
+        results = run_cells(g, bob_kid, ["import os\nprint(os.listdir('/work'))"], token=bob)
+        assert stdout(results[0][1]) == "[]\n"
+        assert registered_uid("bob") != alice_uid
     finally:
         g.stop()
-    assert os.stat(os.path.join(work, "users", "alice", "note.txt")).st_uid == alice_uid
+    g = Gateway("--pool-size", pool, work_dir=work)  # a new gateway, the same directory
+    try:
+        if pool != "0":
+            wait_for_pool(g)
+        kid = g.request("POST", "/api/kernels", {}, token=alice)[1]["id"]
+        results = run_cells(g, kid, ["open('/work/note.txt', 'a').write('!')\n"
+                                     "print(open('/work/note.txt').read())"], token=alice)
+        assert stdout(results[0][1]) == "from alice, again!\n"
+        assert registered_uid("alice") == alice_uid
+    finally:
+        g.stop()
+    assert os.stat(note).st_uid == alice_uid
 
 
 def test_kernel_variables_pass_through_and_nothing_else_does(tmp_path):
