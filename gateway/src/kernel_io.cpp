@@ -292,7 +292,7 @@ int kernel_io::poll_timeout_ms() const
 {
     if (!m_ready)
     {
-        return 50;
+        return 10;
     }
     std::optional<steady::time_point> next;
     for (const auto& [id, s] : m_sessions)
@@ -379,6 +379,23 @@ void kernel_io::report_execute_reply(const kernel_message& reply, const std::str
 
 void kernel_io::run()
 {
+    try
+    {
+        relay();
+    }
+    catch (const std::exception& e)
+    {
+        // Never std::terminate the gateway for one kernel.
+        log::error("kernel connection failed", {{"error", e.what()}});
+        if (m_events.on_failure)
+        {
+            m_events.on_failure(e.what());
+        }
+    }
+}
+
+void kernel_io::relay()
+{
     zmq::socket_t iopub(m_context, zmq::socket_type::sub);
     iopub.set(zmq::sockopt::linger, 0);
     iopub.set(zmq::sockopt::subscribe, "");
@@ -386,11 +403,30 @@ void kernel_io::run()
     zmq::socket_t own_shell =
         dealer(m_context, "cellbox-gateway-" + m_session, m_info.endpoint(m_info.shell_port));
     auto last_nudge = steady::time_point{};
+    // Ready once the kernel answered on shell AND something came through iopub: a SUB socket
+    // connects asynchronously, and a kernel that answers fast (a forked session) would
+    // otherwise publish a client's first outputs before the subscription exists — lost.
+    bool answered = false;
+    bool heard_iopub = false;
+    auto become_ready = [&]
+    {
+        if (!m_ready && answered && heard_iopub)
+        {
+            m_ready = true;
+            if (m_events.on_ready)
+            {
+                m_events.on_ready();
+            }
+        }
+    };
 
     while (true)
     {
         expire_sessions();
-        if (!m_ready && steady::now() - last_nudge > std::chrono::milliseconds(250))
+        // Until it answers, a kernel is nudged every 250 ms; once it has, and only the iopub
+        // subscription is pending, every 10 ms.
+        const auto nudge_every = std::chrono::milliseconds(answered ? 10 : 250);
+        if (!m_ready && steady::now() - last_nudge > nudge_every)
         {
             last_nudge = steady::now();
             send_frames(own_shell, encode_wire(make_request("shell", "kernel_info_request",
@@ -435,14 +471,8 @@ void kernel_io::run()
         if (items[2].revents & ZMQ_POLLIN)
         {
             receive_frames(own_shell); // a kernel_info_reply: the kernel is up
-            if (!m_ready)
-            {
-                m_ready = true;
-                if (m_events.on_ready)
-                {
-                    m_events.on_ready();
-                }
-            }
+            answered = true;
+            become_ready();
         }
         // Replies first: the kernel sent them before the status that follows them on iopub.
         for (std::size_t i = 0; i < sources.size(); ++i)
@@ -476,6 +506,7 @@ void kernel_io::run()
         }
         if (items[1].revents & ZMQ_POLLIN)
         {
+            heard_iopub = true;
             try
             {
                 on_iopub(decode_wire(receive_frames(iopub), "iopub", m_signer));
@@ -484,6 +515,7 @@ void kernel_io::run()
             {
                 log::warn("dropped a kernel message", {{"channel", "iopub"}, {"error", e.what()}});
             }
+            become_ready();
         }
     }
 }

@@ -128,6 +128,8 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
       m_memory_bytes(parse_byte_size(m_options.memory_limit)),
       m_users(m_options.work_dir, m_options.first_user_uid), m_cull_timer(io)
 {
+    // ZeroMQ caps a context at 1023 sockets by default; each kernel takes about five.
+    zmq_ctx_set(m_zmq.handle(), ZMQ_MAX_SOCKETS, 65536);
     fs::create_directories(m_options.runtime_dir);
     if (m_options.cull_idle_timeout_s > 0)
     {
@@ -409,6 +411,24 @@ void kernel_manager::connect(kernel& k)
                               {
                                   touch(*k);
                               }
+                          });
+    };
+    events.on_failure = [this, id](const std::string& reason)
+    {
+        boost::asio::post(m_io,
+                          [this, id, reason]
+                          {
+                              kernel* k = find(id);
+                              if (k == nullptr)
+                              {
+                                  return;
+                              }
+                              k->reason = "the gateway cannot reach the kernel: " + reason;
+                              for (auto& waiter : std::exchange(k->ready_waiters, {}))
+                              {
+                                  waiter(false);
+                              }
+                              shutdown(id, [] {});
                           });
     };
     k.io = std::make_unique<kernel_io>(m_zmq, k.connection, std::move(events), m_options.streams,

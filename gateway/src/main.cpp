@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <type_traits>
 #include <unistd.h>
@@ -52,8 +53,21 @@ void watch_children(net::signal_set& children, cg::kernel_manager& kernels)
         });
 }
 
+// Every kernel holds a handful of descriptors (ZeroMQ sockets, its WebSocket clients): a
+// thousand sessions need more than the usual soft limit of 1024.
+void raise_descriptor_limit()
+{
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 int serve(const cg::serve_settings& settings)
 {
+    raise_descriptor_limit();
     net::io_context io;
     cg::kernelspec_catalog specs(settings.kernelspec_path);
     if (specs.find(settings.server.default_kernel) == nullptr)

@@ -132,3 +132,23 @@ def test_sigterm_with_a_pool_leaves_nothing():
     assert not left, f"left running: {left}"
     run = os.path.join(g.runtime, "run")
     assert not [d for d in os.listdir(run) if d.startswith(("kernel-", "session-"))]
+
+
+def test_cold_forks_lose_no_output():
+    """A session forked on demand answers fast: its first outputs must not be published before
+    the gateway's iopub subscription is up (they were lost about one time in five)."""
+    g = Gateway("--pool-size", "1")
+    try:
+        wait_for_pool(g, ready=1)
+        kernels = []
+        for i in range(8):
+            kernels.append(g.request("POST", "/api/kernels", {})[1]["id"])  # empties the pool
+        misses = metric(g, "cellbox_pool_takes_total", '{result="miss"}')
+        assert misses >= 3, "several of these were forked on demand"
+        for i, kid in enumerate(kernels):
+            results = run_cells(g, kid, [f"print({i})", "1+1"])
+            assert stdout(results[0][1]) == f"{i}\n"
+            shown = [o for o in results[1][1] if o["msg_type"] == "execute_result"]
+            assert shown and shown[0]["content"]["data"]["text/plain"] == "2"
+    finally:
+        g.stop()

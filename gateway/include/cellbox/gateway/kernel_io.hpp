@@ -65,6 +65,9 @@ public:
         std::function<void(const std::string& parent_msg_id)> on_reply;
         // The kernel started executing the request with this msg_id (its execute_input).
         std::function<void(const std::string& parent_msg_id)> on_execute_started;
+        // The thread could not work (ZeroMQ refused a socket: out of descriptors): the kernel
+        // is unreachable.
+        std::function<void(const std::string& reason)> on_failure;
         // An execute_reply arrived: its status (ok, error, aborted) and, for errors, ename.
         std::function<void(const std::string& parent_msg_id, const std::string& status,
                            const std::string& ename)>
@@ -110,6 +113,7 @@ private:
 
     void post(command c);
     void run();
+    void relay();
     // The session `id`, created (with its sockets) if new.
     session& open_session(const std::string& id);
     void apply(command& c);

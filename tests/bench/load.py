@@ -1,0 +1,565 @@
+#!/usr/bin/python3
+"""Load test of cellbox serve through its public API. Not a unit test.
+
+1. open N sessions (POST /api/kernels + one WebSocket each, --open-concurrency at a time);
+   each session's first cell sets SESSION_TOKEN (random hex) and SESSION_N (its index);
+2. keep them all idle (--idle-seconds), measure PSS of the gateway and of all kernels;
+3. run --rounds cells in every session, C (--concurrency, default 50) executing at any time:
+   `print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)`; the client checks each cell's stdout is
+   exactly what that session must print, that no error or stderr came, and that every message
+   on a session's WebSocket answers a request of that session (nothing lost or crossed);
+4. report sessions opened, open time, errors, round trip p50/p99 under concurrency, PSS
+   totals and per session, as a markdown table.
+
+Opening stops early (and says so) when MemAvailable falls below --min-available-gib.
+
+    /usr/bin/python3 tests/bench/load.py --build-dir build --sessions 200
+"""
+
+import argparse
+import asyncio
+import concurrent.futures
+import json
+import os
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import websockets
+
+CELL_TIMEOUT = 30
+OWNER = {}  # msg_id -> index of the session that sent it (to tell crossed from foreign)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(base, method, path, body=None, raw=False, timeout=300):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode())
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            text = res.read()
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"{method} {path}: HTTP {e.code}: {e.read()[:300]!r}") from None
+    if raw:
+        return text.decode()
+    return json.loads(text) if text else None
+
+
+def mem_available():
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def percentile(samples, q):
+    s = sorted(samples)
+    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))] if s else float("nan")
+
+
+def process_table():
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        table[int(entry.name)] = (ppid, cmdline)
+    return table
+
+
+def kernel_pids(server_pid, runtime_dir):
+    """Descendants of the gateway, and every process naming its runtime dir (zygote,
+    supervisors, inits, kernels, sandbox launchers); not the gateway itself."""
+    table = process_table()
+    children = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    pids, todo = set(), [server_pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in pids:
+                pids.add(child)
+                todo.append(child)
+    needle = runtime_dir.rstrip("/") + "/"
+    pids |= {pid for pid, (_, cmd) in table.items() if needle in cmd}
+    pids.discard(server_pid)
+    return pids
+
+
+def smaps(pids, field="Pss:"):
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith(field):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def thread_count(pids):
+    n = 0
+    for pid in pids:
+        try:
+            n += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass
+    return n
+
+
+class Session:
+    def __init__(self, index):
+        self.index = index
+        self.token = secrets.token_hex(8)
+        self.client_session = uuid.uuid4().hex
+        self.kernel_id = None
+        self.ws = None
+        self.sent = set()        # msg_ids this session sent
+        self.crossed = 0         # messages answering another session's request
+        self.foreign = 0         # messages answering no request of this client (the
+                                 # gateway's own kernel_info at start, for instance)
+        self.stale = 0           # messages answering an earlier request of this session
+
+    def expected(self):
+        return f"{self.token * 3} {self.index * self.index}\n"
+
+
+def execute_message(code, session):
+    return {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request",
+                       "session": session, "username": "load", "version": "5.3",
+                       "date": "2026-01-01T00:00:00.000000Z"},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "allow_stdin": False, "stop_on_error": False}}
+
+
+async def run_cell(s, code):
+    """Runs one cell; returns (stdout, problems). Every message on the WebSocket is checked
+    to belong to this session."""
+    msg = execute_message(code, s.client_session)
+    msg_id = msg["header"]["msg_id"]
+    s.sent.add(msg_id)
+    OWNER[msg_id] = s.index
+    await s.ws.send(json.dumps(msg))
+    stdout, problems = [], []
+    got_reply = got_idle = False
+    deadline = time.monotonic() + CELL_TIMEOUT
+    while not (got_reply and got_idle):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            problems.append(f"timeout (reply {got_reply}, idle {got_idle})")
+            break
+        try:
+            m = json.loads(await asyncio.wait_for(s.ws.recv(), left))
+        except asyncio.TimeoutError:
+            problems.append(f"timeout (reply {got_reply}, idle {got_idle})")
+            break
+        parent = m.get("parent_header", {}).get("msg_id")
+        if parent != msg_id:
+            if parent in s.sent:
+                s.stale += 1
+            elif parent in OWNER:
+                s.crossed += 1
+                problems.append(f"crossed: {m['msg_type']} of session {OWNER[parent]}")
+            else:
+                s.foreign += 1
+            continue
+        kind = m["msg_type"]
+        if kind == "stream":
+            if m["content"]["name"] == "stdout":
+                stdout.append(m["content"]["text"])
+            else:
+                problems.append(f"stderr: {m['content']['text'][:200]!r}")
+        elif kind == "error":
+            problems.append(f"error: {m['content'].get('ename')}: "
+                            f"{m['content'].get('evalue')}")
+        elif m["channel"] == "shell":
+            got_reply = True
+            if m["content"].get("status") != "ok":
+                problems.append(f"reply status {m['content'].get('status')}")
+        elif kind == "status" and m["content"]["execution_state"] == "idle":
+            got_idle = True
+    return "".join(stdout), problems
+
+
+class Load:
+    def __init__(self, args, base, runtime_dir, server_pid, server_dead):
+        self.server_dead = server_dead
+        self.args, self.base = args, base
+        self.runtime_dir, self.server_pid = runtime_dir, server_pid
+        self.rest = concurrent.futures.ThreadPoolExecutor(max_workers=args.rest_threads)
+        self.errors = []             # (phase, session index, text)
+        self.sessions = []
+        self.failed = []             # kernels opened whose session did not work
+        self.open_latencies = []
+        self.stopped_because = None
+
+    def error(self, phase, index, text):
+        self.errors.append((phase, index, text))
+        if len(self.errors) <= 20:
+            print(f"  error [{phase}] session {index}: {text}", file=sys.stderr, flush=True)
+
+    async def rest_call(self, method, path, body=None):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.rest, lambda: http(self.base, method, path, body))
+
+    def ws_url(self, s):
+        return (f"{self.base.replace('http', 'ws')}/api/kernels/{s.kernel_id}/channels"
+                f"?session_id={s.client_session}")
+
+    async def open_one(self, s):
+        t = time.perf_counter()
+        try:
+            s.kernel_id = (await self.rest_call("POST", "/api/kernels",
+                                                {"name": "cellbox-python"}))["id"]
+        except Exception as e:
+            self.error("open: POST", s.index, str(e))
+            return False
+        try:
+            # the gateway pings; no client pings (a busy client loop would drop connections)
+            s.ws = await websockets.connect(self.ws_url(s), max_size=None, ping_interval=None,
+                                            open_timeout=120, close_timeout=5)
+        except Exception as e:
+            self.error("open: WebSocket", s.index, repr(e))
+            return False
+        try:
+            out, problems = await run_cell(
+                s, f"SESSION_TOKEN = {s.token!r}; SESSION_N = {s.index}")
+        except Exception as e:
+            self.error("open: first cell", s.index, f"connection: {e!r}")
+            return False
+        if problems or out:
+            self.error("open: first cell", s.index, f"{problems} {out!r}")
+            if any(p.startswith("timeout") for p in problems):
+                return False
+        self.open_latencies.append(time.perf_counter() - t)
+        return True
+
+    async def open_all(self):
+        limit = asyncio.Semaphore(self.args.open_concurrency)
+        floor = self.args.min_available_gib * 2**30
+        stop = asyncio.Event()
+        done = 0
+
+        async def one(i):
+            nonlocal done
+            async with limit:
+                if stop.is_set():
+                    return
+                if self.server_dead():
+                    self.stopped_because = (f"the gateway exited (status "
+                                            f"{self.server_dead()}) after {len(self.sessions)} "
+                                            "sessions")
+                    stop.set()
+                    return
+                if mem_available() < floor:
+                    if not stop.is_set():
+                        self.stopped_because = (
+                            f"MemAvailable {mem_available() / 2**30:.1f} GiB < "
+                            f"{self.args.min_available_gib} GiB after {len(self.sessions)} "
+                            "sessions")
+                    stop.set()
+                    return
+                s = Session(i)
+                ok = await self.open_one(s)
+                if ok:
+                    self.sessions.append(s)
+                elif s.kernel_id or s.ws:
+                    self.failed.append(s)
+                done += 1
+                if done % 50 == 0:
+                    print(f"  opened {len(self.sessions)}/{done} "
+                          f"(MemAvailable {mem_available() / 2**30:.1f} GiB)", flush=True)
+
+        await asyncio.gather(*(one(i) for i in range(self.args.sessions)))
+
+    async def run_all(self):
+        limit = asyncio.Semaphore(self.args.concurrency)
+        latencies, wrong, lost = [], [], 0
+        in_flight = peak = 0
+
+        async def one(s):
+            nonlocal lost, in_flight, peak
+            for _ in range(self.args.rounds):
+                async with limit:
+                    in_flight += 1
+                    peak = max(peak, in_flight)
+                    t = time.perf_counter()
+                    try:
+                        out, problems = await run_cell(
+                            s, "print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)")
+                    except Exception as e:
+                        out, problems = "", [f"connection: {e!r}"]
+                    latencies.append(time.perf_counter() - t)
+                    in_flight -= 1
+                if problems:
+                    self.error("run", s.index, "; ".join(problems))
+                    if not out:
+                        lost += 1
+                if out != s.expected():
+                    wrong.append((s.index, s.expected(), out))
+                    if out:
+                        self.error("run", s.index, f"wrong output {out!r}, "
+                                   f"expected {s.expected()!r}")
+                if problems and any(p.startswith("connection") for p in problems):
+                    return
+
+        t = time.perf_counter()
+        await asyncio.gather(*(one(s) for s in self.sessions))
+        return time.perf_counter() - t, latencies, wrong, lost, peak
+
+    async def close_all(self):
+        await asyncio.gather(*(s.ws.close() for s in self.sessions + self.failed if s.ws),
+                             return_exceptions=True)
+        limit = asyncio.Semaphore(self.args.rest_threads)
+
+        async def delete(s):
+            async with limit:
+                try:
+                    await self.rest_call("DELETE", f"/api/kernels/{s.kernel_id}")
+                except Exception as e:
+                    self.error("delete", s.index, str(e))
+        t = time.perf_counter()
+        await asyncio.gather(*(delete(s) for s in self.sessions + self.failed
+                               if s.kernel_id))
+        return time.perf_counter() - t
+
+    def memory(self):
+        pids = kernel_pids(self.server_pid, self.runtime_dir)
+        return {"gateway_pss": smaps([self.server_pid]),
+                "gateway_rss": smaps([self.server_pid], "Rss:"),
+                "kernels_pss": smaps(pids), "kernels_processes": len(pids),
+                "kernels_threads": thread_count(pids),
+                "available": mem_available()}
+
+
+def metric_lines(base, names):
+    try:
+        text = http(base, "GET", "/metrics", raw=True, timeout=30)
+    except Exception as e:
+        return [f"/metrics failed: {e}"]
+    return [line for line in text.splitlines()
+            if not line.startswith("#") and any(line.startswith(n) for n in names)]
+
+
+def raise_nofile(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:  # root may raise the hard limit too
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", default="build")
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50,
+                        help="cells executing at once in the run phase")
+    parser.add_argument("--rounds", type=int, default=3, help="cells per session")
+    parser.add_argument("--open-concurrency", type=int, default=8)
+    parser.add_argument("--rest-threads", type=int, default=16)
+    parser.add_argument("--idle-seconds", type=float, default=10)
+    parser.add_argument("--pool-size", type=int, default=4)
+    parser.add_argument("--memory", default="256M", help="memory limit per kernel")
+    parser.add_argument("--min-available-gib", type=float, default=3.0,
+                        help="stop opening sessions below this MemAvailable")
+    args = parser.parse_args()
+
+    nofile = raise_nofile(max(65536, args.sessions * 16))
+    root = tempfile.mkdtemp(prefix="cellbox-load-")
+    runtime_dir = os.path.join(root, "runtime")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = os.path.join(root, "server.log")
+    log = open(log_path, "wb")
+    command = [os.path.join(args.build_dir, "bin", "cellbox"), "serve", "--no-token",
+               "--port", str(port), "--runtime-dir", runtime_dir,
+               "--work-dir", os.path.join(root, "work"), "--pool-size", str(args.pool_size),
+               "--max-kernels", str(args.sessions + 64), "--max-kernels-per-user", "0",
+               "--memory", args.memory, "--log-level", "warn"]
+    print(f"RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; load avg {os.getloadavg()}; "
+          f"MemAvailable {mem_available() / 2**30:.1f} GiB; pid_max "
+          f"{open('/proc/sys/kernel/pid_max').read().strip()}; server log {log_path}", flush=True)
+    server = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    report = {}
+    load = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                http(base, "GET", "/api/kernelspecs", timeout=5)
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("cellbox serve did not start")
+                time.sleep(0.2)
+        time.sleep(3)  # pool filled
+        load = Load(args, base, runtime_dir, server.pid, server.poll)
+        baseline = load.memory()
+
+        print(f"opening {args.sessions} sessions ...", flush=True)
+        t = time.perf_counter()
+        asyncio_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(asyncio_loop)
+        asyncio_loop.run_until_complete(load.open_all())
+        open_time = time.perf_counter() - t
+        opened = len(load.sessions)
+        if server.poll() is not None:
+            with open(log_path, "rb") as f:
+                tail = f.read().decode(errors="replace").splitlines()[-5:]
+            print(f"the gateway exited with status {server.returncode} after {opened} sessions; "
+                  "log tail:\n  " + "\n  ".join(tail), flush=True)
+            print(f"errors: {len(load.errors)}; largest size opened: {opened}")
+            sys.exit(1)
+        listed = len(http(base, "GET", "/api/kernels"))
+        print(f"opened {opened} in {open_time:.1f} s; the gateway lists {listed} kernels; "
+              f"idle {args.idle_seconds:.0f} s ...", flush=True)
+        asyncio_loop.run_until_complete(asyncio.sleep(args.idle_seconds))
+        idle = load.memory()
+
+        print(f"running {args.rounds} cells in each of {opened} sessions, "
+              f"{args.concurrency} at a time ...", flush=True)
+        run_time, latencies, wrong, lost, peak = asyncio_loop.run_until_complete(load.run_all())
+        after = load.memory()
+        crossed = sum(s.crossed for s in load.sessions)
+        stale = sum(s.stale for s in load.sessions)
+        foreign = sum(s.foreign for s in load.sessions)
+        alive = server.poll() is None
+        metrics = metric_lines(base, ["cellbox_kernels{", "cellbox_kernel_deaths_total",
+                                      "cellbox_kernel_ooms_total", "cellbox_pool_takes_total",
+                                      "cellbox_kernel_restarts_total"])
+        print("closing ...", flush=True)
+        delete_time = asyncio_loop.run_until_complete(load.close_all())
+        asyncio_loop.close()
+        report = dict(opened=opened, listed=listed, open_time=open_time, run_time=run_time,
+                      latencies=latencies, wrong=wrong, lost=lost, crossed=crossed,
+                      stale=stale, foreign=foreign, peak=peak, baseline=baseline, idle=idle, after=after,
+                      alive=alive, metrics=metrics, delete_time=delete_time)
+    finally:
+        stop_server(server, runtime_dir)
+        log.close()
+
+    mib = 2 ** 20
+    r = report
+    n = max(r["opened"], 1)
+    cells = len(r["latencies"])
+    open_lat = load.open_latencies
+    per_kernel_idle = (r["idle"]["kernels_pss"] - r["baseline"]["kernels_pss"]) / n
+    per_gateway_idle = (r["idle"]["gateway_pss"] - r["baseline"]["gateway_pss"]) / n
+    print()
+    print(f"load avg at the end {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
+          f"{os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs (other work on the machine)")
+    if load.stopped_because:
+        print(f"opening stopped early: {load.stopped_because}")
+    print()
+    print("| measure | value |")
+    print("|---|---|")
+    print(f"| sessions asked / opened / listed by GET /api/kernels | {args.sessions} / "
+          f"{r['opened']} / {r['listed']} |")
+    print(f"| open time (POST + WebSocket + first cell, {args.open_concurrency} at a time) | "
+          f"{r['open_time']:.1f} s ({r['opened'] / r['open_time']:.1f} sessions/s); "
+          f"per session p50 {percentile(open_lat, 0.5) * 1000:.0f} ms, "
+          f"p99 {percentile(open_lat, 0.99) * 1000:.0f} ms |")
+    print(f"| errors (open + run + delete) | {len(load.errors)} |")
+    print(f"| cells run / wrong output / lost / crossed between sessions | {cells} / "
+          f"{len(r['wrong'])} / {r['lost']} / {r['crossed']} |")
+    print(f"| round trip with {args.concurrency} executing concurrently (peak {r['peak']}), "
+          f"p50 / p99 | {percentile(r['latencies'], 0.5) * 1000:.1f} ms / "
+          f"{percentile(r['latencies'], 0.99) * 1000:.1f} ms |")
+    print(f"| cells per second (run phase) | {cells / r['run_time']:.0f} |")
+    print(f"| gateway PSS: before / {r['opened']} idle sessions / after the run | "
+          f"{r['baseline']['gateway_pss'] / mib:.1f} / {r['idle']['gateway_pss'] / mib:.1f} / "
+          f"{r['after']['gateway_pss'] / mib:.1f} MiB ({per_gateway_idle / 1024:.1f} KiB "
+          f"per session) |")
+    print(f"| all kernels' PSS: before (zygote + pool) / idle / after the run | "
+          f"{r['baseline']['kernels_pss'] / mib:.0f} / {r['idle']['kernels_pss'] / mib:.0f} / "
+          f"{r['after']['kernels_pss'] / mib:.0f} MiB |")
+    print(f"| kernels' PSS per idle session: (idle - before) / N; idle total / N | "
+          f"{per_kernel_idle / mib:.1f} MiB; {r['idle']['kernels_pss'] / n / mib:.1f} MiB |")
+    print(f"| kernel processes / threads at idle | {r['idle']['kernels_processes']} / "
+          f"{r['idle']['kernels_threads']} |")
+    print(f"| MemAvailable before / idle / after the run | "
+          f"{r['baseline']['available'] / 2**30:.1f} / {r['idle']['available'] / 2**30:.1f} / "
+          f"{r['after']['available'] / 2**30:.1f} GiB |")
+    print(f"| delete all sessions | {r['delete_time']:.1f} s |")
+    print(f"| gateway alive at the end | {r['alive']} |")
+    print()
+    print("metrics: " + "; ".join(r["metrics"]))
+    if r["foreign"]:
+        print(f"note: {r['foreign']} messages on the sessions' WebSockets answered no request "
+              "of this client (the gateway's own requests, e.g. kernel_info at start)")
+    if r["stale"]:
+        print(f"note: {r['stale']} messages answered an earlier request of the same session")
+    if load.errors:
+        kinds = {}
+        for phase, _, text in load.errors:
+            kinds.setdefault((phase, text[:80]), 0)
+            kinds[(phase, text[:80])] += 1
+        print("errors by kind:")
+        for (phase, text), count in sorted(kinds.items(), key=lambda kv: -kv[1])[:15]:
+            print(f"  {count} x [{phase}] {text}")
+    with open(log_path, "rb") as f:
+        lines = [line for line in f.read().decode(errors="replace").splitlines()
+                 if "level=error" in line or "level=warn" in line or "level=critical" in line]
+    print(f"server log: {len(lines)} warn/error lines ({log_path})")
+    for line in lines[:15]:
+        print("  " + line[:300])
+    bad = len(load.errors) or r["wrong"] or r["crossed"] or not r["alive"]
+    sys.exit(1 if bad else 0)
+
+
+def stop_server(server, runtime_dir):
+    """Stops the gateway, then any of its kernel processes still alive (by pid)."""
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    deadline = time.monotonic() + 30
+    while True:
+        left = kernel_pids(server.pid, runtime_dir)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if left:
+        print(f"killed {len(left)} leftover kernel processes", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
