@@ -197,6 +197,7 @@ kernel_manager::~kernel_manager()
 
 void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& spec)
 {
+    k.from_zygote = false;
     k.directory = m_options.runtime_dir + "/kernel-" + k.id;
     const std::string ipc_dir = k.directory + "/ipc";
     fs::create_directories(ipc_dir);
@@ -323,6 +324,12 @@ void kernel_manager::launch_from_pool(kernel& k, const kernelspec_catalog::entry
                     kernel* k = find(id);
                     if (k == nullptr || k->launcher != pid)
                     {
+                        return;
+                    }
+                    if (!ok && !k->exit_waiters.empty())
+                    {
+                        // Shut down (or restarted) while being handed over: the session is
+                        // going, its exit event completes the waiting request.
                         return;
                     }
                     if (!ok)
