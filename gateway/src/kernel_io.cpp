@@ -292,7 +292,7 @@ int kernel_io::poll_timeout_ms() const
 {
     if (!m_ready)
     {
-        return 10;
+        return 2;
     }
     std::optional<steady::time_point> next;
     for (const auto& [id, s] : m_sessions)
@@ -424,8 +424,8 @@ void kernel_io::relay()
     {
         expire_sessions();
         // Until it answers, a kernel is nudged every 250 ms; once it has, and only the iopub
-        // subscription is pending, every 10 ms.
-        const auto nudge_every = std::chrono::milliseconds(answered ? 10 : 250);
+        // subscription is pending, every 2 ms (a handed-over pool session waits on this).
+        const auto nudge_every = std::chrono::milliseconds(answered ? 2 : 250);
         if (!m_ready && steady::now() - last_nudge > nudge_every)
         {
             last_nudge = steady::now();
