@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import TOKEN, Gateway
+from conftest import Gateway
 from test_kernel_death import run_cells, stdout, wait_for_state
 
 
@@ -117,37 +117,6 @@ def test_pool_size_zero_launches_through_the_sandbox():
         assert "zygote" not in g.logs()
     finally:
         g.stop()
-
-
-def session_cgroups():
-    """The sandbox's per-session cgroups, in every v1 controller it uses."""
-    found = set()
-    for controller in ("memory", "pids", "cpu"):
-        root = f"/sys/fs/cgroup/{controller}/cellbox"
-        if os.path.isdir(root):
-            found |= {f"{controller}/{d}" for d in os.listdir(root)
-                      if os.path.isdir(os.path.join(root, d))}
-    return found
-
-
-def test_sigterm_with_a_pool_leaves_nothing():
-    before = session_cgroups()
-    g = Gateway("--pool-size", "2")
-    wait_for_pool(g)
-    ids = [g.request("POST", "/api/kernels", {})[1]["id"] for _ in range(2)]
-    assert stdout(run_cells(g, ids[0], ["print(2)"])[0][1]) == "2\n"
-    g.stop()
-    assert g.process.returncode == 0, g.logs()
-    time.sleep(0.5)
-    ps = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True, text=True).stdout
-    left = [line for line in ps.splitlines() if g.runtime in line and " Z" not in line]
-    assert not left, f"left running: {left}"
-    run = os.path.join(g.runtime, "run")
-    assert not [d for d in os.listdir(run) if d.startswith(("kernel-", "session-"))]
-    deadline = time.monotonic() + 5
-    while session_cgroups() - before and time.monotonic() < deadline:
-        time.sleep(0.1)  # supervisors remove theirs as their sessions end
-    assert not session_cgroups() - before, "session cgroups left behind"
 
 
 def test_cold_forks_lose_no_output():
