@@ -9,7 +9,6 @@ import re
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 

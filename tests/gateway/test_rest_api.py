@@ -1,7 +1,6 @@
 """cellbox serve's REST API, as jupyter_server's kernels API, with real kernels."""
 
 import re
-import time
 
 from conftest import TOKEN
 
