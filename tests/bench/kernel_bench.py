@@ -203,8 +203,8 @@ def main():
             ("execute round trip p99", "p99"),
             ("SIGINT to reply of a sleeping cell", "interrupt")]
     print()
-    print(f"| measure | cellbox-kernel | ipykernel 6.17 | ipykernel / cellbox |")
-    print(f"|---|---|---|---|")
+    print("| measure | cellbox-kernel | ipykernel 6.17 | ipykernel / cellbox |")
+    print("|---|---|---|---|")
     for label, key in rows:
         ours, theirs = results["cellbox"][key], results["ipykernel"][key]
         print(f"| {label} | {ours * 1000:.2f} ms | {theirs * 1000:.2f} ms | {theirs / ours:.1f}x |")

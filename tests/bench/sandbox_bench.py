@@ -43,7 +43,7 @@ def main():
     args = parser.parse_args()
     sandbox = os.path.join(args.build_dir, "bin", "cellbox-sandbox")
     programs = {"/bin/true": ["/bin/true"], "python3 -c pass": ["/usr/bin/python3", "-c", "pass"]}
-    print(f"| program | bare | cellbox-sandbox | bubblewrap | cellbox adds | bwrap adds | bwrap / cellbox overhead |")
+    print("| program | bare | cellbox-sandbox | bubblewrap | cellbox adds | bwrap adds | bwrap / cellbox overhead |")
     print("|---|---|---|---|---|---|---|")
     for label, program in programs.items():
         bare = median_launch(program, args.runs)

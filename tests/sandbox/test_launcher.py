@@ -6,7 +6,6 @@ import signal
 import subprocess
 import time
 
-import pytest
 
 from conftest import SANDBOX
 from test_escape import sandbox_processes, session_cgroups

@@ -7,7 +7,6 @@ creates lands on disk as the owner: the next session of the same user can use it
 
 import os
 import pathlib
-import stat
 
 import pytest
 

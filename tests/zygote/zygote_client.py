@@ -9,7 +9,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import uuid
 
 BUILD_DIR = pathlib.Path(os.environ.get("CELLBOX_BUILD_DIR", "build")).resolve()
 KERNEL = BUILD_DIR / "bin" / "cellbox-kernel"
