@@ -10,6 +10,11 @@ for pkg in $wanted; do
     missing+=("$pkg")
   fi
 done
+# The browser tests need npm: machines whose nodejs bundles it (NodeSource) have it already;
+# on Debian's own nodejs it is the separate `npm` package (the two conflict, hence no listing).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "Installing ${#missing[@]} missing Debian packages: ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
