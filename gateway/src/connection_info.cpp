@@ -4,8 +4,10 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <filesystem>
 #include <openssl/rand.h>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 #include <vector>
@@ -68,6 +70,30 @@ void write_connection_file(const connection_info& info, const std::string& path)
     {
         throw std::system_error(errno, std::generic_category(), "write " + path);
     }
+}
+
+std::string ipc_dir_of(const std::string& directory)
+{
+    return directory + "/ipc";
+}
+
+std::string connection_file_of(const std::string& directory)
+{
+    return ipc_dir_of(directory) + "/kernel.json";
+}
+
+std::string verdict_file_of(const std::string& directory)
+{
+    return directory + "/verdict.json";
+}
+
+connection_info prepare_kernel_directory(const std::string& directory)
+{
+    std::filesystem::create_directories(ipc_dir_of(directory));
+    chmod(directory.c_str(), 0700);
+    connection_info connection = make_ipc_connection(ipc_dir_of(directory));
+    write_connection_file(connection, connection_file_of(directory));
+    return connection;
 }
 
 } // namespace cellbox::gateway

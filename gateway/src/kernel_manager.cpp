@@ -3,6 +3,7 @@
 #include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/message_fields.hpp"
+#include "child_process.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -41,21 +42,6 @@ std::uint64_t soft_memory_limit(std::uint64_t hard)
 {
     const std::uint64_t margin = std::max<std::uint64_t>(hard / 8, 32ull << 20);
     return hard > 2 * margin ? hard - margin : hard / 2;
-}
-
-std::string format_bytes(std::uint64_t bytes)
-{
-    const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-    int unit = 0;
-    double value = static_cast<double>(bytes);
-    while (value >= 1024 && unit < 4)
-    {
-        value /= 1024;
-        ++unit;
-    }
-    std::ostringstream out;
-    out << value << " " << units[unit];
-    return out.str();
 }
 
 } // namespace
@@ -199,12 +185,9 @@ void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& sp
 {
     k.from_zygote = false;
     k.directory = m_options.runtime_dir + "/kernel-" + k.id;
-    const std::string ipc_dir = k.directory + "/ipc";
-    fs::create_directories(ipc_dir);
-    chmod(k.directory.c_str(), 0700);
-    k.connection = make_ipc_connection(ipc_dir);
-    const std::string connection_file = ipc_dir + "/kernel.json";
-    write_connection_file(k.connection, connection_file);
+    k.connection = prepare_kernel_directory(k.directory);
+    const std::string ipc_dir = ipc_dir_of(k.directory);
+    const std::string connection_file = connection_file_of(k.directory);
 
     const user_registry::home home = m_users.home_of(k.owner);
     std::vector<std::string> argv = {m_options.sandbox_program,
@@ -220,7 +203,7 @@ void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& sp
                                      "CELLBOX_MEMORY_LIMIT=" +
                                          std::to_string(soft_memory_limit(k.memory_bytes)),
                                      "--verdict-file",
-                                     k.directory + "/verdict.json"};
+                                     verdict_file_of(k.directory)};
     for (const auto& [name, value] : k.env)
     {
         argv.push_back("--setenv");
@@ -232,26 +215,7 @@ void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& sp
     {
         argv.push_back(replace_all(arg.get<std::string>(), "{connection_file}", connection_file));
     }
-    std::vector<char*> raw;
-    for (auto& arg : argv)
-    {
-        raw.push_back(arg.data());
-    }
-    raw.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0)
-    {
-        throw std::system_error(errno, std::generic_category(), "fork the kernel launcher");
-    }
-    if (pid == 0)
-    {
-        setsid(); // its own process group: interrupts are signalled to it alone
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        execv(raw[0], raw.data());
-        _exit(127);
-    }
+    const pid_t pid = spawn_in_own_session(std::move(argv), "the kernel launcher");
     k.launcher = pid;
     log::info("kernel started", {{"kernel", k.id}, {"name", k.name}, {"launcher_pid", pid}});
 }
@@ -886,13 +850,13 @@ std::pair<std::string, std::string> death_explanation(const nlohmann::json& verd
 
 void kernel_manager::handle_death(kernel& k)
 {
-    std::ifstream file(k.directory + "/verdict.json");
+    std::ifstream file(verdict_file_of(k.directory));
     nlohmann::json verdict = nlohmann::json::parse(file, nullptr, false);
     if (verdict.is_discarded())
     {
         verdict = nlohmann::json::object();
     }
-    auto [ename, evalue] = death_explanation(verdict, format_bytes(k.memory_bytes));
+    auto [ename, evalue] = death_explanation(verdict, format_byte_size(k.memory_bytes));
     if (!k.kill_reason.empty())
     {
         ename = "CellTimeoutError";

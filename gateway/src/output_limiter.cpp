@@ -1,5 +1,6 @@
 #include "cellbox/gateway/output_limiter.hpp"
 
+#include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 #include "log.hpp"
 
@@ -20,19 +21,6 @@ bool is_output(const std::string& msg_type)
 constexpr std::size_t max_tracked_cells = 4096;
 
 } // namespace
-
-std::string human_bytes(std::size_t bytes)
-{
-    constexpr std::size_t kib = 1024, mib = kib * 1024, gib = mib * 1024;
-    for (auto [unit, name] : {std::pair{gib, "GiB"}, std::pair{mib, "MiB"}, std::pair{kib, "KiB"}})
-    {
-        if (bytes >= unit && bytes % unit == 0)
-        {
-            return std::to_string(bytes / unit) + " " + name;
-        }
-    }
-    return std::to_string(bytes) + " bytes";
-}
 
 output_limiter::output_limiter(std::size_t max_bytes) : m_max_bytes(max_bytes) {}
 
@@ -77,7 +65,7 @@ std::vector<kernel_message> output_limiter::filter(kernel_message message, const
     log::warn("cell passed the output limit, discarding its further output",
               {{"cell", info.parent_msg_id}, {"limit_bytes", m_max_bytes}});
     out.push_back(make_stderr_notice(message.parent_header,
-                                     "output limit of " + human_bytes(m_max_bytes) +
+                                     "output limit of " + format_byte_size(m_max_bytes) +
                                          " reached; further output of this cell is discarded\n"));
     return out;
 }

@@ -35,7 +35,7 @@ bool kernel_alive(server::context& ctx, const session_registry::session& s)
     return ctx.kernels.find(s.kernel_id) != nullptr;
 }
 
-std::optional<std::string> string_field(const json& body, const char* key)
+std::optional<std::string> optional_string(const json& body, const char* key)
 {
     const auto it = body.find(key);
     if (it == body.end() || it->is_null())
@@ -66,7 +66,7 @@ kernel_choice kernel_field(const json& body)
     {
         throw std::invalid_argument("kernel must be an object with an id or a name");
     }
-    return {string_field(*it, "id"), string_field(*it, "name")};
+    return {optional_string(*it, "id"), optional_string(*it, "name")};
 }
 
 // Binds `s` to an existing kernel of `who`, or to a new one of the given name; then `done`.
@@ -110,14 +110,14 @@ void bind_kernel(const std::shared_ptr<server::context>& ctx, const identity& wh
 void create_session(const std::shared_ptr<server::context>& ctx, const identity& who,
                     const http_request& req, const json& body, const reply_fn& reply)
 {
-    const auto path = string_field(body, "path");
+    const auto path = optional_string(body, "path");
     if (!path || path->empty())
     {
         reply(error_response(req, http::status::bad_request, "path is required"));
         return;
     }
-    const auto type = string_field(body, "type").value_or("notebook");
-    const auto name = string_field(body, "name").value_or("");
+    const auto type = optional_string(body, "type").value_or("notebook");
+    const auto name = optional_string(body, "name").value_or("");
     const kernel_choice choice = kernel_field(body);
     auto created = [ctx, req, reply](const session_registry::session& s)
     {
@@ -153,9 +153,9 @@ void update_session(const std::shared_ptr<server::context>& ctx, const identity&
         reply(error_response(req, http::status::not_found, "Session not found: " + id));
         return;
     }
-    const auto path = string_field(body, "path");
-    const auto name = string_field(body, "name");
-    const auto type = string_field(body, "type");
+    const auto path = optional_string(body, "path");
+    const auto name = optional_string(body, "name");
+    const auto type = optional_string(body, "type");
     const kernel_choice choice = kernel_field(body);
     auto apply = [ctx, who, req, reply, id, path, name, type](const std::string& kernel_id)
     {

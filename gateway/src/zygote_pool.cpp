@@ -1,5 +1,6 @@
 #include "cellbox/gateway/zygote_pool.hpp"
 
+#include "child_process.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -65,35 +66,11 @@ void zygote_pool::launch_zygote()
     // The zygote connects to us: nothing else can talk to it. Only root can connect here.
     m_acceptor.emplace(m_io, boost::asio::local::stream_protocol::endpoint(m_socket_path));
     chmod(m_socket_path.c_str(), 0600);
-    std::vector<std::string> argv = {m_options.kernel_program,
-                                     "--zygote",
-                                     m_socket_path,
-                                     "--warm-modules",
-                                     m_options.warm_modules,
-                                     "--memory-limit",
-                                     std::to_string(m_options.soft_memory_bytes)};
-    std::vector<char*> raw;
-    for (auto& arg : argv)
-    {
-        raw.push_back(arg.data());
-    }
-    raw.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0)
-    {
-        throw std::system_error(errno, std::generic_category(), "fork the zygote");
-    }
-    if (pid == 0)
-    {
-        setsid(); // signals meant for the gateway's terminal do not reach it
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        // The zygote refuses to fork with stray descriptors: none of the gateway's follow it.
-        syscall(SYS_close_range, 3U, ~0U, 0U);
-        execv(raw[0], raw.data());
-        _exit(127);
-    }
+    // The zygote refuses to fork with stray descriptors: none of the gateway's follow it.
+    const pid_t pid = spawn_in_own_session(
+        {m_options.kernel_program, "--zygote", m_socket_path, "--warm-modules",
+         m_options.warm_modules, "--memory-limit", std::to_string(m_options.soft_memory_bytes)},
+        "the zygote");
     m_zygote = pid;
     log::info("zygote starting", {{"kernelspec", m_name},
                                   {"pid", pid},
@@ -241,11 +218,7 @@ zygote_pool::session zygote_pool::prepare_directories()
 {
     session s;
     s.directory = m_options.runtime_dir + "/session-" + random_hex(12);
-    const std::string ipc_dir = s.directory + "/ipc";
-    fs::create_directories(ipc_dir);
-    chmod(s.directory.c_str(), 0700);
-    s.connection = make_ipc_connection(ipc_dir); // its own fresh HMAC key
-    write_connection_file(s.connection, ipc_dir + "/kernel.json");
+    s.connection = prepare_kernel_directory(s.directory); // its own fresh HMAC key
     return s;
 }
 
@@ -257,9 +230,9 @@ void zygote_pool::refill()
         ++m_spawning;
         const auto forked = std::chrono::steady_clock::now();
         request({{"op", "spawn"},
-                 {"ipc_dir", s.directory + "/ipc"},
-                 {"connection_file", s.directory + "/ipc/kernel.json"},
-                 {"verdict_file", s.directory + "/verdict.json"},
+                 {"ipc_dir", ipc_dir_of(s.directory)},
+                 {"connection_file", connection_file_of(s.directory)},
+                 {"verdict_file", verdict_file_of(s.directory)},
                  {"memory", std::to_string(m_options.memory_bytes)}},
                 [this, s, forked](const json& answer) mutable
                 {
@@ -335,9 +308,9 @@ void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
 {
     session s = prepare_directories();
     request({{"op", "spawn"},
-             {"ipc_dir", s.directory + "/ipc"},
-             {"connection_file", s.directory + "/ipc/kernel.json"},
-             {"verdict_file", s.directory + "/verdict.json"},
+             {"ipc_dir", ipc_dir_of(s.directory)},
+             {"connection_file", connection_file_of(s.directory)},
+             {"verdict_file", verdict_file_of(s.directory)},
              {"workdir", workdir},
              {"owner_uid", owner_uid},
              {"memory", std::to_string(memory_bytes)}},

@@ -8,6 +8,7 @@
 
 #include "cellbox/byte_size.hpp"
 #include "cellbox/sandbox/cgroup.hpp"
+#include "mount_api.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -27,31 +28,6 @@ namespace cellbox::sandbox
 {
 namespace
 {
-
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
-#ifndef MOUNT_ATTR_NOSUID
-#define MOUNT_ATTR_NOSUID 0x00000002
-#define MOUNT_ATTR_NODEV 0x00000004
-#endif
-#ifndef MOUNT_ATTR_IDMAP
-#define MOUNT_ATTR_IDMAP 0x00100000
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-
-struct mount_attributes
-{
-    std::uint64_t attr_set;
-    std::uint64_t attr_clr;
-    std::uint64_t propagation;
-    std::uint64_t userns_fd;
-};
 
 constexpr int reply_timeout_ms = 5000;
 constexpr std::uint32_t min_owner_id = 1000;

@@ -2,6 +2,7 @@
 // saw, from read-only binds, then made the root with pivot_root.
 #include "cellbox/sandbox/session.hpp"
 #include "cellbox/unique_fd.hpp"
+#include "mount_api.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -20,26 +21,6 @@ namespace
 
 // Where the new root is assembled; /tmp exists everywhere and this mount namespace is ours.
 constexpr const char* new_root = "/tmp";
-
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
-#define MOUNT_ATTR_NOSUID 0x00000002
-#define MOUNT_ATTR_NODEV 0x00000004
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-
-struct mount_attributes
-{
-    std::uint64_t attr_set;
-    std::uint64_t attr_clr;
-    std::uint64_t propagation;
-    std::uint64_t userns_fd;
-};
 
 [[noreturn]] void fail(const std::string& step)
 {

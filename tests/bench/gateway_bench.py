@@ -33,6 +33,8 @@ import uuid
 
 import websockets
 
+from bench_util import percentile, process_table
+
 REPO = pathlib.Path(__file__).resolve().parent.parent.parent
 PANDAS_CELL = "import pandas as pd; pd.DataFrame({'a': [1, 2]}).describe()"
 RECV_TIMEOUT = 120
@@ -92,11 +94,6 @@ async def run(ws, code, session, on_output=None, timeout=None, reply_only=False)
             got_reply = True
         elif m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
             got_idle = True
-
-
-def percentile(samples, q):
-    s = sorted(samples)
-    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))]
 
 
 class Server:
@@ -236,22 +233,6 @@ async def round_trips_and_throughput(server, count):
         throughput = received / (time.perf_counter() - t) / 1e6
     http(server.base, "DELETE", f"/api/kernels/{kernel_id}")
     return percentile(samples, 0.5), percentile(samples, 0.99), throughput, received
-
-
-def process_table():
-    table = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        table[int(entry.name)] = (ppid, cmdline)
-    return table
 
 
 def kernel_pids(server):

@@ -35,6 +35,8 @@ import uuid
 
 import websockets
 
+from bench_util import percentile, process_table
+
 CELL_TIMEOUT = 30
 OWNER = {}  # msg_id -> index of the session that sent it (to tell crossed from foreign)
 
@@ -63,27 +65,6 @@ def mem_available():
         if line.startswith("MemAvailable:"):
             return int(line.split()[1]) * 1024
     return 0
-
-
-def percentile(samples, q):
-    s = sorted(samples)
-    return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))] if s else float("nan")
-
-
-def process_table():
-    table = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        table[int(entry.name)] = (ppid, cmdline)
-    return table
 
 
 def kernel_pids(server_pid, runtime_dir):

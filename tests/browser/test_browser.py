@@ -85,12 +85,7 @@ class NotebookServer:
                 time.sleep(0.2)
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        gateway_conftest.stop_process(self.process)
 
     def logs(self):
         self.log.seek(0)

@@ -7,6 +7,7 @@ import os
 import pathlib
 import re
 import socket
+import struct
 import subprocess
 import tempfile
 import urllib.error
@@ -23,6 +24,28 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def v1_frame(parts):
+    """A frame of the v1.kernel.websocket.jupyter.org protocol from raw parts (channel first):
+    the offsets table, then the parts."""
+    count = len(parts) + 1
+    offsets, position = [], 8 * (count + 1)
+    for part in parts:
+        offsets.append(position)
+        position += len(part)
+    offsets.append(position)
+    return struct.pack(f"<{count + 1}Q", count, *offsets) + b"".join(parts)
+
+
+def stop_process(process, timeout=15):
+    """SIGTERM, and SIGKILL if it has not exited `timeout` seconds later."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class Gateway:
@@ -67,12 +90,7 @@ class Gateway:
             return res.read().decode()
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def logs(self):
         self.log.seek(0)

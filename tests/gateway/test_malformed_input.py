@@ -12,7 +12,7 @@ import uuid
 import pytest
 import websockets
 
-from conftest import TOKEN, Gateway, reply_and_outputs
+from conftest import TOKEN, Gateway, reply_and_outputs, v1_frame
 
 V1 = "v1.kernel.websocket.jupyter.org"
 CAP = 1 << 20  # --max-message-bytes for this module
@@ -35,17 +35,6 @@ def kernel_id(gateway):
 def header(msg_type, session="battery"):
     return {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": session,
             "username": "test", "date": "2026-01-01T00:00:00.000000Z", "version": "5.3"}
-
-
-def v1_frame(parts):
-    """A v1 frame from raw parts (channel first)."""
-    count = len(parts) + 1
-    offsets, position = [], 8 * (count + 1)
-    for part in parts:
-        offsets.append(position)
-        position += len(part)
-    offsets.append(position)
-    return struct.pack(f"<{count + 1}Q", count, *offsets) + b"".join(parts)
 
 
 def v1_message(channel, head, content=None):

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import websockets
 
-from conftest import TOKEN, reply_and_outputs
+from conftest import TOKEN, reply_and_outputs, v1_frame
 
 V1 = "v1.kernel.websocket.jupyter.org"
 
@@ -19,15 +19,9 @@ def header(msg_type, session):
 
 
 def encode_v1(channel, msg):
-    parts = [channel.encode()] + [json.dumps(msg[k]).encode()
-                                  for k in ("header", "parent_header", "metadata", "content")]
-    count = len(parts) + 1
-    offsets, position = [], 8 * (count + 1)
-    for part in parts:
-        offsets.append(position)
-        position += len(part)
-    offsets.append(position)
-    return struct.pack(f"<{count + 1}Q", count, *offsets) + b"".join(parts)
+    return v1_frame([channel.encode()] + [json.dumps(msg[k]).encode()
+                                          for k in ("header", "parent_header", "metadata",
+                                                    "content")])
 
 
 def decode_v1(frame):

@@ -1,5 +1,6 @@
 // The gateway's message-flow policies: replay buffer bounds, per-cell output cap, iopub rate
 // limits.
+#include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/iopub_rate_limiter.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/output_limiter.hpp"
@@ -95,8 +96,8 @@ TEST_CASE("the output cap discards a cell's output past its limit with one notic
     auto again = print(chunk);
     CHECK(limiter.filter(again, describe(again)).size() == 1);
 
-    CHECK(human_bytes(std::size_t(16) << 20) == "16 MiB");
-    CHECK(human_bytes(512 * 1024) == "512 KiB");
+    CHECK(cellbox::format_byte_size(std::size_t(16) << 20) == "16 MiB");
+    CHECK(cellbox::format_byte_size(512 * 1024) == "512 KiB");
     output_limiter off(0);
     auto big = print(std::string(1000, 'y'));
     CHECK(off.filter(big, describe(big)).size() == 1);

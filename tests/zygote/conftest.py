@@ -19,7 +19,7 @@ SANDBOX = _sandbox_conftest.SANDBOX
 KERNEL = _sandbox_conftest.KERNEL
 pytest_terminal_summary = _sandbox_conftest.pytest_terminal_summary
 
-from zygote_client import Zygote  # noqa: E402
+from zygote_client import Zygote, client_for, wait_ready  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +27,23 @@ def zygote():
     z = Zygote()
     yield z
     z.close()
+
+
+@pytest.fixture
+def kernel(zygote):
+    """A fresh zygote session with a connected client; shut down afterwards."""
+    sessions = []
+
+    def start(**fields):
+        pid, dirs = zygote.spawn_kernel(**fields)
+        client = client_for(dirs["connection_file"])
+        wait_ready(client)
+        sessions.append((pid, client))
+        return pid, client, dirs
+
+    yield start
+    for pid, client in sessions:
+        zygote.request("kill", pid=pid)
+        client.stop_channels()
+    for pid, _ in sessions:
+        zygote.wait_exit(pid)

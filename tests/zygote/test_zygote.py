@@ -16,26 +16,6 @@ import pytest
 from zygote_client import Zygote, client_for, execute, value_of, wait_ready
 
 
-@pytest.fixture
-def kernel(zygote):
-    """A fresh zygote session with a connected client; shut down afterwards."""
-    sessions = []
-
-    def start(**fields):
-        pid, dirs = zygote.spawn_kernel(**fields)
-        client = client_for(dirs["connection_file"])
-        wait_ready(client)
-        sessions.append((pid, client))
-        return pid, client, dirs
-
-    yield start
-    for pid, client in sessions:
-        zygote.request("kill", pid=pid)
-        client.stop_channels()
-    for pid, _ in sessions:
-        zygote.wait_exit(pid)
-
-
 def test_zygote_is_warm_and_single_threaded(zygote):
     assert zygote.hello["warm_modules"] == ["numpy", "pandas", "matplotlib"]
     assert len(os.listdir(f"/proc/{zygote.hello['pid']}/task")) == 1

@@ -10,31 +10,11 @@ import pathlib
 
 import pytest
 
-from zygote_client import client_for, value_of, wait_ready
+from zygote_client import value_of
 
 OWNER = 200007
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="idmapped mounts need root")
-
-
-@pytest.fixture
-def kernel(zygote):
-    """Starts zygote sessions with a connected client; shuts them down afterwards."""
-    sessions = []
-
-    def start(**fields):
-        pid, dirs = zygote.spawn_kernel(**fields)
-        client = client_for(dirs["connection_file"])
-        wait_ready(client)
-        sessions.append((pid, client))
-        return pid, client
-
-    yield start
-    for pid, client in sessions:
-        zygote.request("kill", pid=pid)
-        client.stop_channels()
-    for pid, _ in sessions:
-        zygote.wait_exit(pid)
 
 
 @pytest.fixture
@@ -57,7 +37,7 @@ def owner_of(path):
 
 
 def test_go_with_owner_uid_shows_the_owners_files_as_the_sessions(zygote, kernel, user_dir):
-    pid, client = kernel(deferred_workdir=True)
+    pid, client, _ = kernel(deferred_workdir=True)
     answer = zygote.request("go", pid=pid, workdir=str(user_dir), owner_uid=OWNER)
     assert answer.get("ok") is True, answer
     value_of(client, "import os")
@@ -83,8 +63,8 @@ def test_go_with_owner_uid_shows_the_owners_files_as_the_sessions(zygote, kernel
 
 
 def test_the_next_session_of_the_same_owner_can_use_the_files(zygote, kernel, user_dir):
-    first, client1 = kernel(deferred_workdir=True)
-    second, client2 = kernel(deferred_workdir=True)
+    first, client1, _ = kernel(deferred_workdir=True)
+    second, client2, _ = kernel(deferred_workdir=True)
     for pid in (first, second):
         answer = zygote.request("go", pid=pid, workdir=str(user_dir), owner_uid=OWNER)
         assert answer.get("ok") is True, answer
@@ -102,7 +82,7 @@ def test_the_next_session_of_the_same_owner_can_use_the_files(zygote, kernel, us
 def test_without_owner_uid_the_session_cannot_use_the_users_files(zygote, kernel, user_dir):
     # The parent of the user's directory as the workdir, without a mapping (it is handed to
     # the session's uid): the user's directory inside keeps its owner and its 0700.
-    pid, client = kernel(deferred_workdir=True)
+    pid, client, _ = kernel(deferred_workdir=True)
     answer = zygote.request("go", pid=pid, workdir=str(user_dir.parent))
     assert answer.get("ok") is True, answer
     value_of(client, "import os")
@@ -124,7 +104,7 @@ def test_cold_spawn_with_owner_uid_idmaps_the_workdir(zygote, kernel, user_dir):
     # to an inode with any unmapped id on an idmapped mount, gid included).
     for p in (user_dir, user_dir / "f"):
         os.chown(p, OWNER, OWNER + 1)
-    pid, client = kernel(deferred_workdir=True, workdir=str(user_dir), owner_uid=OWNER,
+    pid, client, _ = kernel(deferred_workdir=True, workdir=str(user_dir), owner_uid=OWNER,
                          owner_gid=OWNER + 1)
     value_of(client, "import os")
     assert value_of(client, "os.stat('/work/f').st_uid == os.getuid()") == "True"
@@ -145,7 +125,7 @@ def test_cold_spawn_with_owner_uid_idmaps_the_workdir(zygote, kernel, user_dir):
     {"owner_gid": OWNER},
 ])
 def test_root_and_system_owners_are_refused(zygote, kernel, user_dir, fields):
-    pid, client = kernel(deferred_workdir=True)
+    pid, client, _ = kernel(deferred_workdir=True)
     answer = zygote.request("go", pid=pid, workdir=str(user_dir), **fields)
     assert answer.get("ok") is not True and "owner_" in answer["error"], answer
     if fields.get("owner_uid") in (0, 999):
@@ -160,6 +140,6 @@ def test_root_and_system_owners_are_refused(zygote, kernel, user_dir, fields):
 
 
 def test_owner_uid_needs_a_workdir(zygote, kernel):
-    pid, _ = kernel(deferred_workdir=True)
+    pid, _, _ = kernel(deferred_workdir=True)
     answer = zygote.request("go", pid=pid, owner_uid=OWNER)
     assert "owner_uid needs a workdir" in answer["error"], answer

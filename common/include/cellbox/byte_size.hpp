@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace cellbox
 {
@@ -63,6 +64,21 @@ inline std::uint64_t parse_byte_size(std::string_view text)
         throw std::invalid_argument("size out of range: '" + std::string(text) + "'");
     }
     return static_cast<std::uint64_t>(bytes);
+}
+
+// "16 MiB", "512 KiB" or "1000 bytes": a limit as the user set it (the largest unit that
+// divides it exactly, so the text is never rounded).
+inline std::string format_byte_size(std::uint64_t bytes)
+{
+    constexpr std::uint64_t kib = 1024, mib = kib * 1024, gib = mib * 1024;
+    for (auto [unit, name] : {std::pair{gib, "GiB"}, std::pair{mib, "MiB"}, std::pair{kib, "KiB"}})
+    {
+        if (bytes >= unit && bytes % unit == 0)
+        {
+            return std::to_string(bytes / unit) + " " + name;
+        }
+    }
+    return std::to_string(bytes) + " bytes";
 }
 
 } // namespace cellbox

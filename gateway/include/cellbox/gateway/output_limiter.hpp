@@ -35,7 +35,4 @@ private:
     std::map<std::string, cell> m_cells; // by parent msg_id, until the cell goes idle
 };
 
-// "16 MiB", "512 KiB" or "1000 bytes": a limit as the user set it.
-std::string human_bytes(std::size_t bytes);
-
 } // namespace cellbox::gateway
