@@ -128,7 +128,8 @@ public:
     zygote(const kernel_options& options, sandbox::policy rules, py::object support,
            unique_fd control)
         : m_options(options), m_rules(std::move(rules)), m_support(std::move(support)),
-          m_control(std::move(control)), m_next_uid(m_rules.first_uid + 1)
+          m_control(std::move(control)), m_next_uid(m_rules.first_uid + 1),
+          m_filter(sandbox::seccomp_filter::compile(m_rules.allowed_syscalls))
     {
     }
 
@@ -277,8 +278,8 @@ private:
 
     pid_t spawn(const json& request)
     {
-        const spawn_request spawn =
-            parse_spawn_request(request, m_rules, m_options, next_uid(request));
+        spawn_request spawn = parse_spawn_request(request, m_rules, m_options, next_uid(request));
+        spawn.sandbox.filter = m_filter; // compiled once, not in every session's supervisor
         require_single_thread();
         int fds[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
@@ -409,6 +410,7 @@ private:
     std::map<pid_t, session> m_sessions;
     std::string m_inbox;
     std::uint32_t m_next_uid;
+    sandbox::seccomp_filter m_filter;
 };
 
 } // namespace

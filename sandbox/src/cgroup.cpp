@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fstream>
 #include <linux/magic.h>
+#include <map>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -80,29 +81,34 @@ bool is_cgroup2(const char* path)
     return statfs(path, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-// Mount point of a v1 controller, from /proc/self/mounts ("" when not mounted).
+// Mount point of a v1 controller, from /proc/self/mounts ("" when not mounted). The table is
+// read once per process: hierarchies do not move under a running service, and every launch
+// would otherwise parse it eight times.
 std::string v1_mount(const std::string& controller)
 {
-    std::istringstream mounts(read_text("/proc/self/mounts"));
-    std::string device, target, type, options, rest;
-    while (mounts >> device >> target >> type >> options)
+    static const std::map<std::string, std::string> mount_of_controller = []
     {
-        std::getline(mounts, rest);
-        if (type != "cgroup")
+        std::map<std::string, std::string> found;
+        std::istringstream mounts(read_text("/proc/self/mounts"));
+        std::string device, target, type, options, rest;
+        while (mounts >> device >> target >> type >> options)
         {
-            continue;
-        }
-        std::istringstream opts(options);
-        std::string opt;
-        while (std::getline(opts, opt, ','))
-        {
-            if (opt == controller)
+            std::getline(mounts, rest);
+            if (type != "cgroup")
             {
-                return target;
+                continue;
+            }
+            std::istringstream opts(options);
+            std::string opt;
+            while (std::getline(opts, opt, ','))
+            {
+                found.emplace(opt, target); // the first mount of a controller wins
             }
         }
-    }
-    return "";
+        return found;
+    }();
+    const auto it = mount_of_controller.find(controller);
+    return it == mount_of_controller.end() ? "" : it->second;
 }
 
 bool make_dir(const std::string& path, std::vector<std::string>& created)
@@ -180,6 +186,21 @@ cgroup_support session_cgroup::probe()
                                         : "cgroup v1 controllers are writable only by root";
     }
     return support;
+}
+
+bool session_cgroup::migrations_are_fast()
+{
+    std::ifstream mounts("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(mounts, line))
+    {
+        if (line.find(" - cgroup2 ") != std::string::npos &&
+            line.find("favordynmods") != std::string::npos)
+        {
+            return true;
+        }
+    }
+    return false;
 }
 
 std::unique_ptr<session_cgroup> session_cgroup::create(const std::string& session_name,
@@ -345,34 +366,55 @@ bool session_cgroup::empty() const
 
 void session_cgroup::destroy()
 {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!empty() && std::chrono::steady_clock::now() < deadline)
+    // Usually the tasks are gone already (the sandbox's pid namespace died with its init), and
+    // removing the directories is all there is to do: a directory that still holds a task
+    // refuses (EBUSY), and only then are the tasks listed and killed.
+    const auto remove_directories = [this](int attempts)
     {
-        for (const auto* dir : {&m_memory, &m_pids, &m_cpu, &m_cpuacct, &m_unified})
+        bool all_removed = true;
+        for (auto it = m_created.rbegin(); it != m_created.rend(); ++it)
         {
-            if (dir->empty())
+            for (int attempt = 1; rmdir(it->c_str()) != 0; ++attempt)
             {
-                continue;
-            }
-            if (m_version == 2 && write_text(*dir + "/cgroup.kill", "1"))
-            {
-                continue;
-            }
-            std::istringstream procs(read_text(*dir + "/cgroup.procs"));
-            pid_t pid = 0;
-            while (procs >> pid)
-            {
-                kill(pid, SIGKILL);
+                if (errno != EBUSY)
+                {
+                    break; // ENOENT: removed already
+                }
+                if (attempt >= attempts)
+                {
+                    all_removed = false;
+                    break;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
             }
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    for (auto it = m_created.rbegin(); it != m_created.rend(); ++it)
+        return all_removed;
+    };
+    if (!remove_directories(1))
     {
-        for (int attempt = 0; attempt < 100 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++attempt)
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!empty() && std::chrono::steady_clock::now() < deadline)
         {
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            for (const auto* dir : {&m_memory, &m_pids, &m_cpu, &m_cpuacct, &m_unified})
+            {
+                if (dir->empty())
+                {
+                    continue;
+                }
+                if (m_version == 2 && write_text(*dir + "/cgroup.kill", "1"))
+                {
+                    continue;
+                }
+                std::istringstream procs(read_text(*dir + "/cgroup.procs"));
+                pid_t pid = 0;
+                while (procs >> pid)
+                {
+                    kill(pid, SIGKILL);
+                }
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
+        remove_directories(100);
     }
     m_created.clear();
     m_memory.clear();

@@ -86,7 +86,8 @@ void apply_rlimits(const sandbox_plan& plan)
 void drop_capabilities_and_identity(const sandbox_plan& plan)
 {
     // The bounding set can only shrink while CAP_SETPCAP is held: before the uid switch.
-    for (int cap = 0; cap <= last_capability(); ++cap)
+    const int last = last_capability();
+    for (int cap = 0; cap <= last; ++cap)
     {
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
         {

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
+#include <vector>
 
 namespace cellbox::sandbox
 {
@@ -67,7 +68,7 @@ extern "C" void ignore_signal(int) {}
 
 // pid 1 of the sandbox. `init_link` (or -1) carries late-binding requests from the launcher.
 // Never returns.
-[[noreturn]] void run_init(const sandbox_plan& plan, const session_hooks& hooks, int channel,
+[[noreturn]] void run_init(sandbox_plan& plan, const session_hooks& hooks, int channel,
                            int status_pipe, int program_fd, int init_link)
 {
     try
@@ -76,20 +77,40 @@ extern "C" void ignore_signal(int) {}
         // Out of the launcher's process group: a frontend's killpg() (jupyter_client interrupts
         // that way) reaches the launcher, which forwards it once, instead of reaching us too.
         setsid();
-        // Two releases: "m" once our id maps exist (we may build the filesystem), "l" once we
-        // are inside the session's cgroups (the payload may start). Joining a v1 cgroup waits
-        // for an RCU grace period (~10 ms), which overlaps with building the filesystem.
-        const auto await_release = [channel](char expected)
+        // Released twice: without root, "m" once our id maps exist (we may build the
+        // filesystem); always "l" once we are inside the session's cgroups (the payload may
+        // start), followed by the seccomp filter unless it was compiled ahead (config.filter).
+        // The launcher compiles the filter and
+        // makes the cgroups while we build the filesystem (joining a v1 memory cgroup can also
+        // wait for an RCU grace period, which then overlaps with it). As root nothing waits:
+        // a socket wakeup would queue us behind the busy launcher on its CPU.
+        std::vector<char> record(64 * 1024);
+        const auto await_release = [&](char expected)
         {
-            char released = 0;
-            if (read(channel, &released, 1) != 1 || released != expected)
+            const ssize_t n = recv(channel, record.data(), record.size(), 0);
+            if (n < 1 || record[0] != expected)
             {
                 _exit(125); // the launcher went away, or failed, before releasing us
             }
+            return static_cast<std::size_t>(n);
         };
-        await_release('m');
+        if (!plan.as_root)
+        {
+            await_release('m');
+        }
+        // Only the pid namespace must come with the clone (we are its pid 1); creating the
+        // others here overlaps them with the launcher's work (a network namespace alone takes
+        // ~0.3 ms).
+        if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) != 0)
+        {
+            throw system_failure("unshare mount, network, ipc and uts namespaces");
+        }
         build_filesystem(plan);
-        await_release('l');
+        const std::size_t released = await_release('l');
+        if (released > 1)
+        {
+            plan.filter = seccomp_filter::from_bytes(record.data() + 1, released - 1);
+        }
         if (unshare(CLONE_NEWCGROUP) != 0 && !plan.config->allow_degraded)
         {
             throw system_failure("unshare cgroup namespace");
@@ -315,7 +336,10 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
         plan.as_root = geteuid() == 0;
         plan.uid = plan.as_root ? config.uid.value_or(config.rules.first_uid) : geteuid();
         plan.gid = plan.as_root ? plan.uid : getegid();
-        plan.filter = seccomp_filter::compile(config.rules.allowed_syscalls);
+        if (config.filter)
+        {
+            plan.filter = *config.filter;
+        }
 
         const resource_limits& limits = config.rules.limits;
         const cgroup_support support = session_cgroup::probe();
@@ -415,7 +439,7 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
         sigdelset(&forwarded, SIGCHLD);
         unique_fd signals(signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
 
-        int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+        int flags = CLONE_NEWPID; // the other namespaces: the init unshares them itself
         if (!plan.as_root)
         {
             flags |= CLONE_NEWUSER;
@@ -448,20 +472,27 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
                        std::to_string(plan.gid) + " " + std::to_string(getegid()) + " 1\n");
             write_file(proc + "/uid_map",
                        std::to_string(plan.uid) + " " + std::to_string(geteuid()) + " 1\n");
+            if (write(channel.get(), "m", 1) != 1)
+            {
+                throw system_failure("release the sandbox");
+            }
         }
-        if (write(channel.get(), "m", 1) != 1)
+        // Compiled and created while the sandbox builds its filesystem. If this fails, closing
+        // the channel makes the waiting init exit.
+        if (!config.filter)
         {
-            throw system_failure("release the sandbox");
+            plan.filter = seccomp_filter::compile(config.rules.allowed_syscalls);
         }
-        // Created while the sandbox builds its filesystem. If this fails, closing the channel
-        // makes the waiting init exit.
         if (use_cgroups)
         {
             cgroup = session_cgroup::create(session_name(), in_cgroup);
             oom_kills_before = cgroup->oom_kills();
             cgroup->add_process(init);
         }
-        if (write(channel.get(), "l", 1) != 1)
+        const std::string release =
+            std::string("l") + (config.filter ? "" : plan.filter.to_bytes());
+        if (send(channel.get(), release.data(), release.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(release.size()))
         {
             throw system_failure("release the sandbox into its limits");
         }

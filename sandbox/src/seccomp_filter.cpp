@@ -3,6 +3,7 @@
 #include "cellbox/unique_fd.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <linux/seccomp.h>
 #include <memory>
 #include <sched.h>
@@ -114,6 +115,25 @@ seccomp_filter seccomp_filter::compile(const std::vector<std::string>& allowed_s
     {
         throw std::runtime_error("seccomp: reading the compiled filter failed");
     }
+    return filter;
+}
+
+std::string seccomp_filter::to_bytes() const
+{
+    return std::string(reinterpret_cast<const char*>(m_program.data()),
+                       m_program.size() * sizeof(sock_filter));
+}
+
+seccomp_filter seccomp_filter::from_bytes(const char* data, std::size_t size)
+{
+    if (size == 0 || size % sizeof(sock_filter) != 0)
+    {
+        throw std::runtime_error("seccomp: a compiled filter of " + std::to_string(size) +
+                                 " bytes is not a whole number of instructions");
+    }
+    seccomp_filter filter;
+    filter.m_program.resize(size / sizeof(sock_filter));
+    std::memcpy(filter.m_program.data(), data, size);
     return filter;
 }
 

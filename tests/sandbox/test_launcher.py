@@ -65,6 +65,10 @@ def test_check_lists_every_protection():
                  "memory_cgroup", "pids_cgroup", "cpu_cgroup", "distinct_uid"]:
         assert f"on   {name}" in result.stdout
     assert "can be met" in result.stdout
+    with open("/proc/self/mountinfo") as mounts:
+        fast = any(" - cgroup2 " in line and "favordynmods" in line for line in mounts)
+    expected = "cgroup migrations are fast" if fast else "may wait for an RCU grace period"
+    assert expected in result.stdout
 
 
 def test_unprivileged_check_and_refusal_without_degraded():

@@ -8,7 +8,8 @@ namespace cellbox::sandbox
 {
 
 // A seccomp program compiled once in the parent (libseccomp allocates; the child only has to
-// load it, as its very last step before execve).
+// load it, as its very last step before execve). The compiled program is plain bytes, so the
+// parent can compile it while the child builds its filesystem and send it over.
 //
 // Default action: EPERM. Native architecture only (other ABIs, int 0x80 and x32, kill the
 // process). On top of the policy's plain allow-list, argument rules that the policy cannot
@@ -26,6 +27,10 @@ public:
     int apply() const noexcept;
 
     std::size_t instructions() const { return m_program.size(); }
+
+    // The compiled program as bytes, and back (a size that is not whole instructions throws).
+    std::string to_bytes() const;
+    static seccomp_filter from_bytes(const char* data, std::size_t size);
 
 private:
     std::vector<sock_filter> m_program;

@@ -32,6 +32,9 @@ struct session_config
     std::optional<std::uint32_t> uid;   // sandbox uid/gid when the launcher is root
     std::vector<std::string> argv;      // argv[0]: program, resolved on the host's PATH
     bool allow_degraded = false;        // run even if a required protection is unavailable
+    // rules.allowed_syscalls compiled ahead (at build time, or once by a zygote); without it
+    // the launcher compiles the filter while the sandbox builds its filesystem.
+    std::optional<seccomp_filter> filter;
 };
 
 // Everything the parent prepares before a sandboxed process exists. The child side
