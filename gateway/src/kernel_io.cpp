@@ -62,13 +62,18 @@ kernel_io::kernel_io(zmq::context_t& context, connection_info info, callbacks ev
       m_rate_limiter(options.iopub_msg_rate_limit, options.iopub_data_rate_limit,
                      options.rate_limit_window)
 {
+    open_kept_sessions(std::move(kept));
+    m_thread = std::thread([this] { run(); });
+}
+
+void kernel_io::open_kept_sessions(kept_sessions kept)
+{
     for (auto& [id, waiting] : kept)
     {
         session& s = open_session(id);
         s.buffer = std::move(waiting.buffer);
         s.expires = waiting.expires;
     }
-    m_thread = std::thread([this] { run(); });
 }
 
 kernel_io::~kernel_io()
@@ -84,7 +89,7 @@ kernel_io::kept_sessions kernel_io::stop()
     }
     // Commands are applied in order: every attach, detach and send posted before this one
     // has had its effect on the sessions.
-    post({command::kind::stop, 0, {}, {}, {}, {}});
+    post({command::kind::stop, 0, {}, {}, {}, {}, {}});
     m_thread.join();
     kept_sessions kept;
     for (auto& [id, s] : m_sessions)
@@ -122,19 +127,31 @@ void kernel_io::post(command c)
     [[maybe_unused]] const ssize_t n = write(m_wake.get(), &one, sizeof one);
 }
 
+void kernel_io::adopt(callbacks events, kept_sessions kept)
+{
+    post({command::kind::adopt,
+          0,
+          {},
+          {},
+          {},
+          {},
+          std::make_shared<std::pair<callbacks, kept_sessions>>(std::move(events),
+                                                                std::move(kept))});
+}
+
 void kernel_io::attach(std::uint64_t connection, const std::string& session_id, deliver_fn deliver)
 {
-    post({command::kind::attach, connection, session_id, std::move(deliver), {}, {}});
+    post({command::kind::attach, connection, session_id, std::move(deliver), {}, {}, {}});
 }
 
 void kernel_io::detach(std::uint64_t connection, std::vector<kernel_message> undelivered)
 {
-    post({command::kind::detach, connection, {}, {}, {}, std::move(undelivered)});
+    post({command::kind::detach, connection, {}, {}, {}, std::move(undelivered), {}});
 }
 
 void kernel_io::send(std::uint64_t connection, kernel_message message)
 {
-    post({command::kind::send, connection, {}, {}, std::move(message), {}});
+    post({command::kind::send, connection, {}, {}, std::move(message), {}, {}});
 }
 
 void kernel_io::keep(session& s, kernel_message message)
@@ -198,6 +215,14 @@ void kernel_io::apply(command& c)
 {
     switch (c.what)
     {
+    case command::kind::adopt:
+        m_events = std::move(c.owner->first);
+        open_kept_sessions(std::move(c.owner->second));
+        if (m_ready && m_events.on_ready)
+        {
+            m_events.on_ready();
+        }
+        break;
     case command::kind::attach:
     {
         session& s = open_session(c.session_id);

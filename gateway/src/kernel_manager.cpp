@@ -152,6 +152,7 @@ void kernel_manager::start_pools()
         options.runtime_dir = m_options.runtime_dir;
         options.memory_bytes = m_memory_bytes;
         options.soft_memory_bytes = soft_memory_limit(m_memory_bytes);
+        options.streams = m_options.streams;
         auto pool = std::make_unique<zygote_pool>(m_io, m_zmq, name, std::move(options));
         pool->on_session_exit = [this](pid_t pid) { on_exit(pid, 0); };
         pool->start();
@@ -225,6 +226,7 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
     k.execution_state = "starting";
     k.ready = false;
     k.from_zygote = false;
+    k.handed_client.reset(); // a previous process's, never handed over
     k.launched_at = std::chrono::steady_clock::now();
     touch(k);
     if (zygote_pool* pool = pool_for(k))
@@ -273,15 +275,17 @@ void kernel_manager::launch_from_pool(kernel& k, const kernelspec_catalog::entry
         }
         log::warn("zygote could not serve, launching through the sandbox",
                   {{"kernel", id}, {"error", why}});
+        k->handed_client.reset();
         launch_plain(*k, *spec);
         connect(*k);
     };
-    if (auto s = pool.take())
+    if (auto claimed = pool.take())
     {
-        adopt(k, *s);
+        adopt(k, claimed->s);
+        k.handed_client = std::move(claimed->client);
+        const pid_t pid = claimed->s.pid;
         log::info("kernel started",
-                  {{"kernel", id}, {"name", k.name}, {"from", "pool"}, {"session_pid", s->pid}});
-        const pid_t pid = s->pid;
+                  {{"kernel", id}, {"name", k.name}, {"from", "pool"}, {"session_pid", pid}});
         pool.go(pid, home.workdir, home.uid, k.memory_bytes,
                 [this, id, pid, &pool, fall_back](bool ok, const std::string& error)
                 {
@@ -402,8 +406,18 @@ void kernel_manager::connect(kernel& k)
                               shutdown(id, [] {});
                           });
     };
-    k.io = std::make_unique<kernel_io>(m_zmq, k.connection, std::move(events), m_options.streams,
-                                       std::exchange(k.kept, {}));
+    if (k.handed_client)
+    {
+        // A pooled session: the pool's connection is subscribed and has its kernel_info
+        // answer already; reconnecting would cost a subscription and a handshake.
+        k.io = std::move(k.handed_client);
+        k.io->adopt(std::move(events), std::exchange(k.kept, {}));
+    }
+    else
+    {
+        k.io = std::make_unique<kernel_io>(m_zmq, k.connection, std::move(events),
+                                           m_options.streams, std::exchange(k.kept, {}));
+    }
     for (const auto& [connection, attachment] : k.attached)
     {
         k.io->attach(connection, attachment.first, attachment.second);

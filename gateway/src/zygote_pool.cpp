@@ -44,7 +44,8 @@ bool gone(pid_t pid)
 zygote_pool::zygote_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::string name,
                          pool_options options)
     : m_io(io), m_zmq(zmq), m_name(std::move(name)), m_options(std::move(options)),
-      m_socket_path(m_options.runtime_dir + "/zygote-" + m_name + ".sock"), m_restart_timer(io)
+      m_socket_path(m_options.runtime_dir + "/zygote-" + m_name + ".sock"), m_restart_timer(io),
+      m_refill_timer(io)
 {
 }
 
@@ -264,12 +265,37 @@ void zygote_pool::refill()
                                               }
                                           });
                     };
-                    pooled entry{
-                        s, std::make_unique<kernel_io>(m_zmq, s.connection, std::move(events)),
-                        false, forked};
+                    pooled entry{s,
+                                 std::make_unique<kernel_io>(m_zmq, s.connection, std::move(events),
+                                                             m_options.streams),
+                                 false, forked};
                     m_pool.emplace(pid, std::move(entry));
                 });
     }
+}
+
+// After a hit the replacement is forked a little later: at once, it would compete with
+// handing over the session just taken (the single-threaded zygote answers `go` only after the
+// fork, and the new session's start-up takes a core for ~150 ms).
+void zygote_pool::refill_soon()
+{
+    constexpr auto delay = std::chrono::milliseconds(100);
+    if (m_refill_pending)
+    {
+        return;
+    }
+    m_refill_pending = true;
+    m_refill_timer.expires_after(delay);
+    m_refill_timer.async_wait(
+        [this](const boost::system::error_code& error)
+        {
+            if (error)
+            {
+                return; // cancelled: the pool is stopping
+            }
+            m_refill_pending = false;
+            refill();
+        });
 }
 
 std::size_t zygote_pool::ready_count() const
@@ -278,7 +304,7 @@ std::size_t zygote_pool::ready_count() const
         std::count_if(m_pool.begin(), m_pool.end(), [](const auto& p) { return p.second.ready; }));
 }
 
-std::optional<zygote_pool::session> zygote_pool::take()
+std::optional<zygote_pool::taken> zygote_pool::take()
 {
     auto best = m_pool.end();
     for (auto it = m_pool.begin(); it != m_pool.end(); ++it)
@@ -294,13 +320,13 @@ std::optional<zygote_pool::session> zygote_pool::take()
         refill();
         return std::nullopt;
     }
-    session s = best->second.s;
-    m_pool.erase(best); // the probe's ZeroMQ sockets go; the kernel's new client connects
-    m_handed_out.push_back(s.pid);
+    taken claimed{best->second.s, std::move(best->second.probe)};
+    m_pool.erase(best);
+    m_handed_out.push_back(claimed.s.pid);
     metric::pool_take(true);
     metric::pool_size(m_name, ready_count());
-    refill();
-    return s;
+    refill_soon();
+    return claimed;
 }
 
 void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
@@ -418,6 +444,7 @@ void zygote_pool::stop()
     }
     m_stopping = true;
     m_restart_timer.cancel();
+    m_refill_timer.cancel();
     std::vector<pid_t> sessions = m_handed_out;
     for (const auto& [pid, entry] : m_pool)
     {

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <memory>
 #include <poll.h>
 #include <sched.h>
 #include <stdexcept>
@@ -37,33 +38,36 @@ constexpr std::uint32_t min_owner_id = 1000;
     throw std::system_error(errno, std::generic_category(), step);
 }
 
+// The helper's whole life: wait to be killed. Only raw system calls: it shares the memory (and
+// the thread-local storage) of its parent.
+int wait_in_user_namespace(void* parent)
+{
+    syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (syscall(SYS_getppid) != *static_cast<const pid_t*>(parent))
+    {
+        syscall(SYS_exit_group, 0);
+    }
+    while (true)
+    {
+        syscall(SYS_pause);
+    }
+}
+
 // A user namespace whose only use is its id mapping, for MOUNT_ATTR_IDMAP. It is made by a
 // helper child born in it (clone(CLONE_NEWUSER): nothing of the child runs but pause), whose
-// maps we write; once its /proc/PID/ns/user is open, the child is killed and reaped.
+// maps we write; once its /proc/PID/ns/user is open, the child is killed and reaped. The child
+// shares our memory (CLONE_VM) on a small stack of its own: copying the page tables of a
+// supervisor forked from a warm interpreter took milliseconds of every hand-over.
 class idmap_helper
 {
 public:
-    idmap_helper()
+    idmap_helper() : m_parent(getpid()), m_stack(std::make_unique<char[]>(stack_size))
     {
-        const pid_t parent = getpid();
-        m_pid = static_cast<pid_t>(
-            syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, 0));
+        m_pid = clone(wait_in_user_namespace, m_stack.get() + stack_size,
+                      CLONE_VM | CLONE_NEWUSER | SIGCHLD, &m_parent);
         if (m_pid < 0)
         {
             fail("clone a user namespace for the idmap");
-        }
-        if (m_pid == 0)
-        {
-            // Only system calls here: this is a copy of (maybe) a warm interpreter.
-            syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-            if (syscall(SYS_getppid) != parent)
-            {
-                syscall(SYS_exit_group, 0);
-            }
-            while (true)
-            {
-                syscall(SYS_pause);
-            }
         }
     }
     ~idmap_helper()
@@ -82,6 +86,9 @@ public:
     pid_t pid() const { return m_pid; }
 
 private:
+    static constexpr std::size_t stack_size = 64 * 1024;
+    pid_t m_parent;
+    std::unique_ptr<char[]> m_stack; // outlives the child: the destructor reaps it first
     pid_t m_pid = -1;
 };
 

@@ -181,3 +181,15 @@ def test_error_is_reported_even_when_ipython_cannot_format_it(fresh_kernel):
     assert reply["content"]["ename"] == "ZeroDivisionError"
     (error,) = of_type(outputs, "error")
     assert "ZeroDivisionError" in "".join(error["content"]["traceback"])
+
+
+def test_the_start_up_rehearsal_leaves_no_trace(fresh_kernel):
+    # The kernel runs a cell's code paths once while it starts; the user's first cell must
+    # still be number 1, with nothing before it in the history or the output cache.
+    reply, outputs = fresh_kernel.execute("len(In), len(Out), _ih[-1], __builtins__ is not None")
+    assert reply["content"]["execution_count"] == 1
+    (result,) = of_type(outputs, "execute_result")
+    assert result["content"]["execution_count"] == 1
+    text = result["content"]["data"]["text/plain"]
+    assert text.startswith("(2, 0, 'len(In)"), text
+    assert of_type(outputs, "stream") == []

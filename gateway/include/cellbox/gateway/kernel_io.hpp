@@ -86,6 +86,11 @@ public:
     kernel_io(const kernel_io&) = delete;
     kernel_io& operator=(const kernel_io&) = delete;
 
+    // Hands this connection to a new owner (a pooled session's probe becomes its kernel's
+    // client: the iopub subscription and the kernel_info handshake are done already). The new
+    // callbacks replace the old ones; `on_ready` runs at once if the kernel is ready.
+    void adopt(callbacks events, kept_sessions kept = {});
+
     void attach(std::uint64_t connection, const std::string& session_id, deliver_fn deliver);
     // `undelivered`: messages the connection had taken but not yet sent, oldest first; they
     // are replayed to the session's next connection.
@@ -102,6 +107,7 @@ private:
             attach,
             detach,
             send,
+            adopt,
             stop
         } what;
         std::uint64_t connection = 0;
@@ -109,7 +115,9 @@ private:
         deliver_fn deliver;
         kernel_message message;
         std::vector<kernel_message> undelivered;
+        std::shared_ptr<std::pair<callbacks, kept_sessions>> owner; // adopt
     };
+    void open_kept_sessions(kept_sessions kept);
 
     void post(command c);
     void run();

@@ -36,6 +36,7 @@ struct pool_options
     std::string runtime_dir;         // sessions' private directories, the control socket
     std::uint64_t memory_bytes;      // cgroup limit of a pooled session (the server's default)
     std::uint64_t soft_memory_bytes; // the kernels' own limit (MemoryError), a little lower
+    stream_options streams;          // of the pool's connections, handed over with the kernels
 };
 
 class zygote_pool
@@ -61,8 +62,15 @@ public:
 
     // Launches the zygote; the pool fills once it is warm.
     void start();
-    // A ready session, or nothing (the pool is empty or the zygote still warming up).
-    std::optional<session> take();
+    // A ready session with the pool's connection to it (subscribed, kernel_info answered:
+    // the kernel's client from now on, see kernel_io::adopt), or nothing (the pool is empty or
+    // the zygote still warming up).
+    struct taken
+    {
+        session s;
+        std::unique_ptr<kernel_io> client;
+    };
+    std::optional<taken> take();
     // Forks a session straight away (the cold path), bound to `workdir` owned by `owner_uid`.
     void spawn(const std::string& workdir, std::uint32_t owner_uid, std::uint64_t memory_bytes,
                spawn_handler done);
@@ -84,7 +92,7 @@ private:
     struct pooled
     {
         session s;
-        std::unique_ptr<kernel_io> probe; // nudges the kernel until it answers
+        std::unique_ptr<kernel_io> probe; // nudges the kernel until it answers, then is taken
         bool ready = false;
         std::chrono::steady_clock::time_point forked;
     };
@@ -95,6 +103,7 @@ private:
     void handle(const nlohmann::json& message);
     void request(nlohmann::json message, std::function<void(const nlohmann::json&)> answer);
     void refill();
+    void refill_soon();
     session prepare_directories();
     void zygote_lost(const std::string& why);
     std::size_t ready_count() const;
@@ -116,6 +125,8 @@ private:
     std::vector<pid_t> m_handed_out; // given to kernels: their exits go to on_session_exit
     std::size_t m_spawning = 0;      // pool spawns not answered yet
     boost::asio::steady_timer m_restart_timer;
+    boost::asio::steady_timer m_refill_timer;
+    bool m_refill_pending = false;
     std::chrono::seconds m_restart_delay{1};
 };
 
