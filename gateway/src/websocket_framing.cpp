@@ -1,5 +1,6 @@
 #include "cellbox/gateway/websocket_framing.hpp"
 
+#include "cellbox/gateway/json_check.hpp"
 #include "cellbox/gateway/message_fields.hpp"
 
 #include <cstdint>
@@ -132,20 +133,39 @@ kernel_message decode_v1(std::string_view frame)
 
 legacy_frame encode_legacy(const kernel_message& message)
 {
+    // The four dicts are spliced in as they came (checked to be JSON objects, not parsed and
+    // re-serialised: output can be megabytes); only the small header is parsed, for the
+    // top-level msg_id and msg_type.
     const json header = parse_object(message.header, "header");
-    json doc = {{"header", header},
-                {"parent_header", parse_object(message.parent_header, "parent_header")},
-                {"metadata", parse_object(message.metadata, "metadata")},
-                {"content", parse_object(message.content, "content")},
-                {"channel", message.channel},
-                {"msg_id", string_field(header, "msg_id")},
-                {"msg_type", string_field(header, "msg_type")}};
+    const std::pair<const char*, const std::string*> parts[] = {
+        {"parent_header", &message.parent_header},
+        {"metadata", &message.metadata},
+        {"content", &message.content}};
+    std::size_t size = message.header.size() + 160;
+    for (const auto& [name, text] : parts)
+    {
+        if (!is_json_object(*text))
+        {
+            throw protocol_error(std::string(name) + " is not a JSON object");
+        }
+        size += text->size();
+    }
+    std::string text;
+    text.reserve(size);
+    text.append(R"({"header":)").append(message.header);
+    for (const auto& [name, part] : parts)
+    {
+        text.append(",\"").append(name).append("\":").append(*part);
+    }
+    text.append(R"(,"channel":)").append(dump(message.channel));
+    text.append(R"(,"msg_id":)").append(dump(string_field(header, "msg_id")));
+    text.append(R"(,"msg_type":)").append(dump(string_field(header, "msg_type")));
     if (message.buffers.empty())
     {
-        doc["buffers"] = json::array();
-        return {dump(doc), false};
+        text.append(R"(,"buffers":[]})");
+        return {std::move(text), false};
     }
-    const std::string text = dump(doc);
+    text.append("}");
     const std::uint32_t count = static_cast<std::uint32_t>(1 + message.buffers.size());
     legacy_frame out{"", true};
     append_int<std::uint32_t>(out.data, count, false);

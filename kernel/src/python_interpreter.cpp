@@ -80,6 +80,8 @@ PYBIND11_EMBEDDED_MODULE(cellbox_native, m)
     m.def("stdin_allowed", [] { return python_interpreter::active().stdin_allowed(); });
     m.def("request_input", [](const std::string& prompt, bool password)
           { return python_interpreter::active().request_input(prompt, password); });
+    m.def("write_stream", [](const std::string& name, const std::string& text)
+          { return python_interpreter::active().write_stream(name, text); });
 }
 
 python_interpreter::python_interpreter(interrupt_router& router, double default_cell_timeout_s)
@@ -228,6 +230,11 @@ nl::json python_interpreter::execute_request_impl(int, const std::string& code, 
                                                {"cpu_ms", usage.cpu_ms},
                                                {"peak_rss_bytes", usage.peak_rss_bytes}};
     return reply;
+}
+
+bool python_interpreter::write_stream(const std::string& name, const std::string& text)
+{
+    return m_server != nullptr && m_server->publish_captured(name, text);
 }
 
 std::string python_interpreter::request_input(const std::string& prompt, bool password)

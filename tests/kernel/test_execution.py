@@ -193,3 +193,39 @@ def test_the_start_up_rehearsal_leaves_no_trace(fresh_kernel):
     text = result["content"]["data"]["text/plain"]
     assert text.startswith("(2, 0, 'len(In)"), text
     assert of_type(outputs, "stream") == []
+
+
+def test_sys_stdout_takes_what_a_file_takes(kernel):
+    # sys.stdout writes go straight to the output coalescer; what that path cannot carry
+    # goes the original way, and the stream still behaves like a text file.
+    code = textwrap.dedent(
+        """
+        import sys
+        print(sys.stdout.isatty(), sys.stdout.write("w\\n"))
+        try:
+            sys.stdout.write(b"bytes")
+        except TypeError:
+            print("bytes refused")
+        sys.stdout.writelines(["x", "y\\n"])
+        sys.stdout.flush()
+        sys.stdout.write("lone \\udcff\\n")
+        print("after")
+        """
+    )
+    reply, outputs = kernel.execute(code)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    text = stdout_of(outputs)
+    assert text.startswith("w\nFalse 2\nbytes refused\nxy\n"), text
+    assert text.endswith("xy\nlone ?\nafter\n"), text
+
+
+def test_output_of_a_thread_after_its_cell_is_not_lost(kernel):
+    reply, _ = kernel.execute(
+        "import threading, time\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('late line'))).start()")
+    assert reply["content"]["status"] == "ok"
+    reply, outputs = kernel.execute("import time\ntime.sleep(0.6)")
+    assert reply["content"]["status"] == "ok"
+    late = [m for m in of_type(outputs, "stream") if "late line" in m["content"]["text"]]
+    # Written while the next cell runs, so it comes with that cell's outputs.
+    assert late

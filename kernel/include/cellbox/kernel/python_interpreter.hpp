@@ -39,6 +39,9 @@ public:
     double cell_timeout() const { return m_cell_timeout_s; }
     bool stdin_allowed() const { return m_allow_stdin; }
     std::string request_input(const std::string& prompt, bool password);
+    // Text a cell wrote to sys.stdout/sys.stderr, into the output coalescer; false outside a
+    // cell (the caller then publishes it the ordinary way).
+    bool write_stream(const std::string& name, const std::string& text);
 
 private:
     struct cell_error
