@@ -43,6 +43,11 @@ def warm_up(modules):
             # imported. matplotlib_inline itself must not be imported here: it hooks into the
             # running IPython shell at import time, and the zygote has none.
             importlib.import_module("matplotlib.pyplot")
+    return (time.perf_counter() - started) * 1000
+
+
+def freeze():
+    """The last step before the zygote forks its first session."""
     # IPython keeps /dev/null open for the life of the process; a session closes every
     # inherited descriptor, so it must not inherit that one (enter_session reopens it).
     import IPython.utils.io
@@ -54,7 +59,6 @@ def warm_up(modules):
     # the zygote's pages in every session.
     gc.collect()
     gc.freeze()
-    return (time.perf_counter() - started) * 1000
 
 
 def enter_session(environment, kernel):

@@ -39,10 +39,16 @@ const char* reason_name(interrupt_reason reason)
     }
 }
 
-py::module load_support_module()
+} // namespace
+
+py::module load_kernel_support_module()
 {
     py::module types = py::module::import("types");
     py::module sys = py::module::import("sys");
+    if (sys.attr("modules").contains("cellbox_kernel"))
+    {
+        return sys.attr("modules")["cellbox_kernel"].cast<py::module>();
+    }
     py::object module = types.attr("ModuleType")("cellbox_kernel");
     py::object code = py::module::import("builtins")
                           .attr("compile")(cellbox_kernel_py_source, "cellbox_kernel.py", "exec");
@@ -50,8 +56,6 @@ py::module load_support_module()
     sys.attr("modules")["cellbox_kernel"] = module;
     return module.cast<py::module>();
 }
-
-} // namespace
 
 void prepare_python_environment()
 {
@@ -115,7 +119,7 @@ void python_interpreter::instanciate_ipython_shell()
 void python_interpreter::configure_impl()
 {
     // Runs in the main thread, which holds the GIL until the base class releases it.
-    m_support = load_support_module();
+    m_support = load_kernel_support_module();
     xpyt::interpreter::configure_impl();
     py::gil_scoped_acquire gil;
     m_support.attr("install")(m_ipython_shell);

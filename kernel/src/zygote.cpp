@@ -13,6 +13,7 @@
 
 #include <Python.h>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <deque>
@@ -439,7 +440,22 @@ int run_zygote(const kernel_options& options)
         prepare_python_environment();
         py::scoped_interpreter python(/*init_signal_handlers=*/false);
         py::module support = load_support_module();
-        const double warm_ms = support.attr("warm_up")(options.warm_modules).cast<double>();
+        const auto warming = std::chrono::steady_clock::now();
+        try
+        {
+            support.attr("warm_up")(options.warm_modules);
+            load_kernel_support_module().attr("prebuild_shell")();
+            support.attr("freeze")();
+        }
+        catch (const py::error_already_set& e)
+        {
+            // Its message needs the interpreter, which is gone once the exception leaves
+            // this scope: take it now.
+            throw std::runtime_error(std::string("warming up failed: ") + e.what());
+        }
+        const double warm_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warming)
+                .count();
         require_single_thread();
         require_no_python_descriptors();
         zygote server(options, std::move(rules), support, connect_to(options.zygote_socket));

@@ -23,6 +23,13 @@ def test_zygote_is_warm_and_single_threaded(zygote):
     assert len(fds) <= 6, fds  # stdio, control connection, signalfd
 
 
+def test_zygote_writes_nothing_to_the_host_home(zygote):
+    # The zygote builds the sessions' IPython shell with the policy's environment, whose
+    # HOME (/work) is a host path here: IPython's profile must not land there.
+    assert not os.path.exists("/work/.ipython")
+    assert not [name for name in os.listdir("/tmp") if name.startswith("cellbox-zygote-ipython-")]
+
+
 def test_execute_with_pandas_already_imported(kernel):
     _, client, _ = kernel()
     assert value_of(client, "6*7") == "42"
@@ -66,6 +73,8 @@ def test_nothing_of_one_session_reaches_the_next(kernel):
         "held = open('/work/held-by-a', 'w')\n"
         "os.environ['X'] = 'from A'\n"
         "import sys; sys.modules['a_marker'] = sys\n"
+        "get_ipython().ast_transformers.append(object())\n"
+        "get_ipython().alias_manager.define_alias('a_alias', 'true')\n"
         "draws = (random.random(), numpy.random.random())"))
     assert reply["status"] == "ok", reply
     assert value_of(a, "any(t.name == 'A-thread' for t in threading.enumerate())") == "True"
@@ -77,6 +86,9 @@ def test_nothing_of_one_session_reaches_the_next(kernel):
         "thread": "import threading; any(t.name == 'A-thread' for t in threading.enumerate())",
         "env": "'X' in os.environ",
         "module": "import sys; 'a_marker' in sys.modules",
+        # The IPython shell is built once, in the zygote: each session changes its own copy.
+        "shell": "len(get_ipython().ast_transformers) > 0",
+        "alias": "get_ipython().alias_manager.is_alias('a_alias')",
         "fd": "any(os.readlink(f'/proc/self/fd/{fd}').endswith('held-by-a')"
               " for fd in os.listdir('/proc/self/fd') if os.path.exists(f'/proc/self/fd/{fd}'))",
     }

@@ -18,6 +18,10 @@ class kernel_server;
 // Adjusts the environment for Python and IPython; call before Python starts.
 void prepare_python_environment();
 
+// The kernel's Python support module (python/cellbox_kernel.py), compiled into the binary;
+// loaded once per process (a zygote loads it before forking its sessions).
+pybind11::module load_kernel_support_module();
+
 // xeus-python's IPython interpreter with cellbox's cell execution: interruptible (signal or
 // time limit) cells that keep the kernel's state, protocol-correct errors, input() that can be
 // interrupted, and a resource report per cell.
