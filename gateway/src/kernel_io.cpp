@@ -41,11 +41,16 @@ struct kernel_io::session
 namespace
 {
 
+// A kernel that was just forked has not bound its sockets yet when the gateway connects;
+// ZeroMQ's default retry after 100 ms would be most of a cold start.
+constexpr int reconnect_interval_ms = 5;
+
 zmq::socket_t dealer(zmq::context_t& context, const std::string& identity,
                      const std::string& endpoint)
 {
     zmq::socket_t socket(context, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::reconnect_ivl, reconnect_interval_ms);
     socket.set(zmq::sockopt::routing_id, identity);
     socket.connect(endpoint);
     return socket;
@@ -423,6 +428,7 @@ void kernel_io::relay()
 {
     zmq::socket_t iopub(m_context, zmq::socket_type::sub);
     iopub.set(zmq::sockopt::linger, 0);
+    iopub.set(zmq::sockopt::reconnect_ivl, reconnect_interval_ms);
     iopub.set(zmq::sockopt::subscribe, "");
     iopub.connect(m_info.endpoint(m_info.iopub_port));
     zmq::socket_t own_shell =

@@ -8,13 +8,29 @@
 #include "cellbox/kernel/python_interpreter.hpp"
 
 #include <Python.h>
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <xeus/xeus_context.hpp>
 #include <xeus/xkernel.hpp>
 #include <zmq.hpp>
 
 namespace cellbox::kernel
 {
+
+namespace
+{
+
+// The `username` of the kernel's message headers (informational in the protocol). Not
+// xeus::get_user_name(): its passwd lookup walks the NSS modules (milliseconds of a cold start
+// in a sandbox that has none of them).
+std::string message_user_name()
+{
+    const char* user = std::getenv("USER");
+    return user != nullptr && *user != '\0' ? user : "cellbox";
+}
+
+} // namespace
 
 void serve_kernel(const xeus::xconfiguration& config, const session_settings& settings)
 {
@@ -27,7 +43,7 @@ void serve_kernel(const xeus::xconfiguration& config, const session_settings& se
     {
         cells.enter_workdir_at_first_cell();
     }
-    xeus::xkernel kernel(config, xeus::get_user_name(), xeus::make_context<zmq::context_t>(),
+    xeus::xkernel kernel(config, message_user_name(), xeus::make_context<zmq::context_t>(),
                          std::move(interpreter), kernel_server::build,
                          std::make_unique<cell_history>());
 
