@@ -62,6 +62,11 @@ kernel_server::~kernel_server()
     m_flusher.join();
 }
 
+void kernel_server::before_cell(std::function<void()> handler)
+{
+    m_before_cell = std::move(handler);
+}
+
 void kernel_server::on_interrupt_request(std::function<void()> handler)
 {
     m_interrupt_handler = std::move(handler);
@@ -111,6 +116,10 @@ void kernel_server::on_shell_message(xeus::xmessage message)
     // The core's own abort answers every queued message with a bare error; we abort the way
     // ipykernel does instead (see abort_queued_executions).
     content["stop_on_error"] = false;
+    if (m_before_cell)
+    {
+        m_before_cell();
+    }
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_executing_parent = message.header();

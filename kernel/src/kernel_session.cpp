@@ -8,6 +8,7 @@
 #include "cellbox/kernel/python_interpreter.hpp"
 
 #include <Python.h>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -52,6 +53,7 @@ void serve_kernel(const xeus::xconfiguration& config, const session_settings& se
     fd_capture capture([&server](const std::string& stream, const std::string& text)
                        { return server.publish_captured(stream, text); });
     cells.attach(server, capture);
+    server.before_cell([&capture] { capture.drain(std::chrono::milliseconds(100)); });
     if (settings.memory_limit_bytes)
     {
         apply_memory_limit(*settings.memory_limit_bytes);

@@ -56,6 +56,10 @@ public:
 
     // Called from the control thread when a frontend sends interrupt_request.
     void on_interrupt_request(std::function<void()> handler);
+    // Runs as an execute request arrives, before its cell owns the captured output: the
+    // capture hands over what was written before (the kernel's start-up banner, a thread
+    // between cells), which must not show up as the cell's output.
+    void before_cell(std::function<void()> handler);
 
 private:
     xeus::xcontrol_messenger& get_control_messenger_impl() override;
@@ -101,6 +105,7 @@ private:
     std::thread m_flusher;
 
     std::function<void()> m_interrupt_handler;
+    std::function<void()> m_before_cell;
 };
 
 } // namespace cellbox::kernel
