@@ -331,6 +331,7 @@ void kernel_manager::launch_from_pool(kernel& k, const kernelspec_catalog::entry
                        return;
                    }
                    adopt(*k, *s);
+                   k->cold_start_pending = true;
                    connect(*k);
                });
 }
@@ -574,6 +575,13 @@ void kernel_manager::mark_ready(const std::string& id)
     }
     k->ready = true;
     k->execution_state = "idle"; // it just answered kernel_info: nothing is running
+    if (std::exchange(k->cold_start_pending, false))
+    {
+        if (const auto pool = m_pools.find(k->name); pool != m_pools.end())
+        {
+            pool->second->cold_start_finished(k->launcher);
+        }
+    }
     const std::chrono::duration<double, std::milli> startup =
         std::chrono::steady_clock::now() - k->launched_at;
     log::info("kernel ready", {{"kernel", id}, {"startup_ms", startup.count()}});

@@ -159,6 +159,7 @@ void zygote_pool::handle(const json& message)
                  out != m_handed_out.end())
         {
             m_handed_out.erase(out);
+            m_cold_starting.erase(pid);
             if (on_session_exit)
             {
                 on_session_exit(pid);
@@ -279,23 +280,39 @@ void zygote_pool::refill()
 // fork, and the new session's start-up takes a core for ~150 ms).
 void zygote_pool::refill_soon()
 {
-    constexpr auto delay = std::chrono::milliseconds(100);
     if (m_refill_pending)
     {
         return;
     }
     m_refill_pending = true;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    wait_to_refill(std::chrono::milliseconds(100), give_up);
+}
+
+void zygote_pool::wait_to_refill(std::chrono::milliseconds delay,
+                                 std::chrono::steady_clock::time_point give_up)
+{
     m_refill_timer.expires_after(delay);
     m_refill_timer.async_wait(
-        [this](const boost::system::error_code& error)
+        [this, give_up](const boost::system::error_code& error)
         {
             if (error)
             {
                 return; // cancelled: the pool is stopping
             }
+            if (!m_cold_starting.empty() && std::chrono::steady_clock::now() < give_up)
+            {
+                wait_to_refill(std::chrono::milliseconds(10), give_up);
+                return;
+            }
             m_refill_pending = false;
             refill();
         });
+}
+
+void zygote_pool::cold_start_finished(pid_t pid)
+{
+    m_cold_starting.erase(pid);
 }
 
 std::size_t zygote_pool::ready_count() const
@@ -317,7 +334,7 @@ std::optional<zygote_pool::taken> zygote_pool::take()
     if (best == m_pool.end())
     {
         metric::pool_take(false);
-        refill();
+        refill_soon(); // after the cold start this miss leads to
         return std::nullopt;
     }
     taken claimed{best->second.s, std::move(best->second.probe)};
@@ -351,6 +368,7 @@ void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
                 }
                 s.pid = answer["pid"].get<pid_t>();
                 m_handed_out.push_back(s.pid);
+                m_cold_starting.insert(s.pid);
                 done(s, "");
             });
 }

@@ -72,6 +72,7 @@ public:
         connection_info connection;
         std::unique_ptr<kernel_io> io;
         std::unique_ptr<kernel_io> handed_client; // a pooled session's, until it is bound
+        bool cold_start_pending = false;          // forked on a pool miss, not answering yet
         std::string execution_state = "starting";
         std::string last_activity;
         std::chrono::steady_clock::time_point active_at;   // last_activity, for the culler

@@ -20,6 +20,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -74,6 +75,9 @@ public:
     // Forks a session straight away (the cold path), bound to `workdir` owned by `owner_uid`.
     void spawn(const std::string& workdir, std::uint32_t owner_uid, std::uint64_t memory_bytes,
                spawn_handler done);
+    // A cold spawn's kernel answered (or gave up): refills wait for cold starts, which a user
+    // is waiting for, rather than compete with them.
+    void cold_start_finished(pid_t pid);
     // Binds a taken session to its user: /work and the memory limit.
     void go(pid_t pid, const std::string& workdir, std::uint32_t owner_uid,
             std::uint64_t memory_bytes, go_handler done);
@@ -104,6 +108,8 @@ private:
     void request(nlohmann::json message, std::function<void(const nlohmann::json&)> answer);
     void refill();
     void refill_soon();
+    void wait_to_refill(std::chrono::milliseconds delay,
+                        std::chrono::steady_clock::time_point give_up);
     session prepare_directories();
     void zygote_lost(const std::string& why);
     std::size_t ready_count() const;
@@ -127,6 +133,7 @@ private:
     boost::asio::steady_timer m_restart_timer;
     boost::asio::steady_timer m_refill_timer;
     bool m_refill_pending = false;
+    std::set<pid_t> m_cold_starting; // cold spawns whose kernel has not answered yet
     std::chrono::seconds m_restart_delay{1};
 };
 
