@@ -47,8 +47,11 @@ class Client:
     def __init__(self, context, info):
         self.session = Session(key=info["key"].encode())
         self.shell = context.socket(zmq.DEALER)
+        # As the gateway does: retry the connection after 5 ms, not ZeroMQ's 100 ms.
+        self.shell.setsockopt(zmq.RECONNECT_IVL, 5)
         self.shell.connect(f"ipc://{info['ip']}-{info['shell_port']}")
         self.iopub = context.socket(zmq.SUB)
+        self.iopub.setsockopt(zmq.RECONNECT_IVL, 5)
         self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
         self.iopub.connect(f"ipc://{info['ip']}-{info['iopub_port']}")
 
