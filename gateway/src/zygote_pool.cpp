@@ -275,9 +275,10 @@ void zygote_pool::refill()
     }
 }
 
-// After a hit the replacement is forked a little later: at once, it would compete with
-// handing over the session just taken (the single-threaded zygote answers `go` only after the
-// fork, and the new session's start-up takes a core for ~150 ms).
+// Replacements are forked a little later than the take: at once, they would compete with
+// handing over the session just taken (the single-threaded zygote answers `go` only after a
+// fork) and, after a miss, with the cold start a user waits for, which would be queued behind
+// them. So: 100 ms after the take, and not while a cold start is still coming up (at most 2 s).
 void zygote_pool::refill_soon()
 {
     if (m_refill_pending)
@@ -409,6 +410,7 @@ void zygote_pool::zygote_lost(const std::string& why)
         fs::remove_all(entry.s.directory, ignored);
     }
     m_spawning = 0;
+    m_cold_starting.clear();
     metric::pool_size(m_name, 0);
     // Without the zygote, its supervisors end their sessions.
     for (const pid_t pid : std::exchange(m_handed_out, {}))
