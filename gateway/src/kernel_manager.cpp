@@ -168,9 +168,9 @@ void kernel_manager::kill_hard(const kernel& k)
     }
     if (k.from_zygote)
     {
-        if (const auto pool = m_pools.find(k.name); pool != m_pools.end())
+        if (zygote_pool* pool = pool_of(k))
         {
-            pool->second->kill(k.launcher);
+            pool->kill(k.launcher);
         }
         return;
     }
@@ -238,13 +238,18 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
     connect(k);
 }
 
-zygote_pool* kernel_manager::pool_for(const kernel& k)
+zygote_pool* kernel_manager::pool_of(const kernel& k)
 {
     const auto pool = m_pools.find(k.name);
+    return pool != m_pools.end() ? pool->second.get() : nullptr;
+}
+
+zygote_pool* kernel_manager::pool_for(const kernel& k)
+{
+    zygote_pool* pool = pool_of(k);
     // The pool's sessions were forked with the server's environment: KERNEL_* variables need
     // a launch of their own.
-    return pool != m_pools.end() && pool->second->ready() && k.env.empty() ? pool->second.get()
-                                                                           : nullptr;
+    return pool != nullptr && pool->ready() && k.env.empty() ? pool : nullptr;
 }
 
 void kernel_manager::launch_from_pool(kernel& k, const kernelspec_catalog::entry& spec,
@@ -577,9 +582,9 @@ void kernel_manager::mark_ready(const std::string& id)
     k->execution_state = "idle"; // it just answered kernel_info: nothing is running
     if (std::exchange(k->cold_start_pending, false))
     {
-        if (const auto pool = m_pools.find(k->name); pool != m_pools.end())
+        if (zygote_pool* pool = pool_of(*k))
         {
-            pool->second->cold_start_finished(k->launcher);
+            pool->cold_start_finished(k->launcher);
         }
     }
     const std::chrono::duration<double, std::milli> startup =

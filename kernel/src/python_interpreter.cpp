@@ -41,20 +41,26 @@ const char* reason_name(interrupt_reason reason)
 
 } // namespace
 
+py::module module_from_source(const char* name, const char* source, const char* filename)
+{
+    py::object module = py::module::import("types").attr("ModuleType")(name);
+    py::module builtins = py::module::import("builtins");
+    py::object code = builtins.attr("compile")(source, filename, "exec");
+    builtins.attr("exec")(code, module.attr("__dict__"));
+    return module.cast<py::module>();
+}
+
 py::module load_kernel_support_module()
 {
-    py::module types = py::module::import("types");
     py::module sys = py::module::import("sys");
     if (sys.attr("modules").contains("cellbox_kernel"))
     {
         return sys.attr("modules")["cellbox_kernel"].cast<py::module>();
     }
-    py::object module = types.attr("ModuleType")("cellbox_kernel");
-    py::object code = py::module::import("builtins")
-                          .attr("compile")(cellbox_kernel_py_source, "cellbox_kernel.py", "exec");
-    py::module::import("builtins").attr("exec")(code, module.attr("__dict__"));
+    py::module module =
+        module_from_source("cellbox_kernel", cellbox_kernel_py_source, "cellbox_kernel.py");
     sys.attr("modules")["cellbox_kernel"] = module;
-    return module.cast<py::module>();
+    return module;
 }
 
 void prepare_python_environment()

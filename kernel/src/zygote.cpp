@@ -98,12 +98,7 @@ void require_no_python_descriptors()
 
 py::module load_support_module()
 {
-    py::module types = py::module::import("types");
-    py::object module = types.attr("ModuleType")("cellbox_zygote");
-    py::object code = py::module::import("builtins")
-                          .attr("compile")(cellbox_zygote_py_source, "cellbox_zygote.py", "exec");
-    py::module::import("builtins").attr("exec")(code, module.attr("__dict__"));
-    return module.cast<py::module>();
+    return module_from_source("cellbox_zygote", cellbox_zygote_py_source, "cellbox_zygote.py");
 }
 
 unique_fd connect_to(const std::string& path)

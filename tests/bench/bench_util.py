@@ -1,6 +1,9 @@
 """Pieces the benchmarks share (run as scripts from tests/bench, so a plain import works)."""
 
+import importlib.util
 import os
+import pathlib
+import uuid
 
 
 def percentile(samples, q):
@@ -24,3 +27,26 @@ def process_table():
             continue
         table[int(entry.name)] = (ppid, cmdline)
     return table
+
+
+def execute_message(code, session, username="bench"):
+    """A v5.3 execute_request in jupyter_server's JSON WebSocket framing."""
+    return {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request",
+                       "session": session, "username": username, "version": "5.3",
+                       "date": "2026-01-01T00:00:00.000000Z"},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "allow_stdin": False, "stop_on_error": False}}
+
+
+def _gateway_test_helpers():
+    """tests/gateway/conftest.py, loaded under its own name (as the browser test does)."""
+    path = pathlib.Path(__file__).resolve().parent.parent / "gateway" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("gateway_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# SIGTERM, then SIGKILL after `timeout` seconds: the gateway tests' own process stopper.
+stop_process = _gateway_test_helpers().stop_process

@@ -33,7 +33,7 @@ import uuid
 
 import websockets
 
-from bench_util import percentile, process_table
+from bench_util import execute_message, percentile, process_table, stop_process
 
 REPO = pathlib.Path(__file__).resolve().parent.parent.parent
 PANDAS_CELL = "import pandas as pd; pd.DataFrame({'a': [1, 2]}).describe()"
@@ -60,15 +60,6 @@ def http(base, method, path, body=None, raw=False):
         if raw:
             return text.decode()
         return json.loads(text) if text else None
-
-
-def execute_message(code, session):
-    return {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request",
-                       "session": session, "username": "bench", "version": "5.3",
-                       "date": "2026-01-01T00:00:00.000000Z"},
-            "parent_header": {}, "metadata": {}, "channel": "shell",
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "allow_stdin": False, "stop_on_error": False}}
 
 
 async def run(ws, code, session, on_output=None, timeout=None, reply_only=False):
@@ -121,12 +112,7 @@ class Server:
         return "\n".join(self.log.read().decode(errors="replace").splitlines()[-lines:])
 
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, 30)
 
     # -- cellbox only --
     def metric(self, name, labels):

@@ -35,7 +35,7 @@ import uuid
 
 import websockets
 
-from bench_util import percentile, process_table
+from bench_util import execute_message, percentile, process_table, stop_process
 
 CELL_TIMEOUT = 30
 OWNER = {}  # msg_id -> index of the session that sent it (to tell crossed from foreign)
@@ -125,19 +125,10 @@ class Session:
         return f"{self.token * 3} {self.index * self.index}\n"
 
 
-def execute_message(code, session):
-    return {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request",
-                       "session": session, "username": "load", "version": "5.3",
-                       "date": "2026-01-01T00:00:00.000000Z"},
-            "parent_header": {}, "metadata": {}, "channel": "shell",
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "allow_stdin": False, "stop_on_error": False}}
-
-
 async def run_cell(s, code):
     """Runs one cell; returns (stdout, problems). Every message on the WebSocket is checked
     to belong to this session."""
-    msg = execute_message(code, s.client_session)
+    msg = execute_message(code, s.client_session, username="load")
     msg_id = msg["header"]["msg_id"]
     s.sent.add(msg_id)
     OWNER[msg_id] = s.index
@@ -521,12 +512,7 @@ def main():
 def stop_server(server, runtime_dir):
     """Stops the gateway, then any of its kernel processes still alive (by pid)."""
     if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, 60)
     deadline = time.monotonic() + 30
     while True:
         left = kernel_pids(server.pid, runtime_dir)

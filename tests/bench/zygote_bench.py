@@ -31,6 +31,8 @@ from jupyter_client.session import Session
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "zygote"))
 
+from bench_util import stop_process  # noqa: E402 (run as a script from tests/bench)
+
 
 def connection(ipc_dir):
     info = {"transport": "ipc", "ip": f"{ipc_dir}/k", "shell_port": 1, "iopub_port": 2,
@@ -211,12 +213,7 @@ def main():
             client.kernel_info()
             times.append((time.perf_counter() - started) * 1000)
             client.close()
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, 10)
         results[label] = times
 
     plain(lambda ipc, work, path: [str(sandbox), "--ipc-dir", ipc, "--workdir", work, "--",

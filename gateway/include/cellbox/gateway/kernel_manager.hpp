@@ -142,6 +142,9 @@ private:
     void launch_from_pool(kernel& k, const kernelspec_catalog::entry& spec, zygote_pool& pool);
     // The gateway's ZeroMQ side of a launched kernel.
     void connect(kernel& k);
+    // The pool of the kernel's kernelspec, if it has one.
+    zygote_pool* pool_of(const kernel& k);
+    // The pool to start this kernel from now, if any (ready, and no KERNEL_* environment).
     zygote_pool* pool_for(const kernel& k);
     // SIGKILL for what the launcher runs; a zygote session is killed by its zygote.
     void kill_hard(const kernel& k);

@@ -18,6 +18,9 @@ class kernel_server;
 // Adjusts the environment for Python and IPython; call before Python starts.
 void prepare_python_environment();
 
+// A module made from Python source compiled into the binary (not registered in sys.modules).
+pybind11::module module_from_source(const char* name, const char* source, const char* filename);
+
 // The kernel's Python support module (python/cellbox_kernel.py), compiled into the binary;
 // loaded once per process (a zygote loads it before forking its sessions).
 pybind11::module load_kernel_support_module();
