@@ -1,9 +1,12 @@
 #include "cellbox/kernel/interrupt_router.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <csignal>
-#include <ctime>
+#include <poll.h>
 #include <stdexcept>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <system_error>
 
 namespace cellbox::kernel
@@ -57,6 +60,13 @@ interrupt_router::interrupt_router(signal_callback on_signal) : m_main_thread(pt
     }
     g_on_signal = on_signal;
     block_signals_in_this_thread();
+    const sigset_t sigint = signal_set({SIGINT});
+    m_sigint.reset(signalfd(-1, &sigint, SFD_CLOEXEC | SFD_NONBLOCK));
+    m_wakeup.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!m_sigint || !m_wakeup)
+    {
+        throw std::system_error(errno, std::generic_category(), "signalfd/eventfd");
+    }
 
     struct sigaction action = {};
     action.sa_handler = on_interrupt_signal;
@@ -75,43 +85,67 @@ interrupt_router::~interrupt_router()
         std::lock_guard<std::mutex> lock(m_mutex);
         m_stopping = true;
     }
-    // The sigwait thread sees this SIGINT, finds m_stopping set and returns.
-    pthread_kill(m_sigwait_thread.native_handle(), SIGINT);
+    wake_waiting_thread();
     m_sigwait_thread.join();
     signal(SIGUSR2, SIG_DFL);
     g_on_signal = nullptr;
 }
 
+void interrupt_router::wake_waiting_thread()
+{
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = write(m_wakeup.get(), &one, sizeof one);
+}
+
 void interrupt_router::wait_for_sigint()
 {
-    const sigset_t set = signal_set({SIGINT});
     // A signal that lands between Python's last check and a blocking call (time.sleep enters
     // clock_nanosleep after the check) would wait for the call to end. So an interruption is
-    // sent again every tick until the cell's handler has taken its reason.
-    const timespec tick{0, 50 * 1000 * 1000};
+    // sent again every tick until the cell's handler has taken its reason. Without one pending
+    // the thread sleeps: idle kernels must not wake (a thousand of them ticking would cost a
+    // core).
+    constexpr int tick_ms = 50;
     while (true)
     {
-        const int sig = sigtimedwait(&set, nullptr, &tick);
-        if (sig < 0 && errno != EAGAIN && errno != EINTR)
-        {
-            return;
-        }
+        bool resend = false;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             if (m_stopping)
             {
                 return;
             }
-            if (sig < 0)
+            resend = m_cell_running && m_reason != interrupt_reason::none;
+        }
+        pollfd fds[2] = {{m_sigint.get(), POLLIN, 0}, {m_wakeup.get(), POLLIN, 0}};
+        const int ready = poll(fds, 2, resend ? tick_ms : -1);
+        if (ready < 0 && errno != EINTR)
+        {
+            return;
+        }
+        if (fds[1].revents != 0)
+        {
+            std::uint64_t count = 0;
+            [[maybe_unused]] const ssize_t n = read(m_wakeup.get(), &count, sizeof count);
+        }
+        signalfd_siginfo info{};
+        bool user_interrupt = false;
+        while (read(m_sigint.get(), &info, sizeof info) == sizeof info)
+        {
+            user_interrupt = true;
+        }
+        if (user_interrupt)
+        {
+            interrupt(interrupt_reason::user);
+            continue;
+        }
+        if (ready == 0)
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (m_cell_running && m_reason != interrupt_reason::none)
             {
-                if (m_cell_running && m_reason != interrupt_reason::none)
-                {
-                    pthread_kill(m_main_thread, SIGUSR2);
-                }
-                continue;
+                pthread_kill(m_main_thread, SIGUSR2);
             }
         }
-        interrupt(interrupt_reason::user);
     }
 }
 
@@ -142,6 +176,7 @@ bool interrupt_router::interrupt(interrupt_reason reason)
     }
     m_reason = reason;
     pthread_kill(m_main_thread, SIGUSR2);
+    wake_waiting_thread(); // to send it again until the cell takes it
     return true;
 }
 

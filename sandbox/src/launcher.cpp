@@ -519,13 +519,16 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
                              {signals.get(), POLLIN, 0},
                              {channel_open ? channel.get() : -1, POLLIN, 0},
                              {owner_link, POLLIN, 0}};
-            int timeout_ms = 100;
+            // Idle sessions must not wake: a thousand of them polling ten times a second cost
+            // a third of a core. Only a CPU-time limit kept in a cgroup needs sampling.
+            int timeout_ms = limits.cpu_time_s && cgroup ? 100 : -1;
             if (wall_deadline)
             {
                 const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                                       *wall_deadline - clock::now())
                                       .count();
-                timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 100));
+                const long long cap = timeout_ms < 0 ? 60'000 : timeout_ms;
+                timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, cap));
             }
             poll(fds, 4, timeout_ms);
             if (owner_link >= 0 && fds[3].revents != 0)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "cellbox/unique_fd.hpp"
+
 #include <mutex>
 #include <pthread.h>
 #include <thread>
@@ -17,7 +19,7 @@ enum class interrupt_reason
 // Routes interruptions to the cell running on the main thread, and only to it.
 //
 // xeus 2.4.1 dies when SIGINT reaches its idle poll loop (EINTR becomes an uncaught
-// zmq::error_t), so SIGINT is blocked in every thread and collected by a sigwait() thread.
+// zmq::error_t), so SIGINT is blocked in every thread and collected by a waiting thread (a signalfd).
 // While a cell runs, an interruption sends the private signal SIGUSR2 to the main thread; its
 // handler (installed without SA_RESTART, so blocking calls return EINTR) calls `on_signal`,
 // which for the Python kernel is PyErr_SetInterrupt(). SIGUSR2 stays blocked on the main thread
@@ -53,12 +55,15 @@ public:
 
 private:
     void wait_for_sigint();
+    void wake_waiting_thread();
 
     pthread_t m_main_thread;
     std::mutex m_mutex;
     bool m_cell_running = false;
     bool m_stopping = false;
     interrupt_reason m_reason = interrupt_reason::none;
+    unique_fd m_sigint; // signalfd of SIGINT
+    unique_fd m_wakeup; // eventfd: an interruption is pending, or the router stops
     std::thread m_sigwait_thread;
 };
 
