@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <system_error>
 #include <unistd.h>
@@ -9,7 +10,7 @@
 namespace cellbox::gateway
 {
 
-pid_t spawn_in_own_session(std::vector<std::string> argv, const std::string& what)
+pid_t spawn_in_own_session(std::vector<std::string> argv, const std::string& what, int pass_fd)
 {
     // Built before the fork: the child only calls async-signal-safe functions.
     std::vector<char*> raw;
@@ -29,7 +30,17 @@ pid_t spawn_in_own_session(std::vector<std::string> argv, const std::string& wha
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);
-        syscall(SYS_close_range, 3U, ~0U, 0U);
+        unsigned first_closed = 3;
+        if (pass_fd >= 0)
+        {
+            // dup2 onto another number clears close-on-exec; on the same number it must go.
+            if ((pass_fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(pass_fd, 3)) < 0)
+            {
+                _exit(127);
+            }
+            first_closed = 4;
+        }
+        syscall(SYS_close_range, first_closed, ~0U, 0U);
         execv(raw[0], raw.data());
         _exit(127);
     }

@@ -339,6 +339,8 @@ std::vector<setting> settings_of(serve_settings& s)
          "Pre-forked sessions kept ready per zygote kernelspec (0: no zygote, plain launches)"},
         {"pool_warm_modules", &manager.pool_warm_modules,
          "Modules the zygote imports before forking (comma-separated)"},
+        {"launch_pool_size", &manager.launch_pool_size,
+         "Sandboxed kernels launched ahead per other kernelspec, e.g. ipykernel (0: on demand)"},
     };
 }
 

@@ -126,7 +126,21 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
         schedule_cull();
     }
     start_pools();
+    start_launch_pools();
 }
+
+namespace
+{
+
+// kernel.json's metadata.cellbox.zygote: the kernel can serve as a zygote.
+bool has_zygote(const kernelspec_catalog::entry& entry)
+{
+    const auto& metadata = entry.spec.value("metadata", nlohmann::json::object());
+    return metadata.is_object() && metadata.contains("cellbox") &&
+           metadata["cellbox"].is_object() && metadata["cellbox"].value("zygote", false);
+}
+
+} // namespace
 
 void kernel_manager::start_pools()
 {
@@ -136,12 +150,8 @@ void kernel_manager::start_pools()
     }
     for (const auto& [name, entry] : m_specs.all())
     {
-        const auto& metadata = entry.spec.value("metadata", nlohmann::json::object());
-        const bool zygote = metadata.is_object() && metadata.contains("cellbox") &&
-                            metadata["cellbox"].is_object() &&
-                            metadata["cellbox"].value("zygote", false);
         const auto& argv = entry.spec.value("argv", nlohmann::json::array());
-        if (!zygote || argv.empty() || !argv[0].is_string())
+        if (!has_zygote(entry) || argv.empty() || !argv[0].is_string())
         {
             continue;
         }
@@ -157,6 +167,42 @@ void kernel_manager::start_pools()
         pool->on_session_exit = [this](pid_t pid) { on_exit(pid, 0); };
         pool->start();
         m_pools.emplace(name, std::move(pool));
+    }
+}
+
+void kernel_manager::start_launch_pools()
+{
+    if (m_options.launch_pool_size == 0)
+    {
+        return;
+    }
+    if (geteuid() != 0)
+    {
+        // Binding a pooled kernel to its user's directory is an idmapped mount: root only.
+        log::info("no prespawned kernels: the gateway does not run as root");
+        return;
+    }
+    for (const auto& [name, entry] : m_specs.all())
+    {
+        const auto& argv = entry.spec.value("argv", nlohmann::json::array());
+        if (has_zygote(entry) || argv.empty() || !argv[0].is_string())
+        {
+            continue;
+        }
+        auto command = [this, name = name](const pooled_session& s)
+        {
+            // One uid per prespawned kernel, apart from users' (first_user_uid and up) and the
+            // zygotes' (the policy's first_uid and up).
+            const std::uint32_t uid =
+                static_cast<std::uint32_t>(m_options.first_user_uid) + 100000 + m_next_pool_uid;
+            m_next_pool_uid = (m_next_pool_uid + 1) % 60000;
+            return sandbox_command({s.directory, "", uid, m_memory_bytes, {}}, *m_specs.find(name));
+        };
+        auto pool = std::make_unique<launcher_pool>(m_io, m_zmq, name, m_options.launch_pool_size,
+                                                    m_options.runtime_dir, m_options.streams,
+                                                    std::move(command));
+        pool->start();
+        m_launch_pools.emplace(name, std::move(pool));
     }
 }
 
@@ -182,41 +228,45 @@ kernel_manager::~kernel_manager()
     shutdown_all();
 }
 
-void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& spec)
+std::vector<std::string> kernel_manager::sandbox_command(const sandbox_launch& launch,
+                                                         const kernelspec_catalog::entry& spec)
 {
-    k.from_zygote = false;
-    k.directory = m_options.runtime_dir + "/kernel-" + k.id;
-    k.connection = prepare_kernel_directory(k.directory);
-    const std::string ipc_dir = ipc_dir_of(k.directory);
-    const std::string connection_file = connection_file_of(k.directory);
-
-    const user_registry::home home = m_users.home_of(k.owner);
-    std::vector<std::string> argv = {m_options.sandbox_program,
-                                     "--ipc-dir",
-                                     ipc_dir,
-                                     "--workdir",
-                                     home.workdir,
-                                     "--uid",
-                                     std::to_string(home.uid),
-                                     "--memory",
-                                     std::to_string(k.memory_bytes),
-                                     "--setenv",
-                                     "CELLBOX_MEMORY_LIMIT=" +
-                                         std::to_string(soft_memory_limit(k.memory_bytes)),
-                                     "--verdict-file",
-                                     verdict_file_of(k.directory)};
-    for (const auto& [name, value] : k.env)
+    std::vector<std::string> argv = {m_options.sandbox_program,           "--ipc-dir",
+                                     ipc_dir_of(launch.directory),        "--uid",
+                                     std::to_string(launch.uid),          "--memory",
+                                     std::to_string(launch.memory_bytes), "--verdict-file",
+                                     verdict_file_of(launch.directory)};
+    if (!launch.workdir.empty())
+    {
+        // Bound now: the user's limit is known, and the kernel can enforce it a little below.
+        argv.insert(argv.begin() + 1, {"--workdir", launch.workdir, "--setenv",
+                                       "CELLBOX_MEMORY_LIMIT=" +
+                                           std::to_string(soft_memory_limit(launch.memory_bytes))});
+    }
+    for (const auto& [name, value] : launch.env)
     {
         argv.push_back("--setenv");
         argv.push_back(name + "=" + value);
     }
     argv.insert(argv.end(), m_options.sandbox_args.begin(), m_options.sandbox_args.end());
     argv.emplace_back("--");
+    const std::string connection_file = connection_file_of(launch.directory);
     for (const auto& arg : spec.spec["argv"])
     {
         argv.push_back(replace_all(arg.get<std::string>(), "{connection_file}", connection_file));
     }
-    const pid_t pid = spawn_in_own_session(std::move(argv), "the kernel launcher");
+    return argv;
+}
+
+void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& spec)
+{
+    k.from_zygote = false;
+    k.directory = m_options.runtime_dir + "/kernel-" + k.id;
+    k.connection = prepare_kernel_directory(k.directory);
+    const user_registry::home home = m_users.home_of(k.owner);
+    const pid_t pid = spawn_in_own_session(
+        sandbox_command({k.directory, home.workdir, home.uid, k.memory_bytes, k.env}, spec),
+        "the kernel launcher");
     k.launcher = pid;
     log::info("kernel started", {{"kernel", k.id}, {"name", k.name}, {"launcher_pid", pid}});
 }
@@ -227,12 +277,26 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
     k.ready = false;
     k.from_zygote = false;
     k.handed_client.reset(); // a previous process's, never handed over
+    k.owner_link.reset();
     k.launched_at = std::chrono::steady_clock::now();
     touch(k);
     if (zygote_pool* pool = pool_for(k))
     {
-        launch_from_pool(k, spec, *pool);
+        launch_from_pool(k, *pool);
         return;
+    }
+    if (launcher_pool* pool = launch_pool_for(k))
+    {
+        if (auto claimed = pool->take())
+        {
+            k.owner_link = std::move(claimed->link);
+            const int link = k.owner_link.get();
+            hand_over(k, std::move(claimed->session), false,
+                      [pool, link](const user_registry::home& home, std::uint64_t memory_bytes,
+                                   launcher_pool::go_handler done)
+                      { pool->go(link, home.workdir, home.uid, memory_bytes, std::move(done)); });
+            return;
+        }
     }
     launch_plain(k, spec);
     connect(k);
@@ -252,80 +316,99 @@ zygote_pool* kernel_manager::pool_for(const kernel& k)
     return pool != nullptr && pool->ready() && k.env.empty() ? pool : nullptr;
 }
 
-void kernel_manager::launch_from_pool(kernel& k, const kernelspec_catalog::entry& spec,
-                                      zygote_pool& pool)
+launcher_pool* kernel_manager::launch_pool_for(const kernel& k)
 {
-    const user_registry::home home = m_users.home_of(k.owner);
-    const std::string id = k.id;
-    auto adopt = [this](kernel& k, const zygote_pool::session& s)
+    const auto pool = m_launch_pools.find(k.name);
+    // Prespawned without KERNEL_* variables: a kernel that has some is launched for itself.
+    return pool != m_launch_pools.end() && k.env.empty() ? pool->second.get() : nullptr;
+}
+
+void kernel_manager::adopt_session(kernel& k, const pooled_session& s, bool from_zygote)
+{
+    std::error_code ignored;
+    if (!k.directory.empty() && k.directory != s.directory)
     {
-        std::error_code ignored;
-        if (!k.directory.empty() && k.directory != s.directory)
-        {
-            fs::remove_all(k.directory, ignored);
-        }
-        k.directory = s.directory;
-        k.connection = s.connection;
-        k.launcher = s.pid;
-        k.from_zygote = true;
-    };
-    // If the zygote cannot serve, the kernel is launched the ordinary way.
-    auto fall_back = [this, id, name = spec.name](const std::string& why)
+        fs::remove_all(k.directory, ignored);
+    }
+    k.directory = s.directory;
+    k.connection = s.connection;
+    k.launcher = s.pid;
+    k.from_zygote = from_zygote;
+}
+
+void kernel_manager::fall_back_to_sandbox(const std::string& id, const std::string& why)
+{
+    kernel* k = find(id);
+    const kernelspec_catalog::entry* spec = k != nullptr ? m_specs.find(k->name) : nullptr;
+    if (k == nullptr || spec == nullptr)
     {
-        kernel* k = find(id);
-        const kernelspec_catalog::entry* spec = m_specs.find(name);
-        if (k == nullptr || spec == nullptr)
-        {
-            return;
-        }
-        log::warn("zygote could not serve, launching through the sandbox",
-                  {{"kernel", id}, {"error", why}});
-        k->handed_client.reset();
-        launch_plain(*k, *spec);
-        connect(*k);
-    };
-    if (auto claimed = pool.take())
-    {
-        adopt(k, claimed->s);
-        k.handed_client = std::move(claimed->client);
-        const pid_t pid = claimed->s.pid;
-        log::info("kernel started",
-                  {{"kernel", id}, {"name", k.name}, {"from", "pool"}, {"session_pid", pid}});
-        pool.go(pid, home.workdir, home.uid, k.memory_bytes,
-                [this, id, pid, &pool, fall_back](bool ok, const std::string& error)
-                {
-                    kernel* k = find(id);
-                    if (k == nullptr || k->launcher != pid)
-                    {
-                        return;
-                    }
-                    if (!ok && !k->exit_waiters.empty())
-                    {
-                        // Shut down (or restarted) while being handed over: the session is
-                        // going, its exit event completes the waiting request.
-                        return;
-                    }
-                    if (!ok)
-                    {
-                        pool.kill(pid);
-                        k->launcher = -1;
-                        fall_back("handing over the pooled session failed: " + error);
-                        return;
-                    }
-                    connect(*k);
-                });
         return;
     }
+    log::warn("the pool could not serve, launching through the sandbox",
+              {{"kernel", id}, {"error", why}});
+    k->handed_client.reset();
+    k->owner_link.reset();
+    std::error_code ignored;
+    fs::remove_all(k->directory, ignored);
+    launch_plain(*k, *spec);
+    connect(*k);
+}
+
+void kernel_manager::hand_over(kernel& k, taken_session claimed, bool from_zygote, bind_fn bind)
+{
+    const std::string id = k.id;
+    const pid_t pid = claimed.s.pid;
+    adopt_session(k, claimed.s, from_zygote);
+    k.handed_client = std::move(claimed.client);
+    log::info("kernel started",
+              {{"kernel", id}, {"name", k.name}, {"from", "pool"}, {"session_pid", pid}});
+    bind(m_users.home_of(k.owner), k.memory_bytes,
+         [this, id, pid](bool ok, const std::string& error)
+         {
+             kernel* k = find(id);
+             if (k == nullptr || k->launcher != pid)
+             {
+                 return;
+             }
+             if (!ok && !k->exit_waiters.empty())
+             {
+                 // Shut down (or restarted) while being handed over: the session is going,
+                 // its exit event completes the waiting request.
+                 return;
+             }
+             if (!ok)
+             {
+                 kill_hard(*k);
+                 k->launcher = -1;
+                 fall_back_to_sandbox(id, "handing over the pooled session failed: " + error);
+                 return;
+             }
+             connect(*k);
+         });
+}
+
+void kernel_manager::launch_from_pool(kernel& k, zygote_pool& pool)
+{
+    if (auto claimed = pool.take())
+    {
+        hand_over(k, std::move(*claimed), true,
+                  [&pool, pid = claimed->s.pid](const user_registry::home& home,
+                                                std::uint64_t memory_bytes,
+                                                zygote_pool::go_handler done)
+                  { pool.go(pid, home.workdir, home.uid, memory_bytes, std::move(done)); });
+        return;
+    }
+    const std::string id = k.id;
+    const user_registry::home home = m_users.home_of(k.owner);
     k.launcher = -1; // until the zygote answers
     log::info("kernel started", {{"kernel", id}, {"name", k.name}, {"from", "zygote"}});
     pool.spawn(home.workdir, home.uid, k.memory_bytes,
-               [this, id, adopt, fall_back, &pool](std::optional<zygote_pool::session> s,
-                                                   const std::string& error)
+               [this, id, &pool](std::optional<pooled_session> s, const std::string& error)
                {
                    kernel* k = find(id);
                    if (!s)
                    {
-                       fall_back(error);
+                       fall_back_to_sandbox(id, error);
                        return;
                    }
                    if (k == nullptr || k->launcher != -1 || !k->exit_waiters.empty())
@@ -335,7 +418,7 @@ void kernel_manager::launch_from_pool(kernel& k, const kernelspec_catalog::entry
                        fs::remove_all(s->directory, ignored);
                        return;
                    }
-                   adopt(*k, *s);
+                   adopt_session(*k, *s, true);
                    k->cold_start_pending = true;
                    connect(*k);
                });
@@ -794,6 +877,7 @@ void kernel_manager::on_exit(pid_t pid, int)
             continue;
         }
         k.launcher = -1;
+        k.owner_link.reset();
         stop_io(k);
         if (k.exit_waiters.empty() && k.ready)
         {
@@ -826,6 +910,13 @@ void kernel_manager::on_exit(pid_t pid, int)
         return;
     }
     for (auto& [name, pool] : m_pools)
+    {
+        if (pool->on_child_exit(pid))
+        {
+            return;
+        }
+    }
+    for (auto& [name, pool] : m_launch_pools)
     {
         if (pool->on_child_exit(pid))
         {
@@ -1179,6 +1270,10 @@ void kernel_manager::shutdown_all()
     for (auto& [name, pool] : m_pools)
     {
         pool->on_session_exit = nullptr;
+        pool->stop();
+    }
+    for (auto& [name, pool] : m_launch_pools)
+    {
         pool->stop();
     }
     for (auto& [id, k] : m_kernels)

@@ -235,7 +235,8 @@ void declare_gateway_metrics(metrics_registry& r)
         r.increment("cellbox_pool_takes_total", {{"result", result}}, 0);
     }
     r.histogram("cellbox_pool_fork_to_ready_seconds",
-                "Time from a zygote fork to the new session's first answer",
+                "Time from a pooled session's start (a zygote fork, a prespawned launch) to its "
+                "first answer",
                 {0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5});
 }
 

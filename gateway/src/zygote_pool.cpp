@@ -44,8 +44,8 @@ bool gone(pid_t pid)
 zygote_pool::zygote_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::string name,
                          pool_options options)
     : m_io(io), m_zmq(zmq), m_name(std::move(name)), m_options(std::move(options)),
-      m_socket_path(m_options.runtime_dir + "/zygote-" + m_name + ".sock"), m_restart_timer(io),
-      m_refill_timer(io)
+      m_socket_path(m_options.runtime_dir + "/zygote-" + m_name + ".sock"),
+      m_pool(io, zmq, m_name, m_options.streams), m_restart_timer(io), m_refill_timer(io)
 {
 }
 
@@ -145,14 +145,11 @@ void zygote_pool::handle(const json& message)
     if (event == "exit")
     {
         const pid_t pid = message.value("pid", -1);
-        if (const auto pooled = m_pool.find(pid); pooled != m_pool.end())
+        if (m_pool.remove(pid))
         {
             log::warn(
                 "pooled session ended before use",
                 {{"kernelspec", m_name}, {"pid", pid}, {"verdict", message["verdict"].dump()}});
-            std::error_code ignored;
-            fs::remove_all(pooled->second.s.directory, ignored);
-            m_pool.erase(pooled);
             refill();
         }
         else if (const auto out = std::find(m_handed_out.begin(), m_handed_out.end(), pid);
@@ -216,19 +213,11 @@ void zygote_pool::request(json message, std::function<void(const json&)> answer)
     (*writer)();
 }
 
-zygote_pool::session zygote_pool::prepare_directories()
-{
-    session s;
-    s.directory = m_options.runtime_dir + "/session-" + random_hex(12);
-    s.connection = prepare_kernel_directory(s.directory); // its own fresh HMAC key
-    return s;
-}
-
 void zygote_pool::refill()
 {
     while (m_connection && !m_stopping && m_pool.size() + m_spawning < m_options.size)
     {
-        session s = prepare_directories();
+        session s = pooled_sessions::prepare(m_options.runtime_dir);
         ++m_spawning;
         const auto forked = std::chrono::steady_clock::now();
         request({{"op", "spawn"},
@@ -248,29 +237,7 @@ void zygote_pool::refill()
                         return; // refilled at the next take(), not in a tight loop
                     }
                     s.pid = answer["pid"].get<pid_t>();
-                    const pid_t pid = s.pid;
-                    kernel_io::callbacks events;
-                    events.on_ready = [this, pid, forked]
-                    {
-                        boost::asio::post(m_io,
-                                          [this, pid, forked]
-                                          {
-                                              if (auto it = m_pool.find(pid); it != m_pool.end())
-                                              {
-                                                  it->second.ready = true;
-                                                  metric::pool_fork_to_ready(
-                                                      std::chrono::duration<double>(
-                                                          std::chrono::steady_clock::now() - forked)
-                                                          .count());
-                                                  metric::pool_size(m_name, ready_count());
-                                              }
-                                          });
-                    };
-                    pooled entry{s,
-                                 std::make_unique<kernel_io>(m_zmq, s.connection, std::move(events),
-                                                             m_options.streams),
-                                 false, forked};
-                    m_pool.emplace(pid, std::move(entry));
+                    m_pool.add(std::move(s), forked);
                 });
     }
 }
@@ -316,41 +283,21 @@ void zygote_pool::cold_start_finished(pid_t pid)
     m_cold_starting.erase(pid);
 }
 
-std::size_t zygote_pool::ready_count() const
+std::optional<taken_session> zygote_pool::take()
 {
-    return static_cast<std::size_t>(
-        std::count_if(m_pool.begin(), m_pool.end(), [](const auto& p) { return p.second.ready; }));
-}
-
-std::optional<zygote_pool::taken> zygote_pool::take()
-{
-    auto best = m_pool.end();
-    for (auto it = m_pool.begin(); it != m_pool.end(); ++it)
+    auto claimed = m_pool.take();
+    if (claimed)
     {
-        if (it->second.ready && (best == m_pool.end() || it->second.forked < best->second.forked))
-        {
-            best = it;
-        }
+        m_handed_out.push_back(claimed->s.pid);
     }
-    if (best == m_pool.end())
-    {
-        metric::pool_take(false);
-        refill_soon(); // after the cold start this miss leads to
-        return std::nullopt;
-    }
-    taken claimed{best->second.s, std::move(best->second.probe)};
-    m_pool.erase(best);
-    m_handed_out.push_back(claimed.s.pid);
-    metric::pool_take(true);
-    metric::pool_size(m_name, ready_count());
-    refill_soon();
+    refill_soon(); // a replacement, or (after a miss) the session the cold start will need
     return claimed;
 }
 
 void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
                         std::uint64_t memory_bytes, spawn_handler done)
 {
-    session s = prepare_directories();
+    session s = pooled_sessions::prepare(m_options.runtime_dir);
     request({{"op", "spawn"},
              {"ipc_dir", ipc_dir_of(s.directory)},
              {"connection_file", connection_file_of(s.directory)},
@@ -404,14 +351,9 @@ void zygote_pool::zygote_lost(const std::string& why)
     {
         answer({{"error", "the zygote went away (" + why + ")"}});
     }
-    for (auto& [pid, entry] : std::exchange(m_pool, {}))
-    {
-        std::error_code ignored;
-        fs::remove_all(entry.s.directory, ignored);
-    }
+    m_pool.remove_all();
     m_spawning = 0;
     m_cold_starting.clear();
-    metric::pool_size(m_name, 0);
     // Without the zygote, its supervisors end their sessions.
     for (const pid_t pid : std::exchange(m_handed_out, {}))
     {
@@ -466,7 +408,7 @@ void zygote_pool::stop()
     m_restart_timer.cancel();
     m_refill_timer.cancel();
     std::vector<pid_t> sessions = m_handed_out;
-    for (const auto& [pid, entry] : m_pool)
+    for (const pid_t pid : m_pool.pids())
     {
         sessions.push_back(pid);
     }

@@ -1,8 +1,8 @@
 #include "cellbox/kernel/interrupt_router.hpp"
 
 #include <cerrno>
-#include <cstdint>
 #include <csignal>
+#include <cstdint>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/eventfd.h>

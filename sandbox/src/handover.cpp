@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <system_error>
@@ -294,10 +295,24 @@ bool serve_late_binding(int init_link)
     {
         answer = "unknown request to the session's init";
     }
-    else if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, "/work", MOVE_MOUNT_F_EMPTY_PATH) !=
-             0)
+    else
     {
-        answer = std::string("mount the workdir at /work: ") + std::strerror(errno);
+        // The payload shares this working directory (CLONE_FS): if it is still in the /work
+        // it started in, it follows onto the new mount.
+        struct stat work
+        {
+        }, cwd{};
+        const bool in_work = stat("/work", &work) == 0 && stat(".", &cwd) == 0 &&
+                             work.st_dev == cwd.st_dev && work.st_ino == cwd.st_ino;
+        if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, "/work", MOVE_MOUNT_F_EMPTY_PATH) !=
+            0)
+        {
+            answer = std::string("mount the workdir at /work: ") + std::strerror(errno);
+        }
+        else if (in_work && chdir("/work") != 0)
+        {
+            answer = std::string("enter the new /work: ") + std::strerror(errno);
+        }
     }
     send_record(init_link, answer);
     return true;

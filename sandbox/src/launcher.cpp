@@ -132,7 +132,18 @@ extern "C" void ignore_signal(int) {}
         }
         sigaction(SIGCHLD, &action, nullptr);
 
-        const pid_t payload = fork();
+        // With late binding, an executed payload shares the init's working directory
+        // (CLONE_FS, kept across execve): when the user's /work is mounted later, the init
+        // moves the payload onto it, whatever program that is (an ipykernel cannot be asked to
+        // chdir). The payload cannot change the shared root (no CAP_SYS_CHROOT) and the init
+        // resolves absolute paths only, so sharing gives the payload nothing of the init's.
+        // Not for an in-process payload (a zygote's session): after a raw clone glibc keeps
+        // the parent's thread id for the child's main thread (pthread_kill would miss), and
+        // execve is what replaces it; such a payload enters /work itself.
+        const bool share_cwd = init_link >= 0 && !hooks.payload;
+        const pid_t payload = share_cwd ? static_cast<pid_t>(syscall(SYS_clone, CLONE_FS | SIGCHLD,
+                                                                     nullptr, nullptr, nullptr, 0))
+                                        : fork();
         if (payload < 0)
         {
             throw system_failure("fork the payload");

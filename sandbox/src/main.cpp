@@ -7,10 +7,12 @@
 #include "default_seccomp_program.hpp" // its seccomp program, compiled at build time
 
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
 #include <fstream>
 #include <iostream>
 #include <regex>
 #include <string>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace cs = cellbox::sandbox;
@@ -41,6 +43,13 @@ int print_check(const cs::policy& rules)
                             "removes the wait (see README).\n");
     }
     return all_required ? 0 : 1;
+}
+
+bool is_seqpacket_socket(int fd)
+{
+    int type = 0;
+    socklen_t length = sizeof type;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == SOCK_SEQPACKET;
 }
 
 void write_verdict(const cs::verdict& result, int fd, const std::string& file)
@@ -89,6 +98,12 @@ int main(int argc, char* argv[])
         ->excludes(fd_option);
     app.add_flag("--allow-degraded", config.allow_degraded,
                  "Run even when a protection the policy requires is unavailable");
+    int late_binding_fd = -1;
+    app.add_option("--late-binding-fd", late_binding_fd,
+                   "An inherited SOCK_SEQPACKET socket on which the session is bound to its user "
+                   "later (a prespawned pool): JSON requests {\"workdir\", \"owner_uid\", "
+                   "\"memory\"}, one reply each; its end-of-file ends the session")
+        ->check(CLI::NonNegativeNumber);
     std::vector<std::string> extra_environment;
     app.add_option("--setenv", extra_environment,
                    "NAME=VALUE added to the program's environment (repeatable; overrides the "
@@ -159,7 +174,19 @@ int main(int argc, char* argv[])
         std::cerr << "cellbox-sandbox: " << e.what() << "\n";
         return 2;
     }
-    const cs::verdict result = cs::run_sandboxed(config);
+    cs::session_hooks hooks;
+    if (late_binding_fd >= 0)
+    {
+        if (!is_seqpacket_socket(late_binding_fd))
+        {
+            std::cerr << "cellbox-sandbox: --late-binding-fd " << late_binding_fd
+                      << " is not an open SOCK_SEQPACKET socket\n";
+            return 2;
+        }
+        fcntl(late_binding_fd, F_SETFD, FD_CLOEXEC);
+        hooks.owner_link = late_binding_fd;
+    }
+    const cs::verdict result = cs::run_sandboxed(config, hooks);
     write_verdict(result, verdict_fd, verdict_file);
     if (result.kind == "internal_error")
     {

@@ -7,6 +7,9 @@ cellbox is measured three ways:
   forks a session on demand; the `miss` counter of /metrics confirms it), then every kernel
   deleted and the pool refilled before the next sample;
 - no pool: a second server with --pool-size 0 (every kernel launched through cellbox-sandbox).
+Debian's ipykernel (kernelspec python3) is measured through cellbox too: from the pooled
+server's launch pool (--launch-pool-size N, launched ahead and bound at take) and launched on
+demand by the second server (--launch-pool-size 0).
 
 Measures: POST /api/kernels to the first execute_result of `1+1`, and of a pandas cell,
 over the WebSocket (median and p90; samples interleaved across the servers so that load from
@@ -21,6 +24,7 @@ distributions (--plot). Not a test.
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import pathlib
@@ -113,6 +117,12 @@ class Server:
 
     def stop(self):
         stop_process(self.process, 30)
+
+    def serving(self, name, kernel_name):
+        """The same server, measured with another kernelspec."""
+        other = copy.copy(self)
+        other.name, other.kernel_name = name, kernel_name
+        return other
 
     # -- cellbox only --
     def metric(self, name, labels):
@@ -288,7 +298,8 @@ def plot(path, starts, labels, title_suffix):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib import ticker
-    fig, axes = plt.subplots(1, len(CELLS), figsize=(6 * len(CELLS), 5), sharey=True)
+    width = max(6, 1.4 * len(labels))
+    fig, axes = plt.subplots(1, len(CELLS), figsize=(width * len(CELLS), 5), sharey=True)
     for ax, cell in zip(axes, CELLS):
         data = [[s * 1000 for s in starts[label][cell]] for label in labels]
         ax.boxplot(data, whis=(0, 100), widths=0.5, showfliers=False)
@@ -332,6 +343,7 @@ def main():
                              "--runtime-dir", runtime,
                              "--work-dir", os.path.join(root, tag, "work"),
                              "--pool-size", str(pool_size),
+                             "--launch-pool-size", str(pool_size),
                              # the throughput run sends 64 MiB from one cell
                              "--max-output-bytes", "0"],
                       f"http://127.0.0.1:{port}", "cellbox-python", root, runtime)
@@ -341,7 +353,7 @@ def main():
     try:
         pooled = cellbox_server("cellbox pooled", "pooled", args.pool_size)
         servers.append(pooled)
-        nopool = cellbox_server("cellbox no pool", "nopool", 0)
+        nopool = cellbox_server("cellbox no pool", "nopool", 0)  # nor prespawned ipykernels
         servers.append(nopool)
         jupyter = Server("jupyter_server + ipykernel",
                          ["/usr/bin/python3", "-m", "jupyter_server", "--no-browser",
@@ -354,9 +366,14 @@ def main():
                          f"http://127.0.0.1:{theirs_port}", "python3", root)
         servers.append(jupyter)
         pooled.wait_pool(args.pool_size)
+        ipy_pooled = pooled.serving("cellbox ipykernel pooled", "python3")
+        ipy_pooled.wait_pool(args.pool_size)
         modes = [("cellbox (pool hit)", pooled, "hit"),
                  ("cellbox (pool empty)", pooled, "empty"),
                  ("cellbox (no pool)", nopool, None),
+                 ("cellbox + ipykernel (launch pool hit)", ipy_pooled, "hit"),
+                 ("cellbox + ipykernel (on demand)",
+                  nopool.serving("cellbox ipykernel on demand", "python3"), None),
                  ("jupyter_server + ipykernel", jupyter, None)]
         labels = [label for label, _, _ in modes]
         # one warm-up start each (page cache, first-use costs), not measured
@@ -423,18 +440,29 @@ def main():
             print(f"| POST /api/kernels to first result of {what}, {name} of {args.starts} | "
                   f"{' | '.join(cells)} |")
     p, j = trips["cellbox pooled"], trips[theirs]
-    na = "(same server as pool hit)"
-    print(f"| execute round trip over the WebSocket, p50 of {args.round_trips} | "
-          f"{p[0] * 1000:.2f} ms ({j[0] / p[0]:.1f}x) | {na} | - | {j[0] * 1000:.2f} ms |")
-    print(f"| execute round trip over the WebSocket, p99 of {args.round_trips} | "
-          f"{p[1] * 1000:.2f} ms ({j[1] / p[1]:.1f}x) | {na} | - | {j[1] * 1000:.2f} ms |")
-    print(f"| stdout throughput to the client (64 MiB) | {p[2]:.0f} MB/s ({p[2] / j[2]:.1f}x) | "
-          f"{na} | - | {j[2]:.0f} MB/s |")
     mib = 2 ** 20
-    print(f"| marginal PSS per idle session after `import pandas` (K={args.pss_kernels}) | "
-          f"{pss['cellbox pooled'] / mib:.1f} MiB ({pss[theirs] / pss['cellbox pooled']:.1f}x) | "
-          f"{na} | {pss['cellbox no pool'] / mib:.1f} MiB "
-          f"({pss[theirs] / pss['cellbox no pool']:.1f}x) | {pss[theirs] / mib:.1f} MiB |")
+
+    def row(what, values):
+        """`values`: label -> text; the other columns say what they are."""
+        shown = {label: "-" for label in labels}
+        shown["cellbox (pool empty)"] = "(same server as pool hit)"
+        shown.update(values)
+        print(f"| {what} | {' | '.join(shown[label] for label in labels)} |")
+    row(f"execute round trip over the WebSocket, p50 of {args.round_trips}",
+        {"cellbox (pool hit)": f"{p[0] * 1000:.2f} ms ({j[0] / p[0]:.1f}x)",
+         theirs: f"{j[0] * 1000:.2f} ms"})
+    row(f"execute round trip over the WebSocket, p99 of {args.round_trips}",
+        {"cellbox (pool hit)": f"{p[1] * 1000:.2f} ms ({j[1] / p[1]:.1f}x)",
+         theirs: f"{j[1] * 1000:.2f} ms"})
+    row("stdout throughput to the client (64 MiB)",
+        {"cellbox (pool hit)": f"{p[2]:.0f} MB/s ({p[2] / j[2]:.1f}x)",
+         theirs: f"{j[2]:.0f} MB/s"})
+    row(f"marginal PSS per idle session after `import pandas` (K={args.pss_kernels})",
+        {"cellbox (pool hit)": f"{pss['cellbox pooled'] / mib:.1f} MiB "
+                               f"({pss[theirs] / pss['cellbox pooled']:.1f}x)",
+         "cellbox (no pool)": f"{pss['cellbox no pool'] / mib:.1f} MiB "
+                              f"({pss[theirs] / pss['cellbox no pool']:.1f}x)",
+         theirs: f"{pss[theirs] / mib:.1f} MiB"})
     print()
     print("(x: jupyter_server + ipykernel / cellbox for times and memory, cellbox / "
           "jupyter_server for throughput; > 1 means cellbox is better)")

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -133,3 +134,77 @@ def test_signal_to_the_process_group_arrives_once():
     os.killpg(process.pid, signal.SIGINT)
     assert process.stdout.readline() == "1\n"
     assert process.wait(timeout=10) == 0
+
+
+def late_bound(script, *options):
+    """Starts `sh -c script` in a sandbox bound later over a socket pair; returns the process
+    and the owner's end of the link."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(
+        [str(SANDBOX), "--uid", "100777", "--verdict-fd", str(write_end), "--late-binding-fd",
+         str(theirs.fileno()), *options, "--", "/bin/sh", "-c", script],
+        pass_fds=(theirs.fileno(), write_end), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True)
+    theirs.close()
+    os.close(write_end)
+    process.verdict = os.fdopen(read_end)
+    return process, ours
+
+
+def test_late_binding_mounts_the_users_directory_where_the_program_works(tmp_path):
+    user_dir = tmp_path / "alice"
+    user_dir.mkdir()
+    (user_dir / "notes.txt").write_text("hers")
+    os.chown(user_dir, 200555, 200555)
+    os.chown(user_dir / "notes.txt", 200555, 200555)
+    process, link = late_bound(
+        "echo before $(pwd) $(ls | wc -l); while [ ! -e notes.txt ]; do sleep 0.01; done; "
+        "echo after $(pwd) $(cat notes.txt) $(stat -c %u notes.txt) $(id -u); echo new > made; "
+        "ls -A /proc/self/fd | wc -l",
+        "--memory", "1G")
+    assert process.stdout.readline() == "before /work 0\n", "nothing at /work until bound"
+    link.send(json.dumps({"workdir": str(user_dir), "owner_uid": 200555,
+                          "memory": "200M"}).encode())
+    assert json.loads(link.recv(4096)) == {"ok": True}
+    assert process.stdout.readline() == "after /work hers 100777 100777\n", \
+        "the program's working directory followed onto the user's files, shown as its own"
+    assert int(process.stdout.readline()) == 4, "stdio and ls's own directory: no link inside"
+    assert process.wait(timeout=30) == 0
+    assert os.stat(user_dir / "made").st_uid == 200555, "created on disk as the user"
+    assert json.loads(process.verdict.read())["verdict"] == "ok"
+
+
+def test_late_binding_lowers_the_memory_limit():
+    process, link = late_bound(
+        "read go; exec /usr/bin/python3 -c \"x = b'x' * (300 * 2**20)\"",
+        "--memory", "1G")
+    link.send(json.dumps({"memory": "128M"}).encode())
+    assert json.loads(link.recv(4096)) == {"ok": True}
+    process.stdin.write("go\n")  # allocate only now, under the new limit
+    process.stdin.close()
+    process.wait(timeout=60)
+    verdict = json.loads(process.verdict.read())
+    assert verdict["verdict"] == "oom" and verdict["peak_memory_bytes"] <= 128 * 2**20, verdict
+
+
+def test_late_binding_refuses_bad_requests_and_ends_with_its_owner():
+    process, link = late_bound("sleep 60")
+    for request, error in [(b"not json", "parse"), (b'{"workdir": "relative"}', "absolute"),
+                           (b'{"owner_uid": 5, "workdir": "/tmp"}', "owner_uid"),
+                           (b'{"memory": "lots"}', "")]:
+        link.send(request)
+        answer = json.loads(link.recv(4096))
+        assert answer["ok"] is False and error in answer["error"], (request, answer)
+    link.close()  # the owner went away: nobody may use or stop the session any more
+    assert process.wait(timeout=10) != 0
+    assert "owner went away" in process.verdict.read()
+
+
+def test_late_binding_fd_must_be_a_seqpacket_socket():
+    read_end, write_end = os.pipe()
+    result = subprocess.run([str(SANDBOX), "--late-binding-fd", str(read_end), "--", "/bin/true"],
+                            pass_fds=(read_end,), capture_output=True, text=True)
+    os.close(read_end)
+    os.close(write_end)
+    assert result.returncode == 2 and "SOCK_SEQPACKET" in result.stderr

@@ -3,6 +3,7 @@
 #include "cellbox/gateway/identity.hpp"
 #include "cellbox/gateway/kernel_io.hpp"
 #include "cellbox/gateway/kernelspec_catalog.hpp"
+#include "cellbox/gateway/launcher_pool.hpp"
 #include "cellbox/gateway/stream_options.hpp"
 #include "cellbox/gateway/user_registry.hpp"
 #include "cellbox/gateway/zygote_pool.hpp"
@@ -44,6 +45,9 @@ struct manager_options
     // many pre-forked sessions each (0: every kernel is launched through cellbox-sandbox).
     std::size_t pool_size = 4;
     std::string pool_warm_modules = "numpy,pandas,matplotlib";
+    // Other kernelspecs (ipykernel...): this many sandboxed kernels launched ahead each, bound
+    // to their user when taken (0: every kernel is launched on demand). Needs a root gateway.
+    std::size_t launch_pool_size = 1;
     // Idle culling, as jupyter_server's MappingKernelManager: a kernel without activity for
     // cull_idle_timeout_s (0: never) is shut down, checked every cull_interval_s. Kernels with
     // WebSocket connections or a running cell are spared unless cull_connected / cull_busy.
@@ -72,7 +76,8 @@ public:
         connection_info connection;
         std::unique_ptr<kernel_io> io;
         std::unique_ptr<kernel_io> handed_client; // a pooled session's, until it is bound
-        bool cold_start_pending = false;          // forked on a pool miss, not answering yet
+        unique_fd owner_link; // a prespawned launcher's late-binding link: open while it runs
+        bool cold_start_pending = false; // forked on a pool miss, not answering yet
         std::string execution_state = "starting";
         std::string last_activity;
         std::chrono::steady_clock::time_point active_at;   // last_activity, for the culler
@@ -136,19 +141,41 @@ public:
 
 private:
     void launch(kernel& k, const kernelspec_catalog::entry& spec);
+    // What cellbox-sandbox is told for one kernel.
+    struct sandbox_launch
+    {
+        std::string directory; // the kernel's private directory (ipc, connection, verdict)
+        std::string workdir;   // at /work ("": bound later, with the user's memory limit)
+        std::uint32_t uid;
+        std::uint64_t memory_bytes;
+        std::map<std::string, std::string> env; // KERNEL_* variables
+    };
+    std::vector<std::string> sandbox_command(const sandbox_launch& launch,
+                                             const kernelspec_catalog::entry& spec);
     // Through cellbox-sandbox (any kernelspec).
     void launch_plain(kernel& k, const kernelspec_catalog::entry& spec);
+    // A session taken from a pool becomes k's process, is bound to k's owner with `bind`
+    // (their /work, their memory limit), then connected; if binding fails, k is launched
+    // through the sandbox instead.
+    using bind_fn = std::function<void(const user_registry::home& home, std::uint64_t memory_bytes,
+                                       std::function<void(bool ok, std::string error)> done)>;
+    void hand_over(kernel& k, taken_session claimed, bool from_zygote, bind_fn bind);
+    void adopt_session(kernel& k, const pooled_session& s, bool from_zygote);
+    void fall_back_to_sandbox(const std::string& id, const std::string& why);
     // A pooled session handed over (or, if none is ready, one forked now) from the zygote.
-    void launch_from_pool(kernel& k, const kernelspec_catalog::entry& spec, zygote_pool& pool);
+    void launch_from_pool(kernel& k, zygote_pool& pool);
     // The gateway's ZeroMQ side of a launched kernel.
     void connect(kernel& k);
     // The pool of the kernel's kernelspec, if it has one.
     zygote_pool* pool_of(const kernel& k);
     // The pool to start this kernel from now, if any (ready, and no KERNEL_* environment).
     zygote_pool* pool_for(const kernel& k);
+    // The prespawned kernels of k's kernelspec, if it has some and k may use them.
+    launcher_pool* launch_pool_for(const kernel& k);
     // SIGKILL for what the launcher runs; a zygote session is killed by its zygote.
     void kill_hard(const kernel& k);
     void start_pools();
+    void start_launch_pools();
     // The kernel died on its own (or we killed a stuck cell): explain it to every waiting
     // request, then restart it.
     void handle_death(kernel& k);
@@ -175,7 +202,9 @@ private:
     user_registry m_users;
     zmq::context_t m_zmq;
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
-    std::map<std::string, std::unique_ptr<zygote_pool>> m_pools; // by kernelspec name
+    std::map<std::string, std::unique_ptr<zygote_pool>> m_pools;          // by kernelspec name
+    std::map<std::string, std::unique_ptr<launcher_pool>> m_launch_pools; // the others
+    std::uint32_t m_next_pool_uid = 0;
     boost::asio::steady_timer m_cull_timer;
 };
 

@@ -7,6 +7,7 @@
 // Lives on the server's io_context thread, like kernel_manager.
 #include "cellbox/gateway/connection_info.hpp"
 #include "cellbox/gateway/kernel_io.hpp"
+#include "cellbox/gateway/pooled_sessions.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -43,14 +44,8 @@ struct pool_options
 class zygote_pool
 {
 public:
-    // A session forked by the zygote: its directory (ipc dir, connection file, verdict file)
-    // and its supervisor's pid (signals: SIGINT interrupts, SIGTERM stops).
-    struct session
-    {
-        std::string directory;
-        connection_info connection;
-        pid_t pid = -1;
-    };
+    // A session forked by the zygote; its pid is its supervisor's.
+    using session = pooled_session;
     using spawn_handler = std::function<void(std::optional<session>, std::string error)>;
     using go_handler = std::function<void(bool ok, std::string error)>;
 
@@ -66,12 +61,7 @@ public:
     // A ready session with the pool's connection to it (subscribed, kernel_info answered:
     // the kernel's client from now on, see kernel_io::adopt), or nothing (the pool is empty or
     // the zygote still warming up).
-    struct taken
-    {
-        session s;
-        std::unique_ptr<kernel_io> client;
-    };
-    std::optional<taken> take();
+    std::optional<taken_session> take();
     // Forks a session straight away (the cold path), bound to `workdir` owned by `owner_uid`.
     void spawn(const std::string& workdir, std::uint32_t owner_uid, std::uint64_t memory_bytes,
                spawn_handler done);
@@ -93,14 +83,6 @@ public:
     void stop();
 
 private:
-    struct pooled
-    {
-        session s;
-        std::unique_ptr<kernel_io> probe; // nudges the kernel until it answers, then is taken
-        bool ready = false;
-        std::chrono::steady_clock::time_point forked;
-    };
-
     void launch_zygote();
     void accept();
     void read();
@@ -110,9 +92,7 @@ private:
     void refill_soon();
     void wait_to_refill(std::chrono::milliseconds delay,
                         std::chrono::steady_clock::time_point give_up);
-    session prepare_directories();
     void zygote_lost(const std::string& why);
-    std::size_t ready_count() const;
 
     boost::asio::io_context& m_io;
     zmq::context_t& m_zmq;
@@ -127,7 +107,7 @@ private:
     std::deque<std::string> m_output;
     std::uint64_t m_next_request = 1;
     std::map<std::uint64_t, std::function<void(const nlohmann::json&)>> m_answers;
-    std::map<pid_t, pooled> m_pool;  // forked, not handed out yet
+    pooled_sessions m_pool;          // forked, not handed out yet
     std::vector<pid_t> m_handed_out; // given to kernels: their exits go to on_session_exit
     std::size_t m_spawning = 0;      // pool spawns not answered yet
     boost::asio::steady_timer m_restart_timer;

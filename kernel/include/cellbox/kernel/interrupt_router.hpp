@@ -19,11 +19,11 @@ enum class interrupt_reason
 // Routes interruptions to the cell running on the main thread, and only to it.
 //
 // xeus 2.4.1 dies when SIGINT reaches its idle poll loop (EINTR becomes an uncaught
-// zmq::error_t), so SIGINT is blocked in every thread and collected by a waiting thread (a signalfd).
-// While a cell runs, an interruption sends the private signal SIGUSR2 to the main thread; its
-// handler (installed without SA_RESTART, so blocking calls return EINTR) calls `on_signal`,
-// which for the Python kernel is PyErr_SetInterrupt(). SIGUSR2 stays blocked on the main thread
-// outside cells, so no xeus syscall ever sees EINTR from us.
+// zmq::error_t), so SIGINT is blocked in every thread and collected by a waiting thread (a
+// signalfd). While a cell runs, an interruption sends the private signal SIGUSR2 to the main
+// thread; its handler (installed without SA_RESTART, so blocking calls return EINTR) calls
+// `on_signal`, which for the Python kernel is PyErr_SetInterrupt(). SIGUSR2 stays blocked on the
+// main thread outside cells, so no xeus syscall ever sees EINTR from us.
 class interrupt_router
 {
 public:
