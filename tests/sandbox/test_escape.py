@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import types
 
 import pytest
 
@@ -156,16 +157,52 @@ def run_probe(probe, host, unprivileged=False):
     return spec, verdict, result
 
 
+LATE_OWNER = 200999  # owner on disk of the late-bound sandboxes' work dirs
+
+
+def run_probe_late_bound(probe, host, unprivileged=False):
+    """The probe in a sandbox launched ahead of its user and bound while it runs, as the
+    gateway's prespawned kernels are (--late-binding-fd: the user's directory mounted at /work
+    as an idmapped mount, the program's working directory moved onto it by the init it shares
+    it with). The probe starts once its working directory shows the user's files."""
+    assert not unprivileged
+    spec = probe_spec(probe)
+    workdir = tempfile.mkdtemp(prefix="cellbox-probe-work-")
+    marker = pathlib.Path(workdir, ".bound")
+    marker.write_text("")
+    for path in (workdir, marker):
+        os.chown(path, LATE_OWNER, LATE_OWNER)
+    verdict_file = os.path.join(tempfile.mkdtemp(prefix="cellbox-verdict-"), "verdict.json")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    wait = "import os as _os, time as _time\nwhile not _os.path.exists('.bound'):\n" \
+           "    _time.sleep(0.005)\n"
+    command = [str(SANDBOX), "--verdict-file", verdict_file, "--late-binding-fd",
+               str(theirs.fileno()), *spec["limits"], "--", "/usr/bin/python3", "-c",
+               wait + PRELUDE + probe.read_text(), *host.arguments(probe.name)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, pass_fds=(theirs.fileno(),))
+    theirs.close()
+    with ours:
+        ours.send(json.dumps({"workdir": workdir, "owner_uid": LATE_OWNER}).encode())
+        answer = ours.recv(4096)
+        stdout, stderr = process.communicate(timeout=60)
+    assert json.loads(answer) == {"ok": True}, answer
+    verdict = json.loads(pathlib.Path(verdict_file).read_text())
+    return spec, verdict, types.SimpleNamespace(stdout=stdout, stderr=stderr)
+
+
 def check_probe(probe, host, unprivileged=False, run=run_probe):
     """`run(probe, host, unprivileged)` returns (spec, verdict, result with stdout/stderr): the
-    launcher by default; the zygote suite runs the same probes in pooled sessions."""
+    launcher by default, or late bound; the zygote suite runs the same probes in pooled
+    sessions."""
     spec, verdict, result = run(probe, host, unprivileged)
     blocked = [l for l in result.stdout.splitlines() if l.startswith("BLOCKED")]
     escaped = [l for l in result.stdout.splitlines() if l.startswith("ESCAPED")]
     problems = wait_until_clean(host)
     passed = (verdict["verdict"] == spec["expect"] and not escaped and not problems
               and (blocked or spec["expect"] != "ok" or spec["pids_limit_hit"]))
-    user = "nobody" if unprivileged else "root" if run is run_probe else "zygote"
+    user = ("nobody" if unprivileged else "root" if run is run_probe
+            else "late" if run is run_probe_late_bound else "zygote")
     ESCAPE_TABLE.append((probe.stem, user, spec["expect"],
                          verdict["verdict"], bool(passed)))
     details = f"verdict={verdict}\nstdout={result.stdout}\nstderr={result.stderr[-2000:]}"
@@ -190,6 +227,11 @@ def test_probe_is_contained(probe, host):
         assert verdict["syscall"] == "getpid (x32 ABI)", verdict
     if probe.stem == "35_int80":
         assert verdict["syscall"] == "getpid (i386, int 0x80)", verdict
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=[p.stem for p in PROBES])
+def test_probe_is_contained_late_bound(probe, host):
+    check_probe(probe, host, run=run_probe_late_bound)
 
 
 UNPRIVILEGED_PROBES = [p for p in PROBES if p.name[:2] in UNPRIVILEGED]
