@@ -8,7 +8,12 @@
    `print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)`; the client checks each cell's stdout is
    exactly what that session must print, that no error or stderr came, and that every message
    on a session's WebSocket answers a request of that session (nothing lost or crossed);
-4. report sessions opened, open time, errors, round trip p50/p99 under concurrency, PSS
+4. paced: --concurrency sessions each run the same cell on a schedule, together offering
+   each rate of --paced-rates cells/s for --paced-seconds (open loop: the latency a user sees
+   at that load, rather than the closed loop's queue of C cells always waiting);
+5. report sessions opened, open time, errors, round trip p50/p99 under concurrency and paced,
+   the whole machine's CPU time per cell in the closed loop (2 cores / that = the most cells
+   per second this machine can run, so C / that = the least mean latency of C in flight), PSS
    totals and per session, as a markdown table.
 
 Opening stops early (and says so) when MemAvailable falls below --min-available-gib.
@@ -96,6 +101,24 @@ def smaps(pids, field="Pss:"):
         except OSError:
             pass
     return total
+
+
+def busy_cpu_seconds():
+    """CPU time spent on the whole machine so far (all CPUs, idle and iowait excluded)."""
+    fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(server_pid):
+    """(whole machine, this client, the gateway) CPU seconds so far."""
+    mine = os.times()
+    return busy_cpu_seconds(), mine.user + mine.system, process_cpu_seconds(server_pid)
 
 
 def thread_count(pids):
@@ -296,9 +319,39 @@ class Load:
                 if problems and any(p.startswith("connection") for p in problems):
                     return
 
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), cpu_split(self.server_pid)
         await asyncio.gather(*(one(s) for s in self.sessions))
-        return time.perf_counter() - t, latencies, wrong, lost, peak
+        used = [after - before for after, before in zip(cpu_split(self.server_pid), cpu)]
+        return time.perf_counter() - t, latencies, wrong, lost, peak, used
+
+    async def run_paced(self, rate, seconds):
+        """--concurrency sessions run a cell on a fixed schedule, `rate` cells/s in total,
+        staggered; returns the round trips. A late cell does not make the next one wait less
+        (the schedule is kept: the offered load is the rate)."""
+        chosen = self.sessions[:self.args.concurrency]
+        interval = len(chosen) / rate
+        latencies = []
+        end = time.monotonic() + seconds
+
+        async def one(k, s):
+            next_at = time.monotonic() + interval * k / len(chosen)
+            while next_at < end:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                t = time.perf_counter()
+                try:
+                    out, problems = await run_cell(
+                        s, "print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)")
+                except Exception as e:
+                    out, problems = "", [f"connection: {e!r}"]
+                latencies.append(time.perf_counter() - t)
+                if problems or out != s.expected():
+                    self.error("paced", s.index, f"{problems} {out!r}")
+                    if any(p.startswith("connection") for p in problems):
+                        return
+                next_at += interval
+
+        await asyncio.gather(*(one(k, s) for k, s in enumerate(chosen)))
+        return latencies
 
     async def close_all(self):
         await asyncio.gather(*(s.ws.close() for s in self.sessions + self.failed if s.ws),
@@ -357,6 +410,9 @@ def main():
     parser.add_argument("--concurrency", type=int, default=50,
                         help="cells executing at once in the run phase")
     parser.add_argument("--rounds", type=int, default=3, help="cells per session")
+    parser.add_argument("--paced-rates", type=lambda text: [int(v) for v in text.split(",")],
+                        default=[50, 100, 200], help="cells/s offered in the paced phases")
+    parser.add_argument("--paced-seconds", type=float, default=10)
     parser.add_argument("--open-concurrency", type=int, default=8)
     parser.add_argument("--rest-threads", type=int, default=16)
     parser.add_argument("--idle-seconds", type=float, default=10)
@@ -420,8 +476,15 @@ def main():
 
         print(f"running {args.rounds} cells in each of {opened} sessions, "
               f"{args.concurrency} at a time ...", flush=True)
-        run_time, latencies, wrong, lost, peak = asyncio_loop.run_until_complete(load.run_all())
+        run_time, latencies, wrong, lost, peak, run_cpu = asyncio_loop.run_until_complete(
+            load.run_all())
         after = load.memory()
+        paced = {}
+        for rate in args.paced_rates:
+            print(f"paced: {rate} cells/s from {args.concurrency} sessions for "
+                  f"{args.paced_seconds:.0f} s ...", flush=True)
+            paced[rate] = asyncio_loop.run_until_complete(
+                load.run_paced(rate, args.paced_seconds))
         crossed = sum(s.crossed for s in load.sessions)
         stale = sum(s.stale for s in load.sessions)
         foreign = sum(s.foreign for s in load.sessions)
@@ -435,7 +498,8 @@ def main():
         report = dict(opened=opened, listed=listed, open_time=open_time, run_time=run_time,
                       latencies=latencies, wrong=wrong, lost=lost, crossed=crossed,
                       stale=stale, foreign=foreign, peak=peak, baseline=baseline, idle=idle, after=after,
-                      alive=alive, metrics=metrics, delete_time=delete_time)
+                      alive=alive, metrics=metrics, delete_time=delete_time,
+                      run_cpu=run_cpu, paced=paced)
     finally:
         stop_server(server, runtime_dir)
         log.close()
@@ -468,6 +532,18 @@ def main():
           f"p50 / p99 | {percentile(r['latencies'], 0.5) * 1000:.1f} ms / "
           f"{percentile(r['latencies'], 0.99) * 1000:.1f} ms |")
     print(f"| cells per second (run phase) | {cells / r['run_time']:.0f} |")
+    machine, client, gateway = (seconds / max(cells, 1) * 1000 for seconds in r["run_cpu"])
+    most = os.cpu_count() / machine * 1000
+    print(f"| whole-machine CPU per cell (run phase): this client / the gateway / kernels and "
+          f"the rest | {machine:.2f} ms: {client:.2f} / {gateway:.2f} / "
+          f"{machine - client - gateway:.2f} ms; at most {most:.0f} cells/s on "
+          f"{os.cpu_count()} CPUs, so {args.concurrency} in flight wait >= "
+          f"{args.concurrency / most * 1000:.0f} ms on average |")
+    for rate, paced in r["paced"].items():
+        print(f"| paced: {args.concurrency} sessions, {rate} cells/s in total "
+              f"({len(paced)} cells), round trip p50 / p99 | "
+              f"{percentile(paced, 0.5) * 1000:.1f} ms / "
+              f"{percentile(paced, 0.99) * 1000:.1f} ms |")
     print(f"| gateway PSS: before / {r['opened']} idle sessions / after the run | "
           f"{r['baseline']['gateway_pss'] / mib:.1f} / {r['idle']['gateway_pss'] / mib:.1f} / "
           f"{r['after']['gateway_pss'] / mib:.1f} MiB ({per_gateway_idle / 1024:.1f} KiB "
