@@ -378,7 +378,16 @@ void kernel_manager::hand_over(kernel& k, taken_session claimed, bool from_zygot
              }
              if (!ok)
              {
-                 kill_hard(*k);
+                 if (k->owner_link)
+                 {
+                     // A prespawned launcher ends its sandbox (and removes its cgroups) when
+                     // its link closes; SIGKILL would leave the cgroups behind.
+                     k->owner_link.reset();
+                 }
+                 else
+                 {
+                     kill_hard(*k);
+                 }
                  k->launcher = -1;
                  fall_back_to_sandbox(id, "handing over the pooled session failed: " + error);
                  return;
@@ -391,10 +400,10 @@ void kernel_manager::launch_from_pool(kernel& k, zygote_pool& pool)
 {
     if (auto claimed = pool.take())
     {
+        const pid_t pid = claimed->s.pid;
         hand_over(k, std::move(*claimed), true,
-                  [&pool, pid = claimed->s.pid](const user_registry::home& home,
-                                                std::uint64_t memory_bytes,
-                                                zygote_pool::go_handler done)
+                  [&pool, pid](const user_registry::home& home, std::uint64_t memory_bytes,
+                               zygote_pool::go_handler done)
                   { pool.go(pid, home.workdir, home.uid, memory_bytes, std::move(done)); });
         return;
     }

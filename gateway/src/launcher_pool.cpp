@@ -26,6 +26,7 @@ namespace
 // session just handed out, whose first cell a user is waiting for.
 constexpr std::chrono::milliseconds refill_delay{100};
 constexpr std::chrono::milliseconds longest_failure_delay{60000};
+constexpr int max_bind_failures = 3; // in a row
 
 } // namespace
 
@@ -50,7 +51,7 @@ void launcher_pool::start()
 
 void launcher_pool::refill()
 {
-    while (!m_stopping && m_pool.size() < m_size)
+    while (!m_stopping && !m_disabled && m_pool.size() < m_size)
     {
         pooled_session s = pooled_sessions::prepare(m_runtime_dir);
         int fds[2];
@@ -95,16 +96,21 @@ void launcher_pool::refill_after(std::chrono::milliseconds delay)
     m_refill_timer.async_wait(
         [this](const boost::system::error_code& error)
         {
-            m_refill_pending = false;
-            if (!error)
+            if (error)
             {
-                refill();
+                return; // cancelled: the pool is stopping
             }
+            m_refill_pending = false;
+            refill();
         });
 }
 
 std::optional<launcher_pool::taken> launcher_pool::take()
 {
+    if (m_disabled)
+    {
+        return std::nullopt;
+    }
     auto claimed = m_pool.take();
     if (!claimed)
     {
@@ -121,6 +127,11 @@ std::optional<launcher_pool::taken> launcher_pool::take()
 void launcher_pool::go(int link, const std::string& workdir, std::uint32_t owner_uid,
                        std::uint64_t memory_bytes, go_handler done)
 {
+    done = [this, inner = std::move(done)](bool ok, std::string error)
+    {
+        bind_finished(ok, error);
+        inner(ok, std::move(error));
+    };
     const std::string request = nlohmann::json{
         {"workdir", workdir},
         {"owner_uid", owner_uid},
@@ -161,6 +172,28 @@ void launcher_pool::go(int link, const std::string& workdir, std::uint32_t owner
                       });
 }
 
+void launcher_pool::bind_finished(bool ok, const std::string& error)
+{
+    if (ok)
+    {
+        m_bind_failures = 0;
+        return;
+    }
+    // Binding needs a memory cgroup and idmapped mounts on the work directory's filesystem:
+    // where a machine lacks them every take would fail, kill a kernel and launch another.
+    if (++m_bind_failures >= max_bind_failures && !m_disabled)
+    {
+        m_disabled = true;
+        log::error("prespawned kernels cannot be bound to their users here; launching on "
+                   "demand from now on",
+                   {{"kernelspec", m_name}, {"error", error}, {"failures", m_bind_failures}});
+        for (const pid_t pid : m_pool.pids())
+        {
+            m_links.erase(pid); // end-of-file: the launcher ends its sandbox and exits
+        }
+    }
+}
+
 bool launcher_pool::on_child_exit(pid_t pid)
 {
     const bool answered = m_pool.is_ready(pid);
@@ -169,7 +202,7 @@ bool launcher_pool::on_child_exit(pid_t pid)
         return false;
     }
     m_links.erase(pid);
-    if (m_stopping)
+    if (m_stopping || m_disabled)
     {
         return true;
     }

@@ -76,7 +76,7 @@ interrupt_router::interrupt_router(signal_callback on_signal) : m_main_thread(pt
     {
         throw std::system_error(errno, std::generic_category(), "sigaction(SIGUSR2)");
     }
-    m_sigwait_thread = std::thread([this] { wait_for_sigint(); });
+    m_waiting_thread = std::thread([this] { wait_for_sigint(); });
 }
 
 interrupt_router::~interrupt_router()
@@ -86,7 +86,7 @@ interrupt_router::~interrupt_router()
         m_stopping = true;
     }
     wake_waiting_thread();
-    m_sigwait_thread.join();
+    m_waiting_thread.join();
     signal(SIGUSR2, SIG_DFL);
     g_on_signal = nullptr;
 }

@@ -135,8 +135,10 @@ extern "C" void ignore_signal(int) {}
         // With late binding, an executed payload shares the init's working directory
         // (CLONE_FS, kept across execve): when the user's /work is mounted later, the init
         // moves the payload onto it, whatever program that is (an ipykernel cannot be asked to
-        // chdir). The payload cannot change the shared root (no CAP_SYS_CHROOT) and the init
-        // resolves absolute paths only, so sharing gives the payload nothing of the init's.
+        // chdir). The payload cannot change the shared root: seccomp denies chroot, unshare and
+        // setns, it has no capabilities, and the kernel refuses setns and CLONE_NEWUSER to a
+        // process whose fs_struct is shared. The init resolves absolute paths only and creates
+        // no files after this, so the payload's chdir or umask gains it nothing.
         // Not for an in-process payload (a zygote's session): after a raw clone glibc keeps
         // the parent's thread id for the child's main thread (pthread_kill would miss), and
         // execve is what replaces it; such a payload enters /work itself.

@@ -326,8 +326,8 @@ class Load:
 
     async def run_paced(self, rate, seconds):
         """--concurrency sessions run a cell on a fixed schedule, `rate` cells/s in total,
-        staggered; returns the round trips. A late cell does not make the next one wait less
-        (the schedule is kept: the offered load is the rate)."""
+        staggered; returns each cell's time from when it was due to its last message. The
+        schedule is kept whatever the latency: the offered load is the rate."""
         chosen = self.sessions[:self.args.concurrency]
         interval = len(chosen) / rate
         latencies = []
@@ -337,13 +337,14 @@ class Load:
             next_at = time.monotonic() + interval * k / len(chosen)
             while next_at < end:
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                t = time.perf_counter()
                 try:
                     out, problems = await run_cell(
                         s, "print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)")
                 except Exception as e:
                     out, problems = "", [f"connection: {e!r}"]
-                latencies.append(time.perf_counter() - t)
+                # From the time the cell was due, not sent: a cell that had to wait for the
+                # session's previous one counts that wait (no coordinated omission).
+                latencies.append(time.monotonic() - next_at)
                 if problems or out != s.expected():
                     self.error("paced", s.index, f"{problems} {out!r}")
                     if any(p.startswith("connection") for p in problems):

@@ -192,7 +192,7 @@ def test_late_binding_refuses_bad_requests_and_ends_with_its_owner():
     process, link = late_bound("sleep 60")
     for request, error in [(b"not json", "parse"), (b'{"workdir": "relative"}', "absolute"),
                            (b'{"owner_uid": 5, "workdir": "/tmp"}', "owner_uid"),
-                           (b'{"memory": "lots"}', "")]:
+                           (b'{"memory": "lots"}', "size such as")]:
         link.send(request)
         answer = json.loads(link.recv(4096))
         assert answer["ok"] is False and error in answer["error"], (request, answer)

@@ -63,6 +63,8 @@ public:
 private:
     void refill();
     void refill_after(std::chrono::milliseconds delay);
+    // After each take's binding: a pool whose kernels can never be bound stops.
+    void bind_finished(bool ok, const std::string& error);
 
     boost::asio::io_context& m_io;
     std::string m_name;
@@ -76,6 +78,8 @@ private:
     bool m_stopping = false;
     // Sessions that die before they answer (a broken kernelspec) are replaced ever more slowly.
     std::chrono::milliseconds m_failure_delay{0};
+    int m_bind_failures = 0; // in a row
+    bool m_disabled = false;
 };
 
 } // namespace cellbox::gateway

@@ -64,7 +64,7 @@ private:
     interrupt_reason m_reason = interrupt_reason::none;
     unique_fd m_sigint; // signalfd of SIGINT
     unique_fd m_wakeup; // eventfd: an interruption is pending, or the router stops
-    std::thread m_sigwait_thread;
+    std::thread m_waiting_thread;
 };
 
 } // namespace cellbox::kernel
