@@ -177,3 +177,31 @@ def test_shutdown_leaves_no_prespawned_kernel():
     assert subprocess.run(["pgrep", "-f", g.runtime], capture_output=True).stdout == b""
     run = os.path.join(g.runtime, "run")
     assert not [d for d in os.listdir(run) if d.startswith("session-")]
+
+
+def test_a_pool_whose_kernels_cannot_be_bound_stops(tmp_path):
+    # Binding opens the user's directory without following symlinks: a directory that is a
+    # symlink cannot be bound (as where idmapped mounts or memory cgroups are missing). After
+    # three failures in a row the pool stops instead of killing a kernel per start.
+    work = tmp_path / "work"
+    (work / "users").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (work / "users" / "mallory").symlink_to(tmp_path / "elsewhere")
+    g = Gateway("--pool-size", "0", "--launch-pool-size", "1", work_dir=str(work))
+    try:
+        mallory, bob = user_token("mallory"), user_token("bob")
+        for _ in range(3):
+            wait_for_ready(g)
+            status, body, _ = g.request("POST", "/api/kernels", {"name": IPYKERNEL},
+                                        token=mallory)
+            assert status == 500, body
+        assert "handing over the pooled session failed" in g.logs()
+        assert "cannot be bound to their users here" in g.logs()
+        time.sleep(1.5)  # a stopped pool launches no replacement
+        labels = f'{{kernelspec="{IPYKERNEL}"}}'
+        assert (metric(g, "cellbox_pool_ready_sessions", labels) or 0) == 0
+        kid = g.request("POST", "/api/kernels", {"name": IPYKERNEL}, token=bob)[1]["id"]
+        results = run_cells(g, kid, ["print(6 * 7)"], token=bob)
+        assert stdout(results[0][1]) == "42\n", "launched on demand instead"
+    finally:
+        g.stop()
