@@ -208,3 +208,21 @@ def test_late_binding_fd_must_be_a_seqpacket_socket():
     os.close(read_end)
     os.close(write_end)
     assert result.returncode == 2 and "SOCK_SEQPACKET" in result.stderr
+
+
+def test_late_binding_moves_only_a_program_still_in_work(tmp_path):
+    # The init moves the program it shares its working directory with only if that is still
+    # the /work it started in: a program that went elsewhere (and changed the shared umask)
+    # stays there, and the user's directory is mounted all the same.
+    user_dir = tmp_path / "bob"
+    user_dir.mkdir()
+    (user_dir / "notes.txt").write_text("his")
+    process, link = late_bound(
+        "cd /tmp && umask 000 && echo left; while [ ! -e /work/notes.txt ]; do sleep 0.01; "
+        "done; pwd; ls /work")
+    assert process.stdout.readline() == "left\n"
+    link.send(json.dumps({"workdir": str(user_dir)}).encode())
+    assert json.loads(link.recv(4096)) == {"ok": True}
+    assert process.stdout.readline() == "/tmp\n"
+    assert process.stdout.readline() == "notes.txt\n"
+    assert process.wait(timeout=30) == 0
