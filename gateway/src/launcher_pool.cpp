@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -54,21 +55,18 @@ void launcher_pool::refill()
     while (!m_stopping && !m_disabled && m_pool.size() < m_size)
     {
         pooled_session s = pooled_sessions::prepare(m_runtime_dir);
-        int fds[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
-        {
-            log::error("cannot prespawn a kernel",
-                       {{"kernelspec", m_name}, {"error", std::strerror(errno)}});
-            std::error_code ignored;
-            std::filesystem::remove_all(s.directory, ignored);
-            refill_after(std::max(m_failure_delay, std::chrono::milliseconds(1000)));
-            return;
-        }
-        unique_fd ours(fds[0]), theirs(fds[1]);
-        std::vector<std::string> argv = m_command(s);
-        argv.insert(argv.begin() + 1, {"--late-binding-fd", "3"});
+        unique_fd ours;
         try
         {
+            int fds[2];
+            if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+            {
+                throw std::system_error(errno, std::generic_category(), "socketpair");
+            }
+            ours.reset(fds[0]);
+            const unique_fd theirs(fds[1]);
+            std::vector<std::string> argv = m_command(s);
+            argv.insert(argv.begin() + 1, {"--late-binding-fd", "3"});
             s.pid =
                 spawn_in_own_session(std::move(argv), "a pooled kernel's launcher", theirs.get());
         }

@@ -148,6 +148,17 @@ class Session:
         return f"{self.token * 3} {self.index * self.index}\n"
 
 
+CHECK_CELL = "print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)"  # output: Session.expected()
+
+
+async def run_check_cell(s):
+    """The run phases' cell; a broken connection is one more problem, not an exception."""
+    try:
+        return await run_cell(s, CHECK_CELL)
+    except Exception as e:
+        return "", [f"connection: {e!r}"]
+
+
 async def run_cell(s, code):
     """Runs one cell; returns (stdout, problems). Every message on the WebSocket is checked
     to belong to this session."""
@@ -300,11 +311,7 @@ class Load:
                     in_flight += 1
                     peak = max(peak, in_flight)
                     t = time.perf_counter()
-                    try:
-                        out, problems = await run_cell(
-                            s, "print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)")
-                    except Exception as e:
-                        out, problems = "", [f"connection: {e!r}"]
+                    out, problems = await run_check_cell(s)
                     latencies.append(time.perf_counter() - t)
                     in_flight -= 1
                 if problems:
@@ -337,11 +344,7 @@ class Load:
             next_at = time.monotonic() + interval * k / len(chosen)
             while next_at < end:
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                try:
-                    out, problems = await run_cell(
-                        s, "print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)")
-                except Exception as e:
-                    out, problems = "", [f"connection: {e!r}"]
+                out, problems = await run_check_cell(s)
                 # From the time the cell was due, not sent: a cell that had to wait for the
                 # session's previous one counts that wait (no coordinated omission).
                 latencies.append(time.monotonic() - next_at)
@@ -541,7 +544,7 @@ def main():
           f"{os.cpu_count()} CPUs, so {args.concurrency} in flight wait >= "
           f"{args.concurrency / most * 1000:.0f} ms on average |")
     for rate, paced in r["paced"].items():
-        print(f"| paced: {args.concurrency} sessions, {rate} cells/s in total "
+        print(f"| paced: {min(args.concurrency, r['opened'])} sessions, {rate} cells/s in total "
               f"({len(paced)} cells), round trip p50 / p99 | "
               f"{percentile(paced, 0.5) * 1000:.1f} ms / "
               f"{percentile(paced, 0.99) * 1000:.1f} ms |")
