@@ -27,6 +27,10 @@ namespace
 
 namespace fs = std::filesystem;
 
+// Requests a restarting kernel holds for its next process: a client that sends more before it
+// is back is flooding, not waiting; each one past this gets an error answer instead.
+constexpr std::size_t max_held_requests = 256;
+
 std::string replace_all(std::string text, const std::string& from, const std::string& to)
 {
     for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())
@@ -463,6 +467,7 @@ void kernel_manager::connect(kernel& k)
                               {
                                   k->pending.erase(parent_msg_id);
                                   k->pending_limits.erase(parent_msg_id);
+                                  k->unanswered.erase(parent_msg_id);
                                   k->hard_deadline.reset(); // the cell answered in time
                               }
                           });
@@ -569,8 +574,15 @@ void kernel_manager::detach(const std::string& id, std::uint64_t connection,
 void kernel_manager::send(const std::string& id, std::uint64_t connection, kernel_message message)
 {
     kernel* k = find(id);
-    if (k == nullptr || !k->io)
+    if (k == nullptr)
     {
+        return;
+    }
+    if (!k->io || !k->ready)
+    {
+        // Between two processes, or the new one has not answered yet (its iopub may not be
+        // subscribed: outputs would be lost).
+        hold(*k, connection, std::move(message));
         return;
     }
     if (message.channel == "shell")
@@ -603,8 +615,96 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
             k->pending_limits[msg_id] = limit;
             k->pending_since[msg_id] = std::chrono::steady_clock::now();
         }
+        else if (const std::string msg_id = string_field(header, "msg_id"); !msg_id.empty())
+        {
+            const auto attachment = k->attached.find(connection);
+            k->unanswered[msg_id] = {
+                attachment != k->attached.end() ? attachment->second.first : std::string(),
+                kernel_message{message.channel, message.header, "{}", "{}", "{}", {}}};
+        }
     }
     k->io->send(connection, std::move(message));
+}
+
+void kernel_manager::hold(kernel& k, std::uint64_t connection, kernel_message message)
+{
+    const auto attachment = k.attached.find(connection);
+    const std::string session_id =
+        attachment != k.attached.end() ? attachment->second.first : std::string();
+    if (k.execution_state == "dead")
+    {
+        answer_with_error(k, session_id, message, "KernelDied",
+                          k.reason.empty() ? "the kernel is dead" : k.reason);
+        return;
+    }
+    if (k.held.size() >= max_held_requests)
+    {
+        answer_with_error(k, session_id, message, "KernelRestarting",
+                          "the kernel is restarting and already holds " +
+                              std::to_string(max_held_requests) +
+                              " requests; send this one again once it is idle");
+        return;
+    }
+    k.held.emplace_back(connection, std::move(message));
+}
+
+void kernel_manager::release_held(kernel& k)
+{
+    const std::string id = k.id;
+    for (auto& [connection, message] : std::exchange(k.held, {}))
+    {
+        if (k.attached.count(connection) == 0)
+        {
+            // Its WebSocket closed while the kernel restarted: nobody is left to answer.
+            log::info("request dropped: its connection closed during a restart",
+                      {{"kernel", id}, {"channel", message.channel}});
+            continue;
+        }
+        send(id, connection, std::move(message));
+    }
+}
+
+void kernel_manager::answer_with_error(kernel& k, const std::string& session_id,
+                                       const kernel_message& request, const std::string& ename,
+                                       const std::string& evalue)
+{
+    for (const auto& answer : make_error_answer(request, ename, evalue))
+    {
+        tell_session(k, session_id, answer);
+    }
+}
+
+void kernel_manager::refuse_unanswered(kernel& k, const std::string& ename,
+                                       const std::string& evalue)
+{
+    for (auto& [connection, message] : std::exchange(k.held, {}))
+    {
+        const auto attachment = k.attached.find(connection);
+        if (attachment != k.attached.end())
+        {
+            answer_with_error(k, attachment->second.first, message, ename, evalue);
+        }
+    }
+    answer_in_flight(k, ename, evalue);
+}
+
+void kernel_manager::answer_in_flight(kernel& k, const std::string& ename,
+                                      const std::string& evalue)
+{
+    k.hard_deadline.reset();
+    k.running_msg_id.clear();
+    for (const auto& [msg_id, waiting] : std::exchange(k.unanswered, {}))
+    {
+        answer_with_error(k, waiting.first, waiting.second, ename, evalue);
+    }
+    for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
+    {
+        answer_with_error(k, waiting.first,
+                          kernel_message{"shell", waiting.second, "{}", "{}", "{}", {}}, ename,
+                          evalue);
+    }
+    k.pending_limits.clear();
+    k.pending_since.clear();
 }
 
 double kernel_manager::cell_limit(const nlohmann::json& metadata, const kernel& k)
@@ -660,6 +760,8 @@ void kernel_manager::on_execute_started(const std::string& id, const std::string
                              " s and did not stop when interrupted";
             log::warn("killing kernel", {{"kernel", id}, {"reason", k->kill_reason}});
             kill_hard(*k);
+            // From now on requests wait for the next process instead of going to this one.
+            stop_io(*k);
         });
 }
 
@@ -682,6 +784,7 @@ void kernel_manager::mark_ready(const std::string& id)
     const std::chrono::duration<double, std::milli> startup =
         std::chrono::steady_clock::now() - k->launched_at;
     log::info("kernel ready", {{"kernel", id}, {"startup_ms", startup.count()}});
+    release_held(*k);
     for (auto& waiter : std::exchange(k->ready_waiters, {}))
     {
         waiter(true);
@@ -863,6 +966,7 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
         });
     if (k->launcher > 0)
     {
+        stop_io(*k); // requests sent from now on wait for the new process
         kill(k->launcher, SIGTERM);
     }
     else
@@ -905,8 +1009,14 @@ void kernel_manager::on_exit(pid_t pid, int)
         {
             log::warn("kernel exited before it was ready", {{"kernel", k.id}});
             k.execution_state = "dead";
+            refuse_unanswered(k, "KernelDied", "the kernel exited before it was ready");
             return;
         }
+        // What it was asked and had not answered: the restart or shutdown ended it.
+        answer_in_flight(k, restarting ? "KernelRestarted" : "KernelShutDown",
+                         restarting ? "the kernel was restarted before it answered; its "
+                                      "variables were lost"
+                                    : "the kernel was shut down before it answered");
         if (!restarting)
         {
             log::info("kernel shut down", {{"kernel", k.id}});
@@ -936,14 +1046,6 @@ void kernel_manager::on_exit(pid_t pid, int)
 
 namespace
 {
-
-kernel_message gateway_message(const std::string& channel, const std::string& msg_type,
-                               const std::string& parent_header, const nlohmann::json& content)
-{
-    kernel_message message = make_request(channel, msg_type, content, "cellbox-gateway");
-    message.parent_header = parent_header;
-    return message;
-}
 
 // What to tell the user, from the sandbox's verdict.
 std::pair<std::string, std::string> death_explanation(const nlohmann::json& verdict,
@@ -1033,7 +1135,6 @@ void kernel_manager::handle_death(kernel& k)
                               : std::chrono::duration<double>(now - since->second).count());
     }
     k.pending_since.clear();
-    const nlohmann::json traceback = nlohmann::json::array({ename + ": " + evalue});
     // A client that went away while its cell ran gets the explanation on its reconnect.
     for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
     {
@@ -1043,26 +1144,19 @@ void kernel_manager::handle_death(kernel& k)
             // Queued behind the cell that died: never ran, as after an error with
             // stop_on_error.
             tell_session(k, session_id,
-                         gateway_message("shell", "execute_reply", request,
-                                         {{"status", "aborted"}, {"execution_count", nullptr}}));
-            tell_session(
-                k, session_id,
-                gateway_message("iopub", "status", request, {{"execution_state", "idle"}}));
+                         make_reply("shell", "execute_reply", request,
+                                    {{"status", "aborted"}, {"execution_count", nullptr}}));
+            tell_session(k, session_id,
+                         make_reply("iopub", "status", request, {{"execution_state", "idle"}}));
             continue;
         }
-        tell_session(
-            k, session_id,
-            gateway_message("iopub", "error", request,
-                            {{"ename", ename}, {"evalue", evalue}, {"traceback", traceback}}));
-        tell_session(k, session_id,
-                     gateway_message("shell", "execute_reply", request,
-                                     {{"status", "error"},
-                                      {"ename", ename},
-                                      {"evalue", evalue},
-                                      {"traceback", traceback},
-                                      {"execution_count", nullptr}}));
-        tell_session(k, session_id,
-                     gateway_message("iopub", "status", request, {{"execution_state", "idle"}}));
+        answer_with_error(k, session_id, kernel_message{"shell", request, "{}", "{}", "{}", {}},
+                          ename, evalue);
+    }
+    // Its other requests (completion, inspection...) died with it.
+    for (const auto& [msg_id, waiting] : std::exchange(k.unanswered, {}))
+    {
+        answer_with_error(k, waiting.first, waiting.second, ename, evalue);
     }
     k.reason = evalue;
     std::error_code ignored;
@@ -1071,6 +1165,7 @@ void kernel_manager::handle_death(kernel& k)
     if (!m_options.restart_on_death || spec == nullptr)
     {
         k.execution_state = "dead";
+        refuse_unanswered(k, "KernelDied", evalue);
         return;
     }
     std::set<std::string> sessions;
@@ -1085,7 +1180,7 @@ void kernel_manager::handle_death(kernel& k)
     for (const auto& session_id : sessions)
     {
         tell_session(k, session_id,
-                     gateway_message("iopub", "status", "{}", {{"execution_state", "restarting"}}));
+                     make_reply("iopub", "status", "{}", {{"execution_state", "restarting"}}));
     }
     metric::kernel_restart("death");
     log::info("kernel restarting", {{"kernel", k.id}, {"cause", "death"}});
@@ -1098,6 +1193,7 @@ void kernel_manager::handle_death(kernel& k)
     {
         log::error("kernel restart failed", {{"kernel", k.id}, {"error", e.what()}});
         k.execution_state = "dead";
+        refuse_unanswered(k, "KernelDied", evalue + "; restarting it failed: " + e.what());
     }
 }
 

@@ -40,10 +40,43 @@ const kernelspec_catalog::entry* kernelspec_catalog::find(const std::string& nam
     return it == m_entries.end() ? nullptr : &it->second;
 }
 
+namespace
+{
+
+// argv as clients see it: the program names without the host's directories (a client needs
+// argv to be an array, @jupyterlab/services drops a spec without one; it never runs it).
+nlohmann::json public_argv(const nlohmann::json& argv)
+{
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& arg : argv)
+    {
+        const std::string text = arg.is_string() ? arg.get<std::string>() : arg.dump();
+        const auto slash = text.find_last_of('/');
+        names.push_back(
+            text.rfind('/', 0) == 0 && slash != std::string::npos ? text.substr(slash + 1) : text);
+    }
+    return names;
+}
+
+// A field of kernel.json of the expected kind, else the default jupyter_client gives it.
+nlohmann::json field_or(const nlohmann::json& spec, const char* key, nlohmann::json fallback)
+{
+    const auto it = spec.find(key);
+    return it != spec.end() && it->type() == fallback.type() ? *it : fallback;
+}
+
+} // namespace
+
 nlohmann::json kernelspec_catalog::model(const entry& e, const std::string& base_url) const
 {
-    nlohmann::json spec = e.spec;
-    spec.erase("argv"); // a server-side detail
+    // The fields of jupyter_client's KernelSpec.to_dict(), each of the type clients check.
+    const nlohmann::json spec = {
+        {"argv", public_argv(e.spec["argv"])},
+        {"env", field_or(e.spec, "env", nlohmann::json::object())},
+        {"display_name", field_or(e.spec, "display_name", e.name)},
+        {"language", field_or(e.spec, "language", "")},
+        {"interrupt_mode", field_or(e.spec, "interrupt_mode", "signal")},
+        {"metadata", field_or(e.spec, "metadata", nlohmann::json::object())}};
     nlohmann::json resources = nlohmann::json::object();
     std::error_code error;
     for (const auto& item : fs::directory_iterator(e.directory, error))

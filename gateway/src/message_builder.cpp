@@ -42,4 +42,44 @@ kernel_message make_stderr_notice(const std::string& parent_header, const std::s
     return message;
 }
 
+kernel_message make_reply(const std::string& channel, const std::string& msg_type,
+                          const std::string& parent_header, const nlohmann::json& content)
+{
+    kernel_message message = make_request(channel, msg_type, content, "cellbox-gateway");
+    message.parent_header = parent_header;
+    return message;
+}
+
+std::vector<kernel_message> make_error_answer(const kernel_message& request,
+                                              const std::string& ename, const std::string& evalue)
+{
+    const nlohmann::json header = nlohmann::json::parse(request.header, nullptr, false);
+    const auto type = header.is_object() ? header.find("msg_type") : header.end();
+    if (type == header.end() || !type->is_string() ||
+        (request.channel != "shell" && request.channel != "control"))
+    {
+        return {}; // input_reply, comm messages: nothing waits for an answer
+    }
+    const std::string msg_type = type->get<std::string>();
+    const std::string suffix = "_request";
+    if (msg_type.size() <= suffix.size() ||
+        msg_type.compare(msg_type.size() - suffix.size(), suffix.size(), suffix) != 0)
+    {
+        return {};
+    }
+    const std::string reply_type = msg_type.substr(0, msg_type.size() - suffix.size()) + "_reply";
+    const nlohmann::json traceback = nlohmann::json::array({ename + ": " + evalue});
+    nlohmann::json content = {
+        {"status", "error"}, {"ename", ename}, {"evalue", evalue}, {"traceback", traceback}};
+    if (msg_type != "execute_request")
+    {
+        return {make_reply(request.channel, reply_type, request.header, content)};
+    }
+    content["execution_count"] = nullptr;
+    return {make_reply("iopub", "error", request.header,
+                       {{"ename", ename}, {"evalue", evalue}, {"traceback", traceback}}),
+            make_reply(request.channel, reply_type, request.header, content),
+            make_reply("iopub", "status", request.header, {{"execution_state", "idle"}})};
+}
+
 } // namespace cellbox::gateway

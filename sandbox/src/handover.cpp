@@ -297,19 +297,21 @@ bool serve_late_binding(int init_link)
     }
     else
     {
-        // The payload shares this working directory (CLONE_FS): if it is still in the /work
-        // it started in, it follows onto the new mount.
-        struct stat work
+        // The payload shares this working directory (CLONE_FS): if it is in the /work it
+        // started in, it follows onto the new mount. Checked after the move: the payload
+        // enters /work itself while it starts (confine), and one that did so between a check
+        // before the move and the move would stay in the old, now hidden, directory.
+        struct stat old_work
         {
         }, cwd{};
-        const bool in_work = stat("/work", &work) == 0 && stat(".", &cwd) == 0 &&
-                             work.st_dev == cwd.st_dev && work.st_ino == cwd.st_ino;
+        const bool had_work = stat("/work", &old_work) == 0;
         if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, "/work", MOVE_MOUNT_F_EMPTY_PATH) !=
             0)
         {
             answer = std::string("mount the workdir at /work: ") + std::strerror(errno);
         }
-        else if (in_work && chdir("/work") != 0)
+        else if (had_work && stat(".", &cwd) == 0 && cwd.st_dev == old_work.st_dev &&
+                 cwd.st_ino == old_work.st_ino && chdir("/work") != 0)
         {
             answer = std::string("enter the new /work: ") + std::strerror(errno);
         }

@@ -13,7 +13,15 @@ def test_api_root_and_kernelspecs(gateway):
     assert body["default"] == "cellbox-python"
     spec = body["kernelspecs"]["cellbox-python"]
     assert spec["name"] == "cellbox-python"
-    assert spec["spec"]["language"] == "python" and "argv" not in spec["spec"]
+    assert spec["spec"]["language"] == "python"
+    # The fields of jupyter_client's KernelSpec, of the types @jupyterlab/services checks;
+    # argv names the programs without the host's directories.
+    assert isinstance(spec["spec"]["argv"], list) and spec["spec"]["argv"]
+    assert not any(arg.startswith("/") for arg in spec["spec"]["argv"]), spec["spec"]["argv"]
+    assert spec["spec"]["argv"][0] == "cellbox-kernel"
+    assert isinstance(spec["spec"]["env"], dict) and isinstance(spec["spec"]["metadata"], dict)
+    assert spec["spec"]["interrupt_mode"] in ("signal", "message")
+    assert isinstance(spec["resources"], dict)
     status, body, _ = gateway.request("GET", "/api/kernelspecs/cellbox-python")
     assert status == 200 and body["spec"]["display_name"]
     status, body, _ = gateway.request("GET", "/api/kernelspecs/nope")

@@ -2,6 +2,7 @@
 their cgroups. In a module of its own, so that no other gateway of this suite is running (its
 pool would create cgroups while this one is checked)."""
 
+import glob
 import os
 import subprocess
 import time
@@ -12,13 +13,12 @@ from test_pool import wait_for_pool
 
 
 def session_cgroups():
-    """The sandbox's per-session cgroups, in every v1 controller it uses."""
+    """The sandbox's per-session cgroups wherever this host keeps them: under each cgroup v1
+    controller, or in the cgroup v2 tree (root or unified/ on a hybrid host)."""
     found = set()
-    for controller in ("memory", "pids", "cpu"):
-        root = f"/sys/fs/cgroup/{controller}/cellbox"
-        if os.path.isdir(root):
-            found |= {f"{controller}/{d}" for d in os.listdir(root)
-                      if os.path.isdir(os.path.join(root, d))}
+    for root in glob.glob("/sys/fs/cgroup/cellbox") + glob.glob("/sys/fs/cgroup/*/cellbox"):
+        found |= {os.path.join(root, d) for d in os.listdir(root)
+                  if os.path.isdir(os.path.join(root, d))}
     return found
 
 
@@ -28,6 +28,8 @@ def test_sigterm_with_a_pool_leaves_nothing():
     wait_for_pool(g)
     ids = [g.request("POST", "/api/kernels", {})[1]["id"] for _ in range(2)]
     assert stdout(run_cells(g, ids[0], ["print(2)"])[0][1]) == "2\n"
+    # Looked for where this host keeps them: the running sessions' cgroups are seen.
+    assert session_cgroups() - before, "no session cgroup found while sessions run"
     g.stop()
     assert g.process.returncode == 0, g.logs()
     time.sleep(0.5)

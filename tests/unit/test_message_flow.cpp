@@ -169,3 +169,42 @@ TEST_CASE("client messages must carry a header with msg_id and msg_type")
     CHECK(string_field(json::parse(R"({"a": 1})"), "a").empty());
     CHECK(string_field(json::array(), "a").empty());
 }
+
+TEST_CASE("the gateway answers an execute_request itself with the error, reply and idle status")
+{
+    kernel_message request = make_request("shell", "execute_request", {{"code", "1"}}, "client");
+    const auto answer = make_error_answer(request, "KernelDied", "it died");
+    REQUIRE(answer.size() == 3);
+    CHECK(answer[0].channel == "iopub");
+    CHECK(json::parse(answer[0].header)["msg_type"] == "error");
+    CHECK(answer[1].channel == "shell");
+    const json reply = json::parse(answer[1].content);
+    CHECK(json::parse(answer[1].header)["msg_type"] == "execute_reply");
+    CHECK(reply["status"] == "error");
+    CHECK(reply["ename"] == "KernelDied");
+    CHECK(reply["execution_count"].is_null());
+    CHECK(json::parse(answer[2].content)["execution_state"] == "idle");
+    for (const auto& message : answer)
+    {
+        CHECK(message.parent_header == request.header); // shown under the request
+    }
+}
+
+TEST_CASE("other requests get their own reply type; messages that wait for none get nothing")
+{
+    const auto complete = make_error_answer(
+        make_request("shell", "complete_request", {{"code", "pri"}}, "client"), "E", "v");
+    REQUIRE(complete.size() == 1);
+    CHECK(json::parse(complete[0].header)["msg_type"] == "complete_reply");
+    CHECK(json::parse(complete[0].content)["status"] == "error");
+    const auto control = make_error_answer(
+        make_request("control", "interrupt_request", json::object(), "client"), "E", "v");
+    REQUIRE(control.size() == 1);
+    CHECK(control[0].channel == "control");
+    CHECK(make_error_answer(make_request("stdin", "input_reply", {{"value", "x"}}, "c"), "E", "v")
+              .empty());
+    CHECK(make_error_answer(make_request("shell", "comm_msg", json::object(), "c"), "E", "v")
+              .empty());
+    kernel_message broken{"shell", "not json", "{}", "{}", "{}", {}};
+    CHECK(make_error_answer(broken, "E", "v").empty());
+}

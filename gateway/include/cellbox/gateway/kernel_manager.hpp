@@ -89,6 +89,12 @@ public:
         std::map<std::string, std::pair<std::string, std::string>> pending;
         std::map<std::string, double> pending_limits; // msg_id -> seconds (0: none)
         std::map<std::string, std::chrono::steady_clock::time_point> pending_since; // msg_id
+        // Other shell requests sent but not answered (complete, inspect...): msg_id ->
+        // (session id, request), answered with an error if the process dies first.
+        std::map<std::string, std::pair<std::string, kernel_message>> unanswered;
+        // Requests that came between two processes (restarting) or before the new one was
+        // ready: sent to it once it is, or answered with an error if there is none.
+        std::vector<std::pair<std::uint64_t, kernel_message>> held;
         std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
         std::string kill_reason;                                  // set before we kill it
         std::string running_msg_id; // the execute_request the kernel started last
@@ -181,6 +187,17 @@ private:
     void handle_death(kernel& k);
     // The process is gone: stops its kernel_io, keeping its sessions' buffers in k.kept.
     void stop_io(kernel& k);
+    // A request for a kernel between two processes: held for the next one, or answered with
+    // an error when there will be none (dead) or too many wait already.
+    void hold(kernel& k, std::uint64_t connection, kernel_message message);
+    // Sends the held requests to the process that just became ready.
+    void release_held(kernel& k);
+    // The kernel is dead for good: every request still waiting gets an error answer.
+    void refuse_unanswered(kernel& k, const std::string& ename, const std::string& evalue);
+    // Requests the last process took and did not answer (its cells, completions...).
+    void answer_in_flight(kernel& k, const std::string& ename, const std::string& evalue);
+    void answer_with_error(kernel& k, const std::string& session_id, const kernel_message& request,
+                           const std::string& ename, const std::string& evalue);
     // To every live connection of the session, else kept for its reconnect (io is null).
     void tell_session(kernel& k, const std::string& session_id, const kernel_message& message);
     // The cell limit of a request: its metadata.cellbox.timeout, else the owner's default,

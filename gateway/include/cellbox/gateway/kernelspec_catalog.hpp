@@ -26,7 +26,7 @@ public:
     const entry* find(const std::string& name) const;
     const std::map<std::string, entry>& all() const { return m_entries; }
 
-    // jupyter_server's kernelspec model: name, spec (without argv), resources.
+    // jupyter_server's kernelspec model: name, spec (argv with program names only), resources.
     nlohmann::json model(const entry& e, const std::string& base_url) const;
     // Path of a resource file of a kernelspec, if it exists (no path components allowed).
     std::optional<std::string> resource_path(const std::string& name,

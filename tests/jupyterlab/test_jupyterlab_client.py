@@ -1,0 +1,199 @@
+"""JupyterLab 4 talks to a Jupyter server through @jupyterlab/services; client.mjs drives
+`cellbox serve` with that library (pinned in package.json) the way the Lab UI does: kernel
+specs, a kernel over the v1 WebSocket protocol, execute, stdin, completion, inspection,
+interrupt, restart, shutdown and notebook sessions. node runs once per module and prints a
+JSON report; each test here asserts on one area of it."""
+
+import importlib.util
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+NODE_TIMEOUT = 60  # client.mjs takes a few seconds; each await in it has its own 20 s limit
+
+# `Gateway` (start/stop of `cellbox serve`, REST calls with its token) from the gateway suite,
+# loaded under its own name so that it never clashes with a conftest pytest imports itself.
+_spec = importlib.util.spec_from_file_location("gateway_conftest", HERE.parent / "gateway" / "conftest.py")
+gateway_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gateway_conftest)
+Gateway, GATEWAY_TOKEN = gateway_conftest.Gateway, gateway_conftest.TOKEN
+
+KERNEL_NAME = "cellbox-python"
+
+
+def npm_ci():
+    """Installs the pinned packages into tests/jupyterlab/node_modules unless those exact
+    versions are already there: quiet, and a no-op on every run after the first."""
+    wanted = json.loads((HERE / "package.json").read_text())["dependencies"]
+    for name, version in wanted.items():
+        installed = HERE / "node_modules" / name / "package.json"
+        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
+            break
+    else:
+        return
+    if shutil.which("npm") is None:
+        pytest.fail("npm is missing: install Debian's nodejs/npm (see packages.debian)")
+    run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                         cwd=HERE, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"
+
+
+def run_client(url):
+    """Runs client.mjs in its own process group; returns (exit code, report, stderr)."""
+    node = subprocess.Popen(["node", str(HERE / "client.mjs"), url, GATEWAY_TOKEN],
+                            cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = node.communicate(timeout=NODE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(node.pid, signal.SIGKILL)
+        out, err = node.communicate()
+        err += f"\nclient.mjs killed after {NODE_TIMEOUT} s"
+    lines = out.strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        report = {"unparsed": out}
+    return node.returncode, report, err
+
+
+@pytest.fixture(scope="module")
+def run():
+    """One gateway and one run of client.mjs for the whole module: (report, gateway)."""
+    npm_ci()
+    gateway = Gateway()
+    try:
+        code, report, stderr = run_client(gateway.url)
+        # Shown with -rA (as the first test's setup output); failures quote their own step.
+        print(json.dumps(report, indent=1))
+        report["exitCode"] = code
+        if "steps" not in report:
+            pytest.fail(f"client.mjs ({code}) printed no report: {report}\n{stderr[-4000:]}\n"
+                        f"--- cellbox serve log ---\n{gateway.logs()[-4000:]}")
+        yield report, gateway
+    finally:
+        gateway.stop()
+
+
+def passed(report, name):
+    """The record of step `name`, failing the test with the step's error (and the library's
+    console output, where its warnings are) when the step did not succeed."""
+    step = report["steps"].get(name)
+    assert step is not None, \
+        f"client.mjs has no step {name!r}: {sorted(report['steps'])} {report.get('error', '')}"
+    if not step["ok"]:
+        console = "\n".join(report.get("console", [])[-30:])
+        pytest.fail(f"step {name!r} failed: {step['error']}\n"
+                    f"record: {json.dumps(step)}\n--- console ---\n{console}", pytrace=False)
+    return step
+
+
+def test_kernelspecs(run):
+    report, _ = run
+    step = passed(report, "kernelspecs")
+    assert KERNEL_NAME in step["client"]["names"]
+    assert step["client"]["default"] == step["server"]["default"] == KERNEL_NAME, step
+    spec = step["spec"]
+    assert spec["name"] == KERNEL_NAME
+    assert spec["language"] == "python", spec
+    assert spec["display_name"], spec
+    assert isinstance(spec["argv"], list), spec
+
+
+def test_kernel_v1_websocket_and_execute(run):
+    report, _ = run
+    start = passed(report, "kernel_start")
+    assert start["name"] == KERNEL_NAME
+    assert start["requestedProtocols"] == ["v1.kernel.websocket.jupyter.org"], start
+    assert start["protocol"] == "v1.kernel.websocket.jupyter.org", \
+        f"the gateway did not accept the v1 subprotocol: {start['protocol']!r}"
+    assert start["connectionStatus"] == "connected", start
+    assert start["language"] == "python", start
+
+    step = passed(report, "execute")
+    assert step["reply"]["status"] == "ok", step
+    assert step["stream"] == "hello from cellbox\n", step
+    assert step["results"] == ["2"], step
+    kinds = step["iopubTypes"]
+    assert kinds[0] == "status:busy" and kinds[-1] == "status:idle", kinds
+    assert "execute_input" in kinds, kinds
+
+
+def test_stdin(run):
+    report, _ = run
+    step = passed(report, "stdin")
+    assert step["prompts"] == ["Your name? "], step
+    assert step["reply"]["status"] == "ok", step
+    assert step["stream"] == "hi cellbox\n", step
+
+
+def test_complete_and_inspect(run):
+    report, _ = run
+    complete = passed(report, "complete")
+    assert complete["status"] == "ok", complete
+    assert any(m.endswith("path") for m in complete["matches"]), complete
+    inspect = passed(report, "inspect")
+    assert inspect["status"] == "ok" and inspect["found"], inspect
+    assert "len" in inspect["text"], inspect
+
+
+def test_interrupt(run):
+    report, _ = run
+    step = passed(report, "interrupt")
+    assert step["reply"]["status"] == "error", step
+    assert step["reply"]["ename"] == "KeyboardInterrupt", step
+    assert "KeyboardInterrupt" in step["errors"], step
+    assert step["seconds"] < 10, f"the interrupted sleep(30) took {step['seconds']} s"
+
+
+def test_restart(run):
+    report, _ = run
+    step = passed(report, "restart")
+    assert step["sameId"], "a restart keeps the kernel's id"
+    assert step["protocol"] == "v1.kernel.websocket.jupyter.org", step
+    assert step["oldVariable"] == {"status": "error", "ename": "NameError"}, \
+        f"x (set before the restart) should be gone: {step['oldVariable']}"
+    assert step["after"]["status"] == "ok" and step["after"]["results"] == ["2"], step
+    assert step["after"]["execution_count"] == 2, "the execution count starts over after the restart"
+
+
+def test_shutdown(run):
+    report, gateway = run
+    step = passed(report, "shutdown")
+    assert step["disposed"], "KernelManager.shutdown() disposes the connection"
+    assert step["id"] not in step["running"], step
+    assert step["id"] not in step["server"], step
+    status, kernels, _ = gateway.request("GET", f"/api/kernels/{step['id']}")
+    assert status == 404, (status, kernels)
+
+
+def test_sessions(run):
+    report, gateway = run
+    step = passed(report, "sessions")
+    started = step["started"]
+    assert started["path"] == "notebooks/first.ipynb" and started["type"] == "notebook", started
+    assert started["kernel"] == KERNEL_NAME, started
+    assert step["results"] == ["21"], step
+    assert step["path"] == "notebooks/renamed.ipynb", step
+    assert step["foundNew"] == {"id": started["id"], "path": "notebooks/renamed.ipynb",
+                                "kernel": step["kernelId"]}, step
+    assert step["foundOld"] is None, "the old path no longer finds the session"
+    assert started["id"] not in step["running"] and started["id"] not in step["serverSessions"], step
+    assert step["kernelId"] not in step["serverKernels"], "shutting a session down ends its kernel"
+    status, sessions, _ = gateway.request("GET", "/api/sessions")
+    assert (status, sessions) == (200, []), sessions
+
+
+def test_client_exit_status(run):
+    """Nothing outside the steps went wrong: no uncaught error, exit status 0 (1 when any
+    step failed, which the tests above explain one by one)."""
+    report, _ = run
+    assert "error" not in report, report["error"]
+    failed = sorted(name for name, s in report["steps"].items() if not s["ok"])
+    assert report["exitCode"] == 0, f"client.mjs exited {report['exitCode']}; failed steps: {failed}"
