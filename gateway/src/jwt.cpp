@@ -1,5 +1,7 @@
 #include "cellbox/gateway/jwt.hpp"
 
+#include "cellbox/bounded_json.hpp"
+
 #include <array>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -28,8 +30,15 @@ std::string hmac_sha256(std::string_view key, std::string_view data)
 
 nlohmann::json decode_part(std::string_view part, const char* what)
 {
-    auto parsed = nlohmann::json::parse(base64url_decode(part), nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object())
+    // The header is read before the signature is checked: anyone can send a deep one.
+    const std::string text = base64url_decode(part);
+    if (!json_depth_within(text))
+    {
+        throw jwt_error(std::string("the token's ") + what + " nests JSON deeper than " +
+                        std::to_string(max_json_depth) + " levels");
+    }
+    auto parsed = parse_json_bounded(text);
+    if (!parsed.is_object())
     {
         throw jwt_error(std::string("the token's ") + what + " is not a JSON object");
     }

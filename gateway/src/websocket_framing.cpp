@@ -74,16 +74,6 @@ std::string dump(const json& value)
     return value.dump();
 }
 
-json parse_object(std::string_view text, const char* what)
-{
-    json value = json::parse(text.begin(), text.end(), nullptr, false);
-    if (value.is_discarded() || !value.is_object())
-    {
-        throw protocol_error(std::string(what) + " is not a JSON object");
-    }
-    return value;
-}
-
 } // namespace
 
 std::string encode_v1(const kernel_message& message)
@@ -124,6 +114,12 @@ kernel_message decode_v1(std::string_view frame)
     message.parent_header = part(2);
     message.metadata = part(3);
     message.content = part(4);
+    // Relayed as they came, but parsed on the way (metadata of an execute_request is rewritten)
+    // and by the kernel: refused here when nested too deep.
+    check_json_depth(message.header, "v1 header");
+    check_json_depth(message.parent_header, "v1 parent_header");
+    check_json_depth(message.metadata, "v1 metadata");
+    check_json_depth(message.content, "v1 content");
     for (std::size_t i = 5; i + 1 < offsets.size(); ++i)
     {
         message.buffers.push_back(part(i));
@@ -136,7 +132,7 @@ legacy_frame encode_legacy(const kernel_message& message)
     // The four dicts are spliced in as they came (checked to be JSON objects, not parsed and
     // re-serialised: output can be megabytes); only the small header is parsed, for the
     // top-level msg_id and msg_type.
-    const json header = parse_object(message.header, "header");
+    const json header = parse_object_part(message.header, "header");
     const std::pair<const char*, const std::string*> parts[] = {
         {"parent_header", &message.parent_header},
         {"metadata", &message.metadata},
@@ -205,7 +201,9 @@ kernel_message decode_legacy(std::string_view frame, bool binary)
             }
         }
     }
-    const json doc = parse_object(text, "message");
+    // Checked for depth before anything parses it: the parts below are re-serialised (a
+    // recursive walk), and the kernel would walk them again.
+    const json doc = parse_object_part(text, "message");
     kernel_message message;
     const auto channel = doc.find("channel");
     if (channel != doc.end() && !channel->is_string())
