@@ -3,8 +3,13 @@ BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc)
 PYTHON     := /usr/bin/python3
+# The sanitizer build (clang, ASan + UBSan): the gateway, the unit tests and the fuzz targets.
+SAN_DIR    ?= build-san
+# Seconds per fuzz target: `make fuzz`, and `make test` (from the committed seeds only).
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
 
-.PHONY: all deps configure build test run bench format clean
+.PHONY: all deps configure build test run bench format clean san-build asan-test fuzz
 
 all: build
 
@@ -20,8 +25,31 @@ configure: deps $(BUILD_DIR)/CMakeCache.txt
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
+# Every suite; then the unit and gateway suites against the sanitized gateway, and each fuzz
+# target for FUZZ_SMOKE_SECONDS.
+test: build san-build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
+	scripts/run-sanitized-tests.sh $(SAN_DIR)
+	scripts/run-fuzzers.sh $(SAN_DIR) $(FUZZ_SMOKE_SECONDS)
+
+# It runs the plain build's kernel and sandbox launcher (they cannot carry ASan). clang warns
+# about libseccomp's macros (C99 compound literals): no -Werror here, the gcc build keeps the
+# code warning-free.
+$(SAN_DIR)/CMakeCache.txt:
+	CC=clang CXX=clang++ cmake -S . -B $(SAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DCELLBOX_SANITIZE=ON -DCELLBOX_HELPERS_DIR=$(CURDIR)/$(BUILD_DIR)/bin \
+	      -DPYTHON_EXECUTABLE=$(PYTHON)
+
+san-build: build $(SAN_DIR)/CMakeCache.txt
+	cmake --build $(SAN_DIR) -j $(JOBS) --target cellbox cellbox-unit-tests cellbox-fuzzers
+
+# The unit and gateway suites against the sanitized gateway.
+asan-test: san-build
+	scripts/run-sanitized-tests.sh $(SAN_DIR)
+
+# Each fuzz target for FUZZ_SECONDS, keeping what it discovers in $(SAN_DIR)/fuzz-corpus.
+fuzz: san-build
+	scripts/run-fuzzers.sh $(SAN_DIR) $(FUZZ_SECONDS) --keep
 
 # The gateway on 127.0.0.1:8888 with a generated token; it prints the URL to use.
 run: build
@@ -34,4 +62,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR)

@@ -1,0 +1,104 @@
+// An HTTP request as the gateway reads it: Boost.Beast's request parser with the gateway's
+// limits, then what the gateway does with a parsed request before it touches a kernel: the
+// path and query, the token, CORS, the JSON body and a new kernel's env, and the answers it
+// builds from them (which echo parts of the request).
+#include "cellbox/gateway/cors_policy.hpp"
+#include "cellbox/gateway/identity.hpp"
+#include "cellbox/gateway/kernel_manager.hpp"
+#include "fuzz_support.hpp"
+#include "http_util.hpp" // gateway/src
+
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+using namespace cellbox::gateway;
+namespace http = boost::beast::http;
+using cellbox::fuzz::require;
+
+namespace
+{
+
+// The parsed request, or nothing when Beast refuses the bytes (the gateway then closes).
+std::optional<http_request> parse(std::string_view bytes)
+{
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(1 << 20); // --max-message-bytes, small here to keep runs fast
+    parser.eager(true);
+    boost::beast::error_code error;
+    while (!bytes.empty() && !parser.is_done())
+    {
+        const std::size_t used = parser.put(boost::asio::buffer(bytes.data(), bytes.size()), error);
+        if (error == http::error::need_more)
+        {
+            break;
+        }
+        if (error)
+        {
+            return std::nullopt;
+        }
+        bytes.remove_prefix(used);
+    }
+    if (!parser.is_done())
+    {
+        parser.put_eof(error);
+        if (error || !parser.is_done())
+        {
+            return std::nullopt;
+        }
+    }
+    return parser.release();
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    const auto req = parse(cellbox::fuzz::text_of(data, size));
+    if (!req)
+    {
+        return 0;
+    }
+    const std::string target(req->target());
+    const std::string path = path_of(target);
+    require(path.find('?') == std::string::npos, "the path has no query");
+    const std::string token = query_parameter(target, "token");
+    (void)query_parameter(target, "session_id");
+    (void)boost::beast::websocket::is_upgrade(*req);
+
+    static const authenticator auth("admin-token", "jwt-secret");
+    const std::string authorization(req->base()[http::field::authorization]);
+    for (const auto& candidate : {token, authorization})
+    {
+        const auto who = auth.authenticate(candidate);
+        require(!std::holds_alternative<identity>(who) || candidate == "admin-token" ||
+                    !std::get<identity>(who).admin,
+                "nothing but the admin token is the admin");
+    }
+
+    static const cors_policy cors("https://a.example, http://localhost:3000");
+    const std::string origin(req->base()[http::field::origin]);
+    (void)cors.allow_origin_for(origin);
+    (void)cors.websocket_allowed(origin, std::string(req->base()[http::field::host]));
+    (void)preflight_response(cors, *req);
+
+    const json_body body = parse_json_body(req->body());
+    if (body.error.empty())
+    {
+        try
+        {
+            for (const auto& [name, value] :
+                 validate_kernel_env(body.value.value("env", nlohmann::json())))
+            {
+                require(name.rfind("KERNEL_", 0) == 0 && value.size() <= 4096,
+                        "only KERNEL_* variables of bounded size pass");
+            }
+        }
+        catch (const std::invalid_argument&)
+        {
+        }
+    }
+    // Answers quote the path (404s); they must stay JSON whatever bytes it holds.
+    const http_response answer = error_response(*req, http::status::not_found, "No " + path);
+    require(nlohmann::json::accept(answer.body()), "an error answer is JSON");
+    return 0;
+}

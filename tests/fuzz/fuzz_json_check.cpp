@@ -1,0 +1,35 @@
+// json_check (is_json_object) and the bounded parser (json_depth_within, parse_json_bounded):
+// the gateway splices a kernel's message parts into legacy frames after is_json_object alone,
+// so it must accept exactly what a parser accepts as an object, and never more nesting.
+#include "cellbox/bounded_json.hpp"
+#include "cellbox/gateway/json_check.hpp"
+#include "fuzz_support.hpp"
+
+using namespace cellbox;
+using cellbox::fuzz::require;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    const std::string_view text = fuzz::text_of(data, size);
+    for (const int depth : {2, 8, max_json_depth})
+    {
+        const bool object = gateway::is_json_object(text, depth);
+        const nlohmann::json parsed = parse_json_bounded(text, depth);
+        require(!object || parsed.is_object(), "what is_json_object accepts, the parser does");
+        // The other way round only a byte order mark differs (nlohmann skips one; a message
+        // part never starts with one).
+        require(object || !parsed.is_object() || text.substr(0, 3) == "\xEF\xBB\xBF",
+                "what the parser accepts as an object, is_json_object does");
+        if (object)
+        {
+            require(json_depth_within(text, depth), "an accepted object is within the depth");
+            // What the gateway forwards must survive a round trip through the parser.
+            require(nlohmann::json::parse(parsed.dump()) == parsed, "a round trip keeps it");
+        }
+        if (!json_depth_within(text, depth))
+        {
+            require(parsed.is_discarded(), "too deep is never parsed");
+        }
+    }
+    return 0;
+}
