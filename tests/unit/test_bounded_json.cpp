@@ -102,6 +102,10 @@ TEST_CASE("bounded parsing gives what nlohmann gives, or discarded when too deep
     CHECK(parse_json_bounded(nested(max_json_depth + 1)).is_discarded());
     CHECK(parse_json_bounded(nested(100'000)).is_discarded());
     CHECK(parse_json_bounded("{not json").is_discarded());
+    // nlohmann alone stops at a NUL byte and accepts what came before (found by fuzz_json_check).
+    const std::string with_nul("{\"a\":1}\0trailing", 16);
+    CHECK(json::parse(with_nul) == json{{"a", 1}});
+    CHECK(parse_json_bounded(with_nul).is_discarded());
     CHECK(parse_json_bounded("").is_discarded());
     std::istringstream file(deep_object(max_json_depth));
     CHECK(parse_json_bounded(file).is_discarded());

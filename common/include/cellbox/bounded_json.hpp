@@ -66,7 +66,10 @@ inline bool json_depth_within(std::string_view text, int max_depth = max_json_de
 // deeper than `max_depth`. Never throws a parse error.
 inline nlohmann::json parse_json_bounded(std::string_view text, int max_depth = max_json_depth)
 {
-    if (!json_depth_within(text, max_depth))
+    // nlohmann takes a NUL byte for the end of the input and accepts `{}\0<anything>`; no JSON
+    // text holds one (in a string it must be escaped), and what the gateway checked must be
+    // what the kernel and the client parse.
+    if (!json_depth_within(text, max_depth) || text.find('\0') != std::string_view::npos)
     {
         return nlohmann::json(nlohmann::json::value_t::discarded);
     }
