@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "cellbox/gateway/connection_info.hpp"
+#include "cellbox/toml_ascii.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -363,9 +364,18 @@ std::string env_name(const std::string& key)
 
 void apply_config_text(serve_settings& settings, const std::string& text, const std::string& origin)
 {
+    std::string ascii;
     try
     {
-        apply_table(settings, toml::parse(text, origin), origin);
+        ascii = toml_as_ascii(text);
+    }
+    catch (const std::invalid_argument& e)
+    {
+        throw config_error(origin + ":" + e.what());
+    }
+    try
+    {
+        apply_table(settings, toml::parse(ascii, origin), origin);
     }
     catch (const toml::parse_error& e)
     {

@@ -1,6 +1,7 @@
 #include "cellbox/sandbox/policy.hpp"
 
 #include "cellbox/byte_size.hpp"
+#include "cellbox/toml_ascii.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -94,10 +95,19 @@ std::optional<protection> protection_named(const std::string& name)
 
 policy parse_policy(const std::string& toml_text, const std::string& origin)
 {
+    std::string ascii;
+    try
+    {
+        ascii = toml_as_ascii(toml_text);
+    }
+    catch (const std::invalid_argument& e)
+    {
+        throw policy_error(origin + ":" + e.what());
+    }
     toml::table doc;
     try
     {
-        doc = toml::parse(toml_text, origin);
+        doc = toml::parse(ascii, origin);
     }
     catch (const toml::parse_error& e)
     {
