@@ -121,7 +121,9 @@ nlohmann::json verify_jwt(std::string_view token, std::string_view secret,
         throw jwt_error("the token is not a JWT (header.payload.signature)");
     }
     const nlohmann::json header = decode_part(token.substr(0, first), "header");
-    if (header.value("alg", "") != "HS256")
+    // find(), not value(): value() throws a type_error when "alg" is not a string.
+    const auto alg = header.find("alg");
+    if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "HS256")
     {
         throw jwt_error("the token must be signed with HS256");
     }

@@ -8,9 +8,19 @@ import uuid
 
 import websockets
 
-from conftest import user_token, v1_frame
+from conftest import b64url, user_token, v1_frame
 
 V1 = "v1.kernel.websocket.jupyter.org"
+
+
+def test_token_header_with_a_non_string_alg(gateway):
+    """A token whose header says {"alg": 5}: before the fix the JSON library's type error
+    escaped the authenticator and the request got no answer at all (fuzz_jwt)."""
+    for head in (b'{"alg":5}', b'{"alg":null}', b'{"alg":["HS256"]}'):
+        token = f"{b64url(head)}.{b64url(b'{}')}.{b64url(b'sig')}"
+        status, answer, _ = gateway.request("GET", "/api/kernels", token=token)
+        assert status == 403 and answer["reason"] == "Forbidden", answer
+    assert gateway.request("GET", "/api/kernels", token=user_token("mallory"))[0] == 200
 
 
 def test_message_part_with_a_nul_byte_and_trailing_bytes(gateway):

@@ -1,5 +1,6 @@
 // What a token's header and claims may hold before anything reads them: refusals are
 // jwt_errors (a 403), never another exception or a deep walk.
+#include "cellbox/gateway/identity.hpp"
 #include "cellbox/gateway/jwt.hpp"
 
 #include <catch2/catch.hpp>
@@ -29,4 +30,20 @@ TEST_CASE("a token with a deep header is refused before its signature is checked
     const std::string signed_deep = sign_jwt(claims, "secret");
     CHECK_THROWS_WITH(verify_jwt(signed_deep, "secret", now),
                       Catch::Contains("payload nests JSON deeper than 256"));
+}
+
+TEST_CASE("a token header whose alg is not a string is a refusal, not an exception")
+{
+    // Found by fuzz_jwt: value("alg", "") threw nlohmann's type_error past the authenticator,
+    // and the client got no answer at all.
+    const auto now = std::chrono::system_clock::now();
+    for (const std::string head : {R"({"alg":5})", R"({"alg":null})", R"({"alg":["HS256"]})", "{}"})
+    {
+        CAPTURE(head);
+        const std::string token = base64url_encode(head) + "." + base64url_encode("{}") + ".c2ln";
+        CHECK_THROWS_AS(verify_jwt(token, "secret", now), jwt_error);
+        const auto outcome = authenticator("admin", "secret").authenticate(token, now);
+        REQUIRE(std::holds_alternative<auth_failure>(outcome));
+        CHECK(std::get<auth_failure>(outcome).status == 403);
+    }
 }
