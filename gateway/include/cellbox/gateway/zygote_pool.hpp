@@ -88,6 +88,7 @@ private:
     void read();
     void handle(const nlohmann::json& message);
     void request(nlohmann::json message, std::function<void(const nlohmann::json&)> answer);
+    void write_next(); // m_output's first line, then the others, in order
     void refill();
     void refill_soon();
     void wait_to_refill(std::chrono::milliseconds delay,
