@@ -3,48 +3,13 @@ links to another user's files by their host path, set-uid files, and links left 
 kernel (after a restart) or for the gateway itself. None reaches anything but the user's own
 files; nothing on the host changes."""
 
-import asyncio
-import json
 import os
-import uuid
 
 import pytest
-import websockets
 
-from conftest import user_token
+from conftest import run_cell as cell, user_token
 
 pytestmark = pytest.mark.as_cell
-
-
-def cell(gateway, kernel_id, token, code):
-    """Runs `code` in the kernel; returns (stdout, error name or None)."""
-    session = uuid.uuid4().hex
-
-    async def scenario():
-        url = (f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels"
-               f"?session_id={session}&token={token}")
-        async with websockets.connect(url, max_size=None) as ws:
-            msg_id = uuid.uuid4().hex
-            await ws.send(json.dumps({
-                "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session,
-                           "username": "x", "version": "5.3",
-                           "date": "2026-01-01T00:00:00.000000Z"},
-                "parent_header": {}, "metadata": {}, "channel": "shell",
-                "content": {"code": code, "silent": False, "allow_stdin": False,
-                            "stop_on_error": True}}))
-            out, error = "", None
-            while True:
-                m = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                if m["parent_header"].get("msg_id") != msg_id:
-                    continue
-                if m["msg_type"] == "stream":
-                    out += m["content"]["text"]
-                if m["msg_type"] == "error":
-                    error = m["content"]["ename"]
-                if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-                    return out, error
-
-    return asyncio.run(scenario())
 
 
 @pytest.fixture(scope="module")
