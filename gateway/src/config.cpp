@@ -327,6 +327,10 @@ std::vector<setting> settings_of(serve_settings& s)
          "Messages kept per disconnected session (oldest dropped)"},
         {"replay_max_bytes", &manager.streams.replay_max_bytes,
          "Bytes kept per disconnected session (oldest dropped)"},
+        {"stream_memory_budget", &manager.streams.memory_budget,
+         "Bytes of kernel messages all replay buffers and WebSocket outboxes may hold together, "
+         "each message counted once; past it the longest-disconnected sessions' buffers are "
+         "dropped, then the slowest-reading WebSockets closed (0: no limit)"},
         {"max_output_bytes", &manager.streams.max_output_bytes,
          "Output bytes one cell may send before the rest is discarded (0: no cap)"},
         {"iopub_msg_rate_limit", &manager.streams.iopub_msg_rate_limit,

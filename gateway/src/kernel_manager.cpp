@@ -120,6 +120,11 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
 {
     // ZeroMQ caps a context at 1023 sockets by default; each kernel takes about five.
     zmq_ctx_set(m_zmq.handle(), ZMQ_MAX_SOCKETS, 65536);
+    if (!m_options.streams.budget)
+    {
+        // One for the whole gateway: every kernel's buffers and every connection draw on it.
+        m_options.streams.budget = stream_budget::create(m_options.streams.memory_budget);
+    }
     fs::create_directories(m_options.runtime_dir);
     if (m_options.cull_idle_timeout_s > 0)
     {
@@ -545,7 +550,7 @@ bool kernel_manager::attach(const std::string& id, std::uint64_t connection,
 }
 
 void kernel_manager::detach(const std::string& id, std::uint64_t connection,
-                            std::vector<kernel_message> undelivered)
+                            std::vector<shared_message> undelivered)
 {
     kernel* k = find(id);
     if (k == nullptr)
@@ -1210,8 +1215,13 @@ void kernel_manager::stop_io(kernel& k)
     k.io.reset();
 }
 
+void kernel_manager::tell_session(kernel& k, const std::string& session_id, kernel_message message)
+{
+    tell_session(k, session_id, share_message(m_options.streams.budget.get(), std::move(message)));
+}
+
 void kernel_manager::tell_session(kernel& k, const std::string& session_id,
-                                  const kernel_message& message)
+                                  const shared_message& message)
 {
     bool delivered = false;
     for (const auto& [connection, attachment] : k.attached)
