@@ -859,7 +859,7 @@ void kernel_manager::start(const std::string& name, const identity& who,
     }
     catch (const std::exception& e)
     {
-        m_kernels.erase(k.id);
+        forget(k.id);
         done(std::nullopt, std::string("cannot start the kernel: ") + e.what());
         return;
     }
@@ -918,7 +918,7 @@ void kernel_manager::shutdown(const std::string& id, std::function<void()> done)
     }
     if (k->launcher <= 0)
     {
-        m_kernels.erase(id);
+        forget(id);
         done();
         return;
     }
@@ -1025,7 +1025,7 @@ void kernel_manager::on_exit(pid_t pid, int)
         if (!restarting)
         {
             log::info("kernel shut down", {{"kernel", k.id}});
-            m_kernels.erase(it);
+            forget(std::string(k.id)); // a copy: k goes
         }
         for (auto& waiter : waiters)
         {
@@ -1245,6 +1245,14 @@ void kernel_manager::tell_session(kernel& k, const std::string& session_id,
                              std::chrono::steady_clock::now() + streams.replay_timeout})
             .first;
     it->second.buffer.push(message);
+}
+
+void kernel_manager::forget(const std::string& id)
+{
+    if (m_kernels.erase(id) != 0 && m_on_removed)
+    {
+        m_on_removed(id);
+    }
 }
 
 kernel_manager::kernel* kernel_manager::find(const std::string& id)
