@@ -311,6 +311,10 @@ std::vector<setting> settings_of(serve_settings& s)
          "Most kernels on the server, starting ones included (0: no limit)"},
         {"max_kernels_per_user", &manager.max_kernels_per_user,
          "Most kernels per token user (0: no limit; tokens may lower it)"},
+        {"max_sessions_per_kernel", &server.max_sessions_per_kernel,
+         "Most /api/sessions bound to one kernel (0: no limit)"},
+        {"max_sessions_per_user", &server.max_sessions_per_user,
+         "Most /api/sessions of one user (0: no limit)"},
         {"first_user_uid", &manager.first_user_uid,
          "Sandbox uid of the first user; each new user gets the next one"},
         {"max_message_bytes", &server.max_message_bytes,
@@ -327,6 +331,10 @@ std::vector<setting> settings_of(serve_settings& s)
          "Messages kept per disconnected session (oldest dropped)"},
         {"replay_max_bytes", &manager.streams.replay_max_bytes,
          "Bytes kept per disconnected session (oldest dropped)"},
+        {"stream_memory_budget", &manager.streams.memory_budget,
+         "Bytes of kernel messages all replay buffers and WebSocket outboxes may hold together, "
+         "each message counted once; past it the longest-disconnected sessions' buffers are "
+         "dropped, then the slowest-reading WebSockets closed (0: no limit)"},
         {"max_output_bytes", &manager.streams.max_output_bytes,
          "Output bytes one cell may send before the rest is discarded (0: no cap)"},
         {"iopub_msg_rate_limit", &manager.streams.iopub_msg_rate_limit,

@@ -120,6 +120,11 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
 {
     // ZeroMQ caps a context at 1023 sockets by default; each kernel takes about five.
     zmq_ctx_set(m_zmq.handle(), ZMQ_MAX_SOCKETS, 65536);
+    if (!m_options.streams.budget)
+    {
+        // One for the whole gateway: every kernel's buffers and every connection draw on it.
+        m_options.streams.budget = stream_budget::create(m_options.streams.memory_budget);
+    }
     fs::create_directories(m_options.runtime_dir);
     if (m_options.cull_idle_timeout_s > 0)
     {
@@ -545,7 +550,7 @@ bool kernel_manager::attach(const std::string& id, std::uint64_t connection,
 }
 
 void kernel_manager::detach(const std::string& id, std::uint64_t connection,
-                            std::vector<kernel_message> undelivered)
+                            std::vector<shared_message> undelivered)
 {
     kernel* k = find(id);
     if (k == nullptr)
@@ -854,7 +859,7 @@ void kernel_manager::start(const std::string& name, const identity& who,
     }
     catch (const std::exception& e)
     {
-        m_kernels.erase(k.id);
+        forget(k.id);
         done(std::nullopt, std::string("cannot start the kernel: ") + e.what());
         return;
     }
@@ -913,7 +918,7 @@ void kernel_manager::shutdown(const std::string& id, std::function<void()> done)
     }
     if (k->launcher <= 0)
     {
-        m_kernels.erase(id);
+        forget(id);
         done();
         return;
     }
@@ -1020,7 +1025,7 @@ void kernel_manager::on_exit(pid_t pid, int)
         if (!restarting)
         {
             log::info("kernel shut down", {{"kernel", k.id}});
-            m_kernels.erase(it);
+            forget(std::string(k.id)); // a copy: k goes
         }
         for (auto& waiter : waiters)
         {
@@ -1210,8 +1215,13 @@ void kernel_manager::stop_io(kernel& k)
     k.io.reset();
 }
 
+void kernel_manager::tell_session(kernel& k, const std::string& session_id, kernel_message message)
+{
+    tell_session(k, session_id, share_message(m_options.streams.budget.get(), std::move(message)));
+}
+
 void kernel_manager::tell_session(kernel& k, const std::string& session_id,
-                                  const kernel_message& message)
+                                  const shared_message& message)
 {
     bool delivered = false;
     for (const auto& [connection, attachment] : k.attached)
@@ -1235,6 +1245,14 @@ void kernel_manager::tell_session(kernel& k, const std::string& session_id,
                              std::chrono::steady_clock::now() + streams.replay_timeout})
             .first;
     it->second.buffer.push(message);
+}
+
+void kernel_manager::forget(const std::string& id)
+{
+    if (m_kernels.erase(id) != 0 && m_on_removed)
+    {
+        m_on_removed(id);
+    }
 }
 
 kernel_manager::kernel* kernel_manager::find(const std::string& id)

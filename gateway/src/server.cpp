@@ -27,6 +27,15 @@ server::server(net::io_context& io, const tcp::endpoint& endpoint, server_option
                                                   std::string(),
                                                   cors_policy(options.allow_origin)}))
 {
+    // A kernel's sessions go with it (shut down, culled, failed to start).
+    kernels.on_removed(
+        [weak = std::weak_ptr<context>(m_context)](const std::string& kernel_id)
+        {
+            if (auto ctx = weak.lock())
+            {
+                ctx->sessions.remove_kernel(kernel_id);
+            }
+        });
     if (!options.certfile.empty())
     {
         m_tls = make_tls_context(options.certfile,

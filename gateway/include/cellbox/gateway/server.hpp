@@ -37,6 +37,11 @@ struct server_options
     double ws_ping_interval_s = 30;
     // A WebSocket client that does not read is dropped once this much waits for it (0: never).
     std::size_t ws_max_outbox_bytes = std::size_t(64) << 20;
+    // /api/sessions: sessions bound to one kernel, and sessions of one user (0: no limit).
+    // jupyter_server clients make one per open notebook or console; these leave room for
+    // many while a tenant's requests cannot make the gateway hold an unbounded list.
+    int max_sessions_per_kernel = 64;
+    int max_sessions_per_user = 256;
 };
 
 // The HTTP + WebSocket front: jupyter_server's kernels and kernelspecs API (one session object
