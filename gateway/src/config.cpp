@@ -319,6 +319,16 @@ std::vector<setting> settings_of(serve_settings& s)
          "Sandbox uid of the first user; each new user gets the next one"},
         {"max_message_bytes", &server.max_message_bytes,
          "Largest request body or WebSocket message accepted (bytes)"},
+        {"max_connections", &server.max_connections,
+         "Most connections held at once; more are refused (0: no limit)"},
+        {"max_connections_per_ip", &server.max_connections_per_ip,
+         "Most connections held at once from one client address (IPv6: one /64); more are "
+         "refused (0: no limit)"},
+        {"http_header_timeout", &server.http_header_timeout_s,
+         "Seconds a client has to send a request's headers, and an idle keep-alive connection "
+         "stays open (0: no limit)"},
+        {"http_body_timeout", &server.http_body_timeout_s,
+         "Seconds an authenticated client has to send a request's body (0: no limit)"},
         {"ws_ping_interval", &server.ws_ping_interval_s,
          "Seconds between WebSocket pings; a connection silent for another interval after a "
          "ping is closed (0: no pings)"},
@@ -455,6 +465,8 @@ void finish_settings(serve_settings& s)
     require(s.server.keyfile.empty() || !s.server.certfile.empty(), "keyfile", "needs certfile");
     require(s.replay_timeout_s >= 0, "replay_timeout", "must not be negative");
     require(s.server.ws_ping_interval_s >= 0, "ws_ping_interval", "must not be negative");
+    require(s.server.http_header_timeout_s >= 0, "http_header_timeout", "must not be negative");
+    require(s.server.http_body_timeout_s >= 0, "http_body_timeout", "must not be negative");
     require(s.manager.streams.rate_limit_window > 0, "rate_limit_window", "must be more than 0");
     s.manager.streams.replay_timeout =
         std::chrono::milliseconds(static_cast<long long>(s.replay_timeout_s * 1000));

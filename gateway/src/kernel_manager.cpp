@@ -172,6 +172,7 @@ void kernel_manager::start_pools()
         options.memory_bytes = m_memory_bytes;
         options.soft_memory_bytes = soft_memory_limit(m_memory_bytes);
         options.streams = m_options.streams;
+        options.next_uid = [this] { return m_users.next_session_uid(); };
         auto pool = std::make_unique<zygote_pool>(m_io, m_zmq, name, std::move(options));
         pool->on_session_exit = [this](pid_t pid) { on_exit(pid, 0); };
         pool->start();
@@ -200,12 +201,10 @@ void kernel_manager::start_launch_pools()
         }
         auto command = [this, name = name](const pooled_session& s)
         {
-            // One uid per prespawned kernel, apart from users' (first_user_uid and up) and the
-            // zygotes' (the policy's first_uid and up).
-            const std::uint32_t uid =
-                static_cast<std::uint32_t>(m_options.first_user_uid) + 100000 + m_next_pool_uid;
-            m_next_pool_uid = (m_next_pool_uid + 1) % 60000;
-            return sandbox_command({s.directory, "", uid, m_memory_bytes, {}}, *m_specs.find(name));
+            // One uid per prespawned kernel, from the gateway's block (apart from users').
+            return sandbox_command(
+                {s.directory, "", m_users.next_session_uid(), m_memory_bytes, {}},
+                *m_specs.find(name));
         };
         auto pool = std::make_unique<launcher_pool>(m_io, m_zmq, name, m_options.launch_pool_size,
                                                     m_options.runtime_dir, m_options.streams,

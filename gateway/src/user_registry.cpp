@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
+#include <vector>
 
 namespace cellbox::gateway
 {
@@ -21,6 +22,24 @@ user_registry::user_registry(std::string root, std::uint32_t first_uid)
     // Only the gateway walks in here; each kernel sees its own directory at /work.
     chmod(m_root.c_str(), 0711);
     chmod((m_root + "/users").c_str(), 0711);
+    load();
+    // Only root hands uids out; a gateway that is not runs every sandbox as itself.
+    if (geteuid() != 0)
+    {
+        m_block.emplace(uid_block::unclaimed(m_first_uid));
+        return;
+    }
+    std::vector<std::uint32_t> in_use;
+    for (const auto& [user, uid] : m_uids)
+    {
+        in_use.push_back(uid);
+    }
+    m_block.emplace(uid_block::claim(m_first_uid, in_use, fs::canonical(m_root).string()));
+    m_first_uid = m_block->first_user_uid();
+}
+
+void user_registry::load()
+{
     std::ifstream file(m_root + "/users.json");
     if (!file)
     {

@@ -61,10 +61,11 @@ template <class Stream>
 class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>>
 {
 public:
-    websocket_session(Stream&& stream, std::shared_ptr<server::context> ctx, std::string kernel_id)
+    websocket_session(Stream&& stream, std::shared_ptr<server::context> ctx, std::string kernel_id,
+                      connection_slot slot)
         : m_ws(std::move(stream)), m_ctx(std::move(ctx)), m_kernel_id(std::move(kernel_id)),
           m_connection(next_connection++), m_inbox(std::make_shared<inbox>()),
-          m_close_timer(m_ws.get_executor())
+          m_close_timer(m_ws.get_executor()), m_slot(std::move(slot))
     {
     }
 
@@ -452,23 +453,24 @@ private:
     std::shared_ptr<inbox> m_inbox;
     std::deque<outgoing> m_outbox;
     net::steady_timer m_close_timer;
+    connection_slot m_slot;
 };
 
 } // namespace
 
 void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req)
+                           std::string kernel_id, http_request req, connection_slot slot)
 {
     std::make_shared<websocket_session<plain_stream>>(std::move(stream), std::move(ctx),
-                                                      std::move(kernel_id))
+                                                      std::move(kernel_id), std::move(slot))
         ->run(std::move(req));
 }
 
 void run_websocket_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req)
+                           std::string kernel_id, http_request req, connection_slot slot)
 {
     std::make_shared<websocket_session<tls_stream>>(std::move(stream), std::move(ctx),
-                                                    std::move(kernel_id))
+                                                    std::move(kernel_id), std::move(slot))
         ->run(std::move(req));
 }
 

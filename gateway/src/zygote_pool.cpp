@@ -213,6 +213,15 @@ void zygote_pool::request(json message, std::function<void(const json&)> answer)
     (*writer)();
 }
 
+json zygote_pool::with_uid(json spawn)
+{
+    if (m_options.next_uid)
+    {
+        spawn["uid"] = m_options.next_uid();
+    }
+    return spawn;
+}
+
 void zygote_pool::refill()
 {
     while (m_connection && !m_stopping && m_pool.size() + m_spawning < m_options.size)
@@ -220,11 +229,11 @@ void zygote_pool::refill()
         session s = pooled_sessions::prepare(m_options.runtime_dir);
         ++m_spawning;
         const auto forked = std::chrono::steady_clock::now();
-        request({{"op", "spawn"},
-                 {"ipc_dir", ipc_dir_of(s.directory)},
-                 {"connection_file", connection_file_of(s.directory)},
-                 {"verdict_file", verdict_file_of(s.directory)},
-                 {"memory", std::to_string(m_options.memory_bytes)}},
+        request(with_uid({{"op", "spawn"},
+                          {"ipc_dir", ipc_dir_of(s.directory)},
+                          {"connection_file", connection_file_of(s.directory)},
+                          {"verdict_file", verdict_file_of(s.directory)},
+                          {"memory", std::to_string(m_options.memory_bytes)}}),
                 [this, s, forked](const json& answer) mutable
                 {
                     --m_spawning;
@@ -298,13 +307,13 @@ void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
                         std::uint64_t memory_bytes, spawn_handler done)
 {
     session s = pooled_sessions::prepare(m_options.runtime_dir);
-    request({{"op", "spawn"},
-             {"ipc_dir", ipc_dir_of(s.directory)},
-             {"connection_file", connection_file_of(s.directory)},
-             {"verdict_file", verdict_file_of(s.directory)},
-             {"workdir", workdir},
-             {"owner_uid", owner_uid},
-             {"memory", std::to_string(memory_bytes)}},
+    request(with_uid({{"op", "spawn"},
+                      {"ipc_dir", ipc_dir_of(s.directory)},
+                      {"connection_file", connection_file_of(s.directory)},
+                      {"verdict_file", verdict_file_of(s.directory)},
+                      {"workdir", workdir},
+                      {"owner_uid", owner_uid},
+                      {"memory", std::to_string(memory_bytes)}}),
             [this, s, done](const json& answer) mutable
             {
                 if (!answer.contains("pid"))

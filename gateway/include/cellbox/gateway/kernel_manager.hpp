@@ -233,7 +233,6 @@ private:
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
     std::map<std::string, std::unique_ptr<zygote_pool>> m_pools;          // by kernelspec name
     std::map<std::string, std::unique_ptr<launcher_pool>> m_launch_pools; // the others
-    std::uint32_t m_next_pool_uid = 0;
     boost::asio::steady_timer m_cull_timer;
     std::function<void(const std::string& id)> m_on_removed;
 };

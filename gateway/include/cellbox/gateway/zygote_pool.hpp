@@ -39,6 +39,9 @@ struct pool_options
     std::uint64_t memory_bytes;      // cgroup limit of a pooled session (the server's default)
     std::uint64_t soft_memory_bytes; // the kernels' own limit (MemoryError), a little lower
     stream_options streams;          // of the pool's connections, handed over with the kernels
+    // The uid of each new session: the gateway's, disjoint from other gateways' and from
+    // other zygotes' (unset: the zygote picks from its policy's first_uid).
+    std::function<std::uint32_t()> next_uid;
 };
 
 class zygote_pool
@@ -88,6 +91,8 @@ private:
     void read();
     void handle(const nlohmann::json& message);
     void request(nlohmann::json message, std::function<void(const nlohmann::json&)> answer);
+    // A spawn request with the next session uid, if the gateway hands them out.
+    nlohmann::json with_uid(nlohmann::json spawn);
     void refill();
     void refill_soon();
     void wait_to_refill(std::chrono::milliseconds delay,
