@@ -274,6 +274,9 @@ std::vector<setting> settings_of(serve_settings& s)
         {"ip", &s.ip, "Address to listen on"},
         {"port", &s.port, "Port (0 picks a free one)"},
         {"token", &server.token, "Admin token (random when not given)"},
+        {"token_file", &s.token_file,
+         "File holding the admin token on its first line (keep it 0600): unlike token, not in "
+         "the command line or environment"},
         {"no_token", &s.no_token, "Serve without authentication (local use)"},
         {"base_url", &server.base_url, "URL prefix"},
         {"default_kernel", &server.default_kernel, "Kernelspec started when a request names none"},
@@ -450,13 +453,23 @@ void finish_settings(serve_settings& s)
     require(!s.manager.memory_limit.empty(), "memory", "must not be empty");
     require(!s.manager.runtime_dir.empty(), "runtime_dir", "must not be empty");
 
+    require(s.token_file.empty() || s.server.token.empty(), "token_file",
+            "give either token or token_file, not both");
+    s.token_from = token_origin::given;
     if (s.no_token)
     {
         s.server.token.clear();
+        s.token_from = token_origin::none;
+    }
+    else if (!s.token_file.empty())
+    {
+        s.server.token = read_token_file(s.token_file);
+        s.token_from = token_origin::file;
     }
     else if (s.server.token.empty())
     {
         s.server.token = random_hex(24);
+        s.token_from = token_origin::generated;
     }
     if (s.server.base_url.empty() || s.server.base_url.back() != '/')
     {

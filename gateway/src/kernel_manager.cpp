@@ -3,7 +3,7 @@
 #include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/message_fields.hpp"
-#include "child_process.hpp"
+#include "child_output.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -272,9 +272,12 @@ void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& sp
     k.directory = m_options.runtime_dir + "/kernel-" + k.id;
     k.connection = prepare_kernel_directory(k.directory);
     const user_registry::home home = m_users.home_of(k.owner);
-    const pid_t pid = spawn_in_own_session(
-        sandbox_command({k.directory, home.workdir, home.uid, k.memory_bytes, k.env}, spec),
-        "the kernel launcher");
+    const pid_t pid =
+        spawn_logged(
+            m_io,
+            sandbox_command({k.directory, home.workdir, home.uid, k.memory_bytes, k.env}, spec),
+            "the kernel launcher", {"kernel", k.name, k.id})
+            .pid;
     k.launcher = pid;
     log::info("kernel started", {{"kernel", k.id}, {"name", k.name}, {"launcher_pid", pid}});
 }
@@ -340,6 +343,10 @@ void kernel_manager::adopt_session(kernel& k, const pooled_session& s, bool from
     }
     k.directory = s.directory;
     k.connection = s.connection;
+    if (s.output)
+    {
+        s.output->set_kernel(k.id); // its output was logged under its kernelspec until now
+    }
     k.launcher = s.pid;
     k.from_zygote = from_zygote;
 }

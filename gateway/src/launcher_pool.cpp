@@ -1,6 +1,6 @@
 #include "cellbox/gateway/launcher_pool.hpp"
 
-#include "child_process.hpp"
+#include "child_output.hpp"
 #include "log.hpp"
 
 #include <algorithm>
@@ -67,8 +67,10 @@ void launcher_pool::refill()
             const unique_fd theirs(fds[1]);
             std::vector<std::string> argv = m_command(s);
             argv.insert(argv.begin() + 1, {"--late-binding-fd", "3"});
-            s.pid =
-                spawn_in_own_session(std::move(argv), "a pooled kernel's launcher", theirs.get());
+            logged_child child = spawn_logged(m_io, std::move(argv), "a pooled kernel's launcher",
+                                              {"kernel", m_name, ""}, theirs.get());
+            s.pid = child.pid;
+            s.output = std::move(child.output);
         }
         catch (const std::exception& e)
         {

@@ -30,6 +30,8 @@
 namespace cellbox::gateway
 {
 
+class child_output;
+
 struct pool_options
 {
     std::string kernel_program; // cellbox-kernel
@@ -98,6 +100,10 @@ private:
     void wait_to_refill(std::chrono::milliseconds delay,
                         std::chrono::steady_clock::time_point give_up);
     void zygote_lost(const std::string& why);
+    void give_output(session& s, nlohmann::json& request);
+    void session_started(session& s);
+    void session_ended(pid_t pid);
+    void abandon(session& s);
 
     boost::asio::io_context& m_io;
     zmq::context_t& m_zmq;
@@ -120,6 +126,9 @@ private:
     bool m_refill_pending = false;
     std::set<pid_t> m_cold_starting; // cold spawns whose kernel has not answered yet
     std::chrono::seconds m_restart_delay{1};
+    // Forked sessions' outputs, by pid: the gateway holds a write end of each until the
+    // session's exit (child_output::fifo).
+    std::map<pid_t, std::shared_ptr<child_output>> m_outputs;
 };
 
 } // namespace cellbox::gateway
