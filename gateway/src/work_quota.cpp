@@ -437,7 +437,11 @@ void work_volumes::grow_online(volume& v, const work_image_plan& plan) const
     const program_result grown = run_program({"resize2fs", v.loop.path()});
     if (!grown.ok())
     {
-        log::warn("cannot grow a mounted /work filesystem",
+        // Online resizing needs CAP_SYS_RESOURCE. The image goes back to the filesystem's
+        // size, so that its next mount sees the difference and resizes it offline.
+        set_size(v.image, current);
+        v.loop.refresh_capacity();
+        log::warn("cannot grow a mounted /work filesystem; it grows when next mounted",
                   {{"image", v.image}, {"resize2fs", last_line(grown.output)}});
         return;
     }

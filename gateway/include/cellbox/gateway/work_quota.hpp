@@ -8,8 +8,9 @@
 //
 // Images outlive the gateway; their mounts do not: each is mounted at the user's first kernel
 // and unmounted (lazily) when the gateway stops. A raised quota grows a mounted image at once
-// (online resize2fs); a lowered one shrinks the image when it is next mounted, if the files
-// fit (else it keeps its size, with a warning in the log).
+// (online resize2fs, where the gateway has CAP_SYS_RESOURCE; else at the next mount); a
+// lowered one shrinks the image when it is next mounted, if the files fit (else it keeps its
+// size, with a warning in the log).
 #include <cstdint>
 #include <map>
 #include <memory>
