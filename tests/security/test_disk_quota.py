@@ -222,8 +222,8 @@ def test_status_shows_each_users_usage_to_the_admin_and_their_own_to_a_tenant(qu
     assert {"alice", "carol"} <= set(everyone)
 
 
-def test_the_quota_survives_gateway_restarts_and_a_lowered_one_shrinks_the_image(tmp_path):
-    """Files kept across restarts; a restart to get rid of the quota; a later token lowering it."""
+def test_the_quota_survives_gateway_restarts_and_follows_the_users_token(tmp_path):
+    """Restart the gateway to get rid of the quota; files kept, a lower token shrinks the image."""
     work = str(tmp_path / "work")
     plain = ("--pool-size", "0", "--launch-pool-size", "0")
     token = user_token("rita")
@@ -250,6 +250,9 @@ def test_the_quota_survives_gateway_restarts_and_a_lowered_one_shrinks_the_image
                       as_token=user_token("rita", disk="24M"))
     assert_quota_size(int(lowered[0].split()[0]), 24 * MIB)
     assert lowered[1] == "kept\n", "shrunk with its files"
+    raised = session("print(open('/work/keep.txt').read())")
+    assert_quota_size(int(raised[0].split()[0]))
+    assert raised[1] == "kept\n", "grown back to the server's quota with its files"
 
 
 def test_a_host_without_quotas_is_refused_unless_the_operator_opts_out():
