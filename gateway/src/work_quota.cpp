@@ -420,7 +420,7 @@ void work_volumes::resize_offline(const std::string& image, const work_image_pla
               {{"image", image}, {"from_bytes", current}, {"to_bytes", plan.image_bytes}});
 }
 
-void work_volumes::grow_online(volume& v, const work_image_plan& plan) const
+void work_volumes::grow_mounted(volume& v, const work_image_plan& plan) const
 {
     const std::uint64_t current = size_of(v.image);
     if (current >= plan.image_bytes)
@@ -447,6 +447,21 @@ void work_volumes::grow_online(volume& v, const work_image_plan& plan) const
     }
     log::info("grew a /work filesystem",
               {{"image", v.image}, {"from_bytes", current}, {"to_bytes", plan.image_bytes}});
+}
+
+void work_volumes::grow_online(volume& v, const work_image_plan& plan) const
+{
+    // Best effort: the filesystem is mounted and usable whatever happens here (and a kernel
+    // launch that reaches this again after a failed hand-over must not fail for it).
+    try
+    {
+        grow_mounted(v, plan);
+    }
+    catch (const std::exception& e)
+    {
+        log::warn("cannot grow a mounted /work filesystem",
+                  {{"image", v.image}, {"error", e.what()}});
+    }
 }
 
 void work_volumes::mount(const std::string& user, const std::string& mount_point,

@@ -81,7 +81,9 @@ private:
     void create_image(const std::string& user, const std::string& image,
                       const work_image_plan& plan, const std::string& mount_point);
     void resize_offline(const std::string& image, const work_image_plan& plan) const;
+    // Grows a mounted filesystem to the plan if it is smaller (never throws).
     void grow_online(volume& v, const work_image_plan& plan) const;
+    void grow_mounted(volume& v, const work_image_plan& plan) const;
     // Why quotas cannot be had here ("" when they can).
     std::string unavailable_reason();
 
