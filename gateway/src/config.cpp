@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/connection_info.hpp"
 
 #include <algorithm>
@@ -286,6 +287,12 @@ std::vector<setting> settings_of(serve_settings& s)
         {"work_dir", &manager.work_dir,
          "Users' persistent files: WORK_DIR/users/NAME is mounted at /work in their kernels"},
         {"memory", &manager.memory_limit, "Memory limit per kernel"},
+        {"work_quota", &s.work_quota,
+         "Disk quota of each user's /work, a filesystem of its own (0: none); tokens' "
+         "limits.disk may lower it"},
+        {"work_inodes", &manager.work_quota.inodes,
+         "Files and directories each user's /work may hold (at the full work_quota; a lower "
+         "quota has proportionally fewer)"},
         {"allow_origin", &server.allow_origin,
          "CORS: origins allowed to call the API from a browser, comma-separated, or * for any"},
         {"certfile", &server.certfile, "PEM certificate (chain): serve HTTPS and WSS only"},
@@ -484,6 +491,25 @@ void finish_settings(serve_settings& s)
     s.manager.streams.replay_timeout =
         std::chrono::milliseconds(static_cast<long long>(s.replay_timeout_s * 1000));
     s.manager.restart_on_death = !s.no_restart_on_death;
+    if (s.work_quota == "0")
+    {
+        s.manager.work_quota.bytes = 0;
+    }
+    else
+    {
+        try
+        {
+            s.manager.work_quota.bytes = parse_byte_size(s.work_quota);
+        }
+        catch (const std::invalid_argument& e)
+        {
+            throw config_error(std::string("work_quota: ") + e.what());
+        }
+        require(s.manager.work_quota.bytes >= min_work_quota_bytes, "work_quota",
+                "must be 0 (no quota) or at least " + format_byte_size(min_work_quota_bytes));
+    }
+    require(s.manager.work_quota.inodes >= 64, "work_inodes", "must be at least 64");
+    s.manager.work_quota.allow_without = s.allow_degraded;
     if (s.allow_degraded)
     {
         s.manager.sandbox_args.push_back("--allow-degraded");

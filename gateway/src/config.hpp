@@ -37,6 +37,7 @@ struct serve_settings
     std::string log_level = "info";
     std::string log_format = "text";
     double replay_timeout_s = 300; // manager.streams.replay_timeout, in the config's unit
+    std::string work_quota = "1G"; // manager.work_quota.bytes ("0": no quota)
     server_options server;
     manager_options manager;
 };

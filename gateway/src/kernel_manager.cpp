@@ -116,7 +116,7 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
                                manager_options options)
     : m_io(io), m_specs(specs), m_options(std::move(options)),
       m_memory_bytes(parse_byte_size(m_options.memory_limit)),
-      m_users(m_options.work_dir, m_options.first_user_uid), m_cull_timer(io)
+      m_users(m_options.work_dir, m_options.first_user_uid, m_options.work_quota), m_cull_timer(io)
 {
     // ZeroMQ caps a context at 1023 sockets by default; each kernel takes about five.
     zmq_ctx_set(m_zmq.handle(), ZMQ_MAX_SOCKETS, 65536);
@@ -843,6 +843,7 @@ void kernel_manager::start(const std::string& name, const identity& who,
     record->name = name;
     record->owner = who.user;
     record->env = std::move(env);
+    m_users.limit_disk(who.user, who.limits.disk_bytes); // the latest token decides
     record->memory_bytes =
         std::min(m_memory_bytes, who.limits.memory_bytes.value_or(m_memory_bytes));
     record->cell_timeout_cap_s = m_options.cell_timeout_cap_s;

@@ -113,9 +113,13 @@ private:
             const std::string state = k.value("execution_state", "unknown");
             by_state[state] = by_state.value(state, 0) + 1;
         }
-        return {{"started", m_ctx->started},    {"last_activity", last_activity},
-                {"connections", connections},   {"kernels", kernels.size()},
-                {"kernels_by_state", by_state}, {"version", CELLBOX_VERSION}};
+        return {{"started", m_ctx->started},
+                {"last_activity", last_activity},
+                {"connections", connections},
+                {"kernels", kernels.size()},
+                {"kernels_by_state", by_state},
+                {"version", CELLBOX_VERSION},
+                {"work", m_ctx->kernels.users().usage_model(who)}};
     }
 
     void route_api(http_request req, const std::string& path, const identity& who)

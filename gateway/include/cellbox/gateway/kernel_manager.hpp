@@ -36,6 +36,7 @@ struct manager_options
     std::chrono::milliseconds kill_grace{3000}; // after the soft limit, before the hard kill
     std::string runtime_dir;                    // kernels' private directories
     std::string work_dir;          // users' persistent directories: WORK/users/NAME at /work
+    work_quota_options work_quota; // each user's /work: a filesystem of this size
     int first_user_uid = 200000;   // sandbox uids of users, in order of appearance
     int max_kernels = 1024;        // on the whole server, starting ones included (0: none)
     int max_kernels_per_user = 16; // per token user; the admin is exempt (0: none)
@@ -139,6 +140,8 @@ public:
     nlohmann::json list(const identity& who) const;
     // How many kernels are in each execution_state (for /api/status and /metrics).
     std::map<std::string, int> count_by_state() const;
+    // Users' homes and their /work usage (for /api/status).
+    const user_registry& users() const { return m_users; }
 
     // How messages flow to clients; its budget is the gateway's stream memory budget.
     const stream_options& streams() const { return m_options.streams; }
