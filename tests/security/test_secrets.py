@@ -165,6 +165,9 @@ def test_secrets_are_nowhere_in_the_sessions_memory_or_files(mode):
 
 
 @pytest.mark.as_cell
+@pytest.mark.xfail(strict=True, reason="open: with /work quotas on (the default), other "
+                   "tenants' names still reach a later zygote session's anonymous memory and "
+                   "stack; passes with --work-quota 0. Issue 12's note has the details.")
 def test_other_tenants_are_not_in_the_memory_a_zygote_session_inherits():
     """A cell in a session forked by the zygote after other users were bound (a pooled session
     handed to alice, a cold fork for carol) scans its memory for their names and /work paths."""
