@@ -1,5 +1,7 @@
 #include "http_util.hpp"
 
+#include "cellbox/bounded_json.hpp"
+
 #include <openssl/crypto.h>
 #include <sstream>
 
@@ -61,6 +63,25 @@ std::string path_of(const std::string& target)
 bool same_secret(const std::string& a, const std::string& b)
 {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+json_body parse_json_body(const std::string& body)
+{
+    if (body.empty())
+    {
+        return {nlohmann::json::object(), ""};
+    }
+    if (!json_depth_within(body))
+    {
+        return {nullptr,
+                "the body nests JSON deeper than " + std::to_string(max_json_depth) + " levels"};
+    }
+    nlohmann::json value = parse_json_bounded(body);
+    if (!value.is_object())
+    {
+        return {nullptr, "the body must be a JSON object"};
+    }
+    return {std::move(value), ""};
 }
 
 http_response json_response(const http_request& req, http::status status,

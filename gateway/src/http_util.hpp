@@ -19,6 +19,15 @@ std::string path_of(const std::string& target);
 // Constant-time comparison of two secrets.
 bool same_secret(const std::string& a, const std::string& b);
 
+// A request body that must be a JSON object: `value` ({} for an empty body), or `error` saying
+// why it is refused (not JSON, not an object, nested deeper than max_json_depth).
+struct json_body
+{
+    nlohmann::json value;
+    std::string error; // "" when `value` is the body
+};
+json_body parse_json_body(const std::string& body);
+
 http_response json_response(const http_request& req, boost::beast::http::status status,
                             const nlohmann::json& body);
 // jupyter_server's error body: {"reason": ..., "message": ...}.

@@ -1,5 +1,7 @@
 #include "cellbox/gateway/jwt.hpp"
 
+#include "cellbox/bounded_json.hpp"
+
 #include <cstdlib>
 #include <jwt.h>
 #include <memory>
@@ -29,8 +31,14 @@ constexpr std::string_view alphabet =
 
 nlohmann::json object_or_throw(const std::string& text, const char* what)
 {
-    auto parsed = nlohmann::json::parse(text, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object())
+    // The header is read before the signature is checked: anyone can send a deep one.
+    if (!json_depth_within(text))
+    {
+        throw jwt_error(std::string("the token's ") + what + " nests JSON deeper than " +
+                        std::to_string(max_json_depth) + " levels");
+    }
+    auto parsed = parse_json_bounded(text);
+    if (!parsed.is_object())
     {
         throw jwt_error(std::string("the token's ") + what + " is not a JSON object");
     }

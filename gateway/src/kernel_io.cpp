@@ -1,5 +1,6 @@
 #include "cellbox/gateway/kernel_io.hpp"
 
+#include "cellbox/bounded_json.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/message_fields.hpp"
 #include "cellbox/gateway/replay_buffer.hpp"
@@ -343,7 +344,7 @@ int kernel_io::poll_timeout_ms() const
 void kernel_io::on_iopub(kernel_message message)
 {
     const message_info info = describe(message);
-    const auto parent = nlohmann::json::parse(message.parent_header, nullptr, false);
+    const auto parent = parse_json_bounded(message.parent_header);
     const bool own_nudge = info.parent_session == m_session;
     if (info.msg_type == "execute_input" && m_events.on_execute_started && parent.is_object())
     {
@@ -391,12 +392,12 @@ void kernel_io::report_execute_reply(const kernel_message& reply, const std::str
     {
         return;
     }
-    const auto header = nlohmann::json::parse(reply.header, nullptr, false);
+    const auto header = parse_json_bounded(reply.header);
     if (!header.is_object() || header.value("msg_type", "") != "execute_reply")
     {
         return;
     }
-    const auto content = nlohmann::json::parse(reply.content, nullptr, false);
+    const auto content = parse_json_bounded(reply.content);
     if (content.is_object())
     {
         const auto text = [&](const char* key)
@@ -522,7 +523,7 @@ void kernel_io::relay()
                 kernel_message reply = decode_wire(receive_frames(socket), channel, m_signer);
                 if (m_events.on_reply && std::string(channel) == "shell")
                 {
-                    const auto parent = nlohmann::json::parse(reply.parent_header, nullptr, false);
+                    const auto parent = parse_json_bounded(reply.parent_header);
                     if (parent.is_object())
                     {
                         report_execute_reply(reply, string_field(parent, "msg_id"));

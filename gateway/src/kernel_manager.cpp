@@ -1,5 +1,6 @@
 #include "cellbox/gateway/kernel_manager.hpp"
 
+#include "cellbox/bounded_json.hpp"
 #include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/message_fields.hpp"
@@ -598,12 +599,12 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
     }
     if (message.channel == "shell")
     {
-        const auto header = nlohmann::json::parse(message.header, nullptr, false);
+        const auto header = parse_json_bounded(message.header);
         if (string_field(header, "msg_type") == "execute_request")
         {
             // The kernel enforces the limit softly (state kept); the gateway kills the kernel
             // if the cell is still running kill_grace later.
-            auto metadata = nlohmann::json::parse(message.metadata, nullptr, false);
+            auto metadata = parse_json_bounded(message.metadata);
             if (!metadata.is_object())
             {
                 metadata = nlohmann::json::object();
@@ -1092,7 +1093,7 @@ std::pair<std::string, std::string> death_explanation(const nlohmann::json& verd
 void kernel_manager::handle_death(kernel& k)
 {
     std::ifstream file(verdict_file_of(k.directory));
-    nlohmann::json verdict = nlohmann::json::parse(file, nullptr, false);
+    nlohmann::json verdict = parse_json_bounded(file);
     if (verdict.is_discarded())
     {
         verdict = nlohmann::json::object();

@@ -1,5 +1,7 @@
 #include "cellbox/gateway/kernelspec_catalog.hpp"
 
+#include "cellbox/bounded_json.hpp"
+
 #include <filesystem>
 #include <fstream>
 
@@ -23,7 +25,7 @@ kernelspec_catalog::kernelspec_catalog(std::vector<std::string> search_dirs)
                 continue;
             }
             std::ifstream in(file);
-            nlohmann::json spec = nlohmann::json::parse(in, nullptr, false);
+            nlohmann::json spec = parse_json_bounded(in);
             if (spec.is_discarded() || !spec.is_object() || !spec.contains("argv") ||
                 !spec["argv"].is_array())
             {

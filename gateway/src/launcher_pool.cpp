@@ -1,6 +1,8 @@
 #include "cellbox/gateway/launcher_pool.hpp"
 
+#include "cellbox/bounded_json.hpp"
 #include "child_output.hpp"
+#include "child_process.hpp"
 #include "log.hpp"
 
 #include <algorithm>
@@ -149,27 +151,27 @@ void launcher_pool::go(int link, const std::string& workdir, std::uint32_t owner
     // The launcher answers with one record; a descriptor of our own to wait on, so the link
     // itself stays with the kernel.
     auto reply = std::make_shared<boost::asio::posix::stream_descriptor>(m_io, watched);
-    reply->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                      [reply, done](const boost::system::error_code& error)
-                      {
-                          char buffer[4096];
-                          const ssize_t n = error ? -1
-                                                  : recv(reply->native_handle(), buffer,
-                                                         sizeof buffer, MSG_DONTWAIT);
-                          if (n <= 0)
-                          {
-                              done(false, "the kernel's launcher ended before it answered");
-                              return;
-                          }
-                          const auto answer = nlohmann::json::parse(
-                              std::string(buffer, static_cast<std::size_t>(n)), nullptr, false);
-                          if (!answer.is_object())
-                          {
-                              done(false, "the kernel's launcher sent a malformed answer");
-                              return;
-                          }
-                          done(answer.value("ok", false), answer.value("error", std::string()));
-                      });
+    reply->async_wait(
+        boost::asio::posix::stream_descriptor::wait_read,
+        [reply, done](const boost::system::error_code& error)
+        {
+            char buffer[4096];
+            const ssize_t n =
+                error ? -1 : recv(reply->native_handle(), buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n <= 0)
+            {
+                done(false, "the kernel's launcher ended before it answered");
+                return;
+            }
+            const auto answer =
+                parse_json_bounded(std::string_view(buffer, static_cast<std::size_t>(n)));
+            if (!answer.is_object())
+            {
+                done(false, "the kernel's launcher sent a malformed answer");
+                return;
+            }
+            done(answer.value("ok", false), answer.value("error", std::string()));
+        });
 }
 
 void launcher_pool::bind_finished(bool ok, const std::string& error)

@@ -1,5 +1,6 @@
 #include "cellbox/gateway/message_builder.hpp"
 
+#include "cellbox/bounded_json.hpp"
 #include "cellbox/gateway/connection_info.hpp"
 
 #include <chrono>
@@ -53,7 +54,7 @@ kernel_message make_reply(const std::string& channel, const std::string& msg_typ
 std::vector<kernel_message> make_error_answer(const kernel_message& request,
                                               const std::string& ename, const std::string& evalue)
 {
-    const nlohmann::json header = nlohmann::json::parse(request.header, nullptr, false);
+    const nlohmann::json header = parse_json_bounded(request.header);
     const auto type = header.is_object() ? header.find("msg_type") : header.end();
     if (type == header.end() || !type->is_string() ||
         (request.channel != "shell" && request.channel != "control"))

@@ -188,10 +188,10 @@ private:
 
     void start_kernel(http_request req, const identity& who)
     {
-        json body = req.body().empty() ? json::object() : json::parse(req.body(), nullptr, false);
-        if (body.is_discarded() || !body.is_object())
+        auto [body, problem] = parse_json_body(req.body());
+        if (!problem.empty())
         {
-            send(error_response(req, http::status::bad_request, "the body must be a JSON object"));
+            send(error_response(req, http::status::bad_request, problem));
             return;
         }
         std::map<std::string, std::string> env;

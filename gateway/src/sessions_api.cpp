@@ -289,13 +289,13 @@ void handle_sessions_api(const std::shared_ptr<server::context>& ctx, const iden
         json body = json::object();
         if ((method == http::verb::post || method == http::verb::patch) && !req.body().empty())
         {
-            body = json::parse(req.body(), nullptr, false);
-            if (body.is_discarded() || !body.is_object())
+            auto parsed = parse_json_body(req.body());
+            if (!parsed.error.empty())
             {
-                reply(error_response(req, http::status::bad_request,
-                                     "the body must be a JSON object"));
+                reply(error_response(req, http::status::bad_request, parsed.error));
                 return;
             }
+            body = std::move(parsed.value);
         }
         if (path == "/api/sessions" || path == "/api/sessions/")
         {

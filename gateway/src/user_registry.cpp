@@ -1,5 +1,7 @@
 #include "cellbox/gateway/user_registry.hpp"
 
+#include "cellbox/bounded_json.hpp"
+
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -56,7 +58,7 @@ void user_registry::load()
     {
         return;
     }
-    const auto saved = nlohmann::json::parse(file, nullptr, false);
+    const auto saved = parse_json_bounded(file);
     if (!saved.is_object())
     {
         throw std::runtime_error(m_root + "/users.json is not a JSON object; fix or remove it");

@@ -1,5 +1,6 @@
 #include "cellbox/gateway/websocket_framing.hpp"
 
+#include "cellbox/gateway/message_fields.hpp"
 #include "cellbox/gateway/spliced_frame.hpp"
 
 #include <cstdint>
@@ -59,16 +60,6 @@ std::vector<std::size_t> read_offsets(std::string_view frame, bool little_endian
     return offsets;
 }
 
-json parse_object(std::string_view text, const char* what)
-{
-    json value = json::parse(text.begin(), text.end(), nullptr, false);
-    if (value.is_discarded() || !value.is_object())
-    {
-        throw protocol_error(std::string(what) + " is not a JSON object");
-    }
-    return value;
-}
-
 } // namespace
 
 std::string encode_v1(const kernel_message& message)
@@ -92,6 +83,18 @@ kernel_message decode_v1(std::string_view frame)
     message.parent_header = part(2);
     message.metadata = part(3);
     message.content = part(4);
+    // Relayed as they came, but parsed on the way (metadata of an execute_request is rewritten)
+    // and by the kernel: refused here when nested too deep.
+    check_json_depth(message.header, "v1 header");
+    check_json_depth(message.parent_header, "v1 parent_header");
+    check_json_depth(message.metadata, "v1 metadata");
+    check_json_depth(message.content, "v1 content");
+    // Relayed as they came, but parsed on the way (metadata of an execute_request is rewritten)
+    // and by the kernel: refused here when nested too deep.
+    check_json_depth(message.header, "v1 header");
+    check_json_depth(message.parent_header, "v1 parent_header");
+    check_json_depth(message.metadata, "v1 metadata");
+    check_json_depth(message.content, "v1 content");
     for (std::size_t i = 5; i + 1 < offsets.size(); ++i)
     {
         message.buffers.push_back(part(i));
@@ -125,7 +128,9 @@ kernel_message decode_legacy(std::string_view frame, bool binary)
             }
         }
     }
-    const json doc = parse_object(text, "message");
+    // Checked for depth before anything parses it: the parts below are re-serialised (a
+    // recursive walk), and the kernel would walk them again.
+    const json doc = parse_object_part(text, "message");
     kernel_message message;
     const auto channel = doc.find("channel");
     if (channel != doc.end() && !channel->is_string())

@@ -1,5 +1,7 @@
 #include "cellbox/gateway/wire_codec.hpp"
 
+#include "cellbox/gateway/message_fields.hpp"
+
 #include <algorithm>
 
 namespace cellbox::gateway
@@ -52,6 +54,12 @@ kernel_message decode_wire(const std::vector<std::string>& frames, const std::st
     {
         throw protocol_error("message with an invalid signature");
     }
+    // A kernel runs the tenant's code and knows the key: its messages are as hostile as a
+    // client's. Every part is parsed later (routing, the legacy framing, the clients).
+    check_json_depth(message.header, "header");
+    check_json_depth(message.parent_header, "parent_header");
+    check_json_depth(message.metadata, "metadata");
+    check_json_depth(message.content, "content");
     return message;
 }
 

@@ -1,6 +1,8 @@
 #include "cellbox/gateway/zygote_pool.hpp"
 
+#include "cellbox/bounded_json.hpp"
 #include "child_output.hpp"
+#include "child_process.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -121,7 +123,7 @@ void zygote_pool::read()
             }
             std::string line(length, '\0');
             m_input.sgetn(line.data(), static_cast<std::streamsize>(length));
-            const json message = json::parse(line, nullptr, false);
+            const json message = parse_json_bounded(line);
             if (message.is_object())
             {
                 handle(message);

@@ -3,6 +3,7 @@
 // and dies with its owner's connection (sessions notice through their links and clean up).
 #include "cellbox/kernel/zygote.hpp"
 
+#include "cellbox/bounded_json.hpp"
 #include "cellbox/kernel/python_interpreter.hpp"
 #include "cellbox/sandbox/handover.hpp"
 #include "cellbox/sandbox/policy.hpp"
@@ -242,12 +243,12 @@ private:
 
     void handle(const std::string& line)
     {
-        json request, id;
+        json id;
         try
         {
-            request = json::parse(line);
-            id = request.is_object() ? request.value("id", json()) : json();
-            const std::string op = request.at("op").get<std::string>();
+            const json request = parse_zygote_line(line);
+            id = request.value("id", json());
+            const std::string op = request_op(request);
             if (op == "spawn")
             {
                 send({{"id", id}, {"pid", spawn(request)}});
@@ -276,7 +277,7 @@ private:
 
     session& find(const json& request)
     {
-        const pid_t pid = request.at("pid").get<pid_t>();
+        const pid_t pid = session_pid(request);
         auto it = m_sessions.find(pid);
         if (it == m_sessions.end())
         {
@@ -328,9 +329,9 @@ private:
 
     std::uint32_t next_uid(const json& request)
     {
-        if (request.contains("uid"))
+        if (const auto uid = requested_uid(request))
         {
-            return request["uid"].get<std::uint32_t>();
+            return *uid;
         }
         // One uid per live session, as the gateway gives cellbox-sandbox --uid.
         const std::uint32_t uid = m_next_uid;
@@ -342,15 +343,7 @@ private:
     void go(const json& request, const json& id)
     {
         session& target = find(request);
-        json binding = json::object();
-        for (const char* key : {"workdir", "memory", "owner_uid", "owner_gid"})
-        {
-            if (request.contains(key))
-            {
-                binding[key] = request[key];
-            }
-        }
-        sandbox::parse_late_binding(binding); // reject malformed requests here
+        const json binding = late_binding_of(request);
         if (!target.link_open || !sandbox::send_record(target.link.get(), binding.dump()))
         {
             throw std::runtime_error("the session is ending");
@@ -375,8 +368,8 @@ private:
                 s.link_open = false;
                 return;
             }
-            json message = json::parse(std::string(buffer, static_cast<std::size_t>(n)), nullptr,
-                                       /*allow_exceptions=*/false);
+            json message =
+                parse_json_bounded(std::string_view(buffer, static_cast<std::size_t>(n)));
             if (message.is_object() && message.contains("verdict"))
             {
                 s.verdict = message["verdict"];

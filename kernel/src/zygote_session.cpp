@@ -4,7 +4,6 @@
 // of execve.
 #include "zygote_session.hpp"
 
-#include "cellbox/byte_size.hpp"
 #include "cellbox/kernel/connection_file.hpp"
 #include "cellbox/sandbox/handover.hpp"
 #include "cellbox/sandbox/launcher.hpp"
@@ -30,52 +29,6 @@ namespace
 
 namespace py = pybind11;
 using nlohmann::json;
-
-std::string text_field(const json& request, const char* key)
-{
-    auto it = request.find(key);
-    if (it == request.end() || it->is_null())
-    {
-        return {};
-    }
-    if (!it->is_string())
-    {
-        throw std::invalid_argument(std::string(key) + " must be a string");
-    }
-    return it->get<std::string>();
-}
-
-template <typename T> std::optional<T> number_field(const json& request, const char* key)
-{
-    auto it = request.find(key);
-    if (it == request.end() || it->is_null())
-    {
-        return std::nullopt;
-    }
-    if (!it->is_number() || it->get<double>() < 0)
-    {
-        throw std::invalid_argument(std::string(key) + " must be a number >= 0");
-    }
-    return it->get<T>();
-}
-
-std::optional<std::uint64_t> size_field(const json& request, const char* key)
-{
-    auto it = request.find(key);
-    if (it == request.end() || it->is_null())
-    {
-        return std::nullopt;
-    }
-    if (it->is_number_unsigned())
-    {
-        return it->get<std::uint64_t>();
-    }
-    if (it->is_string())
-    {
-        return cellbox::parse_byte_size(it->get<std::string>());
-    }
-    throw std::invalid_argument(std::string(key) + " must be a byte count or a size like \"1G\"");
-}
 
 void redirect(int fd, const std::string& path, int flags)
 {
@@ -119,77 +72,6 @@ int run_session(const spawn_request& request, const py::object& support)
 }
 
 } // namespace
-
-spawn_request parse_spawn_request(const json& request, const sandbox::policy& rules,
-                                  const kernel_options& defaults, std::uint32_t default_uid)
-{
-    spawn_request spawn;
-    spawn.sandbox.rules = rules;
-    spawn.sandbox.workdir = text_field(request, "workdir");
-    spawn.sandbox.owner = sandbox::parse_workdir_owner(request);
-    if (spawn.sandbox.owner && spawn.sandbox.workdir.empty())
-    {
-        throw std::invalid_argument("owner_uid needs a workdir");
-    }
-    spawn.sandbox.ipc_dir = text_field(request, "ipc_dir");
-    spawn.sandbox.uid = number_field<std::uint32_t>(request, "uid").value_or(default_uid);
-    spawn.connection_file = text_field(request, "connection_file");
-    spawn.verdict_file = text_field(request, "verdict_file");
-    spawn.log_file = text_field(request, "log_file");
-    for (const auto* path : {&spawn.sandbox.workdir, &spawn.sandbox.ipc_dir, &spawn.log_file,
-                             &spawn.verdict_file, &spawn.connection_file})
-    {
-        if (!path->empty() && path->front() != '/')
-        {
-            throw std::invalid_argument("paths must be absolute: " + *path);
-        }
-    }
-    if (auto it = request.find("script"); it != request.end() && !it->is_null())
-    {
-        if (!it->is_object() || !it->contains("code") || !(*it)["code"].is_string())
-        {
-            throw std::invalid_argument("script must be {\"code\": \"...\", \"argv\": [...]}");
-        }
-        spawn.script = (*it)["code"].get<std::string>();
-        spawn.script_argv = it->value("argv", std::vector<std::string>{});
-    }
-    else
-    {
-        const std::string& dir = spawn.sandbox.ipc_dir;
-        if (spawn.connection_file.empty() || dir.empty() ||
-            spawn.connection_file.compare(0, dir.size() + 1, dir + "/") != 0)
-        {
-            throw std::invalid_argument(
-                "a kernel session needs ipc_dir and a connection_file inside it");
-        }
-    }
-    auto& limits = spawn.sandbox.rules.limits;
-    if (auto memory = size_field(request, "memory"))
-    {
-        limits.memory_bytes = memory;
-    }
-    if (auto pids = number_field<std::uint64_t>(request, "pids"))
-    {
-        limits.pids = pids;
-    }
-    if (auto cpus = number_field<double>(request, "cpus"))
-    {
-        limits.cpus = cpus;
-    }
-    if (auto cpu_time = number_field<double>(request, "cpu_time"))
-    {
-        limits.cpu_time_s = cpu_time;
-    }
-    if (auto wall_time = number_field<double>(request, "wall_time"))
-    {
-        limits.wall_time_s = wall_time;
-    }
-    spawn.kernel.cell_timeout_s =
-        number_field<double>(request, "cell_timeout").value_or(defaults.cell_timeout_s);
-    spawn.kernel.memory_limit_bytes = defaults.memory_limit_bytes;
-    spawn.kernel.enter_workdir_at_first_cell = true;
-    return spawn;
-}
 
 void become_supervisor(const spawn_request& request, int link, const py::object& support)
 {

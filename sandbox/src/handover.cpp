@@ -6,6 +6,7 @@
 // detach_workdir); the same function prepares a cold session's idmapped workdir.
 #include "cellbox/sandbox/handover.hpp"
 
+#include "cellbox/bounded_json.hpp"
 #include "cellbox/byte_size.hpp"
 #include "cellbox/sandbox/cgroup.hpp"
 #include "cellbox/sandbox/tmpfs_sizes.hpp"
@@ -200,6 +201,16 @@ unique_fd detach_workdir(const std::string& path, const sandbox_plan& plan,
              path);
     }
     return tree;
+}
+
+late_binding parse_late_binding(std::string_view text)
+{
+    if (!json_depth_within(text))
+    {
+        throw std::invalid_argument("a late-binding request may not nest JSON deeper than " +
+                                    std::to_string(max_json_depth) + " levels");
+    }
+    return parse_late_binding(parse_json_bounded(text));
 }
 
 late_binding parse_late_binding(const nlohmann::json& request)

@@ -560,9 +560,8 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
                     nlohmann::json reply;
                     try
                     {
-                        reply =
-                            apply_late_binding(parse_late_binding(nlohmann::json::parse(request)),
-                                               plan, cgroup.get(), init_link.get());
+                        reply = apply_late_binding(parse_late_binding(std::string_view(request)),
+                                                   plan, cgroup.get(), init_link.get());
                     }
                     catch (const std::exception& e)
                     {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "cellbox/bounded_json.hpp"
+
 #include <string_view>
 
 namespace cellbox::gateway
@@ -10,6 +12,6 @@ namespace cellbox::gateway
 // containers). A check without building a document: it lets the gateway splice a kernel's
 // message parts into the JSON it sends a client instead of parsing and re-serialising
 // megabytes of output. A hostile kernel's bytes still cannot break out of their field.
-bool is_json_object(std::string_view text, int max_depth = 256);
+bool is_json_object(std::string_view text, int max_depth = max_json_depth);
 
 } // namespace cellbox::gateway

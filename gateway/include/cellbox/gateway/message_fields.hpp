@@ -6,12 +6,22 @@
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace cellbox::gateway
 {
 
 // object[key] when `object` is an object and that member is a string, else "".
 std::string string_field(const nlohmann::json& object, const char* key);
+
+// `text` (a message part from a client or a kernel) as a JSON object; throws protocol_error
+// naming `what` when it is not one or nests deeper than max_json_depth (checked before it is
+// parsed: see bounded_json.hpp).
+nlohmann::json parse_object_part(std::string_view text, const std::string& what);
+
+// Throws protocol_error naming `what` when `text` nests deeper than max_json_depth; a check
+// without parsing, for parts that are relayed as they came.
+void check_json_depth(std::string_view text, const std::string& what);
 
 // Bytes a message holds (its four dicts and its buffers): what the buffers count.
 std::size_t message_bytes(const kernel_message& message);

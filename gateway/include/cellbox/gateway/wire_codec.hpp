@@ -21,8 +21,9 @@ std::vector<std::string> encode_wire(const kernel_message& message,
                                      const std::vector<std::string>& identities,
                                      const message_signer& signer);
 
-// Throws protocol_error for a missing delimiter, missing parts or a bad signature. The
-// channel is not on the wire: the caller knows which socket the frames came from.
+// Throws protocol_error for a missing delimiter, missing parts, a bad signature or a part
+// nested deeper than max_json_depth. The channel is not on the wire: the caller knows which
+// socket the frames came from.
 kernel_message decode_wire(const std::vector<std::string>& frames, const std::string& channel,
                            const message_signer& signer,
                            std::vector<std::string>* identities = nullptr);

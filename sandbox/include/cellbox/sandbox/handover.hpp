@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace cellbox::sandbox
 {
@@ -43,6 +44,9 @@ unique_fd detach_workdir(const std::string& path, const sandbox_plan& plan,
 
 // Throws std::invalid_argument with a message for the owner.
 late_binding parse_late_binding(const nlohmann::json& request);
+// A request as it arrives on the owner link: refused (std::invalid_argument) when it is not
+// JSON or nests deeper than max_json_depth, before it is parsed.
+late_binding parse_late_binding(std::string_view text);
 
 // Supervisor side: applies `binding` to a running session whose init listens on `init_link`
 // (the init is the only process inside with the privilege to mount). Returns the reply.
