@@ -210,7 +210,12 @@ late_binding parse_late_binding(std::string_view text)
         throw std::invalid_argument("a late-binding request may not nest JSON deeper than " +
                                     std::to_string(max_json_depth) + " levels");
     }
-    return parse_late_binding(parse_json_bounded(text));
+    const nlohmann::json request = parse_json_bounded(text);
+    if (request.is_discarded())
+    {
+        throw std::invalid_argument("cannot parse the late-binding request: it is not JSON");
+    }
+    return parse_late_binding(request);
 }
 
 late_binding parse_late_binding(const nlohmann::json& request)
