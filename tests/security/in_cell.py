@@ -3,11 +3,12 @@ over the gateway's WebSocket. Shared by the attacks made as code in a cell."""
 
 import asyncio
 import json
-import re
 import time
 import uuid
 
 import websockets
+
+from tenant_kernels import start_kernel, wait_for_pool  # noqa: F401 (used by the attacks)
 
 # The three ways a kernel is started: forked by the zygote, launched through cellbox-sandbox
 # on demand, or prespawned by a launch pool (Debian's ipykernel). The gateway's flags and the
@@ -19,20 +20,6 @@ KERNEL_MODES = {
 }
 
 
-def wait_for_pool(gateway, kernelspec, seconds=120):
-    """Waits until the pool of `kernelspec` has a ready session (zygote or launch pool), so that
-    the next kernel comes from it rather than from a plain launch."""
-    pattern = re.compile(rf'^cellbox_pool_ready_sessions{{kernelspec="{re.escape(kernelspec)}"}} '
-                         r"(\S+)$", re.MULTILINE)
-    deadline = time.monotonic() + seconds
-    while True:
-        match = pattern.search(gateway.request_text("/metrics"))
-        if match and float(match.group(1)) >= 1:
-            return
-        assert time.monotonic() < deadline, f"the pool of {kernelspec} did not fill"
-        time.sleep(0.1)
-
-
 def start_gateway_for(mode, factory):
     """A gateway started by `factory(*flags)` for one of KERNEL_MODES, its pool filled; returns
     (gateway, kernelspec)."""
@@ -41,12 +28,6 @@ def start_gateway_for(mode, factory):
     if mode != "plain":
         wait_for_pool(g, kernelspec)
     return g, kernelspec
-
-
-def start_kernel(gateway, token, name):
-    status, body, _ = gateway.request("POST", "/api/kernels", {"name": name}, token=token)
-    assert status == 201, body
-    return body["id"]
 
 
 def run_cell(gateway, kernel_id, code, token, timeout=120):

@@ -68,7 +68,7 @@ def metric(gateway, name, labels=""):
     return float(match.group(1)) if match else None
 
 
-def wait_for_pool(gateway, kernelspec, ready=1, seconds=90):
+def wait_for_pool(gateway, kernelspec, ready=1, seconds=120):
     """Until the zygote (or launch) pool of `kernelspec` has `ready` sessions waiting, so that
     the next kernel is a pooled session bound to its user (the zygote's `go`, late binding)."""
     deadline = time.monotonic() + seconds
