@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/connection_info.hpp"
 #include "cellbox/toml_ascii.hpp"
 
@@ -275,6 +276,9 @@ std::vector<setting> settings_of(serve_settings& s)
         {"ip", &s.ip, "Address to listen on"},
         {"port", &s.port, "Port (0 picks a free one)"},
         {"token", &server.token, "Admin token (random when not given)"},
+        {"token_file", &s.token_file,
+         "File holding the admin token on its first line (keep it 0600): unlike token, not in "
+         "the command line or environment"},
         {"no_token", &s.no_token, "Serve without authentication (local use)"},
         {"base_url", &server.base_url, "URL prefix"},
         {"default_kernel", &server.default_kernel, "Kernelspec started when a request names none"},
@@ -284,6 +288,12 @@ std::vector<setting> settings_of(serve_settings& s)
         {"work_dir", &manager.work_dir,
          "Users' persistent files: WORK_DIR/users/NAME is mounted at /work in their kernels"},
         {"memory", &manager.memory_limit, "Memory limit per kernel"},
+        {"work_quota", &s.work_quota,
+         "Disk quota of each user's /work, a filesystem of its own (0: none); tokens' "
+         "limits.disk may lower it"},
+        {"work_inodes", &manager.work_quota.inodes,
+         "Files and directories each user's /work may hold (at the full work_quota; a lower "
+         "quota has proportionally fewer)"},
         {"allow_origin", &server.allow_origin,
          "CORS: origins allowed to call the API from a browser, comma-separated, or * for any"},
         {"certfile", &server.certfile, "PEM certificate (chain): serve HTTPS and WSS only"},
@@ -312,10 +322,24 @@ std::vector<setting> settings_of(serve_settings& s)
          "Most kernels on the server, starting ones included (0: no limit)"},
         {"max_kernels_per_user", &manager.max_kernels_per_user,
          "Most kernels per token user (0: no limit; tokens may lower it)"},
+        {"max_sessions_per_kernel", &server.max_sessions_per_kernel,
+         "Most /api/sessions bound to one kernel (0: no limit)"},
+        {"max_sessions_per_user", &server.max_sessions_per_user,
+         "Most /api/sessions of one user (0: no limit)"},
         {"first_user_uid", &manager.first_user_uid,
          "Sandbox uid of the first user; each new user gets the next one"},
         {"max_message_bytes", &server.max_message_bytes,
          "Largest request body or WebSocket message accepted (bytes)"},
+        {"max_connections", &server.max_connections,
+         "Most connections held at once; more are refused (0: no limit)"},
+        {"max_connections_per_ip", &server.max_connections_per_ip,
+         "Most connections held at once from one client address (IPv6: one /64); more are "
+         "refused (0: no limit)"},
+        {"http_header_timeout", &server.http_header_timeout_s,
+         "Seconds a client has to send a request's headers, and an idle keep-alive connection "
+         "stays open (0: no limit)"},
+        {"http_body_timeout", &server.http_body_timeout_s,
+         "Seconds an authenticated client has to send a request's body (0: no limit)"},
         {"ws_ping_interval", &server.ws_ping_interval_s,
          "Seconds between WebSocket pings; a connection silent for another interval after a "
          "ping is closed (0: no pings)"},
@@ -328,6 +352,10 @@ std::vector<setting> settings_of(serve_settings& s)
          "Messages kept per disconnected session (oldest dropped)"},
         {"replay_max_bytes", &manager.streams.replay_max_bytes,
          "Bytes kept per disconnected session (oldest dropped)"},
+        {"stream_memory_budget", &manager.streams.memory_budget,
+         "Bytes of kernel messages all replay buffers and WebSocket outboxes may hold together, "
+         "each message counted once; past it the longest-disconnected sessions' buffers are "
+         "dropped, then the slowest-reading WebSockets closed (0: no limit)"},
         {"max_output_bytes", &manager.streams.max_output_bytes,
          "Output bytes one cell may send before the rest is discarded (0: no cap)"},
         {"iopub_msg_rate_limit", &manager.streams.iopub_msg_rate_limit,
@@ -442,13 +470,23 @@ void finish_settings(serve_settings& s)
     require(!s.manager.memory_limit.empty(), "memory", "must not be empty");
     require(!s.manager.runtime_dir.empty(), "runtime_dir", "must not be empty");
 
+    require(s.token_file.empty() || s.server.token.empty(), "token_file",
+            "give either token or token_file, not both");
+    s.token_from = token_origin::given;
     if (s.no_token)
     {
         s.server.token.clear();
+        s.token_from = token_origin::none;
+    }
+    else if (!s.token_file.empty())
+    {
+        s.server.token = read_token_file(s.token_file);
+        s.token_from = token_origin::file;
     }
     else if (s.server.token.empty())
     {
         s.server.token = random_hex(24);
+        s.token_from = token_origin::generated;
     }
     if (s.server.base_url.empty() || s.server.base_url.back() != '/')
     {
@@ -457,10 +495,31 @@ void finish_settings(serve_settings& s)
     require(s.server.keyfile.empty() || !s.server.certfile.empty(), "keyfile", "needs certfile");
     require(s.replay_timeout_s >= 0, "replay_timeout", "must not be negative");
     require(s.server.ws_ping_interval_s >= 0, "ws_ping_interval", "must not be negative");
+    require(s.server.http_header_timeout_s >= 0, "http_header_timeout", "must not be negative");
+    require(s.server.http_body_timeout_s >= 0, "http_body_timeout", "must not be negative");
     require(s.manager.streams.rate_limit_window > 0, "rate_limit_window", "must be more than 0");
     s.manager.streams.replay_timeout =
         std::chrono::milliseconds(static_cast<long long>(s.replay_timeout_s * 1000));
     s.manager.restart_on_death = !s.no_restart_on_death;
+    if (s.work_quota == "0")
+    {
+        s.manager.work_quota.bytes = 0;
+    }
+    else
+    {
+        try
+        {
+            s.manager.work_quota.bytes = parse_byte_size(s.work_quota);
+        }
+        catch (const std::invalid_argument& e)
+        {
+            throw config_error(std::string("work_quota: ") + e.what());
+        }
+        require(s.manager.work_quota.bytes >= min_work_quota_bytes, "work_quota",
+                "must be 0 (no quota) or at least " + format_byte_size(min_work_quota_bytes));
+    }
+    require(s.manager.work_quota.inodes >= 64, "work_inodes", "must be at least 64");
+    s.manager.work_quota.allow_without = s.allow_degraded;
     if (s.allow_degraded)
     {
         s.manager.sandbox_args.push_back("--allow-degraded");

@@ -3,6 +3,7 @@
 // option has one key, spelled the same everywhere: config key `cell_timeout`, flag
 // `--cell-timeout`, environment variable `CELLBOX_CELL_TIMEOUT`. The precedence is
 // flag > environment > config file > built-in default; main.cpp applies the flags.
+#include "admin_token.hpp"
 #include "cellbox/gateway/kernel_manager.hpp"
 #include "cellbox/gateway/server.hpp"
 
@@ -28,12 +29,15 @@ struct serve_settings
     std::string ip = "127.0.0.1";
     std::uint16_t port = 8888;
     bool no_token = false;
+    std::string token_file;
+    token_origin token_from = token_origin::given; // set by finish_settings
     std::vector<std::string> kernelspec_path;
     bool no_restart_on_death = false;
     bool allow_degraded = false;
     std::string log_level = "info";
     std::string log_format = "text";
     double replay_timeout_s = 300; // manager.streams.replay_timeout, in the config's unit
+    std::string work_quota = "1G"; // manager.work_quota.bytes ("0": no quota)
     server_options server;
     manager_options manager;
 };

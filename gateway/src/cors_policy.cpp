@@ -71,7 +71,7 @@ std::string cors_policy::allow_origin_for(std::string_view origin) const
 bool cors_policy::websocket_allowed(std::string_view origin, std::string_view host) const
 {
     const std::string wanted = normalize(origin);
-    if (!enabled() || m_any || wanted.empty())
+    if (m_any || wanted.empty())
     {
         return true;
     }

@@ -1,16 +1,16 @@
 #include "http_session.hpp"
 
 #include "cellbox/gateway/message_builder.hpp"
+#include "cellbox/gateway/session_id.hpp"
 #include "http_util.hpp"
-#include "kernel_start.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
-#include "sessions_api.hpp"
+#include "rest_api.hpp"
 #include "websocket_session.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
-#include <fstream>
+#include <limits>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -25,9 +25,6 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using json = nlohmann::json;
-
-const std::regex kernel_id_pattern(R"(\w+-\w+-\w+-\w+-\w+)");
 
 // The token of a request: `Authorization: token|Bearer T`, else `?token=T`.
 std::string request_token(const http_request& req)
@@ -55,32 +52,70 @@ template <class Stream> std::string remote_of(Stream& stream)
     return text.str();
 }
 
+// Reading a request, and writing its answer, must not take longer than this: a client that
+// stalls on purpose holds a connection, and connections are limited.
+std::chrono::steady_clock::duration seconds(double s)
+{
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(s));
+}
+constexpr std::chrono::seconds write_timeout{60};
+
+// Paths that answer only with a token; anything else outside them is a 404 to anyone.
+bool needs_token(const std::string& path)
+{
+    return path == "/metrics" || path.rfind("/api", 0) == 0 || path.rfind("/kernelspecs/", 0) == 0;
+}
+
+// One connection. Each request is read in two steps: its header, on which the caller is
+// authenticated and the request routed, then (for an authenticated caller only) its body, up
+// to max_message_bytes. A request answered before its body was read (401, 403, 404, 413...)
+// closes the connection: the unread body would otherwise be taken for the next request.
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>>
 {
 public:
-    http_session(Stream&& stream, std::shared_ptr<server::context> ctx)
-        : m_remote(remote_of(stream)), m_stream(std::move(stream)), m_ctx(std::move(ctx))
+    http_session(Stream&& stream, std::shared_ptr<server::context> ctx, connection_slot slot)
+        : m_remote(remote_of(stream)), m_stream(std::move(stream)), m_ctx(std::move(ctx)),
+          m_slot(std::move(slot))
     {
     }
 
-    void run() { read(); }
+    void run() { read_header(); }
 
 private:
-    void read()
+    void expire_after(double timeout_s)
     {
-        m_parser.emplace();
-        m_parser->body_limit(m_ctx->options.max_message_bytes);
-        beast::get_lowest_layer(m_stream).expires_after(std::chrono::seconds(60));
-        http::async_read(
-            m_stream, m_buffer, *m_parser,
-            beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
+        if (timeout_s > 0)
+        {
+            beast::get_lowest_layer(m_stream).expires_after(seconds(timeout_s));
+        }
+        else
+        {
+            beast::get_lowest_layer(m_stream).expires_never();
+        }
     }
 
-    void on_read(beast::error_code error, std::size_t)
+    void read_header()
+    {
+        m_header.emplace();
+        // The body's limit is applied once the caller is known (read_body): here, an oversized
+        // Content-Length would be answered 413 before the missing token's 401. (Not
+        // boost::none: Beast 1.74 compares a length with it as larger.)
+        m_header->body_limit(std::numeric_limits<std::uint64_t>::max());
+        m_body.reset();
+        m_body_unread = false;
+        // Also how long an idle keep-alive connection stays open.
+        expire_after(m_ctx->options.http_header_timeout_s);
+        http::async_read_header(
+            m_stream, m_buffer, *m_header,
+            beast::bind_front_handler(&http_session::on_header, this->shared_from_this()));
+    }
+
+    void on_header(beast::error_code error, std::size_t)
     {
         // For the CORS headers of whatever answers this request, even an error.
-        m_origin = std::string(m_parser->get()[http::field::origin]);
+        m_origin = std::string(m_header->get()[http::field::origin]);
         if (error == http::error::end_of_stream)
         {
             close_write();
@@ -88,37 +123,123 @@ private:
         }
         if (error)
         {
-            if (error == http::error::body_limit)
-            {
-                begin_request(std::string(m_parser->get().method_string()),
-                              path_of(std::string(m_parser->get().target())));
-                http_request req;
-                http_response res =
-                    error_response(req, http::status::payload_too_large,
-                                   "request body larger than the configured maximum");
-                res.keep_alive(false);
-                m_discard_input = true; // the client may still be sending that body
-                send(std::move(res));
-            }
+            // Garbage, headers over the limit, or too slow (the stream closed the socket):
+            // nothing worth an answer.
+            log::debug("request not read", {{"error", error.message()}, {"remote", m_remote}});
             return;
         }
-        http_request req = m_parser->release();
-        const std::string path = path_of(std::string(req.target()));
-        begin_request(std::string(req.method_string()), path);
-        if (websocket::is_upgrade(req))
+        m_body_unread = !m_header->is_done();
+        http_request head(m_header->get().base()); // the header only: no body read yet
+        const std::string path = path_of(std::string(head.target()));
+        begin_request(std::string(head.method_string()), path);
+        if (websocket::is_upgrade(head))
         {
-            upgrade(std::move(req), path);
+            upgrade(std::move(head), relative_path(path));
             return;
         }
-        handle(std::move(req), path);
+        dispatch(std::move(head), relative_path(path));
     }
 
+    void dispatch(http_request head, const std::string& path)
+    {
+        if (head.method() == http::verb::options)
+        {
+            send(preflight_response(m_ctx->cors, head)); // browsers send no token with it
+            return;
+        }
+        if (!needs_token(path))
+        {
+            send(error_response(head, http::status::not_found, "Not Found"));
+            return;
+        }
+        auto who = authenticate(head);
+        if (!who)
+        {
+            return;
+        }
+        read_body(std::move(head), path, std::move(*who));
+    }
+
+    void read_body(http_request head, const std::string& path, identity who)
+    {
+        if (!m_body_unread)
+        {
+            handle(std::move(head), path, who);
+            return;
+        }
+        const auto length = m_header->content_length();
+        if (length && *length > m_ctx->options.max_message_bytes)
+        {
+            send(too_large(head));
+            return;
+        }
+        m_body.emplace(std::move(*m_header));
+        m_body->body_limit(m_ctx->options.max_message_bytes); // a chunked body's total
+        auto self = this->shared_from_this();
+        auto then = [self, path, who = std::move(who)](beast::error_code error, std::size_t)
+        { self->on_body(error, path, who); };
+        if (beast::iequals(head[http::field::expect], "100-continue"))
+        {
+            // The client waits for this before sending its body (curl does for large ones).
+            auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                            head.version());
+            expire_after(m_ctx->options.http_body_timeout_s);
+            http::async_write(
+                m_stream, *go_on,
+                [self, go_on, then = std::move(then)](beast::error_code error, std::size_t) mutable
+                {
+                    if (!error)
+                    {
+                        self->read_rest(std::move(then));
+                    }
+                });
+            return;
+        }
+        read_rest(std::move(then));
+    }
+
+    template <class Handler> void read_rest(Handler then)
+    {
+        expire_after(m_ctx->options.http_body_timeout_s);
+        http::async_read(m_stream, m_buffer, *m_body, std::move(then));
+    }
+
+    void on_body(beast::error_code error, const std::string& path, const identity& who)
+    {
+        if (error == http::error::body_limit)
+        {
+            http_request head(m_body->get().base());
+            send(too_large(head));
+            return;
+        }
+        if (error)
+        {
+            return; // the client went away, or was too slow (the socket is closed)
+        }
+        m_body_unread = false;
+        handle(m_body->release(), path, who);
+    }
+
+    http_response too_large(const http_request& head)
+    {
+        return error_response(head, http::status::payload_too_large,
+                              "request body larger than the configured maximum (" +
+                                  std::to_string(m_ctx->options.max_message_bytes) +
+                                  " bytes, max_message_bytes)");
+    }
+
+    // Authenticated first, so that nothing about the kernels is said to a caller without a
+    // token, then the Origin (a browser page of another site), then the session id.
     void upgrade(http_request req, const std::string& path)
     {
+        const auto who = authenticate(req);
+        if (!who)
+        {
+            return;
+        }
         static const std::regex channels(R"(^/api/kernels/([^/]+)/channels$)");
         std::smatch match;
-        const std::string relative = relative_path(path);
-        if (!std::regex_match(relative, match, channels))
+        if (!std::regex_match(path, match, channels))
         {
             send(error_response(req, http::status::not_found, "no WebSocket endpoint here"));
             return;
@@ -133,9 +254,18 @@ private:
                                     std::string(req[http::field::origin]) + " is not allowed"));
             return;
         }
-        const auto who = authenticate(req);
-        if (!who)
+        const std::string session_id = query_parameter(std::string(req.target()), "session_id");
+        if (!session_id.empty() && !valid_session_id(session_id))
         {
+            send(error_response(req, http::status::bad_request,
+                                "session_id must be 1 to " + std::to_string(max_session_id_length) +
+                                    " printable ASCII characters without spaces"));
+            return;
+        }
+        if (m_body_unread)
+        {
+            send(error_response(req, http::status::bad_request,
+                                "a WebSocket upgrade request has no body"));
             return;
         }
         const std::string id = match[1];
@@ -147,7 +277,7 @@ private:
         log_request(static_cast<unsigned>(http::status::switching_protocols));
         // The WebSocket session sets its own timeouts.
         beast::get_lowest_layer(m_stream).expires_never();
-        run_websocket_session(std::move(m_stream), m_ctx, id, std::move(req));
+        run_websocket_session(std::move(m_stream), m_ctx, id, std::move(req), std::move(m_slot));
     }
 
     // What the request log line says; the path never has the query string (tokens).
@@ -180,47 +310,12 @@ private:
         return path;
     }
 
-    void handle(http_request req, const std::string& full_path)
+    // An authenticated request, its body read.
+    void handle(http_request req, const std::string& path, const identity& who)
     {
-        const std::string path = relative_path(full_path);
-        if (req.method() == http::verb::options)
-        {
-            send(preflight_response(m_ctx->cors, req));
-            return;
-        }
-        static const std::regex resource(R"(^/kernelspecs/([^/]+)/([^/]+)$)");
-        std::smatch match;
-        if (req.method() == http::verb::get && std::regex_match(path, match, resource))
-        {
-            serve_resource(req, match[1], match[2]);
-            return;
-        }
-        if (path == "/metrics" && req.method() == http::verb::get)
-        {
-            // It shows every user's activity: the admin's token only.
-            if (const auto who = authenticate(req))
-            {
-                send(who->admin ? metrics_response(req)
-                                : error_response(req, http::status::forbidden,
-                                                 "/metrics needs the admin token"));
-            }
-            return;
-        }
-        if (path.rfind("/api", 0) != 0)
-        {
-            send(error_response(req, http::status::not_found, "Not Found"));
-            return;
-        }
-        const auto who = authenticate(req);
-        if (!who)
-        {
-            return;
-        }
-        if (path != "/api/status") // as jupyter_server: looking at the status is no activity
-        {
-            m_ctx->last_activity = iso8601_now();
-        }
-        route_api(std::move(req), path, *who);
+        handle_rest_api(m_ctx, who, std::move(req), path,
+                        [self = this->shared_from_this()](http_response res)
+                        { self->send(std::move(res)); });
     }
 
     // The caller, or nothing after answering 401/403.
@@ -241,223 +336,18 @@ private:
         return std::get<identity>(std::move(result));
     }
 
-    void serve_resource(const http_request& req, const std::string& name, const std::string& file)
-    {
-        const auto path = m_ctx->specs.resource_path(name, file);
-        if (!path)
-        {
-            send(error_response(req, http::status::not_found, "no such kernelspec resource"));
-            return;
-        }
-        std::ifstream in(*path, std::ios::binary);
-        std::stringstream data;
-        data << in.rdbuf();
-        http_response res{http::status::ok, req.version()};
-        res.set(http::field::content_type,
-                file.size() > 4 && file.substr(file.size() - 4) == ".png" ? "image/png"
-                : file.size() > 3 && file.substr(file.size() - 3) == ".js"
-                    ? "application/javascript"
-                    : "application/octet-stream");
-        res.body() = data.str();
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
-        send(std::move(res));
-    }
-
-    http_response metrics_response(const http_request& req)
-    {
-        metric::kernels_by_state(m_ctx->kernels.count_by_state());
-        http_response res{http::status::ok, req.version()};
-        res.set(http::field::server, "cellbox");
-        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        res.body() = gateway_metrics().render();
-        res.keep_alive(req.keep_alive());
-        res.prepare_payload();
-        return res;
-    }
-
-    // jupyter_server's /api/status fields, and cellbox's own (version, kernels_by_state).
-    // A user's view counts only the user's kernels.
-    json status_model(const identity& who) const
-    {
-        const json kernels = m_ctx->kernels.list(who);
-        std::string last_activity = std::max(m_ctx->started, m_ctx->last_activity);
-        int connections = 0;
-        for (const auto& k : kernels)
-        {
-            connections += k.value("connections", 0);
-            last_activity = std::max(last_activity, k.value("last_activity", std::string()));
-        }
-        json by_state = json::object();
-        for (const auto& k : kernels)
-        {
-            const std::string state = k.value("execution_state", "unknown");
-            by_state[state] = by_state.value(state, 0) + 1;
-        }
-        return {{"started", m_ctx->started},    {"last_activity", last_activity},
-                {"connections", connections},   {"kernels", kernels.size()},
-                {"kernels_by_state", by_state}, {"version", CELLBOX_VERSION}};
-    }
-
-    void route_api(http_request req, const std::string& path, const identity& who)
-    {
-        static const std::regex kernelspec(R"(^/api/kernelspecs/([^/]+)$)");
-        static const std::regex kernel(R"(^/api/kernels/([^/]+)(/interrupt|/restart)?$)");
-        std::smatch match;
-        const auto method = req.method();
-        if (path == "/api" || path == "/api/")
-        {
-            send(json_response(req, http::status::ok, {{"version", CELLBOX_VERSION}}));
-        }
-        else if (path == "/api/status" && method == http::verb::get)
-        {
-            send(json_response(req, http::status::ok, status_model(who)));
-        }
-        else if (path == "/api/kernelspecs" && method == http::verb::get)
-        {
-            json specs = json::object();
-            for (const auto& [name, entry] : m_ctx->specs.all())
-            {
-                specs[name] = m_ctx->specs.model(entry, m_ctx->options.base_url);
-            }
-            send(json_response(
-                req, http::status::ok,
-                {{"default", m_ctx->options.default_kernel}, {"kernelspecs", specs}}));
-        }
-        else if (std::regex_match(path, match, kernelspec) && method == http::verb::get)
-        {
-            const auto* entry = m_ctx->specs.find(match[1]);
-            send(entry != nullptr
-                     ? json_response(req, http::status::ok,
-                                     m_ctx->specs.model(*entry, m_ctx->options.base_url))
-                     : error_response(req, http::status::not_found,
-                                      "No such kernel spec: " + std::string(match[1])));
-        }
-        else if (path.rfind("/api/sessions", 0) == 0)
-        {
-            auto self = this->shared_from_this();
-            handle_sessions_api(m_ctx, who, std::move(req), path,
-                                [self](http_response res) { self->send(std::move(res)); });
-        }
-        else if (path == "/api/kernels" && method == http::verb::get)
-        {
-            send(json_response(req, http::status::ok, m_ctx->kernels.list(who)));
-        }
-        else if (path == "/api/kernels" && method == http::verb::post)
-        {
-            start_kernel(std::move(req), who);
-        }
-        else if (std::regex_match(path, match, kernel) &&
-                 std::regex_match(std::string(match[1]), kernel_id_pattern))
-        {
-            kernel_route(std::move(req), match[1], match[2], who);
-        }
-        else if (path == "/api/kernelspecs" || path == "/api/kernels" ||
-                 std::regex_match(path, match, kernelspec))
-        {
-            send(error_response(req, http::status::method_not_allowed, "Method Not Allowed"));
-        }
-        else
-        {
-            send(error_response(req, http::status::not_found, "Not Found"));
-        }
-    }
-
-    void start_kernel(http_request req, const identity& who)
-    {
-        auto [body, problem] = parse_json_body(req.body());
-        if (!problem.empty())
-        {
-            send(error_response(req, http::status::bad_request, problem));
-            return;
-        }
-        std::map<std::string, std::string> env;
-        try
-        {
-            env = validate_kernel_env(body.value("env", json()));
-        }
-        catch (const std::invalid_argument& e)
-        {
-            send(error_response(req, http::status::bad_request, e.what()));
-            return;
-        }
-        const auto name_field = body.find("name");
-        if (name_field != body.end() && !name_field->is_string() && !name_field->is_null())
-        {
-            send(error_response(req, http::status::bad_request, "name must be a string"));
-            return;
-        }
-        const std::string name = name_field != body.end() && name_field->is_string()
-                                     ? name_field->get<std::string>()
-                                     : m_ctx->options.default_kernel;
-        auto self = this->shared_from_this();
-        start_kernel_for(
-            *m_ctx, who, name, std::move(env),
-            [self, req = std::move(req)](start_outcome outcome)
-            {
-                if (!outcome.kernel_id)
-                {
-                    self->send(error_response(req, outcome.status, outcome.message));
-                    return;
-                }
-                const std::string& id = *outcome.kernel_id;
-                http_response res =
-                    json_response(req, http::status::created,
-                                  self->m_ctx->kernels.model(*self->m_ctx->kernels.find(id)));
-                res.set(http::field::location, self->m_ctx->options.base_url + "api/kernels/" + id);
-                self->send(std::move(res));
-            });
-    }
-
-    void kernel_route(http_request req, const std::string& id, const std::string& action,
-                      const identity& who)
-    {
-        auto* k = m_ctx->kernels.find(id, who);
-        if (k == nullptr)
-        {
-            send(error_response(req, http::status::not_found, "Kernel does not exist: " + id));
-            return;
-        }
-        const auto method = req.method();
-        auto self = this->shared_from_this();
-        if (action.empty() && method == http::verb::get)
-        {
-            send(json_response(req, http::status::ok, m_ctx->kernels.model(*k)));
-        }
-        else if (action.empty() && method == http::verb::delete_)
-        {
-            m_ctx->kernels.shutdown(id, [self, req = std::move(req)]
-                                    { self->send(empty_response(req, http::status::no_content)); });
-        }
-        else if (action == "/interrupt" && method == http::verb::post)
-        {
-            m_ctx->kernels.interrupt(id);
-            send(empty_response(req, http::status::no_content));
-        }
-        else if (action == "/restart" && method == http::verb::post)
-        {
-            m_ctx->kernels.restart(
-                id,
-                [self, req = std::move(req), id](bool ok)
-                {
-                    auto* k = self->m_ctx->kernels.find(id);
-                    self->send(
-                        ok && k != nullptr
-                            ? json_response(req, http::status::ok, self->m_ctx->kernels.model(*k))
-                            : error_response(req, http::status::internal_server_error,
-                                             "Exception restarting kernel"));
-                });
-        }
-        else
-        {
-            send(error_response(req, http::status::method_not_allowed, "Method Not Allowed"));
-        }
-    }
-
     void send(http_response res)
     {
         log_request(res.result_int());
         add_cors_headers(m_ctx->cors, m_origin, res);
+        if (m_body_unread)
+        {
+            // The rest of this request may still be coming: the connection cannot carry
+            // another one. Closed once the answer is out (discard_input).
+            res.keep_alive(false);
+            m_discard_input = true;
+        }
+        beast::get_lowest_layer(m_stream).expires_after(write_timeout);
         auto shared = std::make_shared<http_response>(std::move(res));
         http::async_write(
             m_stream, *shared,
@@ -465,7 +355,7 @@ private:
             {
                 if (!error && shared->keep_alive())
                 {
-                    self->read();
+                    self->read_header();
                 }
                 else if (self->m_discard_input)
                 {
@@ -527,23 +417,30 @@ private:
     std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();
     Stream m_stream;
     beast::flat_buffer m_buffer;
-    std::optional<http::request_parser<http::string_body>> m_parser;
+    std::optional<http::request_parser<http::empty_body>> m_header;
+    std::optional<http::request_parser<http::string_body>> m_body; // from m_header, once allowed
     std::shared_ptr<server::context> m_ctx;
-    std::string m_origin; // of the request being answered
+    connection_slot m_slot;     // handed on with the stream to a WebSocket session
+    std::string m_origin;       // of the request being answered
+    bool m_body_unread = false; // the request being answered has a body not read (yet)
     bool m_discard_input = false;
     bool m_discard_deadline_set = false;
 };
 
 } // namespace
 
-void run_http_session(plain_stream&& stream, std::shared_ptr<server::context> ctx)
+void run_http_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
+                      connection_slot slot)
 {
-    std::make_shared<http_session<plain_stream>>(std::move(stream), std::move(ctx))->run();
+    std::make_shared<http_session<plain_stream>>(std::move(stream), std::move(ctx), std::move(slot))
+        ->run();
 }
 
-void run_http_session(tls_stream&& stream, std::shared_ptr<server::context> ctx)
+void run_http_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
+                      connection_slot slot)
 {
-    std::make_shared<http_session<tls_stream>>(std::move(stream), std::move(ctx))->run();
+    std::make_shared<http_session<tls_stream>>(std::move(stream), std::move(ctx), std::move(slot))
+        ->run();
 }
 
 } // namespace cellbox::gateway

@@ -1,6 +1,7 @@
 #pragma once
 // One HTTP/1.1 connection: reads requests, routes the REST API, hands WebSocket upgrades on.
 #include "cellbox/gateway/server.hpp"
+#include "connection_limits.hpp"
 #include "streams.hpp"
 
 #include <memory>
@@ -8,8 +9,11 @@
 namespace cellbox::gateway
 {
 
-void run_http_session(plain_stream&& stream, std::shared_ptr<server::context> ctx);
+// `slot`: the connection's place under the connection limits, held while the socket lives.
+void run_http_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
+                      connection_slot slot);
 // `stream` has completed its TLS handshake.
-void run_http_session(tls_stream&& stream, std::shared_ptr<server::context> ctx);
+void run_http_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
+                      connection_slot slot);
 
 } // namespace cellbox::gateway

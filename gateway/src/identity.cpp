@@ -37,26 +37,29 @@ user_limits parse_limits(const nlohmann::json& claims)
         {
             limits.cell_timeout_s = value.get<double>();
         }
-        else if (key == "memory" && value.is_number_unsigned() && value.get<std::uint64_t>() > 0)
+        else if ((key == "memory" || key == "disk") && value.is_number_unsigned() &&
+                 value.get<std::uint64_t>() > 0)
         {
-            limits.memory_bytes = value.get<std::uint64_t>();
+            (key == "memory" ? limits.memory_bytes : limits.disk_bytes) =
+                value.get<std::uint64_t>();
         }
-        else if (key == "memory" && value.is_string())
+        else if ((key == "memory" || key == "disk") && value.is_string())
         {
             try
             {
-                limits.memory_bytes = parse_byte_size(value.get<std::string>());
+                (key == "memory" ? limits.memory_bytes : limits.disk_bytes) =
+                    parse_byte_size(value.get<std::string>());
             }
             catch (const std::invalid_argument& e)
             {
-                throw jwt_error(std::string("the token's limits.memory: ") + e.what());
+                throw jwt_error("the token's limits." + key + ": " + e.what());
             }
         }
         else
         {
             throw jwt_error("the token's limits." + key +
                             " is unknown or invalid (kernels: integer >= 0, cell_timeout: "
-                            "seconds > 0, memory: bytes or \"512M\")");
+                            "seconds > 0, memory and disk: bytes or \"512M\")");
         }
     }
     return limits;

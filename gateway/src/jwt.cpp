@@ -2,36 +2,36 @@
 
 #include "cellbox/bounded_json.hpp"
 
-#include <array>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <cstdlib>
+#include <jwt.h>
+#include <memory>
 
 namespace cellbox::gateway
 {
 namespace
 {
 
+// libjwt (Debian's libjwt 1.10, with the constant-time signature comparison of
+// CVE-2024-25189's fix) checks the structure and the signature and parses the claims; this file
+// adds what a gateway token needs on top: HS256 only, a mandatory expiry, nbf, clear reasons.
+struct jwt_free_deleter
+{
+    void operator()(jwt_t* token) const { jwt_free(token); }
+};
+using jwt_handle = std::unique_ptr<jwt_t, jwt_free_deleter>;
+
+struct c_free_deleter
+{
+    void operator()(char* text) const { std::free(text); }
+};
+using c_string = std::unique_ptr<char, c_free_deleter>;
+
 constexpr std::string_view alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-std::string hmac_sha256(std::string_view key, std::string_view data)
-{
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-             reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data(),
-             &length) == nullptr)
-    {
-        throw std::runtime_error("HMAC-SHA256 failed");
-    }
-    return std::string(reinterpret_cast<const char*>(digest.data()), length);
-}
-
-nlohmann::json decode_part(std::string_view part, const char* what)
+nlohmann::json object_or_throw(const std::string& text, const char* what)
 {
     // The header is read before the signature is checked: anyone can send a deep one.
-    const std::string text = base64url_decode(part);
     if (!json_depth_within(text))
     {
         throw jwt_error(std::string("the token's ") + what + " nests JSON deeper than " +
@@ -48,6 +48,11 @@ nlohmann::json decode_part(std::string_view part, const char* what)
 std::int64_t seconds_since_epoch(std::chrono::system_clock::time_point t)
 {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+const unsigned char* key_bytes(std::string_view secret)
+{
+    return reinterpret_cast<const unsigned char*>(secret.data());
 }
 
 } // namespace
@@ -105,10 +110,24 @@ std::string base64url_decode(std::string_view text)
 
 std::string sign_jwt(const nlohmann::json& claims, std::string_view secret)
 {
-    const std::string signing_input =
-        base64url_encode(nlohmann::json{{"alg", "HS256"}, {"typ", "JWT"}}.dump()) + "." +
-        base64url_encode(claims.dump());
-    return signing_input + "." + base64url_encode(hmac_sha256(secret, signing_input));
+    jwt_t* raw = nullptr;
+    if (jwt_new(&raw) != 0)
+    {
+        throw std::runtime_error("cannot create a JWT");
+    }
+    const jwt_handle token(raw);
+    if (jwt_set_alg(token.get(), JWT_ALG_HS256, key_bytes(secret),
+                    static_cast<int>(secret.size())) != 0 ||
+        jwt_add_grants_json(token.get(), claims.dump().c_str()) != 0)
+    {
+        throw std::runtime_error("cannot sign the token (is the secret empty?)");
+    }
+    const c_string encoded(jwt_encode_str(token.get()));
+    if (!encoded)
+    {
+        throw std::runtime_error("cannot encode the token");
+    }
+    return encoded.get();
 }
 
 nlohmann::json verify_jwt(std::string_view token, std::string_view secret,
@@ -116,25 +135,35 @@ nlohmann::json verify_jwt(std::string_view token, std::string_view secret,
 {
     const auto first = token.find('.');
     const auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
-    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos)
+    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos ||
+        token.find('\0') != std::string_view::npos)
     {
         throw jwt_error("the token is not a JWT (header.payload.signature)");
     }
-    const nlohmann::json header = decode_part(token.substr(0, first), "header");
+    // The algorithm first, from the header alone: "none" or another algorithm is refused
+    // whatever the library would make of it, and the client is told why.
+    const nlohmann::json header =
+        object_or_throw(base64url_decode(token.substr(0, first)), "header");
     // find(), not value(): value() throws a type_error when "alg" is not a string.
     const auto alg = header.find("alg");
     if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "HS256")
     {
         throw jwt_error("the token must be signed with HS256");
     }
-    const std::string expected = hmac_sha256(secret, token.substr(0, second));
-    const std::string signature = base64url_decode(token.substr(second + 1));
-    if (signature.size() != expected.size() ||
-        CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) != 0)
+    jwt_t* raw = nullptr;
+    const std::string text(token);
+    if (secret.empty() ||
+        jwt_decode(&raw, text.c_str(), key_bytes(secret), static_cast<int>(secret.size())) != 0)
     {
         throw jwt_error("the token's signature is invalid");
     }
-    nlohmann::json claims = decode_part(token.substr(first + 1, second - first - 1), "payload");
+    const jwt_handle decoded(raw);
+    if (jwt_get_alg(decoded.get()) != JWT_ALG_HS256)
+    {
+        throw jwt_error("the token must be signed with HS256");
+    }
+    const c_string grants(jwt_get_grants_json(decoded.get(), nullptr));
+    nlohmann::json claims = object_or_throw(grants ? grants.get() : "", "payload");
     const auto now_s = seconds_since_epoch(now);
     const auto exp = claims.find("exp");
     if (exp == claims.end() || !exp->is_number())

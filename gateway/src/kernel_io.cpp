@@ -6,7 +6,9 @@
 #include "cellbox/gateway/replay_buffer.hpp"
 #include "cellbox/gateway/wire_codec.hpp"
 #include "cellbox/gateway/zmq_frames.hpp"
+#include "kernel_io_session.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -21,23 +23,6 @@ namespace cellbox::gateway
 {
 
 using steady = std::chrono::steady_clock;
-
-// One client session id: its sockets, its live connections (usually one; a page reload may
-// overlap the old and the new), and what it missed while it had none.
-struct kernel_io::session
-{
-    session(std::string session_id, const stream_options& options)
-        : id(std::move(session_id)), buffer(options.replay_max_messages, options.replay_max_bytes)
-    {
-    }
-
-    std::string id;
-    zmq::socket_t shell, control, stdin_;
-    std::map<std::uint64_t, deliver_fn> connections;
-    replay_buffer buffer;
-    std::optional<steady::time_point> expires; // set while no connection is live
-    std::size_t dropped = 0;                   // from the buffer, for the log
-};
 
 namespace
 {
@@ -78,7 +63,7 @@ void kernel_io::open_kept_sessions(kept_sessions kept)
     {
         session& s = open_session(id);
         s.buffer = std::move(waiting.buffer);
-        s.expires = waiting.expires;
+        s.orphan(waiting.expires - m_options.replay_timeout, evictor());
     }
 }
 
@@ -150,7 +135,7 @@ void kernel_io::attach(std::uint64_t connection, const std::string& session_id, 
     post({command::kind::attach, connection, session_id, std::move(deliver), {}, {}, {}});
 }
 
-void kernel_io::detach(std::uint64_t connection, std::vector<kernel_message> undelivered)
+void kernel_io::detach(std::uint64_t connection, std::vector<shared_message> undelivered)
 {
     post({command::kind::detach, connection, {}, {}, {}, std::move(undelivered), {}});
 }
@@ -160,42 +145,56 @@ void kernel_io::send(std::uint64_t connection, kernel_message message)
     post({command::kind::send, connection, {}, {}, std::move(message), {}, {}});
 }
 
-void kernel_io::keep(session& s, kernel_message message)
-{
-    if (m_options.replay_timeout.count() <= 0)
-    {
-        return;
-    }
-    const std::size_t dropped = s.buffer.push(std::move(message));
-    if (dropped > 0)
-    {
-        // One line for the first drop and then one per thousand: a flood must not flood the
-        // log too.
-        if (s.dropped == 0 || s.dropped / 1000 != (s.dropped + dropped) / 1000)
-        {
-            log::warn("replay buffer full, oldest messages dropped",
-                      {{"session", s.id}, {"dropped_so_far", s.dropped + dropped}});
-        }
-        s.dropped += dropped;
-    }
-}
-
 void kernel_io::orphaned(session& s)
 {
     if (s.expires)
     {
         return;
     }
-    s.expires = steady::now() + m_options.replay_timeout;
-    s.dropped = 0;
     if (m_options.replay_timeout.count() > 0)
     {
         log::info("session disconnected, keeping its messages",
                   {{"session", s.id}, {"for_s", m_options.replay_timeout.count() / 1000.0}});
     }
+    s.orphan(steady::now(), evictor());
 }
 
-void kernel_io::deliver_to(session& s, const kernel_message& message)
+kernel_io::session::evict_fn kernel_io::evictor()
+{
+    // The budget calls this on any thread: it only posts. A session withdraws from the budget
+    // before it, or this kernel_io, goes.
+    return [this](const std::string& id, std::uint64_t generation)
+    {
+        command c{command::kind::evict, 0, id, {}, {}, {}, {}};
+        c.generation = generation;
+        post(std::move(c));
+    };
+}
+
+void kernel_io::evict(const std::string& id, std::uint64_t generation)
+{
+    const auto it = m_sessions.find(id);
+    if (it == m_sessions.end())
+    {
+        return;
+    }
+    session& s = *it->second;
+    if (!s.connections.empty() || !s.expires || s.generation != generation)
+    {
+        return; // reconnected (or left again) since it was asked: withdrawn already
+    }
+    log::warn("stream memory budget exceeded, dropping the replay buffer of the session "
+              "disconnected longest",
+              {{"session", s.id},
+               {"messages", s.buffer.size()},
+               {"bytes", s.buffer.bytes()},
+               {"held_bytes", m_options.budget->bytes()},
+               {"budget_bytes", m_options.budget->limit()}});
+    metric::stream_budget_drop("replay");
+    m_sessions.erase(it); // as if it had expired; withdraws it from the budget
+}
+
+void kernel_io::deliver_to(session& s, const shared_message& message)
 {
     bool delivered = false;
     for (auto it = s.connections.begin(); it != s.connections.end();)
@@ -213,7 +212,7 @@ void kernel_io::deliver_to(session& s, const kernel_message& message)
     if (!delivered)
     {
         orphaned(s);
-        keep(s, message);
+        s.keep(message);
     }
 }
 
@@ -233,13 +232,13 @@ void kernel_io::apply(command& c)
     {
         session& s = open_session(c.session_id);
         s.connections[c.connection] = std::move(c.deliver);
-        s.expires.reset();
         m_connection_sessions[c.connection] = c.session_id;
-        if (!s.buffer.empty())
+        const auto missed = s.reclaim();
+        if (!missed.empty())
         {
             log::info("session reconnected, replaying",
-                      {{"session", s.id}, {"messages", s.buffer.size()}});
-            for (auto& message : s.buffer.take())
+                      {{"session", s.id}, {"messages", missed.size()}});
+            for (const auto& message : missed)
             {
                 deliver_to(s, message);
             }
@@ -265,10 +264,7 @@ void kernel_io::apply(command& c)
         {
             orphaned(s);
             // Older than anything buffered since the connection started closing.
-            if (m_options.replay_timeout.count() > 0 && !c.undelivered.empty())
-            {
-                s.dropped += s.buffer.push_front(std::move(c.undelivered));
-            }
+            s.keep_older(std::move(c.undelivered));
         }
         break;
     }
@@ -292,6 +288,9 @@ void kernel_io::apply(command& c)
         }
         break;
     }
+    case command::kind::evict:
+        evict(c.session_id, c.generation);
+        break;
     case command::kind::stop:
         break;
     }
@@ -365,8 +364,10 @@ void kernel_io::on_iopub(kernel_message message)
     {
         // The limiter's own notice describes itself differently from the message it replaced.
         const message_info capped_info = describe(capped);
-        for (auto& out : m_rate_limiter.filter(std::move(capped), capped_info, now))
+        for (auto& filtered : m_rate_limiter.filter(std::move(capped), capped_info, now))
         {
+            // One copy for every session and connection that gets it.
+            const shared_message out = share_message(m_options.budget.get(), std::move(filtered));
             const bool anyone =
                 std::any_of(m_sessions.begin(), m_sessions.end(),
                             [](const auto& s) { return !s.second->connections.empty(); });
@@ -378,7 +379,7 @@ void kernel_io::on_iopub(kernel_message message)
                 }
                 else if (!anyone || info.parent_session == s->id)
                 {
-                    keep(*s, out);
+                    s->keep(out);
                 }
             }
         }
@@ -529,7 +530,7 @@ void kernel_io::relay()
                         m_events.on_reply(string_field(parent, "msg_id"));
                     }
                 }
-                deliver_to(*s, reply);
+                deliver_to(*s, share_message(m_options.budget.get(), std::move(reply)));
             }
             catch (const protocol_error& e)
             {

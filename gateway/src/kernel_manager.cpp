@@ -4,7 +4,7 @@
 #include "cellbox/byte_size.hpp"
 #include "cellbox/gateway/message_builder.hpp"
 #include "cellbox/gateway/message_fields.hpp"
-#include "child_process.hpp"
+#include "child_output.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -117,10 +117,15 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
                                manager_options options)
     : m_io(io), m_specs(specs), m_options(std::move(options)),
       m_memory_bytes(parse_byte_size(m_options.memory_limit)),
-      m_users(m_options.work_dir, m_options.first_user_uid), m_cull_timer(io)
+      m_users(m_options.work_dir, m_options.first_user_uid, m_options.work_quota), m_cull_timer(io)
 {
     // ZeroMQ caps a context at 1023 sockets by default; each kernel takes about five.
     zmq_ctx_set(m_zmq.handle(), ZMQ_MAX_SOCKETS, 65536);
+    if (!m_options.streams.budget)
+    {
+        // One for the whole gateway: every kernel's buffers and every connection draw on it.
+        m_options.streams.budget = stream_budget::create(m_options.streams.memory_budget);
+    }
     fs::create_directories(m_options.runtime_dir);
     if (m_options.cull_idle_timeout_s > 0)
     {
@@ -168,6 +173,7 @@ void kernel_manager::start_pools()
         options.memory_bytes = m_memory_bytes;
         options.soft_memory_bytes = soft_memory_limit(m_memory_bytes);
         options.streams = m_options.streams;
+        options.next_uid = [this] { return m_users.next_session_uid(); };
         auto pool = std::make_unique<zygote_pool>(m_io, m_zmq, name, std::move(options));
         pool->on_session_exit = [this](pid_t pid) { on_exit(pid, 0); };
         pool->start();
@@ -196,12 +202,10 @@ void kernel_manager::start_launch_pools()
         }
         auto command = [this, name = name](const pooled_session& s)
         {
-            // One uid per prespawned kernel, apart from users' (first_user_uid and up) and the
-            // zygotes' (the policy's first_uid and up).
-            const std::uint32_t uid =
-                static_cast<std::uint32_t>(m_options.first_user_uid) + 100000 + m_next_pool_uid;
-            m_next_pool_uid = (m_next_pool_uid + 1) % 60000;
-            return sandbox_command({s.directory, "", uid, m_memory_bytes, {}}, *m_specs.find(name));
+            // One uid per prespawned kernel, from the gateway's block (apart from users').
+            return sandbox_command(
+                {s.directory, "", m_users.next_session_uid(), m_memory_bytes, {}},
+                *m_specs.find(name));
         };
         auto pool = std::make_unique<launcher_pool>(m_io, m_zmq, name, m_options.launch_pool_size,
                                                     m_options.runtime_dir, m_options.streams,
@@ -269,9 +273,12 @@ void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& sp
     k.directory = m_options.runtime_dir + "/kernel-" + k.id;
     k.connection = prepare_kernel_directory(k.directory);
     const user_registry::home home = m_users.home_of(k.owner);
-    const pid_t pid = spawn_in_own_session(
-        sandbox_command({k.directory, home.workdir, home.uid, k.memory_bytes, k.env}, spec),
-        "the kernel launcher");
+    const pid_t pid =
+        spawn_logged(
+            m_io,
+            sandbox_command({k.directory, home.workdir, home.uid, k.memory_bytes, k.env}, spec),
+            "the kernel launcher", {"kernel", k.name, k.id})
+            .pid;
     k.launcher = pid;
     log::info("kernel started", {{"kernel", k.id}, {"name", k.name}, {"launcher_pid", pid}});
 }
@@ -337,6 +344,10 @@ void kernel_manager::adopt_session(kernel& k, const pooled_session& s, bool from
     }
     k.directory = s.directory;
     k.connection = s.connection;
+    if (s.output)
+    {
+        s.output->set_kernel(k.id); // its output was logged under its kernelspec until now
+    }
     k.launcher = s.pid;
     k.from_zygote = from_zygote;
 }
@@ -546,7 +557,7 @@ bool kernel_manager::attach(const std::string& id, std::uint64_t connection,
 }
 
 void kernel_manager::detach(const std::string& id, std::uint64_t connection,
-                            std::vector<kernel_message> undelivered)
+                            std::vector<shared_message> undelivered)
 {
     kernel* k = find(id);
     if (k == nullptr)
@@ -833,6 +844,7 @@ void kernel_manager::start(const std::string& name, const identity& who,
     record->name = name;
     record->owner = who.user;
     record->env = std::move(env);
+    m_users.limit_disk(who.user, who.limits.disk_bytes); // the latest token decides
     record->memory_bytes =
         std::min(m_memory_bytes, who.limits.memory_bytes.value_or(m_memory_bytes));
     record->cell_timeout_cap_s = m_options.cell_timeout_cap_s;
@@ -855,7 +867,7 @@ void kernel_manager::start(const std::string& name, const identity& who,
     }
     catch (const std::exception& e)
     {
-        m_kernels.erase(k.id);
+        forget(k.id);
         done(std::nullopt, std::string("cannot start the kernel: ") + e.what());
         return;
     }
@@ -914,7 +926,7 @@ void kernel_manager::shutdown(const std::string& id, std::function<void()> done)
     }
     if (k->launcher <= 0)
     {
-        m_kernels.erase(id);
+        forget(id);
         done();
         return;
     }
@@ -1021,7 +1033,7 @@ void kernel_manager::on_exit(pid_t pid, int)
         if (!restarting)
         {
             log::info("kernel shut down", {{"kernel", k.id}});
-            m_kernels.erase(it);
+            forget(std::string(k.id)); // a copy: k goes
         }
         for (auto& waiter : waiters)
         {
@@ -1211,8 +1223,13 @@ void kernel_manager::stop_io(kernel& k)
     k.io.reset();
 }
 
+void kernel_manager::tell_session(kernel& k, const std::string& session_id, kernel_message message)
+{
+    tell_session(k, session_id, share_message(m_options.streams.budget.get(), std::move(message)));
+}
+
 void kernel_manager::tell_session(kernel& k, const std::string& session_id,
-                                  const kernel_message& message)
+                                  const shared_message& message)
 {
     bool delivered = false;
     for (const auto& [connection, attachment] : k.attached)
@@ -1236,6 +1253,14 @@ void kernel_manager::tell_session(kernel& k, const std::string& session_id,
                              std::chrono::steady_clock::now() + streams.replay_timeout})
             .first;
     it->second.buffer.push(message);
+}
+
+void kernel_manager::forget(const std::string& id)
+{
+    if (m_kernels.erase(id) != 0 && m_on_removed)
+    {
+        m_on_removed(id);
+    }
 }
 
 kernel_manager::kernel* kernel_manager::find(const std::string& id)

@@ -1,6 +1,7 @@
 #include "cellbox/gateway/launcher_pool.hpp"
 
 #include "cellbox/bounded_json.hpp"
+#include "child_output.hpp"
 #include "child_process.hpp"
 #include "log.hpp"
 
@@ -68,8 +69,10 @@ void launcher_pool::refill()
             const unique_fd theirs(fds[1]);
             std::vector<std::string> argv = m_command(s);
             argv.insert(argv.begin() + 1, {"--late-binding-fd", "3"});
-            s.pid =
-                spawn_in_own_session(std::move(argv), "a pooled kernel's launcher", theirs.get());
+            logged_child child = spawn_logged(m_io, std::move(argv), "a pooled kernel's launcher",
+                                              {"kernel", m_name, ""}, theirs.get());
+            s.pid = child.pid;
+            s.output = std::move(child.output);
         }
         catch (const std::exception& e)
         {

@@ -114,7 +114,8 @@ std::string json_string(const std::string& text)
     return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string render(format style, std::string_view message, std::initializer_list<field> fields)
+template <typename Fields>
+std::string render(format style, std::string_view message, const Fields& fields)
 {
     std::string line;
     if (style == format::text)
@@ -176,8 +177,11 @@ void configure(const std::string& level, const std::string& style)
     s.logger->set_level(found->second);
 }
 
-void write(spdlog::level::level_enum level, std::string_view message,
-           std::initializer_list<field> fields)
+namespace
+{
+
+template <typename Fields>
+void write_fields(spdlog::level::level_enum level, std::string_view message, const Fields& fields)
 {
     state& s = shared();
     if (!s.logger->should_log(level))
@@ -186,6 +190,20 @@ void write(spdlog::level::level_enum level, std::string_view message,
     }
     std::lock_guard<std::mutex> lock(s.mutex);
     s.logger->log(level, "{}", render(s.style, message, fields));
+}
+
+} // namespace
+
+void write(spdlog::level::level_enum level, std::string_view message,
+           std::initializer_list<field> fields)
+{
+    write_fields(level, message, fields);
+}
+
+void write(spdlog::level::level_enum level, std::string_view message,
+           const std::vector<field>& fields)
+{
+    write_fields(level, message, fields);
 }
 
 } // namespace cellbox::gateway::log

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace cellbox::gateway::log
 {
@@ -50,6 +51,9 @@ void configure(const std::string& level, const std::string& format);
 
 void write(spdlog::level::level_enum level, std::string_view message,
            std::initializer_list<field> fields = {});
+// For records whose fields vary (some are present only when known).
+void write(spdlog::level::level_enum level, std::string_view message,
+           const std::vector<field>& fields);
 
 inline void debug(std::string_view message, std::initializer_list<field> fields = {})
 {

@@ -105,14 +105,20 @@ int serve(const cg::serve_settings& settings)
                                 {"base_url", options.base_url},
                                 {"tls", front->tls()},
                                 {"auth", options.token.empty() ? "none" : "token"}});
-    // The URL line stays on stdout, unstructured: scripts and the tests read it.
-    std::cout << "cellbox serve: Jupyter kernels API on " << (front->tls() ? "https" : "http")
-              << "://" << settings.ip << ":" << front->port() << options.base_url;
-    if (!options.token.empty())
+    // The URL line stays on stdout, unstructured: scripts and the tests read it. The admin
+    // token is in it only on a terminal: a log file or a journal is read by others.
+    const bool terminal = isatty(STDOUT_FILENO) == 1;
+    std::string token_file = settings.token_file;
+    if (settings.token_from == cg::token_origin::generated && !terminal)
     {
-        std::cout << "?token=" << options.token;
+        token_file = settings.manager.runtime_dir + "/admin-token";
+        cg::write_token_file(token_file, options.token);
     }
-    std::cout << std::endl;
+    std::cout << cg::startup_line(std::string(front->tls() ? "https" : "http") + "://" +
+                                      settings.ip + ":" + std::to_string(front->port()) +
+                                      options.base_url,
+                                  options.token, settings.token_from, token_file, terminal)
+              << std::endl;
     io.run();
     return 0;
 }

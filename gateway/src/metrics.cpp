@@ -234,6 +234,14 @@ void declare_gateway_metrics(metrics_registry& r)
     {
         r.increment("cellbox_pool_takes_total", {{"result", result}}, 0);
     }
+    r.counter("cellbox_stream_budget_drops_total",
+              "Holders of kernel messages let go because the gateway held more than "
+              "stream_memory_budget: a disconnected session's replay buffer (replay) or a "
+              "WebSocket that did not read (connection)");
+    for (const char* what : {"replay", "connection"})
+    {
+        r.increment("cellbox_stream_budget_drops_total", {{"what", what}}, 0);
+    }
     r.histogram("cellbox_pool_fork_to_ready_seconds",
                 "Time from a pooled session's start (a zygote fork, a prespawned launch) to its "
                 "first answer",
@@ -313,6 +321,11 @@ void pool_fork_to_ready(double seconds)
 void kernel_culled()
 {
     gateway_metrics().increment("cellbox_kernels_culled_total");
+}
+
+void stream_budget_drop(const std::string& what)
+{
+    gateway_metrics().increment("cellbox_stream_budget_drops_total", {{"what", what}});
 }
 
 void kernels_by_state(const std::map<std::string, int>& counts)

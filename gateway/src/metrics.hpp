@@ -74,6 +74,9 @@ void pool_take(bool hit); // a start from the pool or not
 void pool_size(const std::string& kernelspec, std::size_t ready);
 void pool_fork_to_ready(double seconds);
 void kernels_by_state(const std::map<std::string, int>& counts);
+// The stream memory budget made the gateway let go of a disconnected session's replay buffer
+// (what = "replay") or close a WebSocket that did not read ("connection").
+void stream_budget_drop(const std::string& what);
 } // namespace metric
 
 } // namespace cellbox::gateway

@@ -1,5 +1,7 @@
 #include "cellbox/gateway/session_registry.hpp"
 
+#include <algorithm>
+
 namespace cellbox::gateway
 {
 namespace
@@ -53,6 +55,28 @@ std::vector<session_registry::session*> session_registry::list(const identity& w
 void session_registry::remove(const std::string& id)
 {
     m_sessions.erase(id);
+}
+
+void session_registry::remove_kernel(const std::string& kernel_id)
+{
+    for (auto it = m_sessions.begin(); it != m_sessions.end();)
+    {
+        it = it->second.kernel_id == kernel_id ? m_sessions.erase(it) : std::next(it);
+    }
+}
+
+std::size_t session_registry::count_on_kernel(const std::string& kernel_id) const
+{
+    return static_cast<std::size_t>(std::count_if(m_sessions.begin(), m_sessions.end(),
+                                                  [&](const auto& entry)
+                                                  { return entry.second.kernel_id == kernel_id; }));
+}
+
+std::size_t session_registry::count_of(const std::string& user) const
+{
+    return static_cast<std::size_t>(std::count_if(m_sessions.begin(), m_sessions.end(),
+                                                  [&](const auto& entry)
+                                                  { return entry.second.owner == user; }));
 }
 
 } // namespace cellbox::gateway

@@ -14,6 +14,53 @@ namespace http = boost::beast::http;
 using json = nlohmann::json;
 using reply_fn = std::function<void(http_response)>;
 
+// A session's path names a notebook or console on the client's side: PATH_MAX, the longest
+// path a filesystem takes, is ample. Its name and type are file-name-like: NAME_MAX.
+constexpr std::size_t max_path_bytes = 4096;
+constexpr std::size_t max_name_bytes = 255;
+
+// Throws std::invalid_argument (a 400) for a field over its length.
+void check_length(const std::optional<std::string>& value, const char* key, std::size_t most)
+{
+    if (value && value->size() > most)
+    {
+        throw std::invalid_argument(std::string(key) + " is " + std::to_string(value->size()) +
+                                    " bytes long; at most " + std::to_string(most) +
+                                    " are allowed");
+    }
+}
+
+// Why one more session may not be bound to `kernel_id` for `who` (its kernel's sessions
+// and the user's, the one it replaces not counted), with the status to answer.
+std::optional<std::pair<http::status, std::string>>
+session_cap_error(const server::context& ctx, const identity& who, const std::string& kernel_id,
+                  const session_registry::session* replaced)
+{
+    const auto& options = ctx.options;
+    const auto counted = [&](std::size_t count, bool same)
+    { return count - (replaced != nullptr && same ? 1 : 0); };
+    if (options.max_sessions_per_kernel > 0 &&
+        counted(ctx.sessions.count_on_kernel(kernel_id),
+                replaced != nullptr && replaced->kernel_id == kernel_id) >=
+            static_cast<std::size_t>(options.max_sessions_per_kernel))
+    {
+        return std::pair{http::status::conflict,
+                         "kernel " + kernel_id + " already has " +
+                             std::to_string(options.max_sessions_per_kernel) +
+                             " sessions, the most allowed; delete one or use another kernel"};
+    }
+    if (options.max_sessions_per_user > 0 &&
+        counted(ctx.sessions.count_of(who.user), replaced != nullptr) >=
+            static_cast<std::size_t>(options.max_sessions_per_user))
+    {
+        return std::pair{http::status::too_many_requests,
+                         "user " + who.user + " already has " +
+                             std::to_string(options.max_sessions_per_user) +
+                             " sessions, the most allowed; delete one first"};
+    }
+    return std::nullopt;
+}
+
 json session_model(server::context& ctx, const session_registry::session& s)
 {
     const auto* k = ctx.kernels.find(s.kernel_id);
@@ -118,6 +165,9 @@ void create_session(const std::shared_ptr<server::context>& ctx, const identity&
     }
     const auto type = optional_string(body, "type").value_or("notebook");
     const auto name = optional_string(body, "name").value_or("");
+    check_length(path, "path", max_path_bytes);
+    check_length(name, "name", max_name_bytes);
+    check_length(type, "type", max_name_bytes);
     const kernel_choice choice = kernel_field(body);
     auto created = [ctx, req, reply](const session_registry::session& s)
     {
@@ -131,10 +181,35 @@ void create_session(const std::shared_ptr<server::context>& ctx, const identity&
         created(*existing); // jupyter_server returns the path's session
         return;
     }
+    // Checked before a kernel is started for it, and again once bound (other requests may
+    // have added sessions while the kernel started).
+    const auto refusal = [ctx, who, req, reply, path = *path](const std::string& kernel_id)
+    {
+        const auto error =
+            session_cap_error(*ctx, who, kernel_id, ctx->sessions.find_by_path(path, who));
+        if (error)
+        {
+            reply(error_response(req, error->first, error->second));
+        }
+        return error.has_value();
+    };
+    if (refusal(choice.id.value_or("")))
+    {
+        return;
+    }
     bind_kernel(
         ctx, who, choice, req, reply,
-        [ctx, who, path = *path, type, name, created](const std::string& kernel_id)
+        [ctx, who, path = *path, type, name, created, refusal,
+         started_new = !choice.id](const std::string& kernel_id)
         {
+            if (refusal(kernel_id))
+            {
+                if (started_new)
+                {
+                    ctx->kernels.shutdown(kernel_id, [] {}); // started for nothing
+                }
+                return;
+            }
             if (auto* stale = ctx->sessions.find_by_path(path, who))
             {
                 ctx->sessions.remove(stale->id);
@@ -156,6 +231,9 @@ void update_session(const std::shared_ptr<server::context>& ctx, const identity&
     const auto path = optional_string(body, "path");
     const auto name = optional_string(body, "name");
     const auto type = optional_string(body, "type");
+    check_length(path, "path", max_path_bytes);
+    check_length(name, "name", max_name_bytes);
+    check_length(type, "type", max_name_bytes);
     const kernel_choice choice = kernel_field(body);
     auto apply = [ctx, who, req, reply, id, path, name, type](const std::string& kernel_id)
     {
@@ -164,6 +242,14 @@ void update_session(const std::shared_ptr<server::context>& ctx, const identity&
         {
             reply(error_response(req, http::status::not_found, "Session not found: " + id));
             return;
+        }
+        if (s->kernel_id != kernel_id)
+        {
+            if (const auto error = session_cap_error(*ctx, who, kernel_id, s))
+            {
+                reply(error_response(req, error->first, error->second));
+                return;
+            }
         }
         s->path = path.value_or(s->path);
         s->name = name.value_or(s->name);

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace cellbox::gateway
 {
@@ -23,6 +24,7 @@ struct token_request
     std::optional<int> kernels;
     std::optional<double> cell_timeout_s;
     std::string memory;
+    std::string disk;
 };
 
 int mint(const token_request& request)
@@ -61,15 +63,19 @@ int mint(const token_request& request)
     {
         claims["limits"]["cell_timeout"] = *request.cell_timeout_s;
     }
-    if (!request.memory.empty())
+    for (const auto& [key, text] : {std::pair{"memory", &request.memory}, {"disk", &request.disk}})
     {
+        if (text->empty())
+        {
+            continue;
+        }
         try
         {
-            claims["limits"]["memory"] = parse_byte_size(request.memory);
+            claims["limits"][key] = parse_byte_size(*text);
         }
         catch (const std::invalid_argument& e)
         {
-            std::cerr << "cellbox token: --memory: " << e.what() << "\n";
+            std::cerr << "cellbox token: --" << key << ": " << e.what() << "\n";
             return 2;
         }
     }
@@ -98,6 +104,7 @@ void add_token_command(CLI::App& app)
                      "The user's cell time limit in seconds (default and cap)")
         ->check(CLI::PositiveNumber);
     command->add_option("--memory", request->memory, "The user's memory limit per kernel");
+    command->add_option("--disk", request->disk, "The user's /work quota (below the server's)");
     command->callback([request] { std::exit(mint(*request)); });
 }
 

@@ -1,7 +1,7 @@
 #include "cellbox/gateway/websocket_framing.hpp"
 
-#include "cellbox/gateway/json_check.hpp"
 #include "cellbox/gateway/message_fields.hpp"
+#include "cellbox/gateway/spliced_frame.hpp"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -27,15 +27,6 @@ template <class Int> Int read_int(std::string_view bytes, std::size_t pos, bool 
         value |= static_cast<Int>(byte) << shift;
     }
     return value;
-}
-
-template <class Int> void append_int(std::string& out, Int value, bool little_endian)
-{
-    for (std::size_t i = 0; i < sizeof(Int); ++i)
-    {
-        const std::size_t shift = little_endian ? 8 * i : 8 * (sizeof(Int) - 1 - i);
-        out.push_back(static_cast<char>((value >> shift) & 0xFF));
-    }
 }
 
 // Reads the offset table and checks it: offsets start right after the table, never go
@@ -69,33 +60,11 @@ std::vector<std::size_t> read_offsets(std::string_view frame, bool little_endian
     return offsets;
 }
 
-std::string dump(const json& value)
-{
-    return value.dump();
-}
-
 } // namespace
 
 std::string encode_v1(const kernel_message& message)
 {
-    std::vector<std::string_view> parts = {message.channel, message.header, message.parent_header,
-                                           message.metadata, message.content};
-    parts.insert(parts.end(), message.buffers.begin(), message.buffers.end());
-    const std::uint64_t count = parts.size() + 1; // offsets: start of each part, then the end
-    std::string frame;
-    append_int<std::uint64_t>(frame, count, true);
-    std::uint64_t offset = 8 * (count + 1);
-    for (std::string_view part : parts)
-    {
-        append_int<std::uint64_t>(frame, offset, true);
-        offset += part.size();
-    }
-    append_int<std::uint64_t>(frame, offset, true);
-    for (std::string_view part : parts)
-    {
-        frame.append(part);
-    }
-    return frame;
+    return spliced_frame::v1(message).flatten();
 }
 
 kernel_message decode_v1(std::string_view frame)
@@ -120,6 +89,12 @@ kernel_message decode_v1(std::string_view frame)
     check_json_depth(message.parent_header, "v1 parent_header");
     check_json_depth(message.metadata, "v1 metadata");
     check_json_depth(message.content, "v1 content");
+    // Relayed as they came, but parsed on the way (metadata of an execute_request is rewritten)
+    // and by the kernel: refused here when nested too deep.
+    check_json_depth(message.header, "v1 header");
+    check_json_depth(message.parent_header, "v1 parent_header");
+    check_json_depth(message.metadata, "v1 metadata");
+    check_json_depth(message.content, "v1 content");
     for (std::size_t i = 5; i + 1 < offsets.size(); ++i)
     {
         message.buffers.push_back(part(i));
@@ -129,56 +104,8 @@ kernel_message decode_v1(std::string_view frame)
 
 legacy_frame encode_legacy(const kernel_message& message)
 {
-    // The four dicts are spliced in as they came (checked to be JSON objects, not parsed and
-    // re-serialised: output can be megabytes); only the small header is parsed, for the
-    // top-level msg_id and msg_type.
-    const json header = parse_object_part(message.header, "header");
-    const std::pair<const char*, const std::string*> parts[] = {
-        {"parent_header", &message.parent_header},
-        {"metadata", &message.metadata},
-        {"content", &message.content}};
-    std::size_t size = message.header.size() + 160;
-    for (const auto& [name, text] : parts)
-    {
-        if (!is_json_object(*text))
-        {
-            throw protocol_error(std::string(name) + " is not a JSON object");
-        }
-        size += text->size();
-    }
-    std::string text;
-    text.reserve(size);
-    text.append(R"({"header":)").append(message.header);
-    for (const auto& [name, part] : parts)
-    {
-        text.append(",\"").append(name).append("\":").append(*part);
-    }
-    text.append(R"(,"channel":)").append(dump(message.channel));
-    text.append(R"(,"msg_id":)").append(dump(string_field(header, "msg_id")));
-    text.append(R"(,"msg_type":)").append(dump(string_field(header, "msg_type")));
-    if (message.buffers.empty())
-    {
-        text.append(R"(,"buffers":[]})");
-        return {std::move(text), false};
-    }
-    text.append("}");
-    const std::uint32_t count = static_cast<std::uint32_t>(1 + message.buffers.size());
-    legacy_frame out{"", true};
-    append_int<std::uint32_t>(out.data, count, false);
-    std::uint32_t offset = 4 * (count + 1);
-    append_int<std::uint32_t>(out.data, offset, false);
-    offset += static_cast<std::uint32_t>(text.size());
-    for (std::size_t i = 0; i < message.buffers.size(); ++i)
-    {
-        append_int<std::uint32_t>(out.data, offset, false);
-        offset += static_cast<std::uint32_t>(message.buffers[i].size());
-    }
-    out.data.append(text);
-    for (const auto& buffer : message.buffers)
-    {
-        out.data.append(buffer);
-    }
-    return out;
+    const spliced_frame frame = spliced_frame::legacy(message);
+    return {frame.flatten(), frame.binary()};
 }
 
 kernel_message decode_legacy(std::string_view frame, bool binary)

@@ -1,12 +1,16 @@
 #include "websocket_session.hpp"
 
 #include "cellbox/gateway/message_fields.hpp"
+#include "cellbox/gateway/spliced_frame.hpp"
+#include "cellbox/gateway/stream_budget.hpp"
 #include "cellbox/gateway/websocket_framing.hpp"
 #include "http_util.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -26,28 +30,42 @@ using tcp = net::ip::tcp;
 
 constexpr const char* v1_protocol = "v1.kernel.websocket.jupyter.org";
 std::atomic<std::uint64_t> next_connection{1};
+using clock = std::chrono::steady_clock;
+
+// How long a connection closed for the stream budget may take to exchange close frames
+// before its socket is closed under it: the frame being written holds its message until then.
+constexpr auto budget_close_grace = std::chrono::seconds(5);
 
 // Messages from the kernel's I/O thread on their way to this connection's strand. Once closed
 // it refuses new ones (deliver returns false), so the kernel's side buffers them for a
 // reconnect instead of losing them to a connection that is going away.
 struct inbox
 {
+    struct entry
+    {
+        shared_message message;
+        clock::time_point taken;
+    };
     std::mutex mutex;
     bool open = true;
     bool overflowed = false;
-    std::deque<kernel_message> messages;
+    std::deque<entry> messages;
     // Bytes taken but not yet written to the socket (here and in the outbox): a client that
     // does not read makes this grow, and is dropped at the limit.
     std::size_t pending_bytes = 0;
+    // The same and since when, for the stream budget (which looks for the slowest client).
+    std::shared_ptr<stream_budget::waiting> backlog = std::make_shared<stream_budget::waiting>();
 };
 
 template <class Stream>
 class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>>
 {
 public:
-    websocket_session(Stream&& stream, std::shared_ptr<server::context> ctx, std::string kernel_id)
+    websocket_session(Stream&& stream, std::shared_ptr<server::context> ctx, std::string kernel_id,
+                      connection_slot slot)
         : m_ws(std::move(stream)), m_ctx(std::move(ctx)), m_kernel_id(std::move(kernel_id)),
-          m_connection(next_connection++), m_inbox(std::make_shared<inbox>())
+          m_connection(next_connection++), m_inbox(std::make_shared<inbox>()),
+          m_close_timer(m_ws.get_executor()), m_slot(std::move(slot))
     {
     }
 
@@ -107,45 +125,47 @@ private:
         std::weak_ptr<websocket_session> weak = this->shared_from_this();
         auto executor = m_ws.get_executor();
         const std::size_t limit = m_ctx->options.ws_max_outbox_bytes;
-        const bool attached =
-            m_ctx->kernels.attach(m_kernel_id, m_connection, m_session_id,
-                                  [box = m_inbox, weak, executor, limit](kernel_message message)
+        const bool attached = m_ctx->kernels.attach(
+            m_kernel_id, m_connection, m_session_id,
+            [box = m_inbox, weak, executor, limit](const shared_message& message)
+            {
+                const std::size_t bytes = message_bytes(*message);
+                bool taken = false, wake = false;
+                {
+                    std::lock_guard<std::mutex> lock(box->mutex);
+                    if (!box->open)
+                    {
+                        return false;
+                    }
+                    if (limit > 0 && box->pending_bytes + bytes > limit)
+                    {
+                        box->open = false;
+                        box->overflowed = true;
+                        wake = true; // the strand drops the connection
+                    }
+                    else
+                    {
+                        const auto now = clock::now();
+                        wake = box->messages.empty();
+                        box->pending_bytes += bytes;
+                        box->messages.push_back({message, now}); // a pointer, not a copy
+                        box->backlog->set(box->pending_bytes, box->backlog->oldest().value_or(now));
+                        taken = true;
+                    }
+                }
+                if (wake)
+                {
+                    net::post(executor,
+                              [weak]
+                              {
+                                  if (auto self = weak.lock())
                                   {
-                                      const std::size_t bytes = message_bytes(message);
-                                      bool taken = false, wake = false;
-                                      {
-                                          std::lock_guard<std::mutex> lock(box->mutex);
-                                          if (!box->open)
-                                          {
-                                              return false;
-                                          }
-                                          if (limit > 0 && box->pending_bytes + bytes > limit)
-                                          {
-                                              box->open = false;
-                                              box->overflowed = true;
-                                              wake = true; // the strand drops the connection
-                                          }
-                                          else
-                                          {
-                                              wake = box->messages.empty();
-                                              box->pending_bytes += bytes;
-                                              box->messages.push_back(std::move(message));
-                                              taken = true;
-                                          }
-                                      }
-                                      if (wake)
-                                      {
-                                          net::post(executor,
-                                                    [weak]
-                                                    {
-                                                        if (auto self = weak.lock())
-                                                        {
-                                                            self->drain();
-                                                        }
-                                                    });
-                                      }
-                                      return taken;
-                                  });
+                                      self->drain();
+                                  }
+                              });
+                }
+                return taken;
+            });
         if (!attached)
         {
             m_ws.async_close(websocket::close_code::policy_error,
@@ -153,6 +173,23 @@ private:
             return;
         }
         m_attached = true;
+        if (const auto& budget = m_ctx->kernels.streams().budget)
+        {
+            // The budget calls this on any thread: it only posts to the strand.
+            m_budget_place =
+                budget->enroll_connection(m_inbox->backlog,
+                                          [weak, executor]
+                                          {
+                                              net::post(executor,
+                                                        [weak]
+                                                        {
+                                                            if (auto self = weak.lock())
+                                                            {
+                                                                self->close_for_budget();
+                                                            }
+                                                        });
+                                          });
+        }
         read();
     }
 
@@ -204,7 +241,7 @@ private:
     // On the strand: moves what the kernel side delivered into the outbox.
     void drain()
     {
-        std::deque<kernel_message> messages;
+        std::deque<inbox::entry> messages;
         bool overflowed = false;
         {
             std::lock_guard<std::mutex> lock(m_inbox->mutex);
@@ -219,9 +256,9 @@ private:
             drop_slow_client();
             return;
         }
-        for (auto& message : messages)
+        for (auto& entry : messages)
         {
-            queue(std::move(message));
+            queue(std::move(entry));
         }
     }
 
@@ -243,20 +280,69 @@ private:
         beast::get_lowest_layer(m_ws).socket().close(ignored);
     }
 
-    void queue(kernel_message message)
+    // The stream budget chose this connection: its client has left messages unread longest
+    // while the gateway holds too much. What waits for it is dropped (not replayed: memory is
+    // what is short), and the client is told why in the close frame.
+    void close_for_budget()
     {
-        const std::size_t bytes = message_bytes(message);
+        if (!m_attached)
+        {
+            m_budget_place.reset();
+            return;
+        }
+        const auto& budget = *m_ctx->kernels.streams().budget;
+        std::size_t waiting = 0;
+        {
+            std::lock_guard<std::mutex> lock(m_inbox->mutex);
+            waiting = m_inbox->pending_bytes;
+            m_inbox->open = false;
+            m_inbox->messages.clear();
+            // Queued frames go now; the one being written (the front) stays until the socket
+            // is done with it.
+            if (!m_outbox.empty())
+            {
+                m_outbox.erase(std::next(m_outbox.begin()), m_outbox.end());
+            }
+            m_inbox->pending_bytes = m_outbox.empty() ? 0 : m_outbox.front().bytes;
+            update_backlog();
+        }
+        log::warn("stream memory budget exceeded, closing the WebSocket whose client left "
+                  "messages unread longest",
+                  {{"kernel", m_kernel_id},
+                   {"session", m_session_id},
+                   {"waiting_bytes", waiting},
+                   {"held_bytes", budget.bytes()},
+                   {"budget_bytes", budget.limit()}});
+        metric::stream_budget_drop("connection");
+        m_attached = false;
+        m_ctx->kernels.detach(m_kernel_id, m_connection);
+        m_budget_place.reset(); // the budget may ask the next holder
+        m_close_timer.expires_after(budget_close_grace);
+        m_close_timer.async_wait(
+            [self = this->shared_from_this()](beast::error_code error)
+            {
+                if (!error) // the client did not take the close frame either
+                {
+                    beast::error_code ignored;
+                    beast::get_lowest_layer(self->m_ws).socket().close(ignored);
+                }
+            });
+        m_ws.async_close(
+            websocket::close_reason(websocket::close_code::policy_error,
+                                    "stream memory budget exceeded: the client did not read "
+                                    "its messages"),
+            [self = this->shared_from_this()](beast::error_code) { self->m_close_timer.cancel(); });
+    }
+
+    void queue(inbox::entry entry)
+    {
+        const std::size_t bytes = message_bytes(*entry.message);
         try
         {
-            if (m_v1)
-            {
-                m_outbox.push_back({encode_v1(message), true, bytes});
-            }
-            else
-            {
-                legacy_frame frame = encode_legacy(message);
-                m_outbox.push_back({std::move(frame.data), frame.binary, bytes});
-            }
+            // Over the one shared copy of the message: no copy per connection.
+            spliced_frame frame =
+                m_v1 ? spliced_frame::v1(*entry.message) : spliced_frame::legacy(*entry.message);
+            m_outbox.push_back({std::move(entry.message), std::move(frame), bytes, entry.taken});
         }
         catch (const std::exception& e)
         {
@@ -273,10 +359,15 @@ private:
 
     void write()
     {
-        m_ws.binary(m_outbox.front().binary);
-        m_ws.async_write(
-            net::buffer(m_outbox.front().data),
-            beast::bind_front_handler(&websocket_session::on_write, this->shared_from_this()));
+        const outgoing& front = m_outbox.front();
+        std::vector<net::const_buffer> buffers;
+        for (const std::string_view piece : front.frame.pieces())
+        {
+            buffers.emplace_back(piece.data(), piece.size());
+        }
+        m_ws.binary(front.frame.binary());
+        m_ws.async_write(buffers, beast::bind_front_handler(&websocket_session::on_write,
+                                                            this->shared_from_this()));
     }
 
     void on_write(beast::error_code error, std::size_t)
@@ -286,8 +377,9 @@ private:
             close();
             return;
         }
-        written(m_outbox.front().bytes);
+        const std::size_t bytes = m_outbox.front().bytes;
         m_outbox.pop_front();
+        written(bytes);
         if (!m_outbox.empty())
         {
             write();
@@ -298,6 +390,22 @@ private:
     {
         std::lock_guard<std::mutex> lock(m_inbox->mutex);
         m_inbox->pending_bytes -= bytes;
+        update_backlog();
+    }
+
+    // Under the inbox's mutex, on the strand: what waits now, and since when.
+    void update_backlog()
+    {
+        std::optional<clock::time_point> oldest;
+        if (!m_outbox.empty())
+        {
+            oldest = m_outbox.front().taken;
+        }
+        else if (!m_inbox->messages.empty())
+        {
+            oldest = m_inbox->messages.front().taken;
+        }
+        m_inbox->backlog->set(m_inbox->pending_bytes, oldest);
     }
 
     // Stops taking messages and detaches; those taken but not yet queued go back to the
@@ -309,13 +417,14 @@ private:
             return;
         }
         m_attached = false;
-        std::vector<kernel_message> undelivered;
+        m_budget_place.reset(); // closing frees what it holds; nothing for the budget to ask
+        std::vector<shared_message> undelivered;
         {
             std::lock_guard<std::mutex> lock(m_inbox->mutex);
             m_inbox->open = false;
-            for (auto& message : m_inbox->messages)
+            for (auto& entry : m_inbox->messages)
             {
-                undelivered.push_back(std::move(message));
+                undelivered.push_back(std::move(entry.message));
             }
             m_inbox->messages.clear();
         }
@@ -324,9 +433,10 @@ private:
 
     struct outgoing
     {
-        std::string data;
-        bool binary;
+        shared_message message; // `frame` points into it
+        spliced_frame frame;
         std::size_t bytes; // as counted in the inbox's pending_bytes
+        clock::time_point taken;
     };
 
     websocket::stream<Stream> m_ws;
@@ -337,25 +447,30 @@ private:
     bool m_v1 = false;
     bool m_attached = false;
     beast::flat_buffer m_buffer;
+    // Before the inbox and outbox, so that it goes after them: withdrawing lets the budget ask
+    // the next holder, once this connection's messages are gone.
+    stream_budget::enrollment m_budget_place;
     std::shared_ptr<inbox> m_inbox;
     std::deque<outgoing> m_outbox;
+    net::steady_timer m_close_timer;
+    connection_slot m_slot;
 };
 
 } // namespace
 
 void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req)
+                           std::string kernel_id, http_request req, connection_slot slot)
 {
     std::make_shared<websocket_session<plain_stream>>(std::move(stream), std::move(ctx),
-                                                      std::move(kernel_id))
+                                                      std::move(kernel_id), std::move(slot))
         ->run(std::move(req));
 }
 
 void run_websocket_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req)
+                           std::string kernel_id, http_request req, connection_slot slot)
 {
     std::make_shared<websocket_session<tls_stream>>(std::move(stream), std::move(ctx),
-                                                    std::move(kernel_id))
+                                                    std::move(kernel_id), std::move(slot))
         ->run(std::move(req));
 }
 

@@ -2,6 +2,7 @@
 // /api/kernels/{id}/channels: one WebSocket connection attached to one kernel, in either of
 // jupyter_server's framings.
 #include "cellbox/gateway/server.hpp"
+#include "connection_limits.hpp"
 #include "http_util.hpp"
 #include "streams.hpp"
 
@@ -12,10 +13,11 @@ namespace cellbox::gateway
 {
 
 // Accepts the upgrade `req` on `stream` and relays between the client and the kernel until
-// either side goes away.
+// either side goes away; `slot` (the connection's place under the connection limits) is held
+// until then.
 void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req);
+                           std::string kernel_id, http_request req, connection_slot slot);
 void run_websocket_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req);
+                           std::string kernel_id, http_request req, connection_slot slot);
 
 } // namespace cellbox::gateway

@@ -1,6 +1,7 @@
 #include "cellbox/gateway/zygote_pool.hpp"
 
 #include "cellbox/bounded_json.hpp"
+#include "child_output.hpp"
 #include "child_process.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
@@ -40,6 +41,11 @@ bool gone(pid_t pid)
     return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
 }
 
+std::string output_path_of(const std::string& directory)
+{
+    return directory + "/output";
+}
+
 } // namespace
 
 zygote_pool::zygote_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::string name,
@@ -69,10 +75,12 @@ void zygote_pool::launch_zygote()
     m_acceptor.emplace(m_io, boost::asio::local::stream_protocol::endpoint(m_socket_path));
     chmod(m_socket_path.c_str(), 0600);
     // The zygote refuses to fork with stray descriptors: none of the gateway's follow it.
-    const pid_t pid = spawn_in_own_session(
-        {m_options.kernel_program, "--zygote", m_socket_path, "--warm-modules",
-         m_options.warm_modules, "--memory-limit", std::to_string(m_options.soft_memory_bytes)},
-        "the zygote");
+    const pid_t pid = spawn_logged(m_io,
+                                   {m_options.kernel_program, "--zygote", m_socket_path,
+                                    "--warm-modules", m_options.warm_modules, "--memory-limit",
+                                    std::to_string(m_options.soft_memory_bytes)},
+                                   "the zygote", {"zygote", m_name, ""})
+                          .pid;
     m_zygote = pid;
     log::info("zygote starting", {{"kernelspec", m_name},
                                   {"pid", pid},
@@ -146,6 +154,7 @@ void zygote_pool::handle(const json& message)
     if (event == "exit")
     {
         const pid_t pid = message.value("pid", -1);
+        session_ended(pid);
         if (m_pool.remove(pid))
         {
             log::warn(
@@ -214,6 +223,15 @@ void zygote_pool::write_next()
                              });
 }
 
+json zygote_pool::with_uid(json spawn)
+{
+    if (m_options.next_uid)
+    {
+        spawn["uid"] = m_options.next_uid();
+    }
+    return spawn;
+}
+
 void zygote_pool::refill()
 {
     while (m_connection && !m_stopping && m_pool.size() + m_spawning < m_options.size)
@@ -221,11 +239,13 @@ void zygote_pool::refill()
         session s = pooled_sessions::prepare(m_options.runtime_dir);
         ++m_spawning;
         const auto forked = std::chrono::steady_clock::now();
-        request({{"op", "spawn"},
-                 {"ipc_dir", ipc_dir_of(s.directory)},
-                 {"connection_file", connection_file_of(s.directory)},
-                 {"verdict_file", verdict_file_of(s.directory)},
-                 {"memory", std::to_string(m_options.memory_bytes)}},
+        json spawn = with_uid({{"op", "spawn"},
+                               {"ipc_dir", ipc_dir_of(s.directory)},
+                               {"connection_file", connection_file_of(s.directory)},
+                               {"verdict_file", verdict_file_of(s.directory)},
+                               {"memory", std::to_string(m_options.memory_bytes)}});
+        give_output(s, spawn);
+        request(std::move(spawn),
                 [this, s, forked](const json& answer) mutable
                 {
                     --m_spawning;
@@ -233,11 +253,11 @@ void zygote_pool::refill()
                     {
                         log::error("zygote could not fork a pooled session",
                                    {{"kernelspec", m_name}, {"error", answer.value("error", "")}});
-                        std::error_code ignored;
-                        fs::remove_all(s.directory, ignored);
+                        abandon(s);
                         return; // refilled at the next take(), not in a tight loop
                     }
                     s.pid = answer["pid"].get<pid_t>();
+                    session_started(s);
                     m_pool.add(std::move(s), forked);
                 });
     }
@@ -299,23 +319,25 @@ void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
                         std::uint64_t memory_bytes, spawn_handler done)
 {
     session s = pooled_sessions::prepare(m_options.runtime_dir);
-    request({{"op", "spawn"},
-             {"ipc_dir", ipc_dir_of(s.directory)},
-             {"connection_file", connection_file_of(s.directory)},
-             {"verdict_file", verdict_file_of(s.directory)},
-             {"workdir", workdir},
-             {"owner_uid", owner_uid},
-             {"memory", std::to_string(memory_bytes)}},
+    json spawn = with_uid({{"op", "spawn"},
+                           {"ipc_dir", ipc_dir_of(s.directory)},
+                           {"connection_file", connection_file_of(s.directory)},
+                           {"verdict_file", verdict_file_of(s.directory)},
+                           {"workdir", workdir},
+                           {"owner_uid", owner_uid},
+                           {"memory", std::to_string(memory_bytes)}});
+    give_output(s, spawn);
+    request(std::move(spawn),
             [this, s, done](const json& answer) mutable
             {
                 if (!answer.contains("pid"))
                 {
-                    std::error_code ignored;
-                    fs::remove_all(s.directory, ignored);
+                    abandon(s);
                     done(std::nullopt, answer.value("error", "the zygote did not fork"));
                     return;
                 }
                 s.pid = answer["pid"].get<pid_t>();
+                session_started(s);
                 m_handed_out.push_back(s.pid);
                 m_cold_starting.insert(s.pid);
                 done(s, "");
@@ -332,6 +354,51 @@ void zygote_pool::go(pid_t pid, const std::string& workdir, std::uint32_t owner_
              {"memory", std::to_string(memory_bytes)}},
             [done](const json& answer)
             { done(answer.value("ok", false), answer.value("error", std::string())); });
+}
+
+// A session's stdout and stderr: a FIFO in its private directory, which its supervisor opens
+// by name (log_file) before entering the sandbox, so that its lines are logged as its own and
+// not as the zygote's, whose output every session would otherwise share. Without it (it could
+// not be made), the session writes to the zygote's.
+void zygote_pool::give_output(session& s, nlohmann::json& request)
+{
+    try
+    {
+        s.output = child_output::fifo(m_io, output_path_of(s.directory), {"kernel", m_name, ""});
+        request["log_file"] = output_path_of(s.directory);
+    }
+    catch (const std::exception& e)
+    {
+        log::error("cannot make a session's output", {{"kernelspec", m_name}, {"error", e.what()}});
+    }
+}
+
+void zygote_pool::session_started(session& s)
+{
+    if (s.output)
+    {
+        s.output->set_pid(s.pid);
+        m_outputs[s.pid] = s.output;
+    }
+}
+
+void zygote_pool::session_ended(pid_t pid)
+{
+    if (const auto output = m_outputs.find(pid); output != m_outputs.end())
+    {
+        output->second->close_child_end(); // read to the end of what it wrote
+        m_outputs.erase(output);
+    }
+}
+
+void zygote_pool::abandon(session& s)
+{
+    if (s.output)
+    {
+        s.output->close_child_end(); // never forked: nothing else will write to it
+    }
+    std::error_code ignored;
+    fs::remove_all(s.directory, ignored);
 }
 
 void zygote_pool::kill(pid_t pid)
@@ -354,6 +421,11 @@ void zygote_pool::zygote_lost(const std::string& why)
     }
     m_pool.remove_all();
     m_spawning = 0;
+    // Their supervisors end the sessions: the outputs end with them.
+    for (const auto& [pid, output] : std::exchange(m_outputs, {}))
+    {
+        output->close_child_end();
+    }
     m_cold_starting.clear();
     // Without the zygote, its supervisors end their sessions.
     for (const pid_t pid : std::exchange(m_handed_out, {}))

@@ -10,6 +10,7 @@
 #include "cellbox/unique_fd.hpp"
 #include "cellbox_zygote_py_source.hpp" // generated: python/cellbox_zygote.py
 #include "default_policy_toml.hpp"      // generated: share/cellbox/policies/default.toml
+#include "memory_hygiene.hpp"
 #include "zygote_session.hpp"
 
 #include <Python.h>
@@ -137,6 +138,9 @@ public:
         sigaddset(&chld, SIGCHLD);
         sigprocmask(SIG_BLOCK, &chld, nullptr);
         m_children.reset(signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+        // Requests name users from here on: what the zygote frees must not keep them for the
+        // sessions it forks later (memory_hygiene.hpp).
+        hygiene::scrub_on_free();
         send({{"event", "ready"},
               {"pid", getpid()},
               {"warm_ms", warm_ms},
@@ -216,14 +220,23 @@ private:
             return n < 0 && errno == EINTR;
         }
         m_inbox.append(buffer, static_cast<std::size_t>(n));
+        explicit_bzero(buffer, static_cast<std::size_t>(n));
         for (auto end = m_inbox.find('\n'); end != std::string::npos; end = m_inbox.find('\n'))
         {
-            const std::string line = m_inbox.substr(0, end);
+            m_pending.push_back(m_inbox.substr(0, end));
             m_inbox.erase(0, end + 1);
+        }
+        hygiene::scrub_tail(m_inbox);
+        // Lines wait in m_pending, where a session forked meanwhile can scrub its copy of them.
+        while (!m_pending.empty())
+        {
+            std::string line = std::move(m_pending.front());
+            m_pending.pop_front();
             if (line.find_first_not_of(" \t\r") != std::string::npos)
             {
                 handle(line);
             }
+            hygiene::scrub(line);
         }
         return true;
     }
@@ -286,10 +299,21 @@ private:
         unique_fd link(fds[0]), child_link(fds[1]);
         std::cout.flush();
         std::cerr.flush();
+        // What earlier requests left in freed memory and on the stack (other users' paths and
+        // uids) is zeroed before the session copies it.
+        hygiene::scrub_cached_chunks();
+        hygiene::scrub_stack();
         PyOS_BeforeFork();
         const pid_t pid = fork();
         if (pid == 0)
         {
+            // The requests not handled yet are the zygote's business, not this session's.
+            hygiene::stop_scrubbing();
+            hygiene::scrub(m_inbox);
+            for (std::string& line : m_pending)
+            {
+                hygiene::scrub(line);
+            }
             become_supervisor(spawn, child_link.get(), m_support);
         }
         const int fork_errno = errno;
@@ -398,6 +422,7 @@ private:
     unique_fd m_children;
     std::map<pid_t, session> m_sessions;
     std::string m_inbox;
+    std::deque<std::string> m_pending; // request lines read, not handled yet
     std::uint32_t m_next_uid;
     sandbox::seccomp_filter m_filter;
 };

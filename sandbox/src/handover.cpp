@@ -9,6 +9,7 @@
 #include "cellbox/bounded_json.hpp"
 #include "cellbox/byte_size.hpp"
 #include "cellbox/sandbox/cgroup.hpp"
+#include "cellbox/sandbox/tmpfs_sizes.hpp"
 #include "mount_api.hpp"
 
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include <memory>
 #include <poll.h>
 #include <sched.h>
+#include <sstream>
 #include <stdexcept>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -208,7 +210,12 @@ late_binding parse_late_binding(std::string_view text)
         throw std::invalid_argument("a late-binding request may not nest JSON deeper than " +
                                     std::to_string(max_json_depth) + " levels");
     }
-    return parse_late_binding(parse_json_bounded(text));
+    const nlohmann::json request = parse_json_bounded(text);
+    if (request.is_discarded())
+    {
+        throw std::invalid_argument("cannot parse the late-binding request: it is not JSON");
+    }
+    return parse_late_binding(request);
 }
 
 late_binding parse_late_binding(const nlohmann::json& request)
@@ -250,6 +257,30 @@ late_binding parse_late_binding(const nlohmann::json& request)
     return binding;
 }
 
+namespace
+{
+
+// One request to the session's init (with a descriptor, or -1), and its "ok" awaited.
+void ask_init(int init_link, const std::string& request, int fd, const char* what)
+{
+    if (!send_record(init_link, request, fd))
+    {
+        fail(what);
+    }
+    pollfd wait{init_link, POLLIN, 0};
+    std::string answer;
+    if (poll(&wait, 1, reply_timeout_ms) != 1 || !receive_record(init_link, answer))
+    {
+        throw std::runtime_error("the session's init did not answer");
+    }
+    if (answer != "ok")
+    {
+        throw std::runtime_error(answer);
+    }
+}
+
+} // namespace
+
 nlohmann::json apply_late_binding(const late_binding& binding, const sandbox_plan& plan,
                                   session_cgroup* cgroup, int init_link)
 {
@@ -261,6 +292,17 @@ nlohmann::json apply_late_binding(const late_binding& binding, const sandbox_pla
             {
                 throw std::runtime_error("this session has no memory cgroup");
             }
+            // The tmpfs mounts are charged to the cgroup: they follow its limit, and first,
+            // so that a session whose /tmp cannot shrink keeps its old limit too.
+            if (init_link >= 0)
+            {
+                const tmpfs_sizes sizes =
+                    tmpfs_sizes_for(plan.config->rules.limits, binding.memory_bytes);
+                ask_init(init_link,
+                         "tmpfs " + std::to_string(sizes.tmp_bytes) + " " +
+                             std::to_string(sizes.shm_bytes),
+                         -1, "ask the session to resize its tmpfs");
+            }
             cgroup->set_memory_limit(*binding.memory_bytes);
         }
         if (!binding.workdir.empty())
@@ -270,20 +312,7 @@ nlohmann::json apply_late_binding(const late_binding& binding, const sandbox_pla
                 throw std::runtime_error("this session cannot take a workdir any more");
             }
             const unique_fd tree = detach_workdir(binding.workdir, plan, binding.owner);
-            if (!send_record(init_link, "workdir", tree.get()))
-            {
-                fail("hand the workdir to the session");
-            }
-            pollfd wait{init_link, POLLIN, 0};
-            std::string answer;
-            if (poll(&wait, 1, reply_timeout_ms) != 1 || !receive_record(init_link, answer))
-            {
-                throw std::runtime_error("the session's init did not answer");
-            }
-            if (answer != "ok")
-            {
-                throw std::runtime_error(answer);
-            }
+            ask_init(init_link, "workdir", tree.get(), "hand the workdir to the session");
         }
         return {{"ok", true}};
     }
@@ -302,7 +331,28 @@ bool serve_late_binding(int init_link)
         return false;
     }
     std::string answer = "ok";
-    if (request != "workdir" || !tree)
+    if (request.rfind("tmpfs ", 0) == 0)
+    {
+        std::istringstream sizes(request.substr(6));
+        tmpfs_sizes wanted;
+        if (!(sizes >> wanted.tmp_bytes >> wanted.shm_bytes) || wanted.tmp_bytes == 0 ||
+            wanted.shm_bytes == 0)
+        {
+            answer = "malformed tmpfs request to the session's init";
+        }
+        else
+        {
+            try
+            {
+                resize_session_tmpfs(wanted);
+            }
+            catch (const std::system_error& e)
+            {
+                answer = e.what();
+            }
+        }
+    }
+    else if (request != "workdir" || !tree)
     {
         answer = "unknown request to the session's init";
     }

@@ -1,6 +1,7 @@
 // The sandbox's filesystem (nsjail's mnt step): built inside a fresh tmpfs the payload never
 // saw, from read-only binds, then made the root with pivot_root.
 #include "cellbox/sandbox/session.hpp"
+#include "cellbox/sandbox/tmpfs_sizes.hpp"
 #include "cellbox/unique_fd.hpp"
 #include "mount_api.hpp"
 
@@ -130,7 +131,7 @@ void recreate_root_link(const std::string& name, const std::string& root)
     bind_read_only(name, root + name);
 }
 
-void build_dev(const policy& rules, const std::string& root)
+void build_dev(const policy& rules, const std::string& root, std::uint64_t shm_bytes)
 {
     const std::string dev = root + "/dev";
     make_dirs(dev);
@@ -154,8 +155,9 @@ void build_dev(const policy& rules, const std::string& root)
         }
     }
     make_dirs(dev + "/shm");
+    const std::string shm_options = "size=" + std::to_string(shm_bytes) + ",mode=1777";
     mount_or_fail("cellbox-shm", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  "size=64m,mode=1777");
+                  shm_options.c_str());
     mount_or_fail(nullptr, dev, nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
                   "size=64k,mode=0755");
 }
@@ -210,12 +212,14 @@ void build_filesystem(const sandbox_plan& plan)
     {
         bind_read_only(path, root + path);
     }
+    // Sized from the memory limit they are charged to (late binding resizes them).
+    const tmpfs_sizes sizes =
+        tmpfs_sizes_for(config.rules.limits, config.rules.limits.memory_bytes);
     write_identity_files(plan, root);
-    build_dev(config.rules, root);
+    build_dev(config.rules, root, sizes.shm_bytes);
 
     make_dirs(root + "/tmp");
-    const std::string tmp_options =
-        "size=" + std::to_string(config.rules.limits.tmp_size_bytes) + ",mode=1777";
+    const std::string tmp_options = "size=" + std::to_string(sizes.tmp_bytes) + ",mode=1777";
     mount_or_fail("cellbox-tmp", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_options.c_str());
     if (plan.workdir_tree >= 0)
     {

@@ -151,6 +151,10 @@ policy parse_policy(const std::string& toml_text, const std::string& origin)
         {
             l.tmp_size_bytes = size_value(*n, "limits.tmp_size");
         }
+        if (const auto* n = limits->get("shm_size"))
+        {
+            l.shm_size_bytes = size_value(*n, "limits.shm_size");
+        }
     }
     if (const auto* fs = doc["filesystem"].as_table())
     {

@@ -121,6 +121,10 @@ def test_config_file_named_by_the_environment_and_booleans():
     ("", {"CELLBOX_CELL_TIMEOUT": "soon"}, "CELLBOX_CELL_TIMEOUT"),
     ("", {"CELLBOX_PORT": "99999"}, "CELLBOX_PORT"),
     ("", {"CELLBOX_CULL_BUSY": "maybe"}, "CELLBOX_CULL_BUSY"),
+    ('work_quota = "1M"\n', {}, "work_quota: must be 0 (no quota) or at least 16 MiB"),
+    ('work_quota = "lots"\n', {}, "work_quota"),
+    ("work_inodes = 10\n", {}, "work_inodes"),
+    ("", {"CELLBOX_WORK_INODES": "-1"}, "CELLBOX_WORK_INODES"),
 ])
 def test_bad_settings_exit_2_with_the_key_named(text, env, expected):
     result = run_to_exit(["--config", write_config(text)], env)

@@ -94,7 +94,8 @@ def connect(gateway, kernel_id, origin):
     ("listed", None, True),  # not a browser
     ("listed", "https://evil.example", False),
     ("anyone", "https://evil.example", True),
-    ("gateway", "https://evil.example", True),  # no --allow-origin: no check
+    ("gateway", "https://evil.example", False),  # no --allow-origin: the same origin only
+    ("gateway", None, True),
 ])
 def test_websocket_origin_check(request, fixture, origin, accepted):
     gateway = request.getfixturevalue(fixture)

@@ -87,6 +87,20 @@ def test_a_kernel_that_exits_is_explained_and_restarted(small_gateway):
     small_gateway.request("DELETE", f"/api/kernels/{kernel_id}")
 
 
+# Memory the kernel's own soft limit cannot see (a child process's) takes a 256 MiB session to
+# its cgroup's limit; the kernel volunteers to the OOM killer (oom_score_adj, which a process may
+# raise, where its /proc files are its own: launched kernels) and is the biggest anyway (a pooled
+# kernel's resident set includes the pandas it shares with its zygote).
+CHILD_EATS_MEMORY = ("import subprocess, sys, time\n"
+                     "child = subprocess.Popen([sys.executable, '-c', "
+                     "\"b = b'y' * (160 * 2**20); import time; time.sleep(30)\"])\n"
+                     "time.sleep(2)\n"
+                     "try:\n    open('/proc/self/oom_score_adj', 'w').write('1000')\n"
+                     "except PermissionError:\n    pass\n"
+                     "hog = b'x' * (90 * 2**20)\n"
+                     "time.sleep(5)")
+
+
 def test_out_of_memory_is_explained_and_the_neighbour_is_untouched(small_gateway):
     neighbour = small_gateway.request("POST", "/api/kernels", {})[1]["id"]
     run_cells(small_gateway, neighbour, ["kept = 'safe'"])
@@ -101,15 +115,7 @@ def test_out_of_memory_is_explained_and_the_neighbour_is_untouched(small_gateway
     # the OOM killer must pick the kernel: it volunteers (oom_score_adj, which a process may
     # raise, where its /proc files are its own: launched kernels) and is the biggest anyway
     # (a pooled kernel's resident set includes the pandas it shares with its zygote).
-    results = run_cells(small_gateway, kernel_id, [
-        "import subprocess, sys, time\n"
-        "child = subprocess.Popen([sys.executable, '-c', "
-        "\"b = b'y' * (160 * 2**20); import time; time.sleep(30)\"])\n"
-        "time.sleep(2)\n"
-        "try:\n    open('/proc/self/oom_score_adj', 'w').write('1000')\n"
-        "except PermissionError:\n    pass\n"
-        "hog = b'x' * (90 * 2**20)\n"
-        "time.sleep(5)"])
+    results = run_cells(small_gateway, kernel_id, [CHILD_EATS_MEMORY])
     reply, outputs = results[0]
     assert reply["content"]["ename"] == "MemoryLimitExceeded"
     assert "256 MiB" in reply["content"]["evalue"]

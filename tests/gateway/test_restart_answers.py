@@ -12,6 +12,7 @@ import pytest
 import websockets
 
 from conftest import TOKEN, Gateway, reply_and_outputs
+from test_kernel_death import CHILD_EATS_MEMORY
 from test_launch_pool import wait_for_ready
 
 ANSWER_WITHIN = 20  # seconds: a new kernel starts in well under one; a lost request never answers
@@ -19,17 +20,6 @@ ANSWER_WITHIN = 20  # seconds: a new kernel starts in well under one; a lost req
 BLOCK_SIGNALS_AND_SLEEP = ("import signal, time\n"
                            "signal.pthread_sigmask(signal.SIG_BLOCK, range(1, 65))\n"
                            "time.sleep(1000)")
-# Memory the kernel's own soft limit cannot see (a child process's) takes the session to its
-# cgroup's limit; the kernel volunteers to the OOM killer (as in test_kernel_death).
-CHILD_EATS_MEMORY = ("import subprocess, sys, time\n"
-                     "child = subprocess.Popen([sys.executable, '-c', "
-                     "\"b = b'y' * (160 * 2**20); import time; time.sleep(30)\"])\n"
-                     "time.sleep(2)\n"
-                     "try:\n    open('/proc/self/oom_score_adj', 'w').write('1000')\n"
-                     "except PermissionError:\n    pass\n"
-                     "hog = b'x' * (90 * 2**20)\n"
-                     "time.sleep(5)")
-
 MODES = {
     # kernelspec, extra arguments of `cellbox serve`
     "zygote": ("cellbox-python", ["--pool-size", "1"]),
@@ -111,78 +101,52 @@ async def next_cell_is_answered(ws, session, racing_restart=False):
             outputs.setdefault(cell_id, []).append(m["content"]["text"])
 
 
-def scenario(gateway, kernel_id, steps):
-    session = uuid.uuid4().hex
+def scenario(mode, steps):
+    """Starts a kernel of the mode's kernelspec, runs `steps(ws, session, kernel_id)` on one
+    WebSocket to it, and deletes it."""
+    _, kernelspec, gateway = mode
+    status, model, _ = gateway.request("POST", "/api/kernels", {"name": kernelspec})
+    assert status == 201, model
+    kernel_id, session = model["id"], uuid.uuid4().hex
 
     async def run():
         url = (f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels"
                f"?session_id={session}&token={TOKEN}")
         async with websockets.connect(url, max_size=None) as ws:
-            return await steps(ws, session)
+            await steps(ws, session, kernel_id)
 
-    return asyncio.run(run())
-
-
-def start(gateway, kernelspec):
-    status, model, _ = gateway.request("POST", "/api/kernels", {"name": kernelspec})
-    assert status == 201, model
-    return model["id"]
+    asyncio.run(run())
+    gateway.request("DELETE", f"/api/kernels/{kernel_id}")
 
 
-def test_after_a_hard_timeout(mode):
-    name, kernelspec, gateway = mode
-    kernel_id = start(gateway, kernelspec)
+# How a kernel is lost (its cell, the cell's metadata, the explanation the client gets). Each
+# cell sets `a` first: the next cell proves it runs in a fresh kernel.
+LOSSES = {
+    "hard_timeout": ("a = 1\n" + BLOCK_SIGNALS_AND_SLEEP, {"cellbox": {"timeout": 2}},
+                     "CellTimeoutError"),
+    "death": ("a = 1\nimport os\nos._exit(3)", None, "KernelDied"),
+    "oom_kill": ("a = 1\n" + CHILD_EATS_MEMORY, None, "MemoryLimitExceeded"),
+}
 
-    async def steps(ws, session):
-        _, first = execute_message("a = 1", session)
-        await ws.send(first)
-        await answer_of(ws, json.loads(first)["header"]["msg_id"])
-        msg_id, stuck = execute_message(BLOCK_SIGNALS_AND_SLEEP, session,
-                                        {"cellbox": {"timeout": 2}})
-        await ws.send(stuck)
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_the_next_cell_is_answered_after(mode, loss):
+    code, metadata, ename = LOSSES[loss]
+
+    async def steps(ws, session, kernel_id):
+        msg_id, message = execute_message(code, session, metadata)
+        await ws.send(message)
         reply, _ = await answer_of(ws, msg_id, seconds=60)
-        assert reply["content"]["ename"] == "CellTimeoutError", reply
+        assert reply["content"].get("ename") == ename, reply
         await next_cell_is_answered(ws, session)
 
-    scenario(gateway, kernel_id, steps)
-    gateway.request("DELETE", f"/api/kernels/{kernel_id}")
-
-
-def test_after_a_death(mode):
-    name, kernelspec, gateway = mode
-    kernel_id = start(gateway, kernelspec)
-
-    async def steps(ws, session):
-        msg_id, dies = execute_message("a = 1\nimport os\nos._exit(3)", session)
-        await ws.send(dies)
-        reply, _ = await answer_of(ws, msg_id)
-        assert reply["content"]["ename"] == "KernelDied", reply
-        await next_cell_is_answered(ws, session)
-
-    scenario(gateway, kernel_id, steps)
-    gateway.request("DELETE", f"/api/kernels/{kernel_id}")
-
-
-def test_after_an_oom_kill(mode):
-    name, kernelspec, gateway = mode
-    kernel_id = start(gateway, kernelspec)
-
-    async def steps(ws, session):
-        msg_id, eats = execute_message("a = 1\n" + CHILD_EATS_MEMORY, session)
-        await ws.send(eats)
-        reply, _ = await answer_of(ws, msg_id, seconds=60)
-        assert reply["content"]["ename"] == "MemoryLimitExceeded", reply
-        await next_cell_is_answered(ws, session)
-
-    scenario(gateway, kernel_id, steps)
-    gateway.request("DELETE", f"/api/kernels/{kernel_id}")
+    scenario(mode, steps)
 
 
 def test_during_and_after_a_users_restart(mode):
-    name, kernelspec, gateway = mode
-    kernel_id = start(gateway, kernelspec)
+    gateway = mode[2]
 
-    async def steps(ws, session):
+    async def steps(ws, session, kernel_id):
         msg_id, first = execute_message("a = 1", session)
         await ws.send(first)
         await answer_of(ws, msg_id)
@@ -200,5 +164,4 @@ def test_during_and_after_a_users_restart(mode):
         assert results == [200], results
         await next_cell_is_answered(ws, session)  # right after the restart's answer
 
-    scenario(gateway, kernel_id, steps)
-    gateway.request("DELETE", f"/api/kernels/{kernel_id}")
+    scenario(mode, steps)

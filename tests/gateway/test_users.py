@@ -189,9 +189,10 @@ def test_work_directories_persist_per_user_with_their_own_uid(tmp_path, pool):
                                      "print(open('/work/note.txt').read())"], token=alice)
         assert stdout(results[0][1]) == "from alice, again!\n"
         assert registered_uid("alice") == alice_uid
+        # On the host while the gateway runs: /work is the user's filesystem image, mounted.
+        assert os.stat(note).st_uid == alice_uid
     finally:
         g.stop()
-    assert os.stat(note).st_uid == alice_uid
 
 
 def test_kernel_variables_pass_through_and_nothing_else_does(tmp_path):

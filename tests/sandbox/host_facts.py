@@ -59,3 +59,62 @@ def session_cgroup_bases():
         bases += [child / "cellbox" for child in CGROUP_ROOT.iterdir() if child.is_dir()]
     return [base for base in bases if base.is_dir()]
 
+
+
+
+@functools.lru_cache(maxsize=None)
+def idmapped_mount_problem(directory):
+    """Why an idmapped mount of `directory` cannot be made on this host (its filesystem lacks
+    FS_ALLOW_IDMAP — tmpfs before Linux 6.3, overlayfs before 5.19 —, no root, no mount API),
+    or None when it can. Asks the kernel the way the sandbox does: a detached clone of the
+    directory (open_tree) given a user namespace's mapping (mount_setattr MOUNT_ATTR_IDMAP); the
+    clone is never attached anywhere, so nothing on the host changes."""
+    import ctypes
+    import os
+    if os.geteuid() != 0:
+        return "idmapped mounts need root"
+    libc = ctypes.CDLL(None, use_errno=True)
+    holder = subprocess.Popen(["unshare", "--user", "sleep", "60"])
+    tree = -1
+    try:
+        for name in ("uid_map", "gid_map"):
+            _write_when_ready(f"/proc/{holder.pid}/{name}", "0 100000 1\n")
+        userns = os.open(f"/proc/{holder.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        open_tree, mount_setattr = 428, 442  # x86_64 system call numbers
+        tree = libc.syscall(open_tree, -100, directory.encode(), 1 | os.O_CLOEXEC)
+        if tree < 0:
+            return f"open_tree({directory}): {os.strerror(ctypes.get_errno())}"
+
+        class MountAttr(ctypes.Structure):
+            _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                        ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+        attr = MountAttr(0x00100000, 0, 0, userns)  # MOUNT_ATTR_IDMAP
+        result = libc.syscall(mount_setattr, tree, b"", 0x1000, ctypes.byref(attr),  # AT_EMPTY_PATH
+                              ctypes.sizeof(attr))
+        error = ctypes.get_errno()
+        os.close(userns)
+        if result != 0:
+            return f"no idmapped mount of {directory} on this host: {os.strerror(error)}"
+        return None
+    finally:
+        if tree >= 0:
+            os.close(tree)
+        holder.kill()
+        holder.wait()
+
+
+def _write_when_ready(path, text):
+    """Writes a map of a process that `unshare` is still creating (its namespace may not be
+    there for a moment)."""
+    import time
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with open(path, "w") as f:
+                f.write(text)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

@@ -1,6 +1,7 @@
 """The host facts the escape suite adapts to, and how their expectations follow from them."""
 
 import signal
+import tempfile
 
 import pytest
 
@@ -38,3 +39,11 @@ def test_foreign_abi_probes_expect_what_this_host_allows(name):
 def test_other_probes_keep_their_declared_verdict():
     spec = probe_spec(next(p for p in PROBES if p.name.startswith("14_")))
     assert spec["expect_signal"] is None and spec["host_note"] == ""
+
+
+def test_idmapped_mount_check_tells_a_capable_filesystem_from_one_without():
+    # /proc never allows idmapped mounts; the suite's own temporary directory is what the zygote
+    # and gateway tests need, and a reason is given either way.
+    assert "no idmapped mount" in host_facts.idmapped_mount_problem("/proc")
+    problem = host_facts.idmapped_mount_problem(tempfile.gettempdir())
+    assert problem is None or "no idmapped mount" in problem

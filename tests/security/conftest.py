@@ -9,6 +9,7 @@ The gateway under attack comes from the gateway suite's `Gateway` (tests/gateway
 loaded under its own name, as tests/browser does, so the two conftests never clash.
 """
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -16,8 +17,10 @@ import importlib.util
 import json
 import pathlib
 import time
+import uuid
 
 import pytest
+import websockets
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -59,6 +62,38 @@ def user_token(user, secret=ADMIN_TOKEN, **limits):
     if limits:
         claims["limits"] = limits
     return jwt(claims, secret)
+
+
+def run_cell(gateway, kernel_id, token, code, metadata=None):
+    """Runs `code` in the kernel on a legacy WebSocket; returns (stdout, error or None): the
+    error output's ename and evalue joined by ': '."""
+    session = uuid.uuid4().hex
+
+    async def scenario():
+        url = (f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels"
+               f"?session_id={session}&token={token}")
+        async with websockets.connect(url, max_size=None) as ws:
+            msg_id = uuid.uuid4().hex
+            await ws.send(json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session,
+                           "username": "x", "version": "5.3",
+                           "date": "2026-01-01T00:00:00.000000Z"},
+                "parent_header": {}, "metadata": metadata or {}, "channel": "shell",
+                "content": {"code": code, "silent": False, "allow_stdin": False,
+                            "stop_on_error": True}}))
+            out, error = "", None
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if m["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if m["msg_type"] == "stream":
+                    out += m["content"]["text"]
+                if m["msg_type"] == "error":
+                    error = f'{m["content"]["ename"]}: {m["content"]["evalue"]}'
+                if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+                    return out, error
+
+    return asyncio.run(scenario())
 
 
 def pytest_collection_modifyitems(items):

@@ -166,6 +166,7 @@ TEST_CASE("a deep late-binding request is refused with a message for its owner")
     CHECK(parse_late_binding(std::string_view(R"({"memory":"1G"})")).memory_bytes == 1ULL << 30);
     CHECK_THROWS_WITH(parse_late_binding(std::string_view(deep_object(100'000))),
                       Catch::Contains("deeper than 256"));
-    CHECK_THROWS_WITH(parse_late_binding(std::string_view("{")),
+    CHECK_THROWS_WITH(parse_late_binding(std::string_view("{")), Catch::Contains("not JSON"));
+    CHECK_THROWS_WITH(parse_late_binding(std::string_view("[]")),
                       Catch::Contains("must be a JSON object"));
 }

@@ -5,12 +5,17 @@
 
 using cellbox::gateway::cors_policy;
 
-TEST_CASE("without --allow-origin nothing is cross-origin and WebSockets are not checked")
+TEST_CASE("without --allow-origin nothing is cross-origin, WebSockets only from the same origin")
 {
     const cors_policy none("");
     CHECK_FALSE(none.enabled());
     CHECK(none.allow_origin_for("https://a.example").empty());
-    CHECK(none.websocket_allowed("https://evil.example", "127.0.0.1:8888"));
+    CHECK_FALSE(none.websocket_allowed("https://evil.example", "127.0.0.1:8888"));
+    CHECK_FALSE(none.websocket_allowed("http://127.0.0.1:9999", "127.0.0.1:8888"));
+    CHECK_FALSE(none.websocket_allowed("null", "127.0.0.1:8888")); // sandboxed frames, file://
+    CHECK(none.websocket_allowed("http://127.0.0.1:8888", "127.0.0.1:8888"));
+    CHECK(none.websocket_allowed("HTTPS://GW.example/", "gw.example"));
+    CHECK(none.websocket_allowed("", "127.0.0.1:8888")); // not a browser
 }
 
 TEST_CASE("* allows every origin")

@@ -37,34 +37,49 @@ std::string text_of(const kernel_message& m)
 
 TEST_CASE("the replay buffer keeps the newest messages within its bounds")
 {
+    const auto shared = [](const std::string& text)
+    { return std::make_shared<const kernel_message>(print(text)); };
     replay_buffer by_count(3, 1 << 20);
     for (int i = 0; i < 5; ++i)
     {
-        by_count.push(print(std::to_string(i)));
+        by_count.push(shared(std::to_string(i)));
     }
     auto kept = by_count.take();
     REQUIRE(kept.size() == 3);
-    CHECK(text_of(kept.front()) == "2");
-    CHECK(text_of(kept.back()) == "4");
+    CHECK(text_of(*kept.front()) == "2");
+    CHECK(text_of(*kept.back()) == "4");
     CHECK(by_count.empty());
     CHECK(by_count.bytes() == 0);
 
     const std::size_t one = message_bytes(print("x"));
     replay_buffer by_bytes(100, 2 * one);
-    CHECK(by_bytes.push(print("a")) == 0);
-    CHECK(by_bytes.push(print("b")) == 0);
-    CHECK(by_bytes.push(print("c")) == 1);
+    CHECK(by_bytes.push(shared("a")) == 0);
+    CHECK(by_bytes.push(shared("b")) == 0);
+    CHECK(by_bytes.push(shared("c")) == 1);
     CHECK(by_bytes.size() == 2);
 
     // Messages a closing connection had taken are older than what was buffered meanwhile.
     replay_buffer ordered(10, 1 << 20);
-    ordered.push(print("later"));
-    ordered.push_front({print("first"), print("second")});
+    ordered.push(shared("later"));
+    ordered.push_front({shared("first"), shared("second")});
     kept = ordered.take();
     REQUIRE(kept.size() == 3);
-    CHECK(text_of(kept[0]) == "first");
-    CHECK(text_of(kept[1]) == "second");
-    CHECK(text_of(kept[2]) == "later");
+    CHECK(text_of(*kept[0]) == "first");
+    CHECK(text_of(*kept[1]) == "second");
+    CHECK(text_of(*kept[2]) == "later");
+}
+
+TEST_CASE("replay buffers share one copy of a message and count it as theirs")
+{
+    const shared_message message = std::make_shared<const kernel_message>(print("x"));
+    std::vector<replay_buffer> buffers(40, replay_buffer(10, 1 << 20));
+    for (auto& buffer : buffers)
+    {
+        buffer.push(message);
+        CHECK(buffer.bytes() == message_bytes(*message)); // each session's own bound
+    }
+    CHECK(message.use_count() == 41); // forty pointers, one copy
+    CHECK(buffers.back().take().front().get() == message.get());
 }
 
 TEST_CASE("the output cap discards a cell's output past its limit with one notice")

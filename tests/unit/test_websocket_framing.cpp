@@ -1,3 +1,4 @@
+#include "cellbox/gateway/spliced_frame.hpp"
 #include "cellbox/gateway/websocket_framing.hpp"
 
 #include <catch2/catch.hpp>
@@ -132,4 +133,46 @@ TEST_CASE("legacy decoding defaults and rejects")
     CHECK_THROWS_AS(decode_legacy(R"({"content": {}})", false), protocol_error);
     CHECK_THROWS_AS(decode_legacy(R"({"header": {}, "content": 5})", false), protocol_error);
     CHECK_THROWS_AS(decode_legacy(std::string("\0\0\0\x09", 4), true), protocol_error);
+}
+
+TEST_CASE("spliced frames point into the message and equal the encoded frames")
+{
+    kernel_message message{"iopub", R"({"msg_id":"m1","msg_type":"stream"})", "{}",
+                           "{}",    R"({"name":"stdout","text":"hi"})",       {}};
+    for (int with_buffers = 0; with_buffers < 2; ++with_buffers)
+    {
+        if (with_buffers == 1)
+        {
+            message.buffers = {std::string("\x00\x01", 2), "", std::string(300, 'b')};
+        }
+        const spliced_frame v1 = spliced_frame::v1(message);
+        const spliced_frame legacy = spliced_frame::legacy(message);
+        CHECK(v1.flatten() == encode_v1(message));
+        CHECK(legacy.flatten() == encode_legacy(message).data);
+        CHECK(legacy.binary() == (with_buffers == 1));
+        CHECK(decode_v1(v1.flatten()).content == message.content);
+        // The content is not copied: a piece of the frame is the message's own bytes.
+        bool points_in = false;
+        for (const std::string_view piece : legacy.pieces())
+        {
+            points_in = points_in || piece.data() == message.content.data();
+        }
+        CHECK(points_in);
+        std::size_t size = 0;
+        for (const std::string_view piece : v1.pieces())
+        {
+            size += piece.size();
+        }
+        CHECK(size == v1.size());
+    }
+    // Moving a frame (into an outbox) keeps its pieces right.
+    spliced_frame moved = spliced_frame::legacy(message);
+    const std::string before = moved.flatten();
+    std::vector<spliced_frame> outbox;
+    outbox.push_back(std::move(moved));
+    outbox.reserve(16);
+    CHECK(outbox.front().flatten() == before);
+
+    message.content = "[1]";
+    CHECK_THROWS_AS(spliced_frame::legacy(message), protocol_error);
 }

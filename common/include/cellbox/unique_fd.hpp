@@ -27,6 +27,8 @@ public:
     unique_fd& operator=(const unique_fd&) = delete;
 
     int get() const { return m_fd; }
+    // Gives up ownership: the caller closes the descriptor.
+    int release() { return std::exchange(m_fd, -1); }
     explicit operator bool() const { return m_fd >= 0; }
 
     void reset(int fd = -1)

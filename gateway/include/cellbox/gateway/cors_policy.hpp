@@ -23,8 +23,10 @@ public:
     std::string allow_origin_for(std::string_view origin) const;
 
     // Whether a WebSocket upgrade with this Origin (and Host) header may proceed. As in
-    // jupyter_server: without a policy, or without an Origin (not a browser), or from the
-    // server's own origin, always; otherwise only from an allowed origin.
+    // jupyter_server: without an Origin (not a browser), from the server's own origin (the
+    // Origin's host:port is the Host header), or with "*", always; otherwise only from a
+    // listed origin. So without a policy, only the same origin: browsers let any page open a
+    // WebSocket anywhere, and a token in a cookie or URL would otherwise be enough.
     bool websocket_allowed(std::string_view origin, std::string_view host) const;
 
 private:

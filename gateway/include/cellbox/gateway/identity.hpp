@@ -15,6 +15,7 @@ struct user_limits
     std::optional<int> kernels;
     std::optional<double> cell_timeout_s;
     std::optional<std::uint64_t> memory_bytes;
+    std::optional<std::uint64_t> disk_bytes; // the user's /work quota
 };
 
 struct identity

@@ -6,6 +6,7 @@
 #include "cellbox/gateway/message_signer.hpp"
 #include "cellbox/gateway/output_limiter.hpp"
 #include "cellbox/gateway/replay_buffer.hpp"
+#include "cellbox/gateway/stream_budget.hpp"
 #include "cellbox/gateway/stream_options.hpp"
 #include "cellbox/unique_fd.hpp"
 
@@ -34,7 +35,10 @@ namespace cellbox::gateway
 // When the last connection of a session goes, its sockets stay open and the messages meant
 // for it (its replies, iopub answering its requests, and all iopub while nobody at all is
 // connected) go to a bounded replay buffer; a connection that comes back with the same
-// session id within `replay_timeout` gets them first, in order.
+// session id within `replay_timeout` gets them first, in order. Each message is one shared,
+// immutable copy however many sessions and connections hold it; buffers of disconnected
+// sessions are enrolled in the gateway-wide stream_budget, which may ask for one to be
+// dropped (longest disconnected first) when the gateway holds too much.
 //
 // A restart replaces the kernel_io with the process: stop() hands the buffers of disconnected
 // sessions over, and the next kernel_io starts with them, so a reconnect after the restart
@@ -54,7 +58,7 @@ public:
 
     // Hands one message to a connection without blocking. Returns false once the connection
     // is closing: the message was not taken (and goes to the session's replay buffer).
-    using deliver_fn = std::function<bool(kernel_message)>;
+    using deliver_fn = std::function<bool(const shared_message&)>;
 
     struct callbacks
     {
@@ -94,7 +98,7 @@ public:
     void attach(std::uint64_t connection, const std::string& session_id, deliver_fn deliver);
     // `undelivered`: messages the connection had taken but not yet sent, oldest first; they
     // are replayed to the session's next connection.
-    void detach(std::uint64_t connection, std::vector<kernel_message> undelivered = {});
+    void detach(std::uint64_t connection, std::vector<shared_message> undelivered = {});
     // message.channel: shell, control or stdin; the message is signed here.
     void send(std::uint64_t connection, kernel_message message);
 
@@ -108,14 +112,16 @@ private:
             detach,
             send,
             adopt,
+            evict, // the stream budget asks to drop the session's buffer
             stop
         } what;
         std::uint64_t connection = 0;
         std::string session_id;
         deliver_fn deliver;
         kernel_message message;
-        std::vector<kernel_message> undelivered;
+        std::vector<shared_message> undelivered;
         std::shared_ptr<std::pair<callbacks, kept_sessions>> owner; // adopt
+        std::uint64_t generation = 0;                               // evict
     };
     void open_kept_sessions(kept_sessions kept);
 
@@ -127,10 +133,14 @@ private:
     void apply(command& c);
     void on_iopub(kernel_message message);
     // To every live connection of `s`, or its replay buffer when it has none.
-    void deliver_to(session& s, const kernel_message& message);
-    void keep(session& s, kernel_message message);
+    void deliver_to(session& s, const shared_message& message);
     // The session has just lost its last connection.
     void orphaned(session& s);
+    // How the stream budget asks to drop a disconnected session's buffer: posts evict.
+    std::function<void(const std::string& id, std::uint64_t generation)> evictor();
+    // The stream budget asked to drop the buffer of session `id` (if still disconnected since
+    // the orphaning `generation`).
+    void evict(const std::string& id, std::uint64_t generation);
     void expire_sessions();
     int poll_timeout_ms() const;
     void report_execute_reply(const kernel_message& reply, const std::string& parent_id);

@@ -36,6 +36,7 @@ struct manager_options
     std::chrono::milliseconds kill_grace{3000}; // after the soft limit, before the hard kill
     std::string runtime_dir;                    // kernels' private directories
     std::string work_dir;          // users' persistent directories: WORK/users/NAME at /work
+    work_quota_options work_quota; // each user's /work: a filesystem of this size
     int first_user_uid = 200000;   // sandbox uids of users, in order of appearance
     int max_kernels = 1024;        // on the whole server, starting ones included (0: none)
     int max_kernels_per_user = 16; // per token user; the admin is exempt (0: none)
@@ -129,7 +130,7 @@ public:
                 kernel_io::deliver_fn deliver);
     // `undelivered`: what the connection had taken but not sent, for the session's replay.
     void detach(const std::string& id, std::uint64_t connection,
-                std::vector<kernel_message> undelivered = {});
+                std::vector<shared_message> undelivered = {});
     void send(const std::string& id, std::uint64_t connection, kernel_message message);
 
     kernel* find(const std::string& id);
@@ -139,6 +140,17 @@ public:
     nlohmann::json list(const identity& who) const;
     // How many kernels are in each execution_state (for /api/status and /metrics).
     std::map<std::string, int> count_by_state() const;
+    // Users' homes and their /work usage (for /api/status).
+    const user_registry& users() const { return m_users; }
+
+    // How messages flow to clients; its budget is the gateway's stream memory budget.
+    const stream_options& streams() const { return m_options.streams; }
+    // `observer` is called with a kernel's id when its record goes (shut down, culled, failed
+    // to start), so that what others keep about it (its sessions) goes too.
+    void on_removed(std::function<void(const std::string& id)> observer)
+    {
+        m_on_removed = std::move(observer);
+    }
 
     // A launcher process ended (from the server's SIGCHLD handling).
     void on_exit(pid_t pid, int status);
@@ -199,7 +211,8 @@ private:
     void answer_with_error(kernel& k, const std::string& session_id, const kernel_message& request,
                            const std::string& ename, const std::string& evalue);
     // To every live connection of the session, else kept for its reconnect (io is null).
-    void tell_session(kernel& k, const std::string& session_id, const kernel_message& message);
+    void tell_session(kernel& k, const std::string& session_id, kernel_message message);
+    void tell_session(kernel& k, const std::string& session_id, const shared_message& message);
     // The cell limit of a request: its metadata.cellbox.timeout, else the owner's default,
     // never above the owner's cap.
     static double cell_limit(const nlohmann::json& metadata, const kernel& k);
@@ -208,6 +221,8 @@ private:
     void on_execute_reply(const std::string& id, const std::string& msg_id,
                           const std::string& status, const std::string& ename);
     void touch(kernel& k);
+    // Removes the kernel's record and tells the on_removed observer.
+    void forget(const std::string& id);
     // Idle culling: a pass every cull_interval_s while cull_idle_timeout_s > 0.
     void schedule_cull();
     void cull_idle();
@@ -221,8 +236,8 @@ private:
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
     std::map<std::string, std::unique_ptr<zygote_pool>> m_pools;          // by kernelspec name
     std::map<std::string, std::unique_ptr<launcher_pool>> m_launch_pools; // the others
-    std::uint32_t m_next_pool_uid = 0;
     boost::asio::steady_timer m_cull_timer;
+    std::function<void(const std::string& id)> m_on_removed;
 };
 
 // The `env` of POST /api/kernels: KERNEL_[A-Z0-9_]+ names with printable values of at most

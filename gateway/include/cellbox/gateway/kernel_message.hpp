@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ struct kernel_message
     std::string content;
     std::vector<std::string> buffers;
 };
+
+// A message from a kernel on its way to clients: one immutable copy, shared by every replay
+// buffer and WebSocket outbox that holds it (N sessions cost N pointers, not N copies).
+using shared_message = std::shared_ptr<const kernel_message>;
 
 // A frame or wire message that cannot be decoded; the text is meant for a log line.
 class protocol_error : public std::runtime_error

@@ -22,6 +22,8 @@
 namespace cellbox::gateway
 {
 
+class child_output;
+
 // A pooled session: its private directory (ipc dir, connection file with a fresh HMAC key,
 // verdict file) and the pid that stands for it (signals: SIGINT interrupts, SIGTERM stops).
 struct pooled_session
@@ -29,6 +31,7 @@ struct pooled_session
     std::string directory;
     connection_info connection;
     pid_t pid = -1;
+    std::shared_ptr<child_output> output; // its stdout and stderr, logged (child_output.hpp)
 };
 
 // A session handed out, with the pool's connection to it (subscribed, kernel_info answered).

@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,9 @@ class context;
 
 namespace cellbox::gateway
 {
+
+class connection_limits;
+class connection_slot;
 
 struct server_options
 {
@@ -37,6 +41,19 @@ struct server_options
     double ws_ping_interval_s = 30;
     // A WebSocket client that does not read is dropped once this much waits for it (0: never).
     std::size_t ws_max_outbox_bytes = std::size_t(64) << 20;
+    // /api/sessions: sessions bound to one kernel, and sessions of one user (0: no limit).
+    // jupyter_server clients make one per open notebook or console; these leave room for
+    // many while a tenant's requests cannot make the gateway hold an unbounded list.
+    int max_sessions_per_kernel = 64;
+    int max_sessions_per_user = 256;
+    // Connections held at once, in all and per client address (IPv6: per /64); more are
+    // refused at accept (0: no limit). See README, "Connection limits".
+    int max_connections = 4096;
+    int max_connections_per_ip = 256;
+    // Seconds a client has to send a request's headers (also the keep-alive idle time), and
+    // then its body (0: no limit).
+    double http_header_timeout_s = 30;
+    double http_body_timeout_s = 300;
 };
 
 // The HTTP + WebSocket front: jupyter_server's kernels and kernelspecs API (one session object
@@ -66,11 +83,16 @@ public:
 
 private:
     void accept();
+    void on_accept(boost::asio::ip::tcp::socket socket);
     // Runs the HTTP session once the client has completed the TLS handshake.
-    void handshake(boost::asio::ip::tcp::socket socket);
+    void handshake(boost::asio::ip::tcp::socket socket, connection_slot slot);
+    // A connection over a limit: a 503 if it speaks plain HTTP, then closed.
+    void refuse(boost::asio::ip::tcp::socket socket);
 
     boost::asio::io_context& m_io;
     boost::asio::ip::tcp::acceptor m_acceptor;
+    boost::asio::steady_timer m_accept_retry; // after accept fails (out of descriptors)
+    std::shared_ptr<connection_limits> m_limits;
     std::shared_ptr<context> m_context;
     std::shared_ptr<boost::asio::ssl::context> m_tls; // null: plain HTTP
 };

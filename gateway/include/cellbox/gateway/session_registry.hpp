@@ -29,6 +29,12 @@ public:
     session* find_by_path(const std::string& path, const identity& who);
     std::vector<session*> list(const identity& who);
     void remove(const std::string& id);
+    // Every session bound to the kernel (it is gone).
+    void remove_kernel(const std::string& kernel_id);
+
+    // For the caps on sessions per kernel and per user.
+    std::size_t count_on_kernel(const std::string& kernel_id) const;
+    std::size_t count_of(const std::string& user) const;
 
 private:
     std::map<std::string, session> m_sessions;

@@ -2,9 +2,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 
 namespace cellbox::gateway
 {
+
+class stream_budget;
 
 // How a kernel's messages flow to its clients (kernel_io applies them).
 struct stream_options
@@ -18,6 +21,14 @@ struct stream_options
     double iopub_msg_rate_limit = 0;                      // messages/s; 0: off
     double iopub_data_rate_limit = 0;                     // bytes/s; 0: off
     double rate_limit_window = 3;                         // seconds
+    // Bytes of kernel messages all replay buffers and WebSocket outboxes of the gateway may
+    // hold together, each message counted once (0: no limit). 512 MiB: eight sessions' full
+    // replay buffers or outboxes (64 MiB each) of distinct output fit, or 32 cells' full
+    // output (max_output_bytes), and a tenant still cannot make the gateway hold more than
+    // a small share of a host that runs 1 GiB kernels.
+    std::size_t memory_budget = std::size_t(512) << 20;
+    // Enforces memory_budget (kernel_manager makes it); null: messages are not counted.
+    std::shared_ptr<stream_budget> budget;
 };
 
 } // namespace cellbox::gateway

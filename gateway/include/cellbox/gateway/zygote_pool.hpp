@@ -30,6 +30,8 @@
 namespace cellbox::gateway
 {
 
+class child_output;
+
 struct pool_options
 {
     std::string kernel_program; // cellbox-kernel
@@ -39,6 +41,9 @@ struct pool_options
     std::uint64_t memory_bytes;      // cgroup limit of a pooled session (the server's default)
     std::uint64_t soft_memory_bytes; // the kernels' own limit (MemoryError), a little lower
     stream_options streams;          // of the pool's connections, handed over with the kernels
+    // The uid of each new session: the gateway's, disjoint from other gateways' and from
+    // other zygotes' (unset: the zygote picks from its policy's first_uid).
+    std::function<std::uint32_t()> next_uid;
 };
 
 class zygote_pool
@@ -89,11 +94,17 @@ private:
     void handle(const nlohmann::json& message);
     void request(nlohmann::json message, std::function<void(const nlohmann::json&)> answer);
     void write_next(); // m_output's first line, then the others, in order
+    // A spawn request with the next session uid, if the gateway hands them out.
+    nlohmann::json with_uid(nlohmann::json spawn);
     void refill();
     void refill_soon();
     void wait_to_refill(std::chrono::milliseconds delay,
                         std::chrono::steady_clock::time_point give_up);
     void zygote_lost(const std::string& why);
+    void give_output(session& s, nlohmann::json& request);
+    void session_started(session& s);
+    void session_ended(pid_t pid);
+    void abandon(session& s);
 
     boost::asio::io_context& m_io;
     zmq::context_t& m_zmq;
@@ -116,6 +127,9 @@ private:
     bool m_refill_pending = false;
     std::set<pid_t> m_cold_starting; // cold spawns whose kernel has not answered yet
     std::chrono::seconds m_restart_delay{1};
+    // Forked sessions' outputs, by pid: the gateway holds a write end of each until the
+    // session's exit (child_output::fifo).
+    std::map<pid_t, std::shared_ptr<child_output>> m_outputs;
 };
 
 } // namespace cellbox::gateway

@@ -28,7 +28,7 @@ struct late_binding
 {
     std::string workdir;                       // host directory to mount at /work ("": keep)
     std::optional<workdir_owner> owner;        // its owner on disk: idmap instead of chown
-    std::optional<std::uint64_t> memory_bytes; // new cgroup memory limit
+    std::optional<std::uint64_t> memory_bytes; // new cgroup memory limit, and tmpfs sizes
 };
 
 // "owner_uid" and "owner_gid" of a request (spawn or late binding): integers >= 1000; the gid
@@ -53,7 +53,8 @@ late_binding parse_late_binding(std::string_view text);
 nlohmann::json apply_late_binding(const late_binding& binding, const sandbox_plan& plan,
                                   session_cgroup* cgroup, int init_link);
 
-// Init side: serves one request from the supervisor (a directory tree to put at /work).
+// Init side: serves one request from the supervisor ("workdir" with a directory tree to put
+// at /work, or "tmpfs <tmp bytes> <shm bytes>" to resize /tmp and /dev/shm).
 // Returns false when the supervisor closed the link.
 bool serve_late_binding(int init_link);
 

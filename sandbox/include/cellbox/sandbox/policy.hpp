@@ -26,7 +26,10 @@ struct resource_limits
     std::optional<double> wall_time_s; // wall-clock seconds before the session is killed
     std::uint64_t open_files = 1024;
     std::uint64_t file_size_bytes = 1ULL << 30;
-    std::uint64_t tmp_size_bytes = 256ULL << 20;
+    // Caps of the session's tmpfs mounts; they are sized from the memory limit below these
+    // (tmpfs pages are charged to the session's memory cgroup: see tmpfs_sizes.hpp).
+    std::uint64_t tmp_size_bytes = 256ULL << 20; // /tmp (and /work without a workdir)
+    std::uint64_t shm_size_bytes = 64ULL << 20;  // /dev/shm
 };
 
 // Protections a policy can require; --check reports each as available or not.
