@@ -1,6 +1,6 @@
 // `cellbox serve --config FILE`: the TOML reader of the gateway's settings, then the checks of
 // finish_settings. Every mistake must be a config_error naming the key, nothing else.
-#include "config.hpp" // gateway/src
+#include "app/config.hpp"
 #include "fuzz_support.hpp"
 
 using namespace cellbox::gateway;

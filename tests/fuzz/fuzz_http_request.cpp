@@ -2,12 +2,11 @@
 // limits, then what the gateway does with a parsed request before it touches a kernel: the
 // path and query, the token, CORS, the JSON body and a new kernel's env, and the answers it
 // builds from them (which echo parts of the request).
-#include "cellbox/gateway/cors_policy.hpp"
-#include "cellbox/gateway/identity.hpp"
-#include "cellbox/gateway/kernel_manager.hpp"
+#include "auth/cors_policy.hpp"
+#include "auth/identity.hpp"
+#include "kernels/kernel_manager.hpp"
 #include "fuzz_support.hpp"
-#include "http_util.hpp" // gateway/src
-
+#include "http/http_util.hpp"
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 

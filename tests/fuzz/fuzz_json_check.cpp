@@ -2,7 +2,7 @@
 // the gateway splices a kernel's message parts into legacy frames after is_json_object alone,
 // so it must accept exactly what a parser accepts as an object, and never more nesting.
 #include "cellbox/bounded_json.hpp"
-#include "cellbox/gateway/json_check.hpp"
+#include "protocol/json_check.hpp"
 #include "fuzz_support.hpp"
 
 using namespace cellbox;

@@ -5,8 +5,8 @@
 // claims JSON, signed correctly with the server's secret (what a SaaS backend that copies a
 // user's data into a claim would sign). Mode 2: the rest is a header JSON, with honest claims,
 // signed correctly: only the header's checks stand in the way.
-#include "cellbox/gateway/identity.hpp"
-#include "cellbox/gateway/jwt.hpp"
+#include "auth/identity.hpp"
+#include "auth/jwt.hpp"
 #include "fuzz_support.hpp"
 
 #include <openssl/hmac.h>

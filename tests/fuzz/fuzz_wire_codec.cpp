@@ -5,9 +5,9 @@
 // Input: one flags byte, then the frames separated by NUL bytes. Flag 1: replace the frame
 // after "<IDS|MSG>" by the correct signature under the key "fuzz" (else the message is unsigned
 // and checked under an empty key).
-#include "cellbox/gateway/message_fields.hpp"
-#include "cellbox/gateway/websocket_framing.hpp"
-#include "cellbox/gateway/wire_codec.hpp"
+#include "protocol/message_fields.hpp"
+#include "protocol/websocket_framing.hpp"
+#include "protocol/wire_codec.hpp"
 #include "fuzz_support.hpp"
 
 #include <algorithm>

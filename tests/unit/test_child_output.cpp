@@ -1,10 +1,10 @@
 // What the gateway gives the processes it starts: an explicit environment, stdio of their own,
 // and how their output is cut, bounded and cleaned before it is logged; where the admin token
 // is read from and shown.
-#include "admin_token.hpp"
-#include "child_process.hpp"
-#include "config.hpp"
-#include "output_lines.hpp"
+#include "app/admin_token.hpp"
+#include "backends/child_process.hpp"
+#include "app/config.hpp"
+#include "backends/output_lines.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdlib>

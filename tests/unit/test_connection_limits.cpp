@@ -1,6 +1,6 @@
 // The connection limits: per client (an IPv4 address, an IPv6 /64) and in total, slots given
 // back when their connection ends.
-#include "connection_limits.hpp"
+#include "http/connection_limits.hpp"
 
 #include <catch2/catch.hpp>
 #include <vector>

@@ -1,5 +1,5 @@
 // --allow-origin: which origins get Access-Control-Allow-Origin and may open WebSockets.
-#include "cellbox/gateway/cors_policy.hpp"
+#include "auth/cors_policy.hpp"
 
 #include <catch2/catch.hpp>
 

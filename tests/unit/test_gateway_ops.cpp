@@ -1,6 +1,6 @@
 // The gateway's metrics registry (text exposition format) and settings parsing.
-#include "config.hpp"
-#include "metrics.hpp"
+#include "app/config.hpp"
+#include "telemetry/metrics.hpp"
 
 #include <catch2/catch.hpp>
 #include <map>

@@ -1,4 +1,4 @@
-#include "cellbox/gateway/json_check.hpp"
+#include "protocol/json_check.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

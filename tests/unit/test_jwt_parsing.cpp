@@ -1,7 +1,7 @@
 // What a token's header and claims may hold before anything reads them: refusals are
 // jwt_errors (a 403), never another exception or a deep walk.
-#include "cellbox/gateway/identity.hpp"
-#include "cellbox/gateway/jwt.hpp"
+#include "auth/identity.hpp"
+#include "auth/jwt.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>

@@ -1,9 +1,9 @@
 // The gateway's wire layer against a real cellbox-kernel over ipc://: our signatures are
 // accepted, the kernel's verify, and a message with a bad signature is ignored.
-#include "cellbox/gateway/connection_info.hpp"
-#include "cellbox/gateway/message_builder.hpp"
-#include "cellbox/gateway/wire_codec.hpp"
-#include "cellbox/gateway/zmq_frames.hpp"
+#include "protocol/connection_info.hpp"
+#include "protocol/message_builder.hpp"
+#include "protocol/wire_codec.hpp"
+#include "protocol/zmq_frames.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>

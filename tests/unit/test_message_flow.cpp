@@ -1,10 +1,10 @@
 // The gateway's message-flow policies: replay buffer bounds, per-cell output cap, iopub rate
 // limits.
 #include "cellbox/byte_size.hpp"
-#include "cellbox/gateway/iopub_rate_limiter.hpp"
-#include "cellbox/gateway/message_builder.hpp"
-#include "cellbox/gateway/output_limiter.hpp"
-#include "cellbox/gateway/replay_buffer.hpp"
+#include "streams/iopub_rate_limiter.hpp"
+#include "protocol/message_builder.hpp"
+#include "streams/output_limiter.hpp"
+#include "streams/replay_buffer.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-#include "cellbox/gateway/message_signer.hpp"
+#include "protocol/message_signer.hpp"
 
 #include <catch2/catch.hpp>
 

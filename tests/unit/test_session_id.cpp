@@ -1,5 +1,5 @@
 // Client session ids become ZeroMQ routing ids: what ZeroMQ would refuse never gets that far.
-#include "cellbox/gateway/session_id.hpp"
+#include "protocol/session_id.hpp"
 
 #include <catch2/catch.hpp>
 #include <string>

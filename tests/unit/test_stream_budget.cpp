@@ -1,8 +1,8 @@
 // The gateway-wide stream memory budget: shared messages counted once, and who is asked to
 // let go when the gateway holds too much (longest-disconnected sessions first, then the
 // clients that left messages unread longest), one at a time.
-#include "cellbox/gateway/message_fields.hpp"
-#include "cellbox/gateway/stream_budget.hpp"
+#include "protocol/message_fields.hpp"
+#include "streams/stream_budget.hpp"
 
 #include <atomic>
 #include <catch2/catch.hpp>

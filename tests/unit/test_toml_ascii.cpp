@@ -2,8 +2,7 @@
 // behaviour on some non-ASCII characters: found by fuzz_config and fuzz_policy).
 #include "cellbox/sandbox/policy.hpp"
 #include "cellbox/toml_ascii.hpp"
-#include "config.hpp" // gateway/src
-
+#include "app/config.hpp"
 #include <catch2/catch.hpp>
 #include <string>
 #include <toml++/toml.h>

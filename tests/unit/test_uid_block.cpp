@@ -1,6 +1,6 @@
 // Host-wide uid blocks: two gateways never get the same sandbox uids, a work dir keeps the
 // block its users' uids are in, and a gateway whose block is taken says by whom.
-#include "cellbox/gateway/uid_block.hpp"
+#include "backends/uid_block.hpp"
 
 #include <catch2/catch.hpp>
 #include <filesystem>

@@ -1,5 +1,5 @@
-#include "cellbox/gateway/spliced_frame.hpp"
-#include "cellbox/gateway/websocket_framing.hpp"
+#include "protocol/spliced_frame.hpp"
+#include "protocol/websocket_framing.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdint>

@@ -1,5 +1,5 @@
-#include "cellbox/gateway/message_builder.hpp"
-#include "cellbox/gateway/wire_codec.hpp"
+#include "protocol/message_builder.hpp"
+#include "protocol/wire_codec.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,0 +1,85 @@
+#pragma once
+// The sessions a pool has started and not handed out yet, each with the ZeroMQ connection that
+// nudges its kernel until it answers (and then becomes the kernel's client, kernel_io::adopt).
+// Shared by both kinds of pool: the zygote's forked sessions and prespawned sandbox launches.
+//
+// Lives on the server's io_context thread.
+#include "protocol/connection_info.hpp"
+#include "streams/kernel_io.hpp"
+#include "streams/stream_options.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+#include <zmq.hpp>
+
+namespace cellbox::gateway
+{
+
+class child_output;
+
+// A pooled session: its private directory (ipc dir, connection file with a fresh HMAC key,
+// verdict file) and the pid that stands for it (signals: SIGINT interrupts, SIGTERM stops).
+struct pooled_session
+{
+    std::string directory;
+    connection_info connection;
+    pid_t pid = -1;
+    std::shared_ptr<child_output> output; // its stdout and stderr, logged (child_output.hpp)
+};
+
+// A session handed out, with the pool's connection to it (subscribed, kernel_info answered).
+struct taken_session
+{
+    pooled_session s;
+    std::unique_ptr<kernel_io> client;
+};
+
+class pooled_sessions
+{
+public:
+    // `kernelspec` names the pool in metrics.
+    pooled_sessions(boost::asio::io_context& io, zmq::context_t& zmq, std::string kernelspec,
+                    stream_options streams);
+
+    // A new directory under `runtime_dir` for a session about to start.
+    static pooled_session prepare(const std::string& runtime_dir);
+
+    // A session just started (its pid known): probed until its kernel answers, then ready.
+    void add(pooled_session s, std::chrono::steady_clock::time_point started);
+    // The longest-ready session, no longer pooled; counts a pool hit or miss.
+    std::optional<taken_session> take();
+    // A pooled session ended or is dropped: forgotten, its directory removed. False if it was
+    // not in the pool.
+    bool remove(pid_t pid);
+    void remove_all();
+
+    std::size_t size() const { return m_sessions.size(); }
+    // Whether the pooled session `pid` has answered.
+    bool is_ready(pid_t pid) const;
+    std::vector<pid_t> pids() const;
+
+private:
+    struct entry
+    {
+        pooled_session s;
+        std::unique_ptr<kernel_io> probe;
+        bool ready = false;
+        std::chrono::steady_clock::time_point started;
+    };
+    std::size_t ready_count() const;
+
+    boost::asio::io_context& m_io;
+    zmq::context_t& m_zmq;
+    std::string m_kernelspec;
+    stream_options m_streams;
+    std::map<pid_t, entry> m_sessions;
+};
+
+} // namespace cellbox::gateway

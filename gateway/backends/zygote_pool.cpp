@@ -1,0 +1,522 @@
+#include "backends/zygote_pool.hpp"
+
+#include "cellbox/bounded_json.hpp"
+#include "backends/child_output.hpp"
+#include "backends/child_process.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/metrics.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace cellbox::gateway
+{
+namespace
+{
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// A process that is gone, or a zombie waiting for whoever inherited it.
+bool gone(pid_t pid)
+{
+    if (::kill(pid, 0) != 0)
+    {
+        return errno == ESRCH;
+    }
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
+}
+
+std::string output_path_of(const std::string& directory)
+{
+    return directory + "/output";
+}
+
+} // namespace
+
+zygote_pool::zygote_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::string name,
+                         pool_options options)
+    : m_io(io), m_zmq(zmq), m_name(std::move(name)), m_options(std::move(options)),
+      m_socket_path(m_options.runtime_dir + "/zygote-" + m_name + ".sock"),
+      m_pool(io, zmq, m_name, m_options.streams), m_restart_timer(io), m_refill_timer(io)
+{
+}
+
+zygote_pool::~zygote_pool()
+{
+    stop();
+}
+
+void zygote_pool::start()
+{
+    fs::create_directories(m_options.runtime_dir);
+    launch_zygote();
+}
+
+void zygote_pool::launch_zygote()
+{
+    std::error_code ignored;
+    fs::remove(m_socket_path, ignored);
+    // The zygote connects to us: nothing else can talk to it. Only root can connect here.
+    m_acceptor.emplace(m_io, boost::asio::local::stream_protocol::endpoint(m_socket_path));
+    chmod(m_socket_path.c_str(), 0600);
+    // The zygote refuses to fork with stray descriptors: none of the gateway's follow it.
+    const pid_t pid = spawn_logged(m_io,
+                                   {m_options.kernel_program, "--zygote", m_socket_path,
+                                    "--warm-modules", m_options.warm_modules, "--memory-limit",
+                                    std::to_string(m_options.soft_memory_bytes)},
+                                   "the zygote", {"zygote", m_name, ""})
+                          .pid;
+    m_zygote = pid;
+    log::info("zygote starting", {{"kernelspec", m_name},
+                                  {"pid", pid},
+                                  {"warm_modules", m_options.warm_modules},
+                                  {"pool_size", m_options.size}});
+    accept();
+}
+
+void zygote_pool::accept()
+{
+    m_acceptor->async_accept(
+        [this](const boost::system::error_code& error,
+               boost::asio::local::stream_protocol::socket socket)
+        {
+            m_acceptor.reset();
+            std::error_code ignored;
+            fs::remove(m_socket_path, ignored);
+            if (error || m_stopping)
+            {
+                return;
+            }
+            m_connection.emplace(std::move(socket));
+            read();
+        });
+}
+
+void zygote_pool::read()
+{
+    boost::asio::async_read_until(
+        *m_connection, m_input, '\n',
+        [this](const boost::system::error_code& error, std::size_t length)
+        {
+            if (error)
+            {
+                if (error != boost::asio::error::operation_aborted)
+                {
+                    zygote_lost("its control connection closed");
+                }
+                return;
+            }
+            std::string line(length, '\0');
+            m_input.sgetn(line.data(), static_cast<std::streamsize>(length));
+            const json message = parse_json_bounded(line);
+            if (message.is_object())
+            {
+                handle(message);
+            }
+            else
+            {
+                log::warn("zygote sent a malformed line", {{"kernelspec", m_name}});
+            }
+            if (m_connection)
+            {
+                read();
+            }
+        });
+}
+
+void zygote_pool::handle(const json& message)
+{
+    const std::string event = message.value("event", "");
+    if (event == "ready")
+    {
+        m_restart_delay = std::chrono::seconds(1);
+        log::info("zygote ready", {{"kernelspec", m_name},
+                                   {"pid", m_zygote},
+                                   {"warm_ms", message.value("warm_ms", 0.0)}});
+        refill();
+        return;
+    }
+    if (event == "exit")
+    {
+        const pid_t pid = message.value("pid", -1);
+        session_ended(pid);
+        if (m_pool.remove(pid))
+        {
+            log::warn(
+                "pooled session ended before use",
+                {{"kernelspec", m_name}, {"pid", pid}, {"verdict", message["verdict"].dump()}});
+            refill();
+        }
+        else if (const auto out = std::find(m_handed_out.begin(), m_handed_out.end(), pid);
+                 out != m_handed_out.end())
+        {
+            m_handed_out.erase(out);
+            m_cold_starting.erase(pid);
+            if (on_session_exit)
+            {
+                on_session_exit(pid);
+            }
+        }
+        return;
+    }
+    if (message.contains("id") && message["id"].is_number_unsigned())
+    {
+        const auto answer = m_answers.find(message["id"].get<std::uint64_t>());
+        if (answer != m_answers.end())
+        {
+            auto handler = std::move(answer->second);
+            m_answers.erase(answer);
+            handler(message);
+        }
+    }
+}
+
+void zygote_pool::request(json message, std::function<void(const json&)> answer)
+{
+    if (!m_connection)
+    {
+        boost::asio::post(m_io, [answer] { answer({{"error", "the zygote is not running"}}); });
+        return;
+    }
+    const std::uint64_t id = m_next_request++;
+    message["id"] = id;
+    m_answers[id] = std::move(answer);
+    m_output.push_back(message.dump() + "\n");
+    if (m_output.size() == 1) // else a write is under way and goes on to this line
+    {
+        write_next();
+    }
+}
+
+// One line at a time. (A self-referencing std::function held by a shared_ptr did this before and
+// leaked itself on every burst of requests: found by LeakSanitizer.)
+void zygote_pool::write_next()
+{
+    boost::asio::async_write(*m_connection, boost::asio::buffer(m_output.front()),
+                             [this](const boost::system::error_code& error, std::size_t)
+                             {
+                                 if (error || !m_connection)
+                                 {
+                                     m_output.clear();
+                                     return;
+                                 }
+                                 m_output.pop_front();
+                                 if (!m_output.empty())
+                                 {
+                                     write_next();
+                                 }
+                             });
+}
+
+json zygote_pool::with_uid(json spawn)
+{
+    if (m_options.next_uid)
+    {
+        spawn["uid"] = m_options.next_uid();
+    }
+    return spawn;
+}
+
+void zygote_pool::refill()
+{
+    while (m_connection && !m_stopping && m_pool.size() + m_spawning < m_options.size)
+    {
+        session s = pooled_sessions::prepare(m_options.runtime_dir);
+        ++m_spawning;
+        const auto forked = std::chrono::steady_clock::now();
+        json spawn = with_uid({{"op", "spawn"},
+                               {"ipc_dir", ipc_dir_of(s.directory)},
+                               {"connection_file", connection_file_of(s.directory)},
+                               {"verdict_file", verdict_file_of(s.directory)},
+                               {"memory", std::to_string(m_options.memory_bytes)}});
+        give_output(s, spawn);
+        request(std::move(spawn),
+                [this, s, forked](const json& answer) mutable
+                {
+                    --m_spawning;
+                    if (!answer.contains("pid"))
+                    {
+                        log::error("zygote could not fork a pooled session",
+                                   {{"kernelspec", m_name}, {"error", answer.value("error", "")}});
+                        abandon(s);
+                        return; // refilled at the next take(), not in a tight loop
+                    }
+                    s.pid = answer["pid"].get<pid_t>();
+                    session_started(s);
+                    m_pool.add(std::move(s), forked);
+                });
+    }
+}
+
+// Replacements are forked a little later than the take: at once, they would compete with
+// handing over the session just taken (the single-threaded zygote answers `go` only after a
+// fork) and, after a miss, with the cold start a user waits for, which would be queued behind
+// them. So: 100 ms after the take, and not while a cold start is still coming up (at most 2 s).
+void zygote_pool::refill_soon()
+{
+    if (m_refill_pending)
+    {
+        return;
+    }
+    m_refill_pending = true;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    wait_to_refill(std::chrono::milliseconds(100), give_up);
+}
+
+void zygote_pool::wait_to_refill(std::chrono::milliseconds delay,
+                                 std::chrono::steady_clock::time_point give_up)
+{
+    m_refill_timer.expires_after(delay);
+    m_refill_timer.async_wait(
+        [this, give_up](const boost::system::error_code& error)
+        {
+            if (error)
+            {
+                return; // cancelled: the pool is stopping
+            }
+            if (!m_cold_starting.empty() && std::chrono::steady_clock::now() < give_up)
+            {
+                wait_to_refill(std::chrono::milliseconds(10), give_up);
+                return;
+            }
+            m_refill_pending = false;
+            refill();
+        });
+}
+
+void zygote_pool::cold_start_finished(pid_t pid)
+{
+    m_cold_starting.erase(pid);
+}
+
+std::optional<taken_session> zygote_pool::take()
+{
+    auto claimed = m_pool.take();
+    if (claimed)
+    {
+        m_handed_out.push_back(claimed->s.pid);
+    }
+    refill_soon(); // a replacement, or (after a miss) the session the cold start will need
+    return claimed;
+}
+
+void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
+                        std::uint64_t memory_bytes, spawn_handler done)
+{
+    session s = pooled_sessions::prepare(m_options.runtime_dir);
+    json spawn = with_uid({{"op", "spawn"},
+                           {"ipc_dir", ipc_dir_of(s.directory)},
+                           {"connection_file", connection_file_of(s.directory)},
+                           {"verdict_file", verdict_file_of(s.directory)},
+                           {"workdir", workdir},
+                           {"owner_uid", owner_uid},
+                           {"memory", std::to_string(memory_bytes)}});
+    give_output(s, spawn);
+    request(std::move(spawn),
+            [this, s, done](const json& answer) mutable
+            {
+                if (!answer.contains("pid"))
+                {
+                    abandon(s);
+                    done(std::nullopt, answer.value("error", "the zygote did not fork"));
+                    return;
+                }
+                s.pid = answer["pid"].get<pid_t>();
+                session_started(s);
+                m_handed_out.push_back(s.pid);
+                m_cold_starting.insert(s.pid);
+                done(s, "");
+            });
+}
+
+void zygote_pool::go(pid_t pid, const std::string& workdir, std::uint32_t owner_uid,
+                     std::uint64_t memory_bytes, go_handler done)
+{
+    request({{"op", "go"},
+             {"pid", pid},
+             {"workdir", workdir},
+             {"owner_uid", owner_uid},
+             {"memory", std::to_string(memory_bytes)}},
+            [done](const json& answer)
+            { done(answer.value("ok", false), answer.value("error", std::string())); });
+}
+
+// A session's stdout and stderr: a FIFO in its private directory, which its supervisor opens
+// by name (log_file) before entering the sandbox, so that its lines are logged as its own and
+// not as the zygote's, whose output every session would otherwise share. Without it (it could
+// not be made), the session writes to the zygote's.
+void zygote_pool::give_output(session& s, nlohmann::json& request)
+{
+    try
+    {
+        s.output = child_output::fifo(m_io, output_path_of(s.directory), {"kernel", m_name, ""});
+        request["log_file"] = output_path_of(s.directory);
+    }
+    catch (const std::exception& e)
+    {
+        log::error("cannot make a session's output", {{"kernelspec", m_name}, {"error", e.what()}});
+    }
+}
+
+void zygote_pool::session_started(session& s)
+{
+    if (s.output)
+    {
+        s.output->set_pid(s.pid);
+        m_outputs[s.pid] = s.output;
+    }
+}
+
+void zygote_pool::session_ended(pid_t pid)
+{
+    if (const auto output = m_outputs.find(pid); output != m_outputs.end())
+    {
+        output->second->close_child_end(); // read to the end of what it wrote
+        m_outputs.erase(output);
+    }
+}
+
+void zygote_pool::abandon(session& s)
+{
+    if (s.output)
+    {
+        s.output->close_child_end(); // never forked: nothing else will write to it
+    }
+    std::error_code ignored;
+    fs::remove_all(s.directory, ignored);
+}
+
+void zygote_pool::kill(pid_t pid)
+{
+    request({{"op", "kill"}, {"pid", pid}}, [](const json&) {});
+}
+
+void zygote_pool::zygote_lost(const std::string& why)
+{
+    if (m_connection)
+    {
+        boost::system::error_code ignored;
+        m_connection->close(ignored);
+        m_connection.reset();
+    }
+    m_output.clear();
+    for (auto& [id, answer] : std::exchange(m_answers, {}))
+    {
+        answer({{"error", "the zygote went away (" + why + ")"}});
+    }
+    m_pool.remove_all();
+    m_spawning = 0;
+    // Their supervisors end the sessions: the outputs end with them.
+    for (const auto& [pid, output] : std::exchange(m_outputs, {}))
+    {
+        output->close_child_end();
+    }
+    m_cold_starting.clear();
+    // Without the zygote, its supervisors end their sessions.
+    for (const pid_t pid : std::exchange(m_handed_out, {}))
+    {
+        if (on_session_exit)
+        {
+            on_session_exit(pid);
+        }
+    }
+    if (m_stopping)
+    {
+        return;
+    }
+    log::error("zygote lost, restarting it",
+               {{"kernelspec", m_name}, {"why", why}, {"in_s", m_restart_delay.count()}});
+    if (m_zygote > 0)
+    {
+        ::kill(m_zygote, SIGKILL); // reaped through SIGCHLD (on_child_exit)
+    }
+    m_restart_timer.expires_after(m_restart_delay);
+    m_restart_delay = std::min(m_restart_delay * 2, std::chrono::seconds(30));
+    m_restart_timer.async_wait(
+        [this](const boost::system::error_code& error)
+        {
+            if (!error && !m_stopping && !m_connection && !m_acceptor)
+            {
+                launch_zygote();
+            }
+        });
+}
+
+bool zygote_pool::on_child_exit(pid_t pid)
+{
+    if (pid != m_zygote)
+    {
+        return false;
+    }
+    m_zygote = -1;
+    if (m_connection || !m_stopping)
+    {
+        zygote_lost("the zygote exited");
+    }
+    return true;
+}
+
+void zygote_pool::stop()
+{
+    if (m_stopping)
+    {
+        return;
+    }
+    m_stopping = true;
+    m_restart_timer.cancel();
+    m_refill_timer.cancel();
+    std::vector<pid_t> sessions = m_handed_out;
+    for (const pid_t pid : m_pool.pids())
+    {
+        sessions.push_back(pid);
+    }
+    for (const pid_t pid : sessions)
+    {
+        ::kill(pid, SIGTERM); // each supervisor stops its session and removes its cgroups
+    }
+    zygote_lost("the gateway is shutting down");
+    m_acceptor.reset();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    auto all_gone = [&]
+    {
+        if (m_zygote > 0 && waitpid(m_zygote, nullptr, WNOHANG) == m_zygote)
+        {
+            m_zygote = -1; // it exited on losing its connection
+        }
+        return m_zygote <= 0 && std::all_of(sessions.begin(), sessions.end(), gone);
+    };
+    while (!all_gone() && std::chrono::steady_clock::now() < deadline)
+    {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (const pid_t pid : sessions)
+    {
+        if (!gone(pid))
+        {
+            ::kill(pid, SIGKILL);
+        }
+    }
+    if (m_zygote > 0)
+    {
+        ::kill(m_zygote, SIGKILL);
+        waitpid(m_zygote, nullptr, 0);
+        m_zygote = -1;
+    }
+}
+
+} // namespace cellbox::gateway

@@ -1,0 +1,446 @@
+#include "http/http_session.hpp"
+
+#include "protocol/message_builder.hpp"
+#include "protocol/session_id.hpp"
+#include "http/http_util.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/metrics.hpp"
+#include "api/rest_api.hpp"
+#include "api/websocket_session.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <limits>
+#include <optional>
+#include <regex>
+#include <sstream>
+
+namespace cellbox::gateway
+{
+namespace
+{
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// The token of a request: `Authorization: token|Bearer T`, else `?token=T`.
+std::string request_token(const http_request& req)
+{
+    const std::string header(req[http::field::authorization]);
+    static const std::regex scheme(R"(^\s*(token|bearer)\s+(\S+)\s*$)", std::regex::icase);
+    std::smatch match;
+    if (std::regex_match(header, match, scheme))
+    {
+        return match[2];
+    }
+    return query_parameter(std::string(req.target()), "token");
+}
+
+template <class Stream> std::string remote_of(Stream& stream)
+{
+    beast::error_code error;
+    const auto endpoint = beast::get_lowest_layer(stream).socket().remote_endpoint(error);
+    if (error)
+    {
+        return "-";
+    }
+    std::ostringstream text;
+    text << endpoint;
+    return text.str();
+}
+
+// Reading a request, and writing its answer, must not take longer than this: a client that
+// stalls on purpose holds a connection, and connections are limited.
+std::chrono::steady_clock::duration seconds(double s)
+{
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(s));
+}
+constexpr std::chrono::seconds write_timeout{60};
+
+// Paths that answer only with a token; anything else outside them is a 404 to anyone.
+bool needs_token(const std::string& path)
+{
+    return path == "/metrics" || path.rfind("/api", 0) == 0 || path.rfind("/kernelspecs/", 0) == 0;
+}
+
+// One connection. Each request is read in two steps: its header, on which the caller is
+// authenticated and the request routed, then (for an authenticated caller only) its body, up
+// to max_message_bytes. A request answered before its body was read (401, 403, 404, 413...)
+// closes the connection: the unread body would otherwise be taken for the next request.
+template <class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>>
+{
+public:
+    http_session(Stream&& stream, std::shared_ptr<server::context> ctx, connection_slot slot)
+        : m_remote(remote_of(stream)), m_stream(std::move(stream)), m_ctx(std::move(ctx)),
+          m_slot(std::move(slot))
+    {
+    }
+
+    void run() { read_header(); }
+
+private:
+    void expire_after(double timeout_s)
+    {
+        if (timeout_s > 0)
+        {
+            beast::get_lowest_layer(m_stream).expires_after(seconds(timeout_s));
+        }
+        else
+        {
+            beast::get_lowest_layer(m_stream).expires_never();
+        }
+    }
+
+    void read_header()
+    {
+        m_header.emplace();
+        // The body's limit is applied once the caller is known (read_body): here, an oversized
+        // Content-Length would be answered 413 before the missing token's 401. (Not
+        // boost::none: Beast 1.74 compares a length with it as larger.)
+        m_header->body_limit(std::numeric_limits<std::uint64_t>::max());
+        m_body.reset();
+        m_body_unread = false;
+        // Also how long an idle keep-alive connection stays open.
+        expire_after(m_ctx->options.http_header_timeout_s);
+        http::async_read_header(
+            m_stream, m_buffer, *m_header,
+            beast::bind_front_handler(&http_session::on_header, this->shared_from_this()));
+    }
+
+    void on_header(beast::error_code error, std::size_t)
+    {
+        // For the CORS headers of whatever answers this request, even an error.
+        m_origin = std::string(m_header->get()[http::field::origin]);
+        if (error == http::error::end_of_stream)
+        {
+            close_write();
+            return;
+        }
+        if (error)
+        {
+            // Garbage, headers over the limit, or too slow (the stream closed the socket):
+            // nothing worth an answer.
+            log::debug("request not read", {{"error", error.message()}, {"remote", m_remote}});
+            return;
+        }
+        m_body_unread = !m_header->is_done();
+        http_request head(m_header->get().base()); // the header only: no body read yet
+        const std::string path = path_of(std::string(head.target()));
+        begin_request(std::string(head.method_string()), path);
+        if (websocket::is_upgrade(head))
+        {
+            upgrade(std::move(head), relative_path(path));
+            return;
+        }
+        dispatch(std::move(head), relative_path(path));
+    }
+
+    void dispatch(http_request head, const std::string& path)
+    {
+        if (head.method() == http::verb::options)
+        {
+            send(preflight_response(m_ctx->cors, head)); // browsers send no token with it
+            return;
+        }
+        if (!needs_token(path))
+        {
+            send(error_response(head, http::status::not_found, "Not Found"));
+            return;
+        }
+        auto who = authenticate(head);
+        if (!who)
+        {
+            return;
+        }
+        read_body(std::move(head), path, std::move(*who));
+    }
+
+    void read_body(http_request head, const std::string& path, identity who)
+    {
+        if (!m_body_unread)
+        {
+            handle(std::move(head), path, who);
+            return;
+        }
+        const auto length = m_header->content_length();
+        if (length && *length > m_ctx->options.max_message_bytes)
+        {
+            send(too_large(head));
+            return;
+        }
+        m_body.emplace(std::move(*m_header));
+        m_body->body_limit(m_ctx->options.max_message_bytes); // a chunked body's total
+        auto self = this->shared_from_this();
+        auto then = [self, path, who = std::move(who)](beast::error_code error, std::size_t)
+        { self->on_body(error, path, who); };
+        if (beast::iequals(head[http::field::expect], "100-continue"))
+        {
+            // The client waits for this before sending its body (curl does for large ones).
+            auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                            head.version());
+            expire_after(m_ctx->options.http_body_timeout_s);
+            http::async_write(
+                m_stream, *go_on,
+                [self, go_on, then = std::move(then)](beast::error_code error, std::size_t) mutable
+                {
+                    if (!error)
+                    {
+                        self->read_rest(std::move(then));
+                    }
+                });
+            return;
+        }
+        read_rest(std::move(then));
+    }
+
+    template <class Handler> void read_rest(Handler then)
+    {
+        expire_after(m_ctx->options.http_body_timeout_s);
+        http::async_read(m_stream, m_buffer, *m_body, std::move(then));
+    }
+
+    void on_body(beast::error_code error, const std::string& path, const identity& who)
+    {
+        if (error == http::error::body_limit)
+        {
+            http_request head(m_body->get().base());
+            send(too_large(head));
+            return;
+        }
+        if (error)
+        {
+            return; // the client went away, or was too slow (the socket is closed)
+        }
+        m_body_unread = false;
+        handle(m_body->release(), path, who);
+    }
+
+    http_response too_large(const http_request& head)
+    {
+        return error_response(head, http::status::payload_too_large,
+                              "request body larger than the configured maximum (" +
+                                  std::to_string(m_ctx->options.max_message_bytes) +
+                                  " bytes, max_message_bytes)");
+    }
+
+    // Authenticated first, so that nothing about the kernels is said to a caller without a
+    // token, then the Origin (a browser page of another site), then the session id.
+    void upgrade(http_request req, const std::string& path)
+    {
+        const auto who = authenticate(req);
+        if (!who)
+        {
+            return;
+        }
+        static const std::regex channels(R"(^/api/kernels/([^/]+)/channels$)");
+        std::smatch match;
+        if (!std::regex_match(path, match, channels))
+        {
+            send(error_response(req, http::status::not_found, "no WebSocket endpoint here"));
+            return;
+        }
+        // Browsers let any page open WebSockets anywhere: the Origin check is what keeps
+        // other sites' pages off the kernels (jupyter_server does the same).
+        if (!m_ctx->cors.websocket_allowed(std::string(req[http::field::origin]),
+                                           std::string(req[http::field::host])))
+        {
+            send(error_response(req, http::status::forbidden,
+                                "Cross-origin WebSocket from " +
+                                    std::string(req[http::field::origin]) + " is not allowed"));
+            return;
+        }
+        const std::string session_id = query_parameter(std::string(req.target()), "session_id");
+        if (!session_id.empty() && !valid_session_id(session_id))
+        {
+            send(error_response(req, http::status::bad_request,
+                                "session_id must be 1 to " + std::to_string(max_session_id_length) +
+                                    " printable ASCII characters without spaces"));
+            return;
+        }
+        if (m_body_unread)
+        {
+            send(error_response(req, http::status::bad_request,
+                                "a WebSocket upgrade request has no body"));
+            return;
+        }
+        const std::string id = match[1];
+        if (m_ctx->kernels.find(id, *who) == nullptr)
+        {
+            send(error_response(req, http::status::not_found, "Kernel does not exist: " + id));
+            return;
+        }
+        log_request(static_cast<unsigned>(http::status::switching_protocols));
+        // The WebSocket session sets its own timeouts.
+        beast::get_lowest_layer(m_stream).expires_never();
+        run_websocket_session(std::move(m_stream), m_ctx, id, std::move(req), std::move(m_slot));
+    }
+
+    // What the request log line says; the path never has the query string (tokens).
+    void begin_request(std::string method, std::string path)
+    {
+        m_method = std::move(method);
+        m_path = std::move(path);
+        m_started = std::chrono::steady_clock::now();
+    }
+
+    void log_request(unsigned status)
+    {
+        metric::http_request(status);
+        const std::chrono::duration<double, std::milli> duration =
+            std::chrono::steady_clock::now() - m_started;
+        log::info("request", {{"method", m_method},
+                              {"path", m_path},
+                              {"status", status},
+                              {"duration_ms", duration.count()},
+                              {"remote", m_remote}});
+    }
+
+    std::string relative_path(const std::string& path) const
+    {
+        const std::string& base = m_ctx->options.base_url;
+        if (base.size() > 1 && path.rfind(base, 0) == 0)
+        {
+            return "/" + path.substr(base.size());
+        }
+        return path;
+    }
+
+    // An authenticated request, its body read.
+    void handle(http_request req, const std::string& path, const identity& who)
+    {
+        handle_rest_api(m_ctx, who, std::move(req), path,
+                        [self = this->shared_from_this()](http_response res)
+                        { self->send(std::move(res)); });
+    }
+
+    // The caller, or nothing after answering 401/403.
+    std::optional<identity> authenticate(const http_request& req)
+    {
+        auto result = m_ctx->auth.authenticate(request_token(req));
+        if (auto* failure = std::get_if<auth_failure>(&result))
+        {
+            http_response res =
+                error_response(req, static_cast<http::status>(failure->status), failure->message);
+            if (failure->status == 401)
+            {
+                res.set(http::field::www_authenticate, "token");
+            }
+            send(std::move(res));
+            return std::nullopt;
+        }
+        return std::get<identity>(std::move(result));
+    }
+
+    void send(http_response res)
+    {
+        log_request(res.result_int());
+        add_cors_headers(m_ctx->cors, m_origin, res);
+        if (m_body_unread)
+        {
+            // The rest of this request may still be coming: the connection cannot carry
+            // another one. Closed once the answer is out (discard_input).
+            res.keep_alive(false);
+            m_discard_input = true;
+        }
+        beast::get_lowest_layer(m_stream).expires_after(write_timeout);
+        auto shared = std::make_shared<http_response>(std::move(res));
+        http::async_write(
+            m_stream, *shared,
+            [self = this->shared_from_this(), shared](beast::error_code error, std::size_t)
+            {
+                if (!error && shared->keep_alive())
+                {
+                    self->read_header();
+                }
+                else if (self->m_discard_input)
+                {
+                    if constexpr (!is_tls_stream<Stream>)
+                    {
+                        beast::error_code ignored;
+                        self->m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                    }
+                    self->discard_input();
+                }
+                else
+                {
+                    self->close_write();
+                }
+            });
+    }
+
+    // Ends our side of the connection: a TCP half-close, or TLS's close_notify exchange
+    // (bounded by the stream's timeout) before the socket closes.
+    void close_write()
+    {
+        if constexpr (is_tls_stream<Stream>)
+        {
+            beast::get_lowest_layer(m_stream).expires_after(std::chrono::seconds(10));
+            m_stream.async_shutdown([self = this->shared_from_this()](beast::error_code)
+                                    { beast::get_lowest_layer(self->m_stream).close(); });
+        }
+        else
+        {
+            beast::error_code ignored;
+            m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        }
+    }
+
+    // Reads and drops what the client still sends (for a while) before the socket closes:
+    // closing with unread input resets the connection, and the client would lose the response.
+    void discard_input()
+    {
+        if (!m_discard_deadline_set)
+        {
+            m_discard_deadline_set = true;
+            beast::get_lowest_layer(m_stream).expires_after(std::chrono::seconds(10));
+        }
+        m_buffer.consume(m_buffer.size());
+        m_stream.async_read_some(
+            m_buffer.prepare(64 * 1024),
+            [self = this->shared_from_this()](beast::error_code error, std::size_t)
+            {
+                if (!error)
+                {
+                    self->discard_input();
+                }
+            });
+    }
+
+    std::string m_remote; // before m_stream, which takes the socket
+    std::string m_method = "-";
+    std::string m_path = "-";
+    std::chrono::steady_clock::time_point m_started = std::chrono::steady_clock::now();
+    Stream m_stream;
+    beast::flat_buffer m_buffer;
+    std::optional<http::request_parser<http::empty_body>> m_header;
+    std::optional<http::request_parser<http::string_body>> m_body; // from m_header, once allowed
+    std::shared_ptr<server::context> m_ctx;
+    connection_slot m_slot;     // handed on with the stream to a WebSocket session
+    std::string m_origin;       // of the request being answered
+    bool m_body_unread = false; // the request being answered has a body not read (yet)
+    bool m_discard_input = false;
+    bool m_discard_deadline_set = false;
+};
+
+} // namespace
+
+void run_http_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
+                      connection_slot slot)
+{
+    std::make_shared<http_session<plain_stream>>(std::move(stream), std::move(ctx), std::move(slot))
+        ->run();
+}
+
+void run_http_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
+                      connection_slot slot)
+{
+    std::make_shared<http_session<tls_stream>>(std::move(stream), std::move(ctx), std::move(slot))
+        ->run();
+}
+
+} // namespace cellbox::gateway

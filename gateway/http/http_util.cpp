@@ -1,0 +1,143 @@
+#include "http/http_util.hpp"
+
+#include "cellbox/bounded_json.hpp"
+
+#include <openssl/crypto.h>
+#include <sstream>
+
+namespace cellbox::gateway
+{
+
+namespace http = boost::beast::http;
+
+namespace
+{
+
+std::string percent_decode(const std::string& text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i)
+    {
+        if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(text[i + 1]) != 0 &&
+            std::isxdigit(text[i + 2]) != 0)
+        {
+            out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+            i += 2;
+        }
+        else
+        {
+            out.push_back(text[i] == '+' ? ' ' : text[i]);
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+std::string query_parameter(const std::string& target, const std::string& key)
+{
+    const auto query = target.find('?');
+    if (query == std::string::npos)
+    {
+        return "";
+    }
+    std::istringstream pairs(target.substr(query + 1));
+    std::string pair;
+    while (std::getline(pairs, pair, '&'))
+    {
+        const auto equals = pair.find('=');
+        if (equals != std::string::npos && pair.substr(0, equals) == key)
+        {
+            return percent_decode(pair.substr(equals + 1));
+        }
+    }
+    return "";
+}
+
+std::string path_of(const std::string& target)
+{
+    return target.substr(0, target.find('?'));
+}
+
+bool same_secret(const std::string& a, const std::string& b)
+{
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+json_body parse_json_body(const std::string& body)
+{
+    if (body.empty())
+    {
+        return {nlohmann::json::object(), ""};
+    }
+    if (!json_depth_within(body))
+    {
+        return {nullptr,
+                "the body nests JSON deeper than " + std::to_string(max_json_depth) + " levels"};
+    }
+    nlohmann::json value = parse_json_bounded(body);
+    if (!value.is_object())
+    {
+        return {nullptr, "the body must be a JSON object"};
+    }
+    return {std::move(value), ""};
+}
+
+http_response json_response(const http_request& req, http::status status,
+                            const nlohmann::json& body)
+{
+    http_response res{status, req.version()};
+    res.set(http::field::server, "cellbox");
+    res.set(http::field::content_type, "application/json");
+    res.keep_alive(req.keep_alive());
+    res.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    res.prepare_payload();
+    return res;
+}
+
+http_response error_response(const http_request& req, http::status status,
+                             const std::string& message)
+{
+    return json_response(
+        req, status,
+        {{"reason", std::string(http::obsolete_reason(status))}, {"message", message}});
+}
+
+http_response empty_response(const http_request& req, http::status status)
+{
+    http_response res{status, req.version()};
+    res.set(http::field::server, "cellbox");
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return res;
+}
+
+void add_cors_headers(const cors_policy& cors, std::string_view origin, http_response& res)
+{
+    if (!cors.enabled())
+    {
+        return;
+    }
+    res.set(http::field::vary, "Origin");
+    const std::string allowed = cors.allow_origin_for(origin);
+    if (!allowed.empty())
+    {
+        res.set(http::field::access_control_allow_origin, allowed);
+    }
+}
+
+http_response preflight_response(const cors_policy& cors, const http_request& req)
+{
+    http_response res = empty_response(req, http::status::no_content);
+    if (cors.enabled() && !cors.allow_origin_for(std::string(req[http::field::origin])).empty())
+    {
+        res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
+        res.set(http::field::access_control_allow_headers,
+                "Accept, Authorization, Content-Type, X-XSRFToken, X-Requested-With");
+        res.set(http::field::access_control_max_age, "7200"); // Chromium's cap
+    }
+    return res;
+}
+
+} // namespace cellbox::gateway

@@ -1,0 +1,100 @@
+#pragma once
+
+#include "auth/cors_policy.hpp"
+#include "auth/identity.hpp"
+#include "kernels/kernel_manager.hpp"
+#include "kernels/kernelspec_catalog.hpp"
+#include "kernels/session_registry.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+
+namespace boost::asio::ssl
+{
+class context;
+}
+
+namespace cellbox::gateway
+{
+
+class connection_limits;
+class connection_slot;
+
+struct server_options
+{
+    std::string token;      // the admin's; empty: no authentication
+    std::string jwt_secret; // signs users' HS256 tokens; empty: the admin token does
+    std::string base_url = "/";
+    std::string default_kernel = "cellbox-python";
+    std::size_t max_message_bytes = 64 << 20; // requests and WebSocket frames
+    // Browser origins allowed (CORS, WebSocket Origin check): "", "*" or "a,b" (cors_policy).
+    std::string allow_origin;
+    // PEM files: with a certificate the port speaks HTTPS and WSS only (TLS 1.2+). The key may
+    // be in the certificate file (keyfile empty).
+    std::string certfile;
+    std::string keyfile;
+    // WebSocket pings every this many seconds keep idle connections alive through proxies; a
+    // connection that then stays silent as long again is closed (0: no pings, no idle limit).
+    double ws_ping_interval_s = 30;
+    // A WebSocket client that does not read is dropped once this much waits for it (0: never).
+    std::size_t ws_max_outbox_bytes = std::size_t(64) << 20;
+    // /api/sessions: sessions bound to one kernel, and sessions of one user (0: no limit).
+    // jupyter_server clients make one per open notebook or console; these leave room for
+    // many while a tenant's requests cannot make the gateway hold an unbounded list.
+    int max_sessions_per_kernel = 64;
+    int max_sessions_per_user = 256;
+    // Connections held at once, in all and per client address (IPv6: per /64); more are
+    // refused at accept (0: no limit). See README, "Connection limits".
+    int max_connections = 4096;
+    int max_connections_per_ip = 256;
+    // Seconds a client has to send a request's headers (also the keep-alive idle time), and
+    // then its body (0: no limit).
+    double http_header_timeout_s = 30;
+    double http_body_timeout_s = 300;
+};
+
+// The HTTP + WebSocket front: jupyter_server's kernels and kernelspecs API (one session object
+// per connection, as in Boost.Beast's advanced server). Runs on one io_context thread.
+class server
+{
+public:
+    // Throws tls_config_error (tls_context.hpp) when the certificate or key cannot be used.
+    server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
+           server_options options, const kernelspec_catalog& specs, kernel_manager& kernels);
+
+    void start();
+    unsigned short port() const;
+    bool tls() const { return m_tls != nullptr; }
+
+    struct context
+    {
+        server_options options;
+        authenticator auth;
+        const kernelspec_catalog& specs;
+        kernel_manager& kernels;
+        session_registry sessions;
+        std::string started;       // ISO 8601, for /api/status
+        std::string last_activity; // of the last API request ("" before the first)
+        cors_policy cors;
+    };
+
+private:
+    void accept();
+    void on_accept(boost::asio::ip::tcp::socket socket);
+    // Runs the HTTP session once the client has completed the TLS handshake.
+    void handshake(boost::asio::ip::tcp::socket socket, connection_slot slot);
+    // A connection over a limit: a 503 if it speaks plain HTTP, then closed.
+    void refuse(boost::asio::ip::tcp::socket socket);
+
+    boost::asio::io_context& m_io;
+    boost::asio::ip::tcp::acceptor m_acceptor;
+    boost::asio::steady_timer m_accept_retry; // after accept fails (out of descriptors)
+    std::shared_ptr<connection_limits> m_limits;
+    std::shared_ptr<context> m_context;
+    std::shared_ptr<boost::asio::ssl::context> m_tls; // null: plain HTTP
+};
+
+} // namespace cellbox::gateway

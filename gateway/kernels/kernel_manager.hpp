@@ -1,0 +1,251 @@
+#pragma once
+
+#include "auth/identity.hpp"
+#include "streams/kernel_io.hpp"
+#include "kernels/kernelspec_catalog.hpp"
+#include "backends/launcher_pool.hpp"
+#include "streams/stream_options.hpp"
+#include "kernels/user_registry.hpp"
+#include "backends/zygote_pool.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+#include <zmq.hpp>
+
+namespace cellbox::gateway
+{
+
+struct manager_options
+{
+    std::string sandbox_program;           // cellbox-sandbox
+    std::vector<std::string> sandbox_args; // extra launcher options, e.g. --allow-degraded
+    std::string memory_limit = "1G";       // per kernel, enforced by the sandbox's cgroup
+    bool restart_on_death = true;          // restart a kernel that died on its own
+    double cell_timeout_s = 30;    // default per-cell limit (0: none); requests may lower it
+    double cell_timeout_cap_s = 0; // the most a request may ask for (0: no cap)
+    std::chrono::milliseconds kill_grace{3000}; // after the soft limit, before the hard kill
+    std::string runtime_dir;                    // kernels' private directories
+    std::string work_dir;          // users' persistent directories: WORK/users/NAME at /work
+    work_quota_options work_quota; // each user's /work: a filesystem of this size
+    int first_user_uid = 200000;   // sandbox uids of users, in order of appearance
+    int max_kernels = 1024;        // on the whole server, starting ones included (0: none)
+    int max_kernels_per_user = 16; // per token user; the admin is exempt (0: none)
+    std::chrono::seconds start_timeout{60};
+    stream_options streams; // replay buffers, output cap, iopub rate limits
+    // Instant sessions for kernelspecs whose kernel.json has metadata.cellbox.zygote: this
+    // many pre-forked sessions each (0: every kernel is launched through cellbox-sandbox).
+    std::size_t pool_size = 4;
+    std::string pool_warm_modules = "numpy,pandas,matplotlib";
+    // Other kernelspecs (ipykernel...): this many sandboxed kernels launched ahead each, bound
+    // to their user when taken (0: every kernel is launched on demand). Needs a root gateway.
+    std::size_t launch_pool_size = 1;
+    // Idle culling, as jupyter_server's MappingKernelManager: a kernel without activity for
+    // cull_idle_timeout_s (0: never) is shut down, checked every cull_interval_s. Kernels with
+    // WebSocket connections or a running cell are spared unless cull_connected / cull_busy.
+    double cull_idle_timeout_s = 0;
+    double cull_interval_s = 300;
+    bool cull_connected = false;
+    bool cull_busy = false;
+};
+
+// The running kernels. Lives on the server's io_context thread; kernel_io threads report
+// back by posting to it.
+class kernel_manager
+{
+public:
+    struct kernel
+    {
+        std::string id;
+        std::string name;
+        std::string owner;                      // user name ("admin" for the admin token)
+        std::uint64_t memory_bytes = 0;         // cgroup limit of this kernel
+        double cell_timeout_s = 0;              // default cell limit for this owner
+        double cell_timeout_cap_s = 0;          // largest a request may ask (0: none)
+        std::map<std::string, std::string> env; // validated KERNEL_* variables
+        pid_t launcher = -1;
+        std::string directory;
+        connection_info connection;
+        std::unique_ptr<kernel_io> io;
+        std::unique_ptr<kernel_io> handed_client; // a pooled session's, until it is bound
+        unique_fd owner_link; // a prespawned launcher's late-binding link: open while it runs
+        bool cold_start_pending = false; // forked on a pool miss, not answering yet
+        std::string execution_state = "starting";
+        std::string last_activity;
+        std::chrono::steady_clock::time_point active_at;   // last_activity, for the culler
+        std::chrono::steady_clock::time_point launched_at; // of the current process
+        int connections = 0;
+        std::string reason; // why it last died, for the model
+        bool ready = false;
+        // execute_requests sent but not answered: msg_id -> (session id, request header)
+        std::map<std::string, std::pair<std::string, std::string>> pending;
+        std::map<std::string, double> pending_limits; // msg_id -> seconds (0: none)
+        std::map<std::string, std::chrono::steady_clock::time_point> pending_since; // msg_id
+        // Other shell requests sent but not answered (complete, inspect...): msg_id ->
+        // (session id, request), answered with an error if the process dies first.
+        std::map<std::string, std::pair<std::string, kernel_message>> unanswered;
+        // Requests that came between two processes (restarting) or before the new one was
+        // ready: sent to it once it is, or answered with an error if there is none.
+        std::vector<std::pair<std::uint64_t, kernel_message>> held;
+        std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
+        std::string kill_reason;                                  // set before we kill it
+        std::string running_msg_id; // the execute_request the kernel started last
+        bool from_zygote = false;   // launcher: a zygote session's supervisor, not our child
+        std::vector<std::function<void(bool)>> ready_waiters;
+        std::vector<std::function<void()>> exit_waiters;
+        // WebSocket connections, re-attached to the new process after a restart.
+        std::map<std::uint64_t, std::pair<std::string, kernel_io::deliver_fn>> attached;
+        // Between two processes (io is null): what disconnected sessions have waiting, handed
+        // from the old kernel_io to the next.
+        kernel_io::kept_sessions kept;
+    };
+    using start_handler = std::function<void(std::optional<std::string> id, std::string error)>;
+
+    kernel_manager(boost::asio::io_context& io, const kernelspec_catalog& specs,
+                   manager_options options);
+    ~kernel_manager();
+
+    // Why `who` may not start another kernel now (quota, global max), or nothing. Kernels
+    // still starting count; check and start() in the same handler, so none slips past.
+    std::optional<std::string> admission_error(const identity& who) const;
+    // Starts a kernel owned by `who` and calls `done` once it answers (or failed / timed out).
+    // `env`: KERNEL_* variables already checked by validate_kernel_env.
+    void start(const std::string& name, const identity& who, std::map<std::string, std::string> env,
+               start_handler done);
+    void shutdown(const std::string& id, std::function<void()> done);
+    void restart(const std::string& id, std::function<void(bool)> done);
+    bool interrupt(const std::string& id);
+
+    // WebSocket connections (the deliver function runs on the kernel's I/O thread).
+    bool attach(const std::string& id, std::uint64_t connection, const std::string& session_id,
+                kernel_io::deliver_fn deliver);
+    // `undelivered`: what the connection had taken but not sent, for the session's replay.
+    void detach(const std::string& id, std::uint64_t connection,
+                std::vector<shared_message> undelivered = {});
+    void send(const std::string& id, std::uint64_t connection, kernel_message message);
+
+    kernel* find(const std::string& id);
+    // The kernel if `who` may see it (its owner, or the admin): others' kernels do not exist.
+    kernel* find(const std::string& id, const identity& who);
+    nlohmann::json model(const kernel& k) const;
+    nlohmann::json list(const identity& who) const;
+    // How many kernels are in each execution_state (for /api/status and /metrics).
+    std::map<std::string, int> count_by_state() const;
+    // Users' homes and their /work usage (for /api/status).
+    const user_registry& users() const { return m_users; }
+
+    // How messages flow to clients; its budget is the gateway's stream memory budget.
+    const stream_options& streams() const { return m_options.streams; }
+    // `observer` is called with a kernel's id when its record goes (shut down, culled, failed
+    // to start), so that what others keep about it (its sessions) goes too.
+    void on_removed(std::function<void(const std::string& id)> observer)
+    {
+        m_on_removed = std::move(observer);
+    }
+
+    // A launcher process ended (from the server's SIGCHLD handling).
+    void on_exit(pid_t pid, int status);
+    // Stops every kernel (server shutdown).
+    void shutdown_all();
+
+private:
+    void launch(kernel& k, const kernelspec_catalog::entry& spec);
+    // What cellbox-sandbox is told for one kernel.
+    struct sandbox_launch
+    {
+        std::string directory; // the kernel's private directory (ipc, connection, verdict)
+        std::string workdir;   // at /work ("": bound later, with the user's memory limit)
+        std::uint32_t uid;
+        std::uint64_t memory_bytes;
+        std::map<std::string, std::string> env; // KERNEL_* variables
+    };
+    std::vector<std::string> sandbox_command(const sandbox_launch& launch,
+                                             const kernelspec_catalog::entry& spec);
+    // Through cellbox-sandbox (any kernelspec).
+    void launch_plain(kernel& k, const kernelspec_catalog::entry& spec);
+    // A session taken from a pool becomes k's process, is bound to k's owner with `bind`
+    // (their /work, their memory limit), then connected; if binding fails, k is launched
+    // through the sandbox instead.
+    using bind_fn = std::function<void(const user_registry::home& home, std::uint64_t memory_bytes,
+                                       std::function<void(bool ok, std::string error)> done)>;
+    void hand_over(kernel& k, taken_session claimed, bool from_zygote, bind_fn bind);
+    void adopt_session(kernel& k, const pooled_session& s, bool from_zygote);
+    void fall_back_to_sandbox(const std::string& id, const std::string& why);
+    // A pooled session handed over (or, if none is ready, one forked now) from the zygote.
+    void launch_from_pool(kernel& k, zygote_pool& pool);
+    // The gateway's ZeroMQ side of a launched kernel.
+    void connect(kernel& k);
+    // The pool of the kernel's kernelspec, if it has one.
+    zygote_pool* pool_of(const kernel& k);
+    // The pool to start this kernel from now, if any (ready, and no KERNEL_* environment).
+    zygote_pool* pool_for(const kernel& k);
+    // The prespawned kernels of k's kernelspec, if it has some and k may use them.
+    launcher_pool* launch_pool_for(const kernel& k);
+    // SIGKILL for what the launcher runs; a zygote session is killed by its zygote.
+    void kill_hard(const kernel& k);
+    void start_pools();
+    void start_launch_pools();
+    // The kernel died on its own (or we killed a stuck cell): explain it to every waiting
+    // request, then restart it.
+    void handle_death(kernel& k);
+    // The process is gone: stops its kernel_io, keeping its sessions' buffers in k.kept.
+    void stop_io(kernel& k);
+    // A request for a kernel between two processes: held for the next one, or answered with
+    // an error when there will be none (dead) or too many wait already.
+    void hold(kernel& k, std::uint64_t connection, kernel_message message);
+    // Sends the held requests to the process that just became ready.
+    void release_held(kernel& k);
+    // The kernel is dead for good: every request still waiting gets an error answer.
+    void refuse_unanswered(kernel& k, const std::string& ename, const std::string& evalue);
+    // Requests the last process took and did not answer (its cells, completions...).
+    void answer_in_flight(kernel& k, const std::string& ename, const std::string& evalue);
+    void answer_with_error(kernel& k, const std::string& session_id, const kernel_message& request,
+                           const std::string& ename, const std::string& evalue);
+    // To every live connection of the session, else kept for its reconnect (io is null).
+    void tell_session(kernel& k, const std::string& session_id, kernel_message message);
+    void tell_session(kernel& k, const std::string& session_id, const shared_message& message);
+    // The cell limit of a request: its metadata.cellbox.timeout, else the owner's default,
+    // never above the owner's cap.
+    static double cell_limit(const nlohmann::json& metadata, const kernel& k);
+    void on_execute_started(const std::string& id, const std::string& msg_id);
+    void mark_ready(const std::string& id);
+    void on_execute_reply(const std::string& id, const std::string& msg_id,
+                          const std::string& status, const std::string& ename);
+    void touch(kernel& k);
+    // Removes the kernel's record and tells the on_removed observer.
+    void forget(const std::string& id);
+    // Idle culling: a pass every cull_interval_s while cull_idle_timeout_s > 0.
+    void schedule_cull();
+    void cull_idle();
+
+    boost::asio::io_context& m_io;
+    const kernelspec_catalog& m_specs;
+    manager_options m_options;
+    std::uint64_t m_memory_bytes;
+    user_registry m_users;
+    zmq::context_t m_zmq;
+    std::map<std::string, std::unique_ptr<kernel>> m_kernels;
+    std::map<std::string, std::unique_ptr<zygote_pool>> m_pools;          // by kernelspec name
+    std::map<std::string, std::unique_ptr<launcher_pool>> m_launch_pools; // the others
+    boost::asio::steady_timer m_cull_timer;
+    std::function<void(const std::string& id)> m_on_removed;
+};
+
+// The `env` of POST /api/kernels: KERNEL_[A-Z0-9_]+ names with printable values of at most
+// 4096 bytes are kept (as jupyter_server passes them on); other names are ignored. Throws
+// std::invalid_argument naming the offending variable.
+std::map<std::string, std::string> validate_kernel_env(const nlohmann::json& env);
+
+// A UUID4 string, the id format jupyter_server's routes require.
+std::string make_kernel_id();
+
+} // namespace cellbox::gateway

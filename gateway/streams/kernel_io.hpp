@@ -1,0 +1,168 @@
+#pragma once
+
+#include "protocol/connection_info.hpp"
+#include "streams/iopub_rate_limiter.hpp"
+#include "protocol/kernel_message.hpp"
+#include "protocol/message_signer.hpp"
+#include "streams/output_limiter.hpp"
+#include "streams/replay_buffer.hpp"
+#include "streams/stream_budget.hpp"
+#include "streams/stream_options.hpp"
+#include "cellbox/unique_fd.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+namespace cellbox::gateway
+{
+
+// All ZeroMQ traffic of one kernel, on a thread of its own (ZeroMQ sockets are not
+// thread-safe): the iopub subscription, filtered (per-cell output cap, rate limits) and fanned
+// out to every attached connection, and per client session its own shell, control and stdin
+// sockets (routing id = the client's session id, as jupyter_server does). Until the kernel
+// first answers kernel_info it is nudged every 250 ms; `on_ready` runs once it has answered.
+//
+// When the last connection of a session goes, its sockets stay open and the messages meant
+// for it (its replies, iopub answering its requests, and all iopub while nobody at all is
+// connected) go to a bounded replay buffer; a connection that comes back with the same
+// session id within `replay_timeout` gets them first, in order. Each message is one shared,
+// immutable copy however many sessions and connections hold it; buffers of disconnected
+// sessions are enrolled in the gateway-wide stream_budget, which may ask for one to be
+// dropped (longest disconnected first) when the gateway holds too much.
+//
+// A restart replaces the kernel_io with the process: stop() hands the buffers of disconnected
+// sessions over, and the next kernel_io starts with them, so a reconnect after the restart
+// still gets what it missed (and the gateway's explanation of a death, added in between).
+//
+// Callbacks run on this thread; they must hand their work to the caller's own executor.
+class kernel_io
+{
+public:
+    // What a session without connections has waiting for its reconnect, until `expires`.
+    struct kept_session
+    {
+        replay_buffer buffer;
+        std::chrono::steady_clock::time_point expires;
+    };
+    using kept_sessions = std::map<std::string, kept_session>; // by session id
+
+    // Hands one message to a connection without blocking. Returns false once the connection
+    // is closing: the message was not taken (and goes to the session's replay buffer).
+    using deliver_fn = std::function<bool(const shared_message&)>;
+
+    struct callbacks
+    {
+        std::function<void()> on_ready;
+        std::function<void(const std::string& execution_state)> on_status;
+        std::function<void()> on_activity;
+        // A shell reply arrived for the request with this msg_id.
+        std::function<void(const std::string& parent_msg_id)> on_reply;
+        // The kernel started executing the request with this msg_id (its execute_input).
+        std::function<void(const std::string& parent_msg_id)> on_execute_started;
+        // The thread could not work (ZeroMQ refused a socket: out of descriptors): the kernel
+        // is unreachable.
+        std::function<void(const std::string& reason)> on_failure;
+        // An execute_reply arrived: its status (ok, error, aborted) and, for errors, ename.
+        std::function<void(const std::string& parent_msg_id, const std::string& status,
+                           const std::string& ename)>
+            on_execute_reply;
+    };
+
+    // `kept`: sessions of a previous kernel_io of this kernel (from its stop()).
+    kernel_io(zmq::context_t& context, connection_info info, callbacks events,
+              stream_options options = {}, kept_sessions kept = {});
+    ~kernel_io();
+
+    // Stops the thread; returns the disconnected sessions that have messages waiting. Call
+    // once, from the thread that posts commands; nothing may be posted afterwards.
+    kept_sessions stop();
+
+    kernel_io(const kernel_io&) = delete;
+    kernel_io& operator=(const kernel_io&) = delete;
+
+    // Hands this connection to a new owner (a pooled session's probe becomes its kernel's
+    // client: the iopub subscription and the kernel_info handshake are done already). The new
+    // callbacks replace the old ones; `on_ready` runs at once if the kernel is ready.
+    void adopt(callbacks events, kept_sessions kept = {});
+
+    void attach(std::uint64_t connection, const std::string& session_id, deliver_fn deliver);
+    // `undelivered`: messages the connection had taken but not yet sent, oldest first; they
+    // are replayed to the session's next connection.
+    void detach(std::uint64_t connection, std::vector<shared_message> undelivered = {});
+    // message.channel: shell, control or stdin; the message is signed here.
+    void send(std::uint64_t connection, kernel_message message);
+
+private:
+    struct session;
+    struct command
+    {
+        enum class kind
+        {
+            attach,
+            detach,
+            send,
+            adopt,
+            evict, // the stream budget asks to drop the session's buffer
+            stop
+        } what;
+        std::uint64_t connection = 0;
+        std::string session_id;
+        deliver_fn deliver;
+        kernel_message message;
+        std::vector<shared_message> undelivered;
+        std::shared_ptr<std::pair<callbacks, kept_sessions>> owner; // adopt
+        std::uint64_t generation = 0;                               // evict
+    };
+    void open_kept_sessions(kept_sessions kept);
+
+    void post(command c);
+    void run();
+    void relay();
+    // The session `id`, created (with its sockets) if new.
+    session& open_session(const std::string& id);
+    void apply(command& c);
+    void on_iopub(kernel_message message);
+    // To every live connection of `s`, or its replay buffer when it has none.
+    void deliver_to(session& s, const shared_message& message);
+    // The session has just lost its last connection.
+    void orphaned(session& s);
+    // How the stream budget asks to drop a disconnected session's buffer: posts evict.
+    std::function<void(const std::string& id, std::uint64_t generation)> evictor();
+    // The stream budget asked to drop the buffer of session `id` (if still disconnected since
+    // the orphaning `generation`).
+    void evict(const std::string& id, std::uint64_t generation);
+    void expire_sessions();
+    int poll_timeout_ms() const;
+    void report_execute_reply(const kernel_message& reply, const std::string& parent_id);
+
+    zmq::context_t& m_context;
+    connection_info m_info;
+    message_signer m_signer;
+    callbacks m_events;
+    stream_options m_options;
+
+    std::mutex m_mutex;
+    std::deque<command> m_commands;
+    unique_fd m_wake; // eventfd: commands are waiting
+
+    // Owned by the thread.
+    std::map<std::string, std::unique_ptr<session>> m_sessions; // by session id
+    std::map<std::uint64_t, std::string> m_connection_sessions; // connection -> session id
+    bool m_ready = false;
+    std::string m_session;
+    output_limiter m_output_limiter;
+    iopub_rate_limiter m_rate_limiter;
+    std::thread m_thread;
+};
+
+} // namespace cellbox::gateway
