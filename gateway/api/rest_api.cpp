@@ -1,9 +1,9 @@
 #include "api/rest_api.hpp"
 
-#include "protocol/message_builder.hpp"
 #include "api/kernel_start.hpp"
-#include "telemetry/metrics.hpp"
 #include "api/sessions_api.hpp"
+#include "protocol/message_builder.hpp"
+#include "telemetry/metrics.hpp"
 
 #include <fstream>
 #include <regex>

@@ -1,8 +1,8 @@
 #pragma once
 // The REST side of the gateway for an authenticated caller: jupyter_server's /api (status,
 // kernelspecs, kernels, sessions), /kernelspecs/{name}/{file} resources and /metrics.
-#include "http/server.hpp"
 #include "http/http_util.hpp"
+#include "http/server.hpp"
 
 #include <functional>
 #include <memory>

@@ -1,7 +1,7 @@
 #include "api/sessions_api.hpp"
 
-#include "protocol/connection_info.hpp"
 #include "api/kernel_start.hpp"
+#include "protocol/connection_info.hpp"
 
 #include <regex>
 

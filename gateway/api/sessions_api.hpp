@@ -1,7 +1,7 @@
 #pragma once
 // /api/sessions[/{id}]: jupyter_server's sessions API (GET, POST, PATCH, DELETE), per user.
-#include "http/server.hpp"
 #include "http/http_util.hpp"
+#include "http/server.hpp"
 
 #include <functional>
 #include <string>

@@ -1,10 +1,10 @@
 #include "api/websocket_session.hpp"
 
+#include "http/http_util.hpp"
 #include "protocol/message_fields.hpp"
 #include "protocol/spliced_frame.hpp"
-#include "streams/stream_budget.hpp"
 #include "protocol/websocket_framing.hpp"
-#include "http/http_util.hpp"
+#include "streams/stream_budget.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 

@@ -1,9 +1,9 @@
 #pragma once
 // /api/kernels/{id}/channels: one WebSocket connection attached to one kernel, in either of
 // jupyter_server's framings.
-#include "http/server.hpp"
 #include "http/connection_limits.hpp"
 #include "http/http_util.hpp"
+#include "http/server.hpp"
 #include "http/transport.hpp"
 
 #include <memory>

@@ -1,7 +1,7 @@
 #include "app/admin_token.hpp"
 
-#include "cellbox/unique_fd.hpp"
 #include "app/config.hpp"
+#include "cellbox/unique_fd.hpp"
 #include "telemetry/log.hpp"
 
 #include <cerrno>

@@ -1,8 +1,8 @@
 #include "app/config.hpp"
 
 #include "cellbox/byte_size.hpp"
-#include "protocol/connection_info.hpp"
 #include "cellbox/toml_ascii.hpp"
+#include "protocol/connection_info.hpp"
 
 #include <algorithm>
 #include <cerrno>

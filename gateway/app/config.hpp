@@ -4,8 +4,8 @@
 // `--cell-timeout`, environment variable `CELLBOX_CELL_TIMEOUT`. The precedence is
 // flag > environment > config file > built-in default; main.cpp applies the flags.
 #include "app/admin_token.hpp"
-#include "kernels/kernel_manager.hpp"
 #include "http/server.hpp"
+#include "kernels/kernel_manager.hpp"
 
 #include <cstdint>
 #include <functional>

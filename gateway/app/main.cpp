@@ -1,11 +1,11 @@
 // cellbox: the gateway program. `cellbox serve` runs the Jupyter kernels API; see README.md.
-#include "protocol/connection_info.hpp"
-#include "kernels/kernel_manager.hpp"
-#include "http/server.hpp"
 #include "app/config.hpp"
-#include "telemetry/log.hpp"
-#include "http/tls_context.hpp"
 #include "app/token_command.hpp"
+#include "http/server.hpp"
+#include "http/tls_context.hpp"
+#include "kernels/kernel_manager.hpp"
+#include "protocol/connection_info.hpp"
+#include "telemetry/log.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,8 +1,8 @@
 #include "app/token_command.hpp"
 
-#include "cellbox/byte_size.hpp"
 #include "auth/identity.hpp"
 #include "auth/jwt.hpp"
+#include "cellbox/byte_size.hpp"
 
 #include <chrono>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 #include "auth/identity.hpp"
 
-#include "cellbox/byte_size.hpp"
 #include "auth/jwt.hpp"
+#include "cellbox/byte_size.hpp"
 
 #include <cmath>
 #include <openssl/crypto.h>

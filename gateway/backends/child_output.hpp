@@ -8,8 +8,8 @@
 //
 // Lives on the io_context's thread. A child_output keeps itself alive while it reads: it ends
 // at end of file, once every process holding the write end has exited.
-#include "cellbox/unique_fd.hpp"
 #include "backends/output_lines.hpp"
+#include "cellbox/unique_fd.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>

@@ -1,8 +1,8 @@
 #include "backends/launcher_pool.hpp"
 
-#include "cellbox/bounded_json.hpp"
 #include "backends/child_output.hpp"
 #include "backends/child_process.hpp"
+#include "cellbox/bounded_json.hpp"
 #include "telemetry/log.hpp"
 
 #include <algorithm>

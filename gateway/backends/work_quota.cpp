@@ -1,9 +1,9 @@
 #include "backends/work_quota.hpp"
 
-#include "cellbox/byte_size.hpp"
 #include "backends/helper_program.hpp"
-#include "telemetry/log.hpp"
 #include "backends/loop_device.hpp"
+#include "cellbox/byte_size.hpp"
+#include "telemetry/log.hpp"
 
 #include <algorithm>
 #include <cerrno>

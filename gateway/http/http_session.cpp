@@ -1,12 +1,12 @@
 #include "http/http_session.hpp"
 
-#include "protocol/message_builder.hpp"
-#include "protocol/session_id.hpp"
-#include "http/http_util.hpp"
-#include "telemetry/log.hpp"
-#include "telemetry/metrics.hpp"
 #include "api/rest_api.hpp"
 #include "api/websocket_session.hpp"
+#include "http/http_util.hpp"
+#include "protocol/message_builder.hpp"
+#include "protocol/session_id.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/metrics.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>

@@ -1,7 +1,7 @@
 #pragma once
 // One HTTP/1.1 connection: reads requests, routes the REST API, hands WebSocket upgrades on.
-#include "http/server.hpp"
 #include "http/connection_limits.hpp"
+#include "http/server.hpp"
 #include "http/transport.hpp"
 
 #include <memory>

@@ -1,10 +1,10 @@
 #include "http/server.hpp"
 
-#include "protocol/message_builder.hpp"
 #include "http/connection_limits.hpp"
 #include "http/http_session.hpp"
-#include "telemetry/log.hpp"
 #include "http/tls_context.hpp"
+#include "protocol/message_builder.hpp"
+#include "telemetry/log.hpp"
 
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>

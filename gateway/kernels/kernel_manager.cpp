@@ -1,10 +1,10 @@
 #include "kernels/kernel_manager.hpp"
 
+#include "backends/child_output.hpp"
 #include "cellbox/bounded_json.hpp"
 #include "cellbox/byte_size.hpp"
 #include "protocol/message_builder.hpp"
 #include "protocol/message_fields.hpp"
-#include "backends/child_output.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 

@@ -1,12 +1,12 @@
 #pragma once
 
 #include "auth/identity.hpp"
-#include "streams/kernel_io.hpp"
-#include "kernels/kernelspec_catalog.hpp"
 #include "backends/launcher_pool.hpp"
-#include "streams/stream_options.hpp"
-#include "kernels/user_registry.hpp"
 #include "backends/zygote_pool.hpp"
+#include "kernels/kernelspec_catalog.hpp"
+#include "kernels/user_registry.hpp"
+#include "streams/kernel_io.hpp"
+#include "streams/stream_options.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

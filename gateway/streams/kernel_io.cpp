@@ -3,10 +3,10 @@
 #include "cellbox/bounded_json.hpp"
 #include "protocol/message_builder.hpp"
 #include "protocol/message_fields.hpp"
-#include "streams/replay_buffer.hpp"
 #include "protocol/wire_codec.hpp"
 #include "protocol/zmq_frames.hpp"
 #include "streams/kernel_io_session.hpp"
+#include "streams/replay_buffer.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 

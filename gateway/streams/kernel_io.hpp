@@ -1,14 +1,14 @@
 #pragma once
 
+#include "cellbox/unique_fd.hpp"
 #include "protocol/connection_info.hpp"
-#include "streams/iopub_rate_limiter.hpp"
 #include "protocol/kernel_message.hpp"
 #include "protocol/message_signer.hpp"
+#include "streams/iopub_rate_limiter.hpp"
 #include "streams/output_limiter.hpp"
 #include "streams/replay_buffer.hpp"
 #include "streams/stream_budget.hpp"
 #include "streams/stream_options.hpp"
-#include "cellbox/unique_fd.hpp"
 
 #include <atomic>
 #include <chrono>

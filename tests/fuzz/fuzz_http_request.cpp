@@ -4,9 +4,10 @@
 // builds from them (which echo parts of the request).
 #include "auth/cors_policy.hpp"
 #include "auth/identity.hpp"
-#include "kernels/kernel_manager.hpp"
 #include "fuzz_support.hpp"
 #include "http/http_util.hpp"
+#include "kernels/kernel_manager.hpp"
+
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 

@@ -2,8 +2,8 @@
 // the gateway splices a kernel's message parts into legacy frames after is_json_object alone,
 // so it must accept exactly what a parser accepts as an object, and never more nesting.
 #include "cellbox/bounded_json.hpp"
-#include "protocol/json_check.hpp"
 #include "fuzz_support.hpp"
+#include "protocol/json_check.hpp"
 
 using namespace cellbox;
 using cellbox::fuzz::require;

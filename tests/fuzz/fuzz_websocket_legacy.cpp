@@ -1,9 +1,9 @@
 // A client's frame on the legacy framing (JSON text, or binary with buffers), as
 // websocket_session::on_read takes it: decode_legacy, check_client_message; then the other
 // direction, encode_legacy, as the gateway frames a kernel's message for a legacy client.
+#include "fuzz_support.hpp"
 #include "protocol/message_fields.hpp"
 #include "protocol/websocket_framing.hpp"
-#include "fuzz_support.hpp"
 
 using namespace cellbox::gateway;
 using cellbox::fuzz::require;

@@ -1,8 +1,8 @@
 // A client's binary frame on the v1.kernel.websocket.jupyter.org protocol, as
 // websocket_session::on_read takes it: decode_v1, then check_client_message.
+#include "fuzz_support.hpp"
 #include "protocol/message_fields.hpp"
 #include "protocol/websocket_framing.hpp"
-#include "fuzz_support.hpp"
 
 using namespace cellbox::gateway;
 using cellbox::fuzz::require;

@@ -5,10 +5,10 @@
 // Input: one flags byte, then the frames separated by NUL bytes. Flag 1: replace the frame
 // after "<IDS|MSG>" by the correct signature under the key "fuzz" (else the message is unsigned
 // and checked under an empty key).
+#include "fuzz_support.hpp"
 #include "protocol/message_fields.hpp"
 #include "protocol/websocket_framing.hpp"
 #include "protocol/wire_codec.hpp"
-#include "fuzz_support.hpp"
 
 #include <algorithm>
 

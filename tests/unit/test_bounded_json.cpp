@@ -1,11 +1,12 @@
 // JSON from outside is refused above max_json_depth before anything parses or walks it: the
 // depth scan itself, then every reader of untrusted JSON that is built on it.
 #include "cellbox/bounded_json.hpp"
+#include "cellbox/sandbox/handover.hpp"
+#include "http/http_util.hpp"
 #include "protocol/message_fields.hpp"
 #include "protocol/websocket_framing.hpp"
 #include "protocol/wire_codec.hpp"
-#include "cellbox/sandbox/handover.hpp"
-#include "http/http_util.hpp"
+
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>

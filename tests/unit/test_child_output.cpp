@@ -2,8 +2,8 @@
 // and how their output is cut, bounded and cleaned before it is logged; where the admin token
 // is read from and shown.
 #include "app/admin_token.hpp"
-#include "backends/child_process.hpp"
 #include "app/config.hpp"
+#include "backends/child_process.hpp"
 #include "backends/output_lines.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,8 +1,8 @@
 // The gateway's message-flow policies: replay buffer bounds, per-cell output cap, iopub rate
 // limits.
 #include "cellbox/byte_size.hpp"
-#include "streams/iopub_rate_limiter.hpp"
 #include "protocol/message_builder.hpp"
+#include "streams/iopub_rate_limiter.hpp"
 #include "streams/output_limiter.hpp"
 #include "streams/replay_buffer.hpp"
 

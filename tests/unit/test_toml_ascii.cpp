@@ -1,8 +1,9 @@
 // TOML documents reach toml++ as pure ASCII with the same meaning (toml++ 3.3 has undefined
 // behaviour on some non-ASCII characters: found by fuzz_config and fuzz_policy).
+#include "app/config.hpp"
 #include "cellbox/sandbox/policy.hpp"
 #include "cellbox/toml_ascii.hpp"
-#include "app/config.hpp"
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <toml++/toml.h>

@@ -1,7 +1,7 @@
 // The geometry of users' /work filesystems: what the kernel will enforce follows from these
 // numbers. And the helper programs that make them (mkfs.ext4, resize2fs).
-#include "backends/work_quota.hpp"
 #include "backends/helper_program.hpp"
+#include "backends/work_quota.hpp"
 
 #include <catch2/catch.hpp>
 
