@@ -103,8 +103,9 @@ private:
         // Content-Length would be answered 413 before the missing token's 401. (Not
         // boost::none: Beast 1.74 compares a length with it as larger.)
         m_header->body_limit(std::numeric_limits<std::uint64_t>::max());
+        m_header->header_limit(max_header_bytes);
         m_body.reset();
-        m_body_unread = false;
+        m_request_unread = false;
         // Also how long an idle keep-alive connection stays open.
         expire_after(m_ctx->options.http_header_timeout_s);
         http::async_read_header(
@@ -121,15 +122,25 @@ private:
             close_write();
             return;
         }
+        if (error == http::error::header_limit)
+        {
+            refuse_oversized_header();
+            return;
+        }
         if (error)
         {
-            // Garbage, headers over the limit, or too slow (the stream closed the socket):
-            // nothing worth an answer.
+            // Garbage, or too slow (the stream closed the socket): nothing worth an answer.
             log::debug("request not read", {{"error", error.message()}, {"remote", m_remote}});
             return;
         }
-        m_body_unread = !m_header->is_done();
+        m_request_unread = !m_header->is_done();
         http_request head(m_header->get().base()); // the header only: no body read yet
+        if (head.target().size() > max_target_bytes)
+        {
+            begin_request(std::string(head.method_string()), "-");
+            refuse_header(head, http::status::uri_too_long);
+            return;
+        }
         const std::string path = path_of(std::string(head.target()));
         begin_request(std::string(head.method_string()), path);
         if (websocket::is_upgrade(head))
@@ -138,6 +149,38 @@ private:
             return;
         }
         dispatch(std::move(head), relative_path(path));
+    }
+
+    // A header over max_header_bytes. The client may still be sending the rest of it: send()
+    // reads and drops that before closing, so that the answer is not lost in a reset.
+    void refuse_oversized_header()
+    {
+        const auto target = m_header->get().target(); // "" if not parsed (yet)
+        begin_request(target.empty() ? "-" : std::string(m_header->get().method_string()), "-");
+        m_request_unread = true;
+        http_request head; // HTTP/1.1, whatever the request line said
+        const std::string_view received(static_cast<const char*>(m_buffer.data().data()),
+                                        m_buffer.size());
+        refuse_header(head, oversized_header_status(target, received));
+    }
+
+    // 414 or 431, with a log line saying which limit: the target is not logged (it is what
+    // is too long, and may hold a token).
+    void refuse_header(const http_request& head, http::status status)
+    {
+        const bool target = status == http::status::uri_too_long;
+        log::warn("request refused: header over a limit",
+                  {{"limit", target ? "request target" : "request header"},
+                   {"max_bytes", target ? max_target_bytes : std::size_t{max_header_bytes}},
+                   {"remote", m_remote}});
+        http_response res =
+            error_response(head, status,
+                           target ? "the request target (path and query) is longer than " +
+                                        std::to_string(max_target_bytes) + " bytes"
+                                  : "the request header is larger than " +
+                                        std::to_string(max_header_bytes) + " bytes");
+        res.keep_alive(false);
+        send(std::move(res));
     }
 
     void dispatch(http_request head, const std::string& path)
@@ -162,7 +205,7 @@ private:
 
     void read_body(http_request head, const std::string& path, identity who)
     {
-        if (!m_body_unread)
+        if (!m_request_unread)
         {
             handle(std::move(head), path, who);
             return;
@@ -216,7 +259,7 @@ private:
         {
             return; // the client went away, or was too slow (the socket is closed)
         }
-        m_body_unread = false;
+        m_request_unread = false;
         handle(m_body->release(), path, who);
     }
 
@@ -262,7 +305,7 @@ private:
                                     " printable ASCII characters without spaces"));
             return;
         }
-        if (m_body_unread)
+        if (m_request_unread)
         {
             send(error_response(req, http::status::bad_request,
                                 "a WebSocket upgrade request has no body"));
@@ -340,7 +383,7 @@ private:
     {
         log_request(res.result_int());
         add_cors_headers(m_ctx->cors, m_origin, res);
-        if (m_body_unread)
+        if (m_request_unread)
         {
             // The rest of this request may still be coming: the connection cannot carry
             // another one. Closed once the answer is out (discard_input).
@@ -420,9 +463,11 @@ private:
     std::optional<http::request_parser<http::empty_body>> m_header;
     std::optional<http::request_parser<http::string_body>> m_body; // from m_header, once allowed
     std::shared_ptr<server::context> m_ctx;
-    connection_slot m_slot;     // handed on with the stream to a WebSocket session
-    std::string m_origin;       // of the request being answered
-    bool m_body_unread = false; // the request being answered has a body not read (yet)
+    connection_slot m_slot; // handed on with the stream to a WebSocket session
+    std::string m_origin;   // of the request being answered
+    // The request being answered has bytes not read (yet): its body, or the rest of a header
+    // over the limit.
+    bool m_request_unread = false;
     bool m_discard_input = false;
     bool m_discard_deadline_set = false;
 };

@@ -35,6 +35,27 @@ std::string percent_decode(const std::string& text)
 
 } // namespace
 
+http::status oversized_header_status(boost::beast::string_view parsed_target,
+                                     std::string_view received)
+{
+    std::size_t target = parsed_target.size();
+    if (target == 0)
+    {
+        const auto line_end = received.find('\n');
+        if (line_end == std::string_view::npos)
+        {
+            return http::status::uri_too_long; // the request line alone is over the limit
+        }
+        // "METHOD TARGET VERSION": the target is between the first and the last space.
+        const std::string_view line = received.substr(0, line_end);
+        const auto first = line.find(' ');
+        const auto last = line.rfind(' ');
+        target = first == std::string_view::npos || last <= first ? line.size() : last - first - 1;
+    }
+    return target > max_target_bytes ? http::status::uri_too_long
+                                     : http::status::request_header_fields_too_large;
+}
+
 std::string query_parameter(const std::string& target, const std::string& key)
 {
     const auto query = target.find('?');

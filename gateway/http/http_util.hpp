@@ -3,14 +3,31 @@
 #include "auth/cors_policy.hpp"
 
 #include <boost/beast/http.hpp>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace cellbox::gateway
 {
 
 using http_request = boost::beast::http::request<boost::beast::http::string_body>;
 using http_response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// Limits on a request's header, applied before anything reads it; past them the request is
+// answered 414 or 431 and the connection closed. The whole header (request line and fields) is
+// Boost.Beast's default, stated here so that answers can quote it. Its target (path and query)
+// may take half of it: Jupyter clients send ids of 36 characters and tokens under 1 KiB, and
+// the fields (Authorization, cookies) keep the other half.
+constexpr std::uint32_t max_header_bytes = 8192;
+constexpr std::size_t max_target_bytes = 4096;
+// The answer to a request whose header went over max_header_bytes: 414 URI Too Long when its
+// target is to blame, else 431 Request Header Fields Too Large. `parsed_target` is the target
+// Beast's parser got, `received` the bytes it left unconsumed. The parser consumes the request
+// line as soon as it has it whole; once it had to wait for more, it waits for the whole header
+// and then consumed nothing: the target is looked for at the front of `received`.
+boost::beast::http::status oversized_header_status(boost::beast::string_view parsed_target,
+                                                   std::string_view received);
 
 // Query parameter `key` of a request target ("" when absent), percent-decoded.
 std::string query_parameter(const std::string& target, const std::string& key);

@@ -1,5 +1,7 @@
 #include "cellbox/sandbox/cgroup.hpp"
 
+#include "mount_table.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -81,30 +83,32 @@ bool is_cgroup2(const char* path)
     return statfs(path, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-// Mount point of a v1 controller, from /proc/self/mounts ("" when not mounted). The table is
+// Mount point of a v1 controller, from the mount table ("" when not mounted). The table is
 // read once per process: hierarchies do not move under a running service, and every launch
-// would otherwise parse it eight times.
+// would otherwise parse it eight times. It is read with for_each_mount, which leaves no copy
+// of the other lines (other users' /work mounts) in memory: a zygote session's supervisor
+// reads it, and the session would inherit them (mount_table.hpp).
 std::string v1_mount(const std::string& controller)
 {
     static const std::map<std::string, std::string> mount_of_controller = []
     {
         std::map<std::string, std::string> found;
-        std::istringstream mounts(read_text("/proc/self/mounts"));
-        std::string device, target, type, options, rest;
-        while (mounts >> device >> target >> type >> options)
-        {
-            std::getline(mounts, rest);
-            if (type != "cgroup")
+        for_each_mount(
+            [&found](const mount_entry& mount)
             {
-                continue;
-            }
-            std::istringstream opts(options);
-            std::string opt;
-            while (std::getline(opts, opt, ','))
-            {
-                found.emplace(opt, target); // the first mount of a controller wins
-            }
-        }
+                if (mount.type != "cgroup")
+                {
+                    return;
+                }
+                for (std::string_view options = mount.options; !options.empty();)
+                {
+                    const auto comma = options.find(',');
+                    // The first mount of a controller wins.
+                    found.emplace(options.substr(0, comma), mount.target);
+                    options.remove_prefix(comma == std::string_view::npos ? options.size()
+                                                                          : comma + 1);
+                }
+            });
         return found;
     }();
     const auto it = mount_of_controller.find(controller);

@@ -1,7 +1,7 @@
 // An HTTP request as the gateway reads it: Boost.Beast's request parser with the gateway's
-// limits, then what the gateway does with a parsed request before it touches a kernel: the
-// path and query, the token, CORS, the JSON body and a new kernel's env, and the answers it
-// builds from them (which echo parts of the request).
+// limits (and the 414 or 431 of a header over them), then what the gateway does with a parsed
+// request before it touches a kernel: the path and query, the token, CORS, the JSON body and a new
+// kernel's env, and the answers it builds from them (which echo parts of the request).
 #include "auth/cors_policy.hpp"
 #include "auth/identity.hpp"
 #include "fuzz_support.hpp"
@@ -22,6 +22,7 @@ namespace
 std::optional<http_request> parse(std::string_view bytes)
 {
     http::request_parser<http::string_body> parser;
+    parser.header_limit(max_header_bytes);
     parser.body_limit(1 << 20); // --max-message-bytes, small here to keep runs fast
     parser.eager(true);
     boost::beast::error_code error;
@@ -31,6 +32,13 @@ std::optional<http_request> parse(std::string_view bytes)
         if (error == http::error::need_more)
         {
             break;
+        }
+        if (error == http::error::header_limit)
+        {
+            const auto status = oversized_header_status(parser.get().target(), bytes);
+            require(status == http::status::uri_too_long ||
+                        status == http::status::request_header_fields_too_large,
+                    "an oversized header is answered 414 or 431");
         }
         if (error)
         {

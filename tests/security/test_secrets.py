@@ -165,20 +165,24 @@ def test_secrets_are_nowhere_in_the_sessions_memory_or_files(mode):
 
 
 @pytest.mark.as_cell
-@pytest.mark.xfail(strict=False, reason="open: with /work quotas on (the default), other "
-                   "tenants' names still reach a later zygote session's anonymous memory and "
-                   "stack; passes with --work-quota 0. Issue 12's note has the details.")
 def test_other_tenants_are_not_in_the_memory_a_zygote_session_inherits():
     """A cell in a session forked by the zygote after other users were bound (a pooled session
     handed to alice, a cold fork for carol) scans its memory for their names and /work paths."""
     g, kernelspec = start_gateway_for("zygote", Gateway)
     try:
-        others = [f"{name}-{os.urandom(4).hex()}" for name in ("alice", "carol")]
-        for user in others:  # alice takes the pooled session; carol's is forked on demand
+        others = [f"{name}-{os.urandom(4).hex()}" for name in ("alice", "carol", "dave")]
+        for user in others[:2]:  # alice takes the pooled session; carol's is forked on demand
             token = user_token(user)
             kernel_id = start_kernel(g, token, kernelspec)
             assert run_cell(g, kernel_id, "print(1)", token)[0]["status"] == "ok"
-        wait_for_pool(g, kernelspec)  # forked after both bindings
+        # The session now waiting may have been forked while carol's /work was being mounted:
+        # dave takes it, so that mallory's is forked once both /work mounts exist (the mount
+        # table names them, and a session's supervisor reads it after the fork).
+        work = g.request("GET", "/api/status")[1]["work"]
+        assert work["quota"] and set(others[:2]) <= set(work["users"]), "/work images mounted"
+        wait_for_pool(g, kernelspec)
+        start_kernel(g, user_token(others[2]), kernelspec)
+        wait_for_pool(g, kernelspec)
         mallory = user_token("mallory")
         kernel_id = start_kernel(g, mallory, kernelspec)
         needles = {f"tenant {i}": halves(user) for i, user in enumerate(others)}
