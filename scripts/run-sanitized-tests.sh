@@ -16,6 +16,8 @@ rm -rf "$reports"
 mkdir -p "$reports"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$reports/asan"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
+# Tests that judge the gateway by its resident memory skip themselves under this flag.
+export CELLBOX_SANITIZED=1
 
 status=0
 echo "sanitized: unit tests"
