@@ -17,10 +17,11 @@ using http_response = boost::beast::http::response<boost::beast::http::string_bo
 // Limits on a request's header, applied before anything reads it; past them the request is
 // answered 414 or 431 and the connection closed. The whole header (request line and fields) is
 // Boost.Beast's default, stated here so that answers can quote it. Its target (path and query)
-// may take half of it: Jupyter clients send ids of 36 characters and tokens under 1 KiB, and
-// the fields (Authorization, cookies) keep the other half.
+// may take 6 KiB of it: Jupyter clients send ids of 36 characters and tokens under 1 KiB, an
+// unknown path of 5000 characters is still a plain 404, and a request with the longest target
+// keeps 2 KiB for its fields (Host, Authorization).
 constexpr std::uint32_t max_header_bytes = 8192;
-constexpr std::size_t max_target_bytes = 4096;
+constexpr std::size_t max_target_bytes = 6144;
 // The answer to a request whose header went over max_header_bytes: 414 URI Too Long when its
 // target is to blame, else 431 Request Header Fields Too Large. `parsed_target` is the target
 // Beast's parser got, `received` the bytes it left unconsumed. The parser consumes the request
