@@ -1,8 +1,12 @@
+// The session's cgroups (v1 or v2): the session_cgroup class, and the launch steps that plan
+// which limits they keep and put the sandbox's init into them.
 #include "cellbox/sandbox/cgroup.hpp"
 
 #include "mount_table.hpp"
+#include "steps.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -25,6 +29,12 @@ namespace
 
 constexpr const char* cgroup_root = "/sys/fs/cgroup";
 constexpr const char* base_name = "cellbox";
+
+std::string session_name()
+{
+    static std::atomic<unsigned> counter{0};
+    return "s" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
 
 std::string read_text(const std::string& path)
 {
@@ -426,6 +436,46 @@ void session_cgroup::destroy()
     m_cpu.clear();
     m_cpuacct.clear();
     m_unified.clear();
+}
+
+void plan_limits(launch_state& s)
+{
+    // As root, the cgroups keep the limits this machine's controllers can enforce; confine.cpp
+    // makes rlimits stand in for the memory and pids limits they cannot.
+    s.use_cgroups = s.plan.as_root && s.cgroups.version != 0;
+    s.in_cgroup = s.config.rules.limits;
+    if (!s.use_cgroups)
+    {
+        return;
+    }
+    if (!s.cgroups.memory)
+    {
+        s.in_cgroup.memory_bytes.reset();
+    }
+    if (!s.cgroups.pids)
+    {
+        s.in_cgroup.pids.reset();
+    }
+    if (!s.cgroups.cpu)
+    {
+        s.in_cgroup.cpus.reset();
+    }
+    s.plan.memory_in_cgroup = s.in_cgroup.memory_bytes.has_value();
+    s.plan.pids_in_cgroup = s.in_cgroup.pids.has_value();
+}
+
+void join_cgroups(launch_state& s)
+{
+    // Created, with their limits, while the init builds its filesystem; it joins them before
+    // it may start the payload (release_into_limits).
+    if (!s.use_cgroups)
+    {
+        return;
+    }
+    launch_record& r = s.record;
+    r.cgroup = session_cgroup::create(session_name(), s.in_cgroup);
+    r.oom_kills_before = r.cgroup->oom_kills();
+    r.cgroup->add_process(r.init);
 }
 
 } // namespace cellbox::sandbox

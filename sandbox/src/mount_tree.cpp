@@ -1,13 +1,18 @@
 // The sandbox's filesystem (nsjail's mnt step): built inside a fresh tmpfs the payload never
-// saw, from read-only binds, then made the root with pivot_root.
+// saw, from read-only binds, then made the root with pivot_root. The launcher first checks
+// the host directories it binds (prepare_directories).
+#include "cellbox/sandbox/handover.hpp"
 #include "cellbox/sandbox/session.hpp"
 #include "cellbox/sandbox/tmpfs_sizes.hpp"
 #include "cellbox/unique_fd.hpp"
 #include "mount_api.hpp"
+#include "steps.hpp"
 
 #include <cerrno>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -191,7 +196,76 @@ unique_fd open_host_directory(const std::string& path)
     return fd;
 }
 
+// Checks a host directory given on the command line; as root, hands it (and, for the ipc
+// directory, the files directly in it, e.g. a connection file) to the sandbox's uid, so the
+// unprivileged program can use it. Never follows a symlink.
+void prepare_directory(const std::string& path, const char* what, const sandbox_plan& plan,
+                       bool with_files)
+{
+    if (path.empty())
+    {
+        return;
+    }
+    unique_fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd)
+    {
+        fail(std::string(what) + " " + path);
+    }
+    if (!plan.as_root)
+    {
+        return;
+    }
+    if (fchown(fd.get(), plan.uid, plan.gid) != 0)
+    {
+        fail(std::string("hand ") + what + " " + path + " to the sandbox uid");
+    }
+    if (!with_files)
+    {
+        return;
+    }
+    DIR* dir = fdopendir(dup(fd.get()));
+    if (dir == nullptr)
+    {
+        fail(std::string("list ") + path);
+    }
+    struct dir_closer
+    {
+        void operator()(DIR* d) const { closedir(d); }
+    };
+    std::unique_ptr<DIR, dir_closer> closer(dir);
+    while (const dirent* entry = readdir(dir))
+    {
+        if (entry->d_type == DT_REG)
+        {
+            fchownat(fd.get(), entry->d_name, plan.uid, plan.gid, AT_SYMLINK_NOFOLLOW);
+        }
+    }
+}
+
 } // namespace
+
+void prepare_directories(launch_state& s)
+{
+    const session_config& config = s.config;
+    // The sandbox opens them again in its own mount namespace. Except a workdir with
+    // another owner on disk: it becomes an idmapped mount, made here (the idmap's user
+    // namespace needs root outside) and moved into place by the init, as at late binding.
+    if (config.owner && !config.workdir.empty())
+    {
+        s.workdir_tree = detach_workdir(config.workdir, s.plan, config.owner);
+        s.plan.workdir_tree = s.workdir_tree.get();
+    }
+    else
+    {
+        prepare_directory(config.workdir, "--workdir", s.plan, false);
+    }
+    prepare_directory(config.ipc_dir, "--ipc-dir", s.plan, true);
+}
+
+void enter_filesystem(init_state& s)
+{
+    build_filesystem(s.plan);
+}
 
 void build_filesystem(const sandbox_plan& plan)
 {

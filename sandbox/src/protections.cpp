@@ -1,9 +1,14 @@
+// Which protections this machine gives: probed for --check, and required by each launch as
+// its policy says.
 #include "cellbox/sandbox/cgroup.hpp"
 #include "cellbox/sandbox/launcher.hpp"
+#include "steps.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <fstream>
 #include <sched.h>
+#include <stdexcept>
 #include <string>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -73,6 +78,35 @@ std::vector<protection_status> check_protections()
          root ? cgroup_note : "needs root or a delegated cgroup; RLIMIT_CPU only"},
         {protection::distinct_uid, root, root ? "" : "runs as the calling user"},
     };
+}
+
+void require_protections(launch_state& s)
+{
+    const session_config& config = s.config;
+    s.cgroups = session_cgroup::probe();
+    // A protection this launch cannot give: refused if the policy requires it (unless degraded
+    // runs are allowed), else listed in the verdict's "degraded".
+    const auto require = [&](protection p, bool available, const std::string& why)
+    {
+        if (available)
+        {
+            return;
+        }
+        const bool required = std::find(config.rules.required.begin(), config.rules.required.end(),
+                                        p) != config.rules.required.end();
+        if (required && !config.allow_degraded)
+        {
+            throw std::runtime_error(std::string("the policy requires ") + name_of(p) +
+                                     ", which is not available here (" + why +
+                                     "); --allow-degraded runs without it");
+        }
+        s.record.result.degraded.push_back(name_of(p));
+    };
+    const bool as_root = s.plan.as_root;
+    require(protection::memory_cgroup, as_root && s.cgroups.memory, s.cgroups.reason);
+    require(protection::pids_cgroup, as_root && s.cgroups.pids, s.cgroups.reason);
+    require(protection::cpu_cgroup, as_root && s.cgroups.cpu, s.cgroups.reason);
+    require(protection::distinct_uid, as_root, "not running as root");
 }
 
 } // namespace cellbox::sandbox

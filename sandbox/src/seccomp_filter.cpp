@@ -1,6 +1,9 @@
+// The seccomp filter: compiled from the policy's allow-list in the parent, loaded by the
+// payload as its last step (confine_process).
 #include "cellbox/sandbox/seccomp_filter.hpp"
 
 #include "cellbox/unique_fd.hpp"
+#include "steps.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -142,6 +145,16 @@ int seccomp_filter::apply() const noexcept
     sock_fprog program{static_cast<unsigned short>(m_program.size()),
                        const_cast<sock_filter*>(m_program.data())};
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0);
+}
+
+void compile_filter(launch_state& s)
+{
+    // Compiled while the sandbox builds its filesystem, unless it was ahead (config.filter,
+    // already in the plan). If this fails, closing the channel makes the waiting init exit.
+    if (!s.config.filter)
+    {
+        s.plan.filter = seccomp_filter::compile(s.config.rules.allowed_syscalls);
+    }
 }
 
 } // namespace cellbox::sandbox
