@@ -1,10 +1,10 @@
 #include "kernels/kernel_manager.hpp"
 
+#include "backends/child_output.hpp"
 #include "cellbox/bounded_json.hpp"
 #include "cellbox/byte_size.hpp"
 #include "protocol/message_builder.hpp"
 #include "protocol/message_fields.hpp"
-#include "backends/child_output.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -452,17 +452,36 @@ void kernel_manager::launch_from_pool(kernel& k, zygote_pool& pool)
 void kernel_manager::connect(kernel& k)
 {
     const std::string id = k.id;
+    const std::uint64_t epoch = ++k.io_epoch;
+    // The kernel if these events are from its current connection: what an old process said
+    // just before it was stopped (its last statuses, a ready or a failure) reaches this
+    // thread later, and is not about the kernel any more.
+    auto current = [this, id, epoch]() -> kernel*
+    {
+        kernel* k = find(id);
+        return k != nullptr && k->io_epoch == epoch ? k : nullptr;
+    };
     kernel_io::callbacks events;
-    events.on_ready = [this, id] { boost::asio::post(m_io, [this, id] { mark_ready(id); }); };
-    events.on_status = [this, id](const std::string& state)
+    events.on_ready = [this, current]
     {
         boost::asio::post(m_io,
-                          [this, id, state]
+                          [this, current]
+                          {
+                              if (kernel* k = current())
+                              {
+                                  mark_ready(k->id);
+                              }
+                          });
+    };
+    events.on_status = [this, current](const std::string& state)
+    {
+        boost::asio::post(m_io,
+                          [current, state]
                           {
                               // The kernel's own "starting" can arrive after its
                               // kernel_info reply made it ready (idle): keep idle, or an
                               // unused kernel would look like it never started.
-                              kernel* k = find(id);
+                              kernel* k = current();
                               if (k != nullptr && !state.empty() &&
                                   !(state == "starting" && k->ready))
                               {
@@ -484,8 +503,17 @@ void kernel_manager::connect(kernel& k)
                               }
                           });
     };
-    events.on_execute_started = [this, id](const std::string& msg_id)
-    { boost::asio::post(m_io, [this, id, msg_id] { on_execute_started(id, msg_id); }); };
+    events.on_execute_started = [this, current](const std::string& msg_id)
+    {
+        boost::asio::post(m_io,
+                          [this, current, msg_id]
+                          {
+                              if (kernel* k = current())
+                              {
+                                  on_execute_started(k->id, msg_id);
+                              }
+                          });
+    };
     events.on_execute_reply =
         [this, id](const std::string& msg_id, const std::string& status, const std::string& ename)
     {
@@ -503,12 +531,12 @@ void kernel_manager::connect(kernel& k)
                               }
                           });
     };
-    events.on_failure = [this, id](const std::string& reason)
+    events.on_failure = [this, id, current](const std::string& reason)
     {
         boost::asio::post(m_io,
-                          [this, id, reason]
+                          [this, id, current, reason]
                           {
-                              kernel* k = find(id);
+                              kernel* k = current();
                               if (k == nullptr)
                               {
                                   return;
@@ -643,7 +671,7 @@ void kernel_manager::hold(kernel& k, std::uint64_t connection, kernel_message me
     const auto attachment = k.attached.find(connection);
     const std::string session_id =
         attachment != k.attached.end() ? attachment->second.first : std::string();
-    if (k.execution_state == "dead")
+    if (k.lifecycle.is(lifecycle_state::dead))
     {
         answer_with_error(k, session_id, message, "KernelDied",
                           k.reason.empty() ? "the kernel is dead" : k.reason);
@@ -785,6 +813,10 @@ void kernel_manager::mark_ready(const std::string& id)
         return;
     }
     k->ready = true;
+    if (!k->lifecycle.is(lifecycle_state::deleting))
+    {
+        k->lifecycle.move_to(lifecycle_state::ready);
+    }
     k->execution_state = "idle"; // it just answered kernel_info: nothing is running
     if (std::exchange(k->cold_start_pending, false))
     {
@@ -924,6 +956,10 @@ void kernel_manager::shutdown(const std::string& id, std::function<void()> done)
         done();
         return;
     }
+    if (!k->lifecycle.is(lifecycle_state::deleting))
+    {
+        k->lifecycle.move_to(lifecycle_state::deleting);
+    }
     if (k->launcher <= 0)
     {
         forget(id);
@@ -952,7 +988,14 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
         done(false);
         return;
     }
-    k->execution_state = "restarting";
+    if (!k->lifecycle.move_to(lifecycle_state::restarting))
+    {
+        // Being shut down: its exit deletes it.
+        log::info("kernel restart refused",
+                  {{"kernel", id}, {"state", to_string(k->lifecycle.state())}});
+        done(false);
+        return;
+    }
     metric::kernel_restart("request");
     log::info("kernel restarting", {{"kernel", id}, {"cause", "request"}});
     k->exit_waiters.push_back(
@@ -966,6 +1009,7 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
                 done(false);
                 return;
             }
+            k->lifecycle.move_to(lifecycle_state::starting);
             try
             {
                 launch(*k, *spec);
@@ -974,6 +1018,8 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
             catch (const std::exception& e)
             {
                 log::error("kernel restart failed", {{"kernel", id}, {"error", e.what()}});
+                k->lifecycle.move_to(lifecycle_state::dead);
+                k->reason = std::string("restarting the kernel failed: ") + e.what();
                 done(false);
             }
         });
@@ -1005,7 +1051,7 @@ void kernel_manager::on_exit(pid_t pid, int)
         k.launcher = -1;
         k.owner_link.reset();
         stop_io(k);
-        if (k.exit_waiters.empty() && k.ready)
+        if (k.exit_waiters.empty() && k.lifecycle.is(lifecycle_state::ready))
         {
             handle_death(k); // reads the verdict: before the directory goes
             return;
@@ -1013,7 +1059,9 @@ void kernel_manager::on_exit(pid_t pid, int)
         std::error_code ignored;
         fs::remove_all(k.directory, ignored);
         auto waiters = std::exchange(k.exit_waiters, {});
-        const bool restarting = k.execution_state == "restarting";
+        // Only the lifecycle decides: a status the old process sent just before it was
+        // stopped must not turn a restart into a deletion.
+        const bool restarting = k.lifecycle.is(lifecycle_state::restarting);
         for (auto& waiter : std::exchange(k.ready_waiters, {}))
         {
             waiter(false);
@@ -1021,7 +1069,7 @@ void kernel_manager::on_exit(pid_t pid, int)
         if (waiters.empty())
         {
             log::warn("kernel exited before it was ready", {{"kernel", k.id}});
-            k.execution_state = "dead";
+            k.lifecycle.move_to(lifecycle_state::dead);
             refuse_unanswered(k, "KernelDied", "the kernel exited before it was ready");
             return;
         }
@@ -1177,7 +1225,7 @@ void kernel_manager::handle_death(kernel& k)
     const kernelspec_catalog::entry* spec = m_specs.find(k.name);
     if (!m_options.restart_on_death || spec == nullptr)
     {
-        k.execution_state = "dead";
+        k.lifecycle.move_to(lifecycle_state::dead);
         refuse_unanswered(k, "KernelDied", evalue);
         return;
     }
@@ -1197,15 +1245,15 @@ void kernel_manager::handle_death(kernel& k)
     }
     metric::kernel_restart("death");
     log::info("kernel restarting", {{"kernel", k.id}, {"cause", "death"}});
+    k.lifecycle.move_to(lifecycle_state::restarting);
     try
     {
         launch(k, *spec);
-        k.execution_state = "restarting";
     }
     catch (const std::exception& e)
     {
         log::error("kernel restart failed", {{"kernel", k.id}, {"error", e.what()}});
-        k.execution_state = "dead";
+        k.lifecycle.move_to(lifecycle_state::dead);
         refuse_unanswered(k, "KernelDied", evalue + "; restarting it failed: " + e.what());
     }
 }
@@ -1221,6 +1269,7 @@ void kernel_manager::stop_io(kernel& k)
         k.kept.insert_or_assign(session_id, std::move(waiting));
     }
     k.io.reset();
+    ++k.io_epoch; // what it posted before it stopped is about the old process
 }
 
 void kernel_manager::tell_session(kernel& k, const std::string& session_id, kernel_message message)
@@ -1274,7 +1323,7 @@ nlohmann::json kernel_manager::model(const kernel& k) const
     nlohmann::json model = {{"id", k.id},
                             {"name", k.name},
                             {"last_activity", k.last_activity},
-                            {"execution_state", k.execution_state},
+                            {"execution_state", k.lifecycle.model_state(k.execution_state)},
                             {"connections", k.connections}};
     if (!k.reason.empty())
     {
@@ -1288,7 +1337,7 @@ std::map<std::string, int> kernel_manager::count_by_state() const
     std::map<std::string, int> counts;
     for (const auto& [id, k] : m_kernels)
     {
-        ++counts[k->execution_state];
+        ++counts[k->lifecycle.model_state(k->execution_state)];
     }
     return counts;
 }
@@ -1346,11 +1395,11 @@ void kernel_manager::cull_idle()
     {
         const double idle = std::chrono::duration<double>(now - k->active_at).count();
         // As jupyter_server: dead kernels always go; starting or restarting ones never.
-        const bool dead = k->execution_state == "dead";
+        const std::string state = k->lifecycle.model_state(k->execution_state);
+        const bool dead = k->lifecycle.is(lifecycle_state::dead);
         const bool eligible =
             dead || (idle > m_options.cull_idle_timeout_s && k->exit_waiters.empty() &&
-                     (k->execution_state == "idle" ||
-                      (k->execution_state == "busy" && m_options.cull_busy)) &&
+                     (state == "idle" || (state == "busy" && m_options.cull_busy)) &&
                      (k->connections == 0 || m_options.cull_connected));
         if (!eligible)
         {
@@ -1358,7 +1407,7 @@ void kernel_manager::cull_idle()
         }
         log::info("kernel culled", {{"kernel", id},
                                     {"idle_s", idle},
-                                    {"execution_state", k->execution_state},
+                                    {"execution_state", state},
                                     {"connections", k->connections}});
         metric::kernel_culled();
         culled.push_back(id);

@@ -1,12 +1,13 @@
 #pragma once
 
 #include "auth/identity.hpp"
-#include "streams/kernel_io.hpp"
-#include "kernels/kernelspec_catalog.hpp"
 #include "backends/launcher_pool.hpp"
-#include "streams/stream_options.hpp"
-#include "kernels/user_registry.hpp"
 #include "backends/zygote_pool.hpp"
+#include "kernels/kernel_lifecycle.hpp"
+#include "kernels/kernelspec_catalog.hpp"
+#include "kernels/user_registry.hpp"
+#include "streams/kernel_io.hpp"
+#include "streams/stream_options.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -79,7 +80,13 @@ public:
         std::unique_ptr<kernel_io> handed_client; // a pooled session's, until it is bound
         unique_fd owner_link; // a prespawned launcher's late-binding link: open while it runs
         bool cold_start_pending = false; // forked on a pool miss, not answering yet
+        kernel_lifecycle lifecycle;
+        // Jupyter's execution_state: only the last status its process reported (the model
+        // shows it while the kernel is ready); never decides what the gateway does.
         std::string execution_state = "starting";
+        // Counts the kernel_io connections made and stopped: events a stopped one posted
+        // before it stopped carry an older count and are ignored.
+        std::uint64_t io_epoch = 0;
         std::string last_activity;
         std::chrono::steady_clock::time_point active_at;   // last_activity, for the culler
         std::chrono::steady_clock::time_point launched_at; // of the current process
@@ -138,7 +145,8 @@ public:
     kernel* find(const std::string& id, const identity& who);
     nlohmann::json model(const kernel& k) const;
     nlohmann::json list(const identity& who) const;
-    // How many kernels are in each execution_state (for /api/status and /metrics).
+    // How many kernels are in each execution_state of their model (for /api/status and
+    // /metrics).
     std::map<std::string, int> count_by_state() const;
     // Users' homes and their /work usage (for /api/status).
     const user_registry& users() const { return m_users; }
