@@ -28,10 +28,6 @@ namespace
 
 namespace fs = std::filesystem;
 
-// Requests a restarting kernel holds for its next process: a client that sends more before it
-// is back is flooding, not waiting; each one past this gets an error answer instead.
-constexpr std::size_t max_held_requests = 256;
-
 std::string replace_all(std::string text, const std::string& from, const std::string& to)
 {
     for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())
@@ -496,9 +492,7 @@ void kernel_manager::connect(kernel& k)
                           {
                               if (kernel* k = find(id))
                               {
-                                  k->pending.erase(parent_msg_id);
-                                  k->pending_limits.erase(parent_msg_id);
-                                  k->unanswered.erase(parent_msg_id);
+                                  k->requests.replied(parent_msg_id);
                                   k->hard_deadline.reset(); // the cell answered in time
                               }
                           });
@@ -637,7 +631,8 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
             {
                 metadata = nlohmann::json::object();
             }
-            const double limit = cell_limit(metadata, *k);
+            // Its metadata.cellbox.timeout, else the owner's default, never above the cap.
+            const double limit = cell_limit(metadata, k->cell_timeout_s, k->cell_timeout_cap_s);
             if (limit > 0)
             {
                 if (!metadata["cellbox"].is_object())
@@ -649,18 +644,16 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
             }
             const std::string msg_id = string_field(header, "msg_id");
             const auto attachment = k->attached.find(connection);
-            k->pending[msg_id] = {attachment != k->attached.end() ? attachment->second.first
-                                                                  : std::string(),
-                                  message.header};
-            k->pending_limits[msg_id] = limit;
-            k->pending_since[msg_id] = std::chrono::steady_clock::now();
+            k->requests.execute_sent(
+                msg_id, attachment != k->attached.end() ? attachment->second.first : std::string(),
+                message.header, limit, std::chrono::steady_clock::now());
         }
         else if (const std::string msg_id = string_field(header, "msg_id"); !msg_id.empty())
         {
             const auto attachment = k->attached.find(connection);
-            k->unanswered[msg_id] = {
-                attachment != k->attached.end() ? attachment->second.first : std::string(),
-                kernel_message{message.channel, message.header, "{}", "{}", "{}", {}}};
+            k->requests.request_sent(
+                msg_id, attachment != k->attached.end() ? attachment->second.first : std::string(),
+                message.header, message.channel);
         }
     }
     k->io->send(connection, std::move(message));
@@ -677,21 +670,21 @@ void kernel_manager::hold(kernel& k, std::uint64_t connection, kernel_message me
                           k.reason.empty() ? "the kernel is dead" : k.reason);
         return;
     }
-    if (k.held.size() >= max_held_requests)
+    if (!k.requests.can_hold())
     {
         answer_with_error(k, session_id, message, "KernelRestarting",
                           "the kernel is restarting and already holds " +
-                              std::to_string(max_held_requests) +
+                              std::to_string(execution_tracker::max_held) +
                               " requests; send this one again once it is idle");
         return;
     }
-    k.held.emplace_back(connection, std::move(message));
+    k.requests.hold(connection, std::move(message));
 }
 
 void kernel_manager::release_held(kernel& k)
 {
     const std::string id = k.id;
-    for (auto& [connection, message] : std::exchange(k.held, {}))
+    for (auto& [connection, message] : k.requests.take_held())
     {
         if (k.attached.count(connection) == 0)
         {
@@ -717,7 +710,7 @@ void kernel_manager::answer_with_error(kernel& k, const std::string& session_id,
 void kernel_manager::refuse_unanswered(kernel& k, const std::string& ename,
                                        const std::string& evalue)
 {
-    for (auto& [connection, message] : std::exchange(k.held, {}))
+    for (auto& [connection, message] : k.requests.take_held())
     {
         const auto attachment = k.attached.find(connection);
         if (attachment != k.attached.end())
@@ -732,38 +725,10 @@ void kernel_manager::answer_in_flight(kernel& k, const std::string& ename,
                                       const std::string& evalue)
 {
     k.hard_deadline.reset();
-    k.running_msg_id.clear();
-    for (const auto& [msg_id, waiting] : std::exchange(k.unanswered, {}))
+    for (const auto& answer : k.requests.take_in_flight())
     {
-        answer_with_error(k, waiting.first, waiting.second, ename, evalue);
+        answer_with_error(k, answer.session_id, answer.request, ename, evalue);
     }
-    for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
-    {
-        answer_with_error(k, waiting.first,
-                          kernel_message{"shell", waiting.second, "{}", "{}", "{}", {}}, ename,
-                          evalue);
-    }
-    k.pending_limits.clear();
-    k.pending_since.clear();
-}
-
-double kernel_manager::cell_limit(const nlohmann::json& metadata, const kernel& k)
-{
-    double limit = k.cell_timeout_s;
-    const auto cellbox = metadata.find("cellbox");
-    if (cellbox != metadata.end() && cellbox->is_object())
-    {
-        const auto requested = cellbox->find("timeout");
-        if (requested != cellbox->end() && requested->is_number() && requested->get<double>() >= 0)
-        {
-            limit = requested->get<double>();
-        }
-    }
-    if (k.cell_timeout_cap_s > 0 && (limit == 0 || limit > k.cell_timeout_cap_s))
-    {
-        limit = k.cell_timeout_cap_s;
-    }
-    return limit;
 }
 
 void kernel_manager::on_execute_started(const std::string& id, const std::string& msg_id)
@@ -773,24 +738,23 @@ void kernel_manager::on_execute_started(const std::string& id, const std::string
     {
         return;
     }
-    k->running_msg_id = msg_id;
-    const auto limit = k->pending_limits.find(msg_id);
+    const std::optional<double> limit = k->requests.started(msg_id);
     k->hard_deadline.reset();
-    if (limit == k->pending_limits.end() || limit->second <= 0)
+    if (!limit)
     {
         return;
     }
     const auto deadline = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                              std::chrono::duration<double>(limit->second)) +
+                              std::chrono::duration<double>(*limit)) +
                           m_options.kill_grace;
     k->hard_deadline = std::make_unique<boost::asio::steady_timer>(m_io, deadline);
-    const double seconds = limit->second;
+    const double seconds = *limit;
     const pid_t launcher = k->launcher;
     k->hard_deadline->async_wait(
         [this, id, msg_id, seconds, launcher](const boost::system::error_code& error)
         {
             kernel* k = find(id);
-            if (error || k == nullptr || k->launcher != launcher || k->pending.count(msg_id) == 0)
+            if (error || k == nullptr || k->launcher != launcher || !k->requests.is_pending(msg_id))
             {
                 return;
             }
@@ -1154,70 +1118,39 @@ void kernel_manager::handle_death(kernel& k)
                  "; the kernel was restarted and its variables were lost";
     }
     k.hard_deadline.reset();
-    k.pending_limits.clear();
     const bool out_of_memory = verdict.value("verdict", "") == "oom";
     log::warn("kernel died", {{"kernel", k.id},
                               {"verdict", verdict.value("verdict", "unknown")},
                               {"ename", ename},
                               {"reason", evalue},
-                              {"pending_cells", k.pending.size()}});
+                              {"pending_cells", k.requests.pending_count()}});
     metric::kernel_death(ename, out_of_memory);
     if (ename == "CellTimeoutError")
     {
         metric::cell_timeout(true);
     }
-    // The cell that was running when the kernel died: the one it last started, else the
-    // oldest request (it died before saying).
-    std::string running = k.running_msg_id;
-    if (k.pending.count(running) == 0)
+    const auto death = k.requests.take_for_death(std::chrono::steady_clock::now());
+    for (const double seconds : death.pending_ages)
     {
-        running.clear();
-        for (const auto& [msg_id, since] : k.pending_since)
-        {
-            if (k.pending.count(msg_id) != 0 &&
-                (running.empty() || since < k.pending_since.at(running)))
-            {
-                running = msg_id;
-            }
-        }
+        metric::execution("error", seconds);
     }
-    if (running.empty() && !k.pending.empty())
+    // A client that went away while its cell ran gets the explanation on its reconnect. Its
+    // other requests (completion, inspection...) died with it.
+    for (const auto& answer : death.answers)
     {
-        running = k.pending.begin()->first;
-    }
-    k.running_msg_id.clear();
-    const auto now = std::chrono::steady_clock::now();
-    for (const auto& [msg_id, waiting] : k.pending)
-    {
-        const auto since = k.pending_since.find(msg_id);
-        metric::execution("error",
-                          since == k.pending_since.end()
-                              ? -1
-                              : std::chrono::duration<double>(now - since->second).count());
-    }
-    k.pending_since.clear();
-    // A client that went away while its cell ran gets the explanation on its reconnect.
-    for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
-    {
-        const auto& [session_id, request] = waiting;
-        if (msg_id != running)
+        if (answer.aborted)
         {
             // Queued behind the cell that died: never ran, as after an error with
             // stop_on_error.
-            tell_session(k, session_id,
+            const std::string& request = answer.request.header;
+            tell_session(k, answer.session_id,
                          make_reply("shell", "execute_reply", request,
                                     {{"status", "aborted"}, {"execution_count", nullptr}}));
-            tell_session(k, session_id,
+            tell_session(k, answer.session_id,
                          make_reply("iopub", "status", request, {{"execution_state", "idle"}}));
             continue;
         }
-        answer_with_error(k, session_id, kernel_message{"shell", request, "{}", "{}", "{}", {}},
-                          ename, evalue);
-    }
-    // Its other requests (completion, inspection...) died with it.
-    for (const auto& [msg_id, waiting] : std::exchange(k.unanswered, {}))
-    {
-        answer_with_error(k, waiting.first, waiting.second, ename, evalue);
+        answer_with_error(k, answer.session_id, answer.request, ename, evalue);
     }
     k.reason = evalue;
     std::error_code ignored;
@@ -1356,15 +1289,12 @@ void kernel_manager::on_execute_reply(const std::string& id, const std::string& 
     {
         return;
     }
-    const auto since = k->pending_since.find(msg_id);
-    if (since == k->pending_since.end())
+    const auto seconds = k->requests.execute_answered(msg_id, std::chrono::steady_clock::now());
+    if (!seconds)
     {
         return; // not an execute_request of ours (or already answered for a death)
     }
-    metric::execution(
-        status.empty() ? "error" : status,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - since->second).count());
-    k->pending_since.erase(since);
+    metric::execution(status.empty() ? "error" : status, *seconds);
     if (ename == "CellTimeoutError")
     {
         metric::cell_timeout(false); // the kernel interrupted the cell itself, state kept

@@ -3,6 +3,7 @@
 #include "auth/identity.hpp"
 #include "backends/launcher_pool.hpp"
 #include "backends/zygote_pool.hpp"
+#include "kernels/execution_tracker.hpp"
 #include "kernels/kernel_lifecycle.hpp"
 #include "kernels/kernelspec_catalog.hpp"
 #include "kernels/user_registry.hpp"
@@ -93,20 +94,12 @@ public:
         int connections = 0;
         std::string reason; // why it last died, for the model
         bool ready = false;
-        // execute_requests sent but not answered: msg_id -> (session id, request header)
-        std::map<std::string, std::pair<std::string, std::string>> pending;
-        std::map<std::string, double> pending_limits; // msg_id -> seconds (0: none)
-        std::map<std::string, std::chrono::steady_clock::time_point> pending_since; // msg_id
-        // Other shell requests sent but not answered (complete, inspect...): msg_id ->
-        // (session id, request), answered with an error if the process dies first.
-        std::map<std::string, std::pair<std::string, kernel_message>> unanswered;
-        // Requests that came between two processes (restarting) or before the new one was
-        // ready: sent to it once it is, or answered with an error if there is none.
-        std::vector<std::pair<std::uint64_t, kernel_message>> held;
+        // Requests sent and not answered, and those held between two processes (restarting)
+        // or before the new one was ready: sent to it once it is, or answered with an error.
+        execution_tracker requests;
         std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
         std::string kill_reason;                                  // set before we kill it
-        std::string running_msg_id; // the execute_request the kernel started last
-        bool from_zygote = false;   // launcher: a zygote session's supervisor, not our child
+        bool from_zygote = false; // launcher: a zygote session's supervisor, not our child
         std::vector<std::function<void(bool)>> ready_waiters;
         std::vector<std::function<void()>> exit_waiters;
         // WebSocket connections, re-attached to the new process after a restart.
@@ -221,9 +214,6 @@ private:
     // To every live connection of the session, else kept for its reconnect (io is null).
     void tell_session(kernel& k, const std::string& session_id, kernel_message message);
     void tell_session(kernel& k, const std::string& session_id, const shared_message& message);
-    // The cell limit of a request: its metadata.cellbox.timeout, else the owner's default,
-    // never above the owner's cap.
-    static double cell_limit(const nlohmann::json& metadata, const kernel& k);
     void on_execute_started(const std::string& id, const std::string& msg_id);
     void mark_ready(const std::string& id);
     void on_execute_reply(const std::string& id, const std::string& msg_id,
