@@ -54,19 +54,10 @@ bool kernel_lifecycle::move_to(lifecycle_state next)
 
 std::string kernel_lifecycle::model_state(const std::string& reported) const
 {
-    switch (m_state)
-    {
-    case lifecycle_state::starting:
-        return "starting";
-    case lifecycle_state::restarting:
-        return "restarting";
-    case lifecycle_state::dead:
-        return "dead";
-    case lifecycle_state::ready:
-    case lifecycle_state::deleting: // as before the shutdown, until the record goes
-        break;
-    }
-    return reported;
+    // Deleting: as before the shutdown, until the record goes. The others are named as
+    // jupyter_server names them.
+    const bool running = m_state == lifecycle_state::ready || m_state == lifecycle_state::deleting;
+    return running ? reported : to_string(m_state);
 }
 
 } // namespace cellbox::gateway

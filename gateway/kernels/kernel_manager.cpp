@@ -1,8 +1,10 @@
 #include "kernels/kernel_manager.hpp"
 
 #include "backends/child_output.hpp"
+#include "backends/sandbox_launch_backend.hpp"
 #include "cellbox/bounded_json.hpp"
 #include "cellbox/byte_size.hpp"
+#include "kernels/admission.hpp"
 #include "protocol/message_builder.hpp"
 #include "protocol/message_fields.hpp"
 #include "telemetry/log.hpp"
@@ -28,92 +30,18 @@ namespace
 
 namespace fs = std::filesystem;
 
-std::string replace_all(std::string text, const std::string& from, const std::string& to)
-{
-    for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())
-    {
-        text.replace(pos, from.size(), to);
-    }
-    return text;
-}
-
-// What the kernel itself enforces (MemoryError, state kept), a little below the cgroup's hard
-// limit so that most overruns never reach the OOM killer.
-std::uint64_t soft_memory_limit(std::uint64_t hard)
-{
-    const std::uint64_t margin = std::max<std::uint64_t>(hard / 8, 32ull << 20);
-    return hard > 2 * margin ? hard - margin : hard / 2;
-}
-
 } // namespace
-
-std::map<std::string, std::string> validate_kernel_env(const nlohmann::json& env)
-{
-    std::map<std::string, std::string> kept;
-    if (env.is_null())
-    {
-        return kept;
-    }
-    if (!env.is_object())
-    {
-        throw std::invalid_argument("env must be an object of strings");
-    }
-    for (const auto& [name, value] : env.items())
-    {
-        if (name.rfind("KERNEL_", 0) != 0)
-        {
-            continue; // jupyter_server's gateway client sends others too; they are not ours
-        }
-        const bool name_ok =
-            name.size() > 7 && name.size() <= 128 &&
-            std::all_of(name.begin(), name.end(),
-                        [](char c)
-                        { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
-        if (!name_ok)
-        {
-            throw std::invalid_argument("env: " + name.substr(0, 128) +
-                                        " is not a valid name (KERNEL_ then A-Z, 0-9, _)");
-        }
-        if (!value.is_string())
-        {
-            throw std::invalid_argument("env: " + name + " must be a string");
-        }
-        const auto& text = value.get_ref<const std::string&>();
-        const bool value_ok =
-            text.size() <= 4096 && std::none_of(text.begin(), text.end(),
-                                                [](char c)
-                                                {
-                                                    const auto u = static_cast<unsigned char>(c);
-                                                    return u < 0x20 && c != '\t';
-                                                });
-        if (!value_ok)
-        {
-            throw std::invalid_argument("env: " + name +
-                                        " must be at most 4096 bytes without control characters");
-        }
-        kept[name] = text;
-        if (kept.size() > 64)
-        {
-            throw std::invalid_argument("env: more than 64 KERNEL_* variables");
-        }
-    }
-    return kept;
-}
-
-std::string make_kernel_id()
-{
-    std::string hex = random_hex(16);
-    hex[12] = '4';                                                   // version 4
-    hex[16] = "89ab"[std::stoi(hex.substr(16, 1), nullptr, 16) & 3]; // variant 10xx
-    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-           hex.substr(16, 4) + "-" + hex.substr(20, 12);
-}
 
 kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_catalog& specs,
                                manager_options options)
     : m_io(io), m_specs(specs), m_options(std::move(options)),
       m_memory_bytes(parse_byte_size(m_options.memory_limit)),
-      m_users(m_options.work_dir, m_options.first_user_uid, m_options.work_quota), m_cull_timer(io)
+      m_users(m_options.work_dir, m_options.first_user_uid, m_options.work_quota),
+      m_culler(
+          io,
+          {m_options.cull_idle_timeout_s, m_options.cull_interval_s, m_options.cull_connected,
+           m_options.cull_busy},
+          [this] { return cull_survey(); }, [this](const std::string& id) { shutdown(id, [] {}); })
 {
     // ZeroMQ caps a context at 1023 sockets by default; each kernel takes about five.
     zmq_ctx_set(m_zmq.handle(), ZMQ_MAX_SOCKETS, 65536);
@@ -123,14 +51,7 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
         m_options.streams.budget = stream_budget::create(m_options.streams.memory_budget);
     }
     fs::create_directories(m_options.runtime_dir);
-    if (m_options.cull_idle_timeout_s > 0)
-    {
-        log::info("idle culling on", {{"idle_timeout_s", m_options.cull_idle_timeout_s},
-                                      {"interval_s", m_options.cull_interval_s},
-                                      {"cull_connected", m_options.cull_connected},
-                                      {"cull_busy", m_options.cull_busy}});
-        schedule_cull();
-    }
+    m_culler.start();
     start_pools();
     start_launch_pools();
 }
@@ -200,8 +121,9 @@ void kernel_manager::start_launch_pools()
         {
             // One uid per prespawned kernel, from the gateway's block (apart from users').
             return sandbox_command(
+                m_options.sandbox_program, m_options.sandbox_args,
                 {s.directory, "", m_users.next_session_uid(), m_memory_bytes, {}},
-                *m_specs.find(name));
+                m_specs.find(name)->spec["argv"]);
         };
         auto pool = std::make_unique<launcher_pool>(m_io, m_zmq, name, m_options.launch_pool_size,
                                                     m_options.runtime_dir, m_options.streams,
@@ -233,36 +155,6 @@ kernel_manager::~kernel_manager()
     shutdown_all();
 }
 
-std::vector<std::string> kernel_manager::sandbox_command(const sandbox_launch& launch,
-                                                         const kernelspec_catalog::entry& spec)
-{
-    std::vector<std::string> argv = {m_options.sandbox_program,           "--ipc-dir",
-                                     ipc_dir_of(launch.directory),        "--uid",
-                                     std::to_string(launch.uid),          "--memory",
-                                     std::to_string(launch.memory_bytes), "--verdict-file",
-                                     verdict_file_of(launch.directory)};
-    if (!launch.workdir.empty())
-    {
-        // Bound now: the user's limit is known, and the kernel can enforce it a little below.
-        argv.insert(argv.begin() + 1, {"--workdir", launch.workdir, "--setenv",
-                                       "CELLBOX_MEMORY_LIMIT=" +
-                                           std::to_string(soft_memory_limit(launch.memory_bytes))});
-    }
-    for (const auto& [name, value] : launch.env)
-    {
-        argv.push_back("--setenv");
-        argv.push_back(name + "=" + value);
-    }
-    argv.insert(argv.end(), m_options.sandbox_args.begin(), m_options.sandbox_args.end());
-    argv.emplace_back("--");
-    const std::string connection_file = connection_file_of(launch.directory);
-    for (const auto& arg : spec.spec["argv"])
-    {
-        argv.push_back(replace_all(arg.get<std::string>(), "{connection_file}", connection_file));
-    }
-    return argv;
-}
-
 void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& spec)
 {
     k.from_zygote = false;
@@ -270,10 +162,11 @@ void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& sp
     k.connection = prepare_kernel_directory(k.directory);
     const user_registry::home home = m_users.home_of(k.owner);
     const pid_t pid =
-        spawn_logged(
-            m_io,
-            sandbox_command({k.directory, home.workdir, home.uid, k.memory_bytes, k.env}, spec),
-            "the kernel launcher", {"kernel", k.name, k.id})
+        spawn_logged(m_io,
+                     sandbox_command(m_options.sandbox_program, m_options.sandbox_args,
+                                     {k.directory, home.workdir, home.uid, k.memory_bytes, k.env},
+                                     spec.spec["argv"]),
+                     "the kernel launcher", {"kernel", k.name, k.id})
             .pid;
     k.launcher = pid;
     log::info("kernel started", {{"kernel", k.id}, {"name", k.name}, {"launcher_pid", pid}});
@@ -801,29 +694,12 @@ void kernel_manager::mark_ready(const std::string& id)
 
 std::optional<std::string> kernel_manager::admission_error(const identity& who) const
 {
-    if (m_options.max_kernels > 0 && static_cast<int>(m_kernels.size()) >= m_options.max_kernels)
-    {
-        return "the server runs its maximum of " + std::to_string(m_options.max_kernels) +
-               " kernels; try again later";
-    }
-    int quota = who.admin ? 0 : m_options.max_kernels_per_user;
-    if (who.limits.kernels && (quota == 0 || *who.limits.kernels < quota))
-    {
-        quota = *who.limits.kernels;
-    }
-    if (!who.admin && (quota > 0 || who.limits.kernels))
-    {
-        const auto mine =
-            std::count_if(m_kernels.begin(), m_kernels.end(),
-                          [&](const auto& entry) { return entry.second->owner == who.user; });
-        if (mine >= quota)
-        {
-            return "user " + who.user + " already has " + std::to_string(mine) +
-                   " kernels, the most allowed (" + std::to_string(quota) +
-                   "); shut one down first";
-        }
-    }
-    return std::nullopt;
+    const auto owned =
+        std::count_if(m_kernels.begin(), m_kernels.end(),
+                      [&](const auto& entry) { return entry.second->owner == who.user; });
+    return gateway::admission_error(who, static_cast<int>(m_kernels.size()),
+                                    static_cast<int>(owned),
+                                    {m_options.max_kernels, m_options.max_kernels_per_user});
 }
 
 void kernel_manager::start(const std::string& name, const identity& who,
@@ -841,20 +717,11 @@ void kernel_manager::start(const std::string& name, const identity& who,
     record->owner = who.user;
     record->env = std::move(env);
     m_users.limit_disk(who.user, who.limits.disk_bytes); // the latest token decides
-    record->memory_bytes =
-        std::min(m_memory_bytes, who.limits.memory_bytes.value_or(m_memory_bytes));
-    record->cell_timeout_cap_s = m_options.cell_timeout_cap_s;
-    if (who.limits.cell_timeout_s && (record->cell_timeout_cap_s == 0 ||
-                                      *who.limits.cell_timeout_s < record->cell_timeout_cap_s))
-    {
-        record->cell_timeout_cap_s = *who.limits.cell_timeout_s;
-    }
-    record->cell_timeout_s = who.limits.cell_timeout_s.value_or(m_options.cell_timeout_s);
-    if (record->cell_timeout_cap_s > 0 &&
-        (record->cell_timeout_s == 0 || record->cell_timeout_s > record->cell_timeout_cap_s))
-    {
-        record->cell_timeout_s = record->cell_timeout_cap_s;
-    }
+    const kernel_allowance allowance =
+        allowance_of(who, m_memory_bytes, m_options.cell_timeout_s, m_options.cell_timeout_cap_s);
+    record->memory_bytes = allowance.memory_bytes;
+    record->cell_timeout_s = allowance.cell_timeout_s;
+    record->cell_timeout_cap_s = allowance.cell_timeout_cap_s;
     kernel& k = *record;
     m_kernels[k.id] = std::move(record);
     try
@@ -1253,16 +1120,7 @@ kernel_manager::kernel* kernel_manager::find(const std::string& id)
 
 nlohmann::json kernel_manager::model(const kernel& k) const
 {
-    nlohmann::json model = {{"id", k.id},
-                            {"name", k.name},
-                            {"last_activity", k.last_activity},
-                            {"execution_state", k.lifecycle.model_state(k.execution_state)},
-                            {"connections", k.connections}};
-    if (!k.reason.empty())
-    {
-        model["reason"] = k.reason;
-    }
-    return model;
+    return kernel_model(k);
 }
 
 std::map<std::string, int> kernel_manager::count_by_state() const
@@ -1301,51 +1159,18 @@ void kernel_manager::on_execute_reply(const std::string& id, const std::string& 
     }
 }
 
-void kernel_manager::schedule_cull()
-{
-    m_cull_timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(m_options.cull_interval_s)));
-    m_cull_timer.async_wait(
-        [this](const boost::system::error_code& error)
-        {
-            if (error)
-            {
-                return;
-            }
-            cull_idle();
-            schedule_cull();
-        });
-}
-
-void kernel_manager::cull_idle()
+std::vector<std::pair<std::string, cull_view>> kernel_manager::cull_survey() const
 {
     const auto now = std::chrono::steady_clock::now();
-    std::vector<std::string> culled;
+    std::vector<std::pair<std::string, cull_view>> kernels;
     for (const auto& [id, k] : m_kernels)
     {
-        const double idle = std::chrono::duration<double>(now - k->active_at).count();
-        // As jupyter_server: dead kernels always go; starting or restarting ones never.
-        const std::string state = k->lifecycle.model_state(k->execution_state);
-        const bool dead = k->lifecycle.is(lifecycle_state::dead);
-        const bool eligible =
-            dead || (idle > m_options.cull_idle_timeout_s && k->exit_waiters.empty() &&
-                     (state == "idle" || (state == "busy" && m_options.cull_busy)) &&
-                     (k->connections == 0 || m_options.cull_connected));
-        if (!eligible)
-        {
-            continue;
-        }
-        log::info("kernel culled", {{"kernel", id},
-                                    {"idle_s", idle},
-                                    {"execution_state", state},
-                                    {"connections", k->connections}});
-        metric::kernel_culled();
-        culled.push_back(id);
+        kernels.emplace_back(
+            id, cull_view{std::chrono::duration<double>(now - k->active_at).count(),
+                          k->lifecycle.is(lifecycle_state::dead), !k->exit_waiters.empty(),
+                          k->lifecycle.model_state(k->execution_state), k->connections});
     }
-    for (const auto& id : culled)
-    {
-        shutdown(id, [] {});
-    }
+    return kernels;
 }
 
 kernel_manager::kernel* kernel_manager::find(const std::string& id, const identity& who)

@@ -5,52 +5,40 @@ restart() turned the restart into a deletion)."""
 
 import asyncio
 import threading
-import uuid
 
-import websockets
-
-from conftest import TOKEN
-from test_restart_answers import ANSWER_WITHIN, execute_message, next_cell_is_answered
+from test_restart_answers import ANSWER_WITHIN, execute_message, next_cell_is_answered, scenario
 
 RESTARTS = 5  # each one races the flood of statuses; before the fix one of them lost the kernel
 FLOOD = 400  # tiny cells sent at once: each one is a busy and an idle status
 
 
 def test_a_restart_while_statuses_flow_keeps_the_kernel(gateway):
-    status, model, _ = gateway.request("POST", "/api/kernels", {"name": "cellbox-python"})
-    assert status == 201, model
-    kernel_id, session = model["id"], uuid.uuid4().hex
+    async def steps(ws, session, kernel_id):
+        for attempt in range(RESTARTS):
+            for _ in range(FLOOD):
+                await ws.send(execute_message("pass", session)[1])
+            # Let the kernel work through them: its statuses stream to the gateway.
+            drained = 0
+            while drained < FLOOD // 4:
+                await asyncio.wait_for(ws.recv(), ANSWER_WITHIN)
+                drained += 1
+            done = threading.Event()
+            results = []
 
-    async def run():
-        url = (f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels"
-               f"?session_id={session}&token={TOKEN}")
-        async with websockets.connect(url, max_size=None) as ws:
-            for attempt in range(RESTARTS):
-                for _ in range(FLOOD):
-                    await ws.send(execute_message("pass", session)[1])
-                # Let the kernel work through them: its statuses stream to the gateway.
-                drained = 0
-                while drained < FLOOD // 4:
-                    await asyncio.wait_for(ws.recv(), ANSWER_WITHIN)
-                    drained += 1
-                done = threading.Event()
-                results = []
+            def restart():
+                results.append(gateway.request("POST", f"/api/kernels/{kernel_id}/restart"))
+                done.set()
 
-                def restart():
-                    results.append(gateway.request("POST", f"/api/kernels/{kernel_id}/restart"))
-                    done.set()
+            threading.Thread(target=restart, daemon=True).start()
+            while not done.is_set():  # keep reading: the gateway must not block on us
+                try:
+                    await asyncio.wait_for(ws.recv(), 0.05)
+                except asyncio.TimeoutError:
+                    pass
+            code, body, _ = results[0]
+            assert code == 200, (attempt, code, body)
+            code, body, _ = gateway.request("GET", f"/api/kernels/{kernel_id}")
+            assert code == 200, (attempt, code, body)
+            await next_cell_is_answered(ws, session, racing_restart=True)
 
-                threading.Thread(target=restart, daemon=True).start()
-                while not done.is_set():  # keep reading: the gateway must not block on us
-                    try:
-                        await asyncio.wait_for(ws.recv(), 0.05)
-                    except asyncio.TimeoutError:
-                        pass
-                code, body, _ = results[0]
-                assert code == 200, (attempt, code, body)
-                code, body, _ = gateway.request("GET", f"/api/kernels/{kernel_id}")
-                assert code == 200, (attempt, code, body)
-                await next_cell_is_answered(ws, session, racing_restart=True)
-
-    asyncio.run(run())
-    gateway.request("DELETE", f"/api/kernels/{kernel_id}")
+    scenario(("zygote", "cellbox-python", gateway), steps)
