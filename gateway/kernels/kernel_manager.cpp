@@ -1,8 +1,10 @@
 #include "kernels/kernel_manager.hpp"
 
 #include "backends/child_output.hpp"
+#include "backends/sandbox_launch_backend.hpp"
 #include "cellbox/bounded_json.hpp"
 #include "cellbox/byte_size.hpp"
+#include "kernels/admission.hpp"
 #include "protocol/message_builder.hpp"
 #include "protocol/message_fields.hpp"
 #include "telemetry/log.hpp"
@@ -28,96 +30,18 @@ namespace
 
 namespace fs = std::filesystem;
 
-// Requests a restarting kernel holds for its next process: a client that sends more before it
-// is back is flooding, not waiting; each one past this gets an error answer instead.
-constexpr std::size_t max_held_requests = 256;
-
-std::string replace_all(std::string text, const std::string& from, const std::string& to)
-{
-    for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())
-    {
-        text.replace(pos, from.size(), to);
-    }
-    return text;
-}
-
-// What the kernel itself enforces (MemoryError, state kept), a little below the cgroup's hard
-// limit so that most overruns never reach the OOM killer.
-std::uint64_t soft_memory_limit(std::uint64_t hard)
-{
-    const std::uint64_t margin = std::max<std::uint64_t>(hard / 8, 32ull << 20);
-    return hard > 2 * margin ? hard - margin : hard / 2;
-}
-
 } // namespace
-
-std::map<std::string, std::string> validate_kernel_env(const nlohmann::json& env)
-{
-    std::map<std::string, std::string> kept;
-    if (env.is_null())
-    {
-        return kept;
-    }
-    if (!env.is_object())
-    {
-        throw std::invalid_argument("env must be an object of strings");
-    }
-    for (const auto& [name, value] : env.items())
-    {
-        if (name.rfind("KERNEL_", 0) != 0)
-        {
-            continue; // jupyter_server's gateway client sends others too; they are not ours
-        }
-        const bool name_ok =
-            name.size() > 7 && name.size() <= 128 &&
-            std::all_of(name.begin(), name.end(),
-                        [](char c)
-                        { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; });
-        if (!name_ok)
-        {
-            throw std::invalid_argument("env: " + name.substr(0, 128) +
-                                        " is not a valid name (KERNEL_ then A-Z, 0-9, _)");
-        }
-        if (!value.is_string())
-        {
-            throw std::invalid_argument("env: " + name + " must be a string");
-        }
-        const auto& text = value.get_ref<const std::string&>();
-        const bool value_ok =
-            text.size() <= 4096 && std::none_of(text.begin(), text.end(),
-                                                [](char c)
-                                                {
-                                                    const auto u = static_cast<unsigned char>(c);
-                                                    return u < 0x20 && c != '\t';
-                                                });
-        if (!value_ok)
-        {
-            throw std::invalid_argument("env: " + name +
-                                        " must be at most 4096 bytes without control characters");
-        }
-        kept[name] = text;
-        if (kept.size() > 64)
-        {
-            throw std::invalid_argument("env: more than 64 KERNEL_* variables");
-        }
-    }
-    return kept;
-}
-
-std::string make_kernel_id()
-{
-    std::string hex = random_hex(16);
-    hex[12] = '4';                                                   // version 4
-    hex[16] = "89ab"[std::stoi(hex.substr(16, 1), nullptr, 16) & 3]; // variant 10xx
-    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-           hex.substr(16, 4) + "-" + hex.substr(20, 12);
-}
 
 kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_catalog& specs,
                                manager_options options)
     : m_io(io), m_specs(specs), m_options(std::move(options)),
       m_memory_bytes(parse_byte_size(m_options.memory_limit)),
-      m_users(m_options.work_dir, m_options.first_user_uid, m_options.work_quota), m_cull_timer(io)
+      m_users(m_options.work_dir, m_options.first_user_uid, m_options.work_quota),
+      m_culler(
+          io,
+          {m_options.cull_idle_timeout_s, m_options.cull_interval_s, m_options.cull_connected,
+           m_options.cull_busy},
+          [this] { return cull_survey(); }, [this](const std::string& id) { shutdown(id, [] {}); })
 {
     // ZeroMQ caps a context at 1023 sockets by default; each kernel takes about five.
     zmq_ctx_set(m_zmq.handle(), ZMQ_MAX_SOCKETS, 65536);
@@ -127,14 +51,7 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
         m_options.streams.budget = stream_budget::create(m_options.streams.memory_budget);
     }
     fs::create_directories(m_options.runtime_dir);
-    if (m_options.cull_idle_timeout_s > 0)
-    {
-        log::info("idle culling on", {{"idle_timeout_s", m_options.cull_idle_timeout_s},
-                                      {"interval_s", m_options.cull_interval_s},
-                                      {"cull_connected", m_options.cull_connected},
-                                      {"cull_busy", m_options.cull_busy}});
-        schedule_cull();
-    }
+    m_culler.start();
     start_pools();
     start_launch_pools();
 }
@@ -204,8 +121,9 @@ void kernel_manager::start_launch_pools()
         {
             // One uid per prespawned kernel, from the gateway's block (apart from users').
             return sandbox_command(
+                m_options.sandbox_program, m_options.sandbox_args,
                 {s.directory, "", m_users.next_session_uid(), m_memory_bytes, {}},
-                *m_specs.find(name));
+                m_specs.find(name)->spec["argv"]);
         };
         auto pool = std::make_unique<launcher_pool>(m_io, m_zmq, name, m_options.launch_pool_size,
                                                     m_options.runtime_dir, m_options.streams,
@@ -237,36 +155,6 @@ kernel_manager::~kernel_manager()
     shutdown_all();
 }
 
-std::vector<std::string> kernel_manager::sandbox_command(const sandbox_launch& launch,
-                                                         const kernelspec_catalog::entry& spec)
-{
-    std::vector<std::string> argv = {m_options.sandbox_program,           "--ipc-dir",
-                                     ipc_dir_of(launch.directory),        "--uid",
-                                     std::to_string(launch.uid),          "--memory",
-                                     std::to_string(launch.memory_bytes), "--verdict-file",
-                                     verdict_file_of(launch.directory)};
-    if (!launch.workdir.empty())
-    {
-        // Bound now: the user's limit is known, and the kernel can enforce it a little below.
-        argv.insert(argv.begin() + 1, {"--workdir", launch.workdir, "--setenv",
-                                       "CELLBOX_MEMORY_LIMIT=" +
-                                           std::to_string(soft_memory_limit(launch.memory_bytes))});
-    }
-    for (const auto& [name, value] : launch.env)
-    {
-        argv.push_back("--setenv");
-        argv.push_back(name + "=" + value);
-    }
-    argv.insert(argv.end(), m_options.sandbox_args.begin(), m_options.sandbox_args.end());
-    argv.emplace_back("--");
-    const std::string connection_file = connection_file_of(launch.directory);
-    for (const auto& arg : spec.spec["argv"])
-    {
-        argv.push_back(replace_all(arg.get<std::string>(), "{connection_file}", connection_file));
-    }
-    return argv;
-}
-
 void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& spec)
 {
     k.from_zygote = false;
@@ -274,10 +162,11 @@ void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& sp
     k.connection = prepare_kernel_directory(k.directory);
     const user_registry::home home = m_users.home_of(k.owner);
     const pid_t pid =
-        spawn_logged(
-            m_io,
-            sandbox_command({k.directory, home.workdir, home.uid, k.memory_bytes, k.env}, spec),
-            "the kernel launcher", {"kernel", k.name, k.id})
+        spawn_logged(m_io,
+                     sandbox_command(m_options.sandbox_program, m_options.sandbox_args,
+                                     {k.directory, home.workdir, home.uid, k.memory_bytes, k.env},
+                                     spec.spec["argv"]),
+                     "the kernel launcher", {"kernel", k.name, k.id})
             .pid;
     k.launcher = pid;
     log::info("kernel started", {{"kernel", k.id}, {"name", k.name}, {"launcher_pid", pid}});
@@ -452,17 +341,36 @@ void kernel_manager::launch_from_pool(kernel& k, zygote_pool& pool)
 void kernel_manager::connect(kernel& k)
 {
     const std::string id = k.id;
+    const std::uint64_t epoch = ++k.io_epoch;
+    // The kernel if these events are from its current connection: what an old process said
+    // just before it was stopped (its last statuses, a ready or a failure) reaches this
+    // thread later, and is not about the kernel any more.
+    auto current = [this, id, epoch]() -> kernel*
+    {
+        kernel* k = find(id);
+        return k != nullptr && k->io_epoch == epoch ? k : nullptr;
+    };
     kernel_io::callbacks events;
-    events.on_ready = [this, id] { boost::asio::post(m_io, [this, id] { mark_ready(id); }); };
-    events.on_status = [this, id](const std::string& state)
+    events.on_ready = [this, current]
     {
         boost::asio::post(m_io,
-                          [this, id, state]
+                          [this, current]
+                          {
+                              if (kernel* k = current())
+                              {
+                                  mark_ready(k->id);
+                              }
+                          });
+    };
+    events.on_status = [this, current](const std::string& state)
+    {
+        boost::asio::post(m_io,
+                          [current, state]
                           {
                               // The kernel's own "starting" can arrive after its
                               // kernel_info reply made it ready (idle): keep idle, or an
                               // unused kernel would look like it never started.
-                              kernel* k = find(id);
+                              kernel* k = current();
                               if (k != nullptr && !state.empty() &&
                                   !(state == "starting" && k->ready))
                               {
@@ -477,15 +385,22 @@ void kernel_manager::connect(kernel& k)
                           {
                               if (kernel* k = find(id))
                               {
-                                  k->pending.erase(parent_msg_id);
-                                  k->pending_limits.erase(parent_msg_id);
-                                  k->unanswered.erase(parent_msg_id);
+                                  k->requests.replied(parent_msg_id);
                                   k->hard_deadline.reset(); // the cell answered in time
                               }
                           });
     };
-    events.on_execute_started = [this, id](const std::string& msg_id)
-    { boost::asio::post(m_io, [this, id, msg_id] { on_execute_started(id, msg_id); }); };
+    events.on_execute_started = [this, current](const std::string& msg_id)
+    {
+        boost::asio::post(m_io,
+                          [this, current, msg_id]
+                          {
+                              if (kernel* k = current())
+                              {
+                                  on_execute_started(k->id, msg_id);
+                              }
+                          });
+    };
     events.on_execute_reply =
         [this, id](const std::string& msg_id, const std::string& status, const std::string& ename)
     {
@@ -503,12 +418,12 @@ void kernel_manager::connect(kernel& k)
                               }
                           });
     };
-    events.on_failure = [this, id](const std::string& reason)
+    events.on_failure = [this, id, current](const std::string& reason)
     {
         boost::asio::post(m_io,
-                          [this, id, reason]
+                          [this, id, current, reason]
                           {
-                              kernel* k = find(id);
+                              kernel* k = current();
                               if (k == nullptr)
                               {
                                   return;
@@ -609,7 +524,8 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
             {
                 metadata = nlohmann::json::object();
             }
-            const double limit = cell_limit(metadata, *k);
+            // Its metadata.cellbox.timeout, else the owner's default, never above the cap.
+            const double limit = cell_limit(metadata, k->cell_timeout_s, k->cell_timeout_cap_s);
             if (limit > 0)
             {
                 if (!metadata["cellbox"].is_object())
@@ -621,18 +537,16 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
             }
             const std::string msg_id = string_field(header, "msg_id");
             const auto attachment = k->attached.find(connection);
-            k->pending[msg_id] = {attachment != k->attached.end() ? attachment->second.first
-                                                                  : std::string(),
-                                  message.header};
-            k->pending_limits[msg_id] = limit;
-            k->pending_since[msg_id] = std::chrono::steady_clock::now();
+            k->requests.execute_sent(
+                msg_id, attachment != k->attached.end() ? attachment->second.first : std::string(),
+                message.header, limit, std::chrono::steady_clock::now());
         }
         else if (const std::string msg_id = string_field(header, "msg_id"); !msg_id.empty())
         {
             const auto attachment = k->attached.find(connection);
-            k->unanswered[msg_id] = {
-                attachment != k->attached.end() ? attachment->second.first : std::string(),
-                kernel_message{message.channel, message.header, "{}", "{}", "{}", {}}};
+            k->requests.request_sent(
+                msg_id, attachment != k->attached.end() ? attachment->second.first : std::string(),
+                message.header, message.channel);
         }
     }
     k->io->send(connection, std::move(message));
@@ -643,27 +557,27 @@ void kernel_manager::hold(kernel& k, std::uint64_t connection, kernel_message me
     const auto attachment = k.attached.find(connection);
     const std::string session_id =
         attachment != k.attached.end() ? attachment->second.first : std::string();
-    if (k.execution_state == "dead")
+    if (k.lifecycle.is(lifecycle_state::dead))
     {
         answer_with_error(k, session_id, message, "KernelDied",
                           k.reason.empty() ? "the kernel is dead" : k.reason);
         return;
     }
-    if (k.held.size() >= max_held_requests)
+    if (!k.requests.can_hold())
     {
         answer_with_error(k, session_id, message, "KernelRestarting",
                           "the kernel is restarting and already holds " +
-                              std::to_string(max_held_requests) +
+                              std::to_string(execution_tracker::max_held) +
                               " requests; send this one again once it is idle");
         return;
     }
-    k.held.emplace_back(connection, std::move(message));
+    k.requests.hold(connection, std::move(message));
 }
 
 void kernel_manager::release_held(kernel& k)
 {
     const std::string id = k.id;
-    for (auto& [connection, message] : std::exchange(k.held, {}))
+    for (auto& [connection, message] : k.requests.take_held())
     {
         if (k.attached.count(connection) == 0)
         {
@@ -689,7 +603,7 @@ void kernel_manager::answer_with_error(kernel& k, const std::string& session_id,
 void kernel_manager::refuse_unanswered(kernel& k, const std::string& ename,
                                        const std::string& evalue)
 {
-    for (auto& [connection, message] : std::exchange(k.held, {}))
+    for (auto& [connection, message] : k.requests.take_held())
     {
         const auto attachment = k.attached.find(connection);
         if (attachment != k.attached.end())
@@ -704,38 +618,10 @@ void kernel_manager::answer_in_flight(kernel& k, const std::string& ename,
                                       const std::string& evalue)
 {
     k.hard_deadline.reset();
-    k.running_msg_id.clear();
-    for (const auto& [msg_id, waiting] : std::exchange(k.unanswered, {}))
+    for (const auto& answer : k.requests.take_in_flight())
     {
-        answer_with_error(k, waiting.first, waiting.second, ename, evalue);
+        answer_with_error(k, answer.session_id, answer.request, ename, evalue);
     }
-    for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
-    {
-        answer_with_error(k, waiting.first,
-                          kernel_message{"shell", waiting.second, "{}", "{}", "{}", {}}, ename,
-                          evalue);
-    }
-    k.pending_limits.clear();
-    k.pending_since.clear();
-}
-
-double kernel_manager::cell_limit(const nlohmann::json& metadata, const kernel& k)
-{
-    double limit = k.cell_timeout_s;
-    const auto cellbox = metadata.find("cellbox");
-    if (cellbox != metadata.end() && cellbox->is_object())
-    {
-        const auto requested = cellbox->find("timeout");
-        if (requested != cellbox->end() && requested->is_number() && requested->get<double>() >= 0)
-        {
-            limit = requested->get<double>();
-        }
-    }
-    if (k.cell_timeout_cap_s > 0 && (limit == 0 || limit > k.cell_timeout_cap_s))
-    {
-        limit = k.cell_timeout_cap_s;
-    }
-    return limit;
 }
 
 void kernel_manager::on_execute_started(const std::string& id, const std::string& msg_id)
@@ -745,24 +631,23 @@ void kernel_manager::on_execute_started(const std::string& id, const std::string
     {
         return;
     }
-    k->running_msg_id = msg_id;
-    const auto limit = k->pending_limits.find(msg_id);
+    const std::optional<double> limit = k->requests.started(msg_id);
     k->hard_deadline.reset();
-    if (limit == k->pending_limits.end() || limit->second <= 0)
+    if (!limit)
     {
         return;
     }
     const auto deadline = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                              std::chrono::duration<double>(limit->second)) +
+                              std::chrono::duration<double>(*limit)) +
                           m_options.kill_grace;
     k->hard_deadline = std::make_unique<boost::asio::steady_timer>(m_io, deadline);
-    const double seconds = limit->second;
+    const double seconds = *limit;
     const pid_t launcher = k->launcher;
     k->hard_deadline->async_wait(
         [this, id, msg_id, seconds, launcher](const boost::system::error_code& error)
         {
             kernel* k = find(id);
-            if (error || k == nullptr || k->launcher != launcher || k->pending.count(msg_id) == 0)
+            if (error || k == nullptr || k->launcher != launcher || !k->requests.is_pending(msg_id))
             {
                 return;
             }
@@ -785,6 +670,10 @@ void kernel_manager::mark_ready(const std::string& id)
         return;
     }
     k->ready = true;
+    if (!k->lifecycle.is(lifecycle_state::deleting))
+    {
+        k->lifecycle.move_to(lifecycle_state::ready);
+    }
     k->execution_state = "idle"; // it just answered kernel_info: nothing is running
     if (std::exchange(k->cold_start_pending, false))
     {
@@ -805,29 +694,12 @@ void kernel_manager::mark_ready(const std::string& id)
 
 std::optional<std::string> kernel_manager::admission_error(const identity& who) const
 {
-    if (m_options.max_kernels > 0 && static_cast<int>(m_kernels.size()) >= m_options.max_kernels)
-    {
-        return "the server runs its maximum of " + std::to_string(m_options.max_kernels) +
-               " kernels; try again later";
-    }
-    int quota = who.admin ? 0 : m_options.max_kernels_per_user;
-    if (who.limits.kernels && (quota == 0 || *who.limits.kernels < quota))
-    {
-        quota = *who.limits.kernels;
-    }
-    if (!who.admin && (quota > 0 || who.limits.kernels))
-    {
-        const auto mine =
-            std::count_if(m_kernels.begin(), m_kernels.end(),
-                          [&](const auto& entry) { return entry.second->owner == who.user; });
-        if (mine >= quota)
-        {
-            return "user " + who.user + " already has " + std::to_string(mine) +
-                   " kernels, the most allowed (" + std::to_string(quota) +
-                   "); shut one down first";
-        }
-    }
-    return std::nullopt;
+    const auto owned =
+        std::count_if(m_kernels.begin(), m_kernels.end(),
+                      [&](const auto& entry) { return entry.second->owner == who.user; });
+    return gateway::admission_error(who, static_cast<int>(m_kernels.size()),
+                                    static_cast<int>(owned),
+                                    {m_options.max_kernels, m_options.max_kernels_per_user});
 }
 
 void kernel_manager::start(const std::string& name, const identity& who,
@@ -845,20 +717,11 @@ void kernel_manager::start(const std::string& name, const identity& who,
     record->owner = who.user;
     record->env = std::move(env);
     m_users.limit_disk(who.user, who.limits.disk_bytes); // the latest token decides
-    record->memory_bytes =
-        std::min(m_memory_bytes, who.limits.memory_bytes.value_or(m_memory_bytes));
-    record->cell_timeout_cap_s = m_options.cell_timeout_cap_s;
-    if (who.limits.cell_timeout_s && (record->cell_timeout_cap_s == 0 ||
-                                      *who.limits.cell_timeout_s < record->cell_timeout_cap_s))
-    {
-        record->cell_timeout_cap_s = *who.limits.cell_timeout_s;
-    }
-    record->cell_timeout_s = who.limits.cell_timeout_s.value_or(m_options.cell_timeout_s);
-    if (record->cell_timeout_cap_s > 0 &&
-        (record->cell_timeout_s == 0 || record->cell_timeout_s > record->cell_timeout_cap_s))
-    {
-        record->cell_timeout_s = record->cell_timeout_cap_s;
-    }
+    const kernel_allowance allowance =
+        allowance_of(who, m_memory_bytes, m_options.cell_timeout_s, m_options.cell_timeout_cap_s);
+    record->memory_bytes = allowance.memory_bytes;
+    record->cell_timeout_s = allowance.cell_timeout_s;
+    record->cell_timeout_cap_s = allowance.cell_timeout_cap_s;
     kernel& k = *record;
     m_kernels[k.id] = std::move(record);
     try
@@ -924,6 +787,10 @@ void kernel_manager::shutdown(const std::string& id, std::function<void()> done)
         done();
         return;
     }
+    if (!k->lifecycle.is(lifecycle_state::deleting))
+    {
+        k->lifecycle.move_to(lifecycle_state::deleting);
+    }
     if (k->launcher <= 0)
     {
         forget(id);
@@ -952,7 +819,14 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
         done(false);
         return;
     }
-    k->execution_state = "restarting";
+    if (!k->lifecycle.move_to(lifecycle_state::restarting))
+    {
+        // Being shut down: its exit deletes it.
+        log::info("kernel restart refused",
+                  {{"kernel", id}, {"state", to_string(k->lifecycle.state())}});
+        done(false);
+        return;
+    }
     metric::kernel_restart("request");
     log::info("kernel restarting", {{"kernel", id}, {"cause", "request"}});
     k->exit_waiters.push_back(
@@ -966,6 +840,7 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
                 done(false);
                 return;
             }
+            k->lifecycle.move_to(lifecycle_state::starting);
             try
             {
                 launch(*k, *spec);
@@ -974,6 +849,8 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
             catch (const std::exception& e)
             {
                 log::error("kernel restart failed", {{"kernel", id}, {"error", e.what()}});
+                k->lifecycle.move_to(lifecycle_state::dead);
+                k->reason = std::string("restarting the kernel failed: ") + e.what();
                 done(false);
             }
         });
@@ -1005,7 +882,7 @@ void kernel_manager::on_exit(pid_t pid, int)
         k.launcher = -1;
         k.owner_link.reset();
         stop_io(k);
-        if (k.exit_waiters.empty() && k.ready)
+        if (k.exit_waiters.empty() && k.lifecycle.is(lifecycle_state::ready))
         {
             handle_death(k); // reads the verdict: before the directory goes
             return;
@@ -1013,7 +890,9 @@ void kernel_manager::on_exit(pid_t pid, int)
         std::error_code ignored;
         fs::remove_all(k.directory, ignored);
         auto waiters = std::exchange(k.exit_waiters, {});
-        const bool restarting = k.execution_state == "restarting";
+        // Only the lifecycle decides: a status the old process sent just before it was
+        // stopped must not turn a restart into a deletion.
+        const bool restarting = k.lifecycle.is(lifecycle_state::restarting);
         for (auto& waiter : std::exchange(k.ready_waiters, {}))
         {
             waiter(false);
@@ -1021,7 +900,7 @@ void kernel_manager::on_exit(pid_t pid, int)
         if (waiters.empty())
         {
             log::warn("kernel exited before it was ready", {{"kernel", k.id}});
-            k.execution_state = "dead";
+            k.lifecycle.move_to(lifecycle_state::dead);
             refuse_unanswered(k, "KernelDied", "the kernel exited before it was ready");
             return;
         }
@@ -1106,70 +985,39 @@ void kernel_manager::handle_death(kernel& k)
                  "; the kernel was restarted and its variables were lost";
     }
     k.hard_deadline.reset();
-    k.pending_limits.clear();
     const bool out_of_memory = verdict.value("verdict", "") == "oom";
     log::warn("kernel died", {{"kernel", k.id},
                               {"verdict", verdict.value("verdict", "unknown")},
                               {"ename", ename},
                               {"reason", evalue},
-                              {"pending_cells", k.pending.size()}});
+                              {"pending_cells", k.requests.pending_count()}});
     metric::kernel_death(ename, out_of_memory);
     if (ename == "CellTimeoutError")
     {
         metric::cell_timeout(true);
     }
-    // The cell that was running when the kernel died: the one it last started, else the
-    // oldest request (it died before saying).
-    std::string running = k.running_msg_id;
-    if (k.pending.count(running) == 0)
+    const auto death = k.requests.take_for_death(std::chrono::steady_clock::now());
+    for (const double seconds : death.pending_ages)
     {
-        running.clear();
-        for (const auto& [msg_id, since] : k.pending_since)
-        {
-            if (k.pending.count(msg_id) != 0 &&
-                (running.empty() || since < k.pending_since.at(running)))
-            {
-                running = msg_id;
-            }
-        }
+        metric::execution("error", seconds);
     }
-    if (running.empty() && !k.pending.empty())
+    // A client that went away while its cell ran gets the explanation on its reconnect. Its
+    // other requests (completion, inspection...) died with it.
+    for (const auto& answer : death.answers)
     {
-        running = k.pending.begin()->first;
-    }
-    k.running_msg_id.clear();
-    const auto now = std::chrono::steady_clock::now();
-    for (const auto& [msg_id, waiting] : k.pending)
-    {
-        const auto since = k.pending_since.find(msg_id);
-        metric::execution("error",
-                          since == k.pending_since.end()
-                              ? -1
-                              : std::chrono::duration<double>(now - since->second).count());
-    }
-    k.pending_since.clear();
-    // A client that went away while its cell ran gets the explanation on its reconnect.
-    for (const auto& [msg_id, waiting] : std::exchange(k.pending, {}))
-    {
-        const auto& [session_id, request] = waiting;
-        if (msg_id != running)
+        if (answer.aborted)
         {
             // Queued behind the cell that died: never ran, as after an error with
             // stop_on_error.
-            tell_session(k, session_id,
+            const std::string& request = answer.request.header;
+            tell_session(k, answer.session_id,
                          make_reply("shell", "execute_reply", request,
                                     {{"status", "aborted"}, {"execution_count", nullptr}}));
-            tell_session(k, session_id,
+            tell_session(k, answer.session_id,
                          make_reply("iopub", "status", request, {{"execution_state", "idle"}}));
             continue;
         }
-        answer_with_error(k, session_id, kernel_message{"shell", request, "{}", "{}", "{}", {}},
-                          ename, evalue);
-    }
-    // Its other requests (completion, inspection...) died with it.
-    for (const auto& [msg_id, waiting] : std::exchange(k.unanswered, {}))
-    {
-        answer_with_error(k, waiting.first, waiting.second, ename, evalue);
+        answer_with_error(k, answer.session_id, answer.request, ename, evalue);
     }
     k.reason = evalue;
     std::error_code ignored;
@@ -1177,7 +1025,7 @@ void kernel_manager::handle_death(kernel& k)
     const kernelspec_catalog::entry* spec = m_specs.find(k.name);
     if (!m_options.restart_on_death || spec == nullptr)
     {
-        k.execution_state = "dead";
+        k.lifecycle.move_to(lifecycle_state::dead);
         refuse_unanswered(k, "KernelDied", evalue);
         return;
     }
@@ -1197,15 +1045,15 @@ void kernel_manager::handle_death(kernel& k)
     }
     metric::kernel_restart("death");
     log::info("kernel restarting", {{"kernel", k.id}, {"cause", "death"}});
+    k.lifecycle.move_to(lifecycle_state::restarting);
     try
     {
         launch(k, *spec);
-        k.execution_state = "restarting";
     }
     catch (const std::exception& e)
     {
         log::error("kernel restart failed", {{"kernel", k.id}, {"error", e.what()}});
-        k.execution_state = "dead";
+        k.lifecycle.move_to(lifecycle_state::dead);
         refuse_unanswered(k, "KernelDied", evalue + "; restarting it failed: " + e.what());
     }
 }
@@ -1221,6 +1069,7 @@ void kernel_manager::stop_io(kernel& k)
         k.kept.insert_or_assign(session_id, std::move(waiting));
     }
     k.io.reset();
+    ++k.io_epoch; // what it posted before it stopped is about the old process
 }
 
 void kernel_manager::tell_session(kernel& k, const std::string& session_id, kernel_message message)
@@ -1271,16 +1120,7 @@ kernel_manager::kernel* kernel_manager::find(const std::string& id)
 
 nlohmann::json kernel_manager::model(const kernel& k) const
 {
-    nlohmann::json model = {{"id", k.id},
-                            {"name", k.name},
-                            {"last_activity", k.last_activity},
-                            {"execution_state", k.execution_state},
-                            {"connections", k.connections}};
-    if (!k.reason.empty())
-    {
-        model["reason"] = k.reason;
-    }
-    return model;
+    return kernel_model(k);
 }
 
 std::map<std::string, int> kernel_manager::count_by_state() const
@@ -1288,7 +1128,7 @@ std::map<std::string, int> kernel_manager::count_by_state() const
     std::map<std::string, int> counts;
     for (const auto& [id, k] : m_kernels)
     {
-        ++counts[k->execution_state];
+        ++counts[k->lifecycle.model_state(k->execution_state)];
     }
     return counts;
 }
@@ -1307,66 +1147,30 @@ void kernel_manager::on_execute_reply(const std::string& id, const std::string& 
     {
         return;
     }
-    const auto since = k->pending_since.find(msg_id);
-    if (since == k->pending_since.end())
+    const auto seconds = k->requests.execute_answered(msg_id, std::chrono::steady_clock::now());
+    if (!seconds)
     {
         return; // not an execute_request of ours (or already answered for a death)
     }
-    metric::execution(
-        status.empty() ? "error" : status,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - since->second).count());
-    k->pending_since.erase(since);
+    metric::execution(status.empty() ? "error" : status, *seconds);
     if (ename == "CellTimeoutError")
     {
         metric::cell_timeout(false); // the kernel interrupted the cell itself, state kept
     }
 }
 
-void kernel_manager::schedule_cull()
-{
-    m_cull_timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(m_options.cull_interval_s)));
-    m_cull_timer.async_wait(
-        [this](const boost::system::error_code& error)
-        {
-            if (error)
-            {
-                return;
-            }
-            cull_idle();
-            schedule_cull();
-        });
-}
-
-void kernel_manager::cull_idle()
+std::vector<std::pair<std::string, cull_view>> kernel_manager::cull_survey() const
 {
     const auto now = std::chrono::steady_clock::now();
-    std::vector<std::string> culled;
+    std::vector<std::pair<std::string, cull_view>> kernels;
     for (const auto& [id, k] : m_kernels)
     {
-        const double idle = std::chrono::duration<double>(now - k->active_at).count();
-        // As jupyter_server: dead kernels always go; starting or restarting ones never.
-        const bool dead = k->execution_state == "dead";
-        const bool eligible =
-            dead || (idle > m_options.cull_idle_timeout_s && k->exit_waiters.empty() &&
-                     (k->execution_state == "idle" ||
-                      (k->execution_state == "busy" && m_options.cull_busy)) &&
-                     (k->connections == 0 || m_options.cull_connected));
-        if (!eligible)
-        {
-            continue;
-        }
-        log::info("kernel culled", {{"kernel", id},
-                                    {"idle_s", idle},
-                                    {"execution_state", k->execution_state},
-                                    {"connections", k->connections}});
-        metric::kernel_culled();
-        culled.push_back(id);
+        kernels.emplace_back(
+            id, cull_view{std::chrono::duration<double>(now - k->active_at).count(),
+                          k->lifecycle.is(lifecycle_state::dead), !k->exit_waiters.empty(),
+                          k->lifecycle.model_state(k->execution_state), k->connections});
     }
-    for (const auto& id : culled)
-    {
-        shutdown(id, [] {});
-    }
+    return kernels;
 }
 
 kernel_manager::kernel* kernel_manager::find(const std::string& id, const identity& who)

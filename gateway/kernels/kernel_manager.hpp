@@ -3,6 +3,11 @@
 #include "auth/identity.hpp"
 #include "backends/launcher_pool.hpp"
 #include "backends/zygote_pool.hpp"
+#include "kernels/culler.hpp"
+#include "kernels/execution_tracker.hpp"
+#include "kernels/kernel_lifecycle.hpp"
+#include "kernels/kernel_record.hpp"
+#include "kernels/kernel_request.hpp"
 #include "kernels/kernelspec_catalog.hpp"
 #include "kernels/user_registry.hpp"
 #include "streams/kernel_io.hpp"
@@ -63,51 +68,8 @@ struct manager_options
 class kernel_manager
 {
 public:
-    struct kernel
-    {
-        std::string id;
-        std::string name;
-        std::string owner;                      // user name ("admin" for the admin token)
-        std::uint64_t memory_bytes = 0;         // cgroup limit of this kernel
-        double cell_timeout_s = 0;              // default cell limit for this owner
-        double cell_timeout_cap_s = 0;          // largest a request may ask (0: none)
-        std::map<std::string, std::string> env; // validated KERNEL_* variables
-        pid_t launcher = -1;
-        std::string directory;
-        connection_info connection;
-        std::unique_ptr<kernel_io> io;
-        std::unique_ptr<kernel_io> handed_client; // a pooled session's, until it is bound
-        unique_fd owner_link; // a prespawned launcher's late-binding link: open while it runs
-        bool cold_start_pending = false; // forked on a pool miss, not answering yet
-        std::string execution_state = "starting";
-        std::string last_activity;
-        std::chrono::steady_clock::time_point active_at;   // last_activity, for the culler
-        std::chrono::steady_clock::time_point launched_at; // of the current process
-        int connections = 0;
-        std::string reason; // why it last died, for the model
-        bool ready = false;
-        // execute_requests sent but not answered: msg_id -> (session id, request header)
-        std::map<std::string, std::pair<std::string, std::string>> pending;
-        std::map<std::string, double> pending_limits; // msg_id -> seconds (0: none)
-        std::map<std::string, std::chrono::steady_clock::time_point> pending_since; // msg_id
-        // Other shell requests sent but not answered (complete, inspect...): msg_id ->
-        // (session id, request), answered with an error if the process dies first.
-        std::map<std::string, std::pair<std::string, kernel_message>> unanswered;
-        // Requests that came between two processes (restarting) or before the new one was
-        // ready: sent to it once it is, or answered with an error if there is none.
-        std::vector<std::pair<std::uint64_t, kernel_message>> held;
-        std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
-        std::string kill_reason;                                  // set before we kill it
-        std::string running_msg_id; // the execute_request the kernel started last
-        bool from_zygote = false;   // launcher: a zygote session's supervisor, not our child
-        std::vector<std::function<void(bool)>> ready_waiters;
-        std::vector<std::function<void()>> exit_waiters;
-        // WebSocket connections, re-attached to the new process after a restart.
-        std::map<std::uint64_t, std::pair<std::string, kernel_io::deliver_fn>> attached;
-        // Between two processes (io is null): what disconnected sessions have waiting, handed
-        // from the old kernel_io to the next.
-        kernel_io::kept_sessions kept;
-    };
+    // One kernel, as the manager keeps it (kernels/kernel_record.hpp).
+    using kernel = kernel_record;
     using start_handler = std::function<void(std::optional<std::string> id, std::string error)>;
 
     kernel_manager(boost::asio::io_context& io, const kernelspec_catalog& specs,
@@ -138,7 +100,8 @@ public:
     kernel* find(const std::string& id, const identity& who);
     nlohmann::json model(const kernel& k) const;
     nlohmann::json list(const identity& who) const;
-    // How many kernels are in each execution_state (for /api/status and /metrics).
+    // How many kernels are in each execution_state of their model (for /api/status and
+    // /metrics).
     std::map<std::string, int> count_by_state() const;
     // Users' homes and their /work usage (for /api/status).
     const user_registry& users() const { return m_users; }
@@ -159,17 +122,6 @@ public:
 
 private:
     void launch(kernel& k, const kernelspec_catalog::entry& spec);
-    // What cellbox-sandbox is told for one kernel.
-    struct sandbox_launch
-    {
-        std::string directory; // the kernel's private directory (ipc, connection, verdict)
-        std::string workdir;   // at /work ("": bound later, with the user's memory limit)
-        std::uint32_t uid;
-        std::uint64_t memory_bytes;
-        std::map<std::string, std::string> env; // KERNEL_* variables
-    };
-    std::vector<std::string> sandbox_command(const sandbox_launch& launch,
-                                             const kernelspec_catalog::entry& spec);
     // Through cellbox-sandbox (any kernelspec).
     void launch_plain(kernel& k, const kernelspec_catalog::entry& spec);
     // A session taken from a pool becomes k's process, is bound to k's owner with `bind`
@@ -213,9 +165,6 @@ private:
     // To every live connection of the session, else kept for its reconnect (io is null).
     void tell_session(kernel& k, const std::string& session_id, kernel_message message);
     void tell_session(kernel& k, const std::string& session_id, const shared_message& message);
-    // The cell limit of a request: its metadata.cellbox.timeout, else the owner's default,
-    // never above the owner's cap.
-    static double cell_limit(const nlohmann::json& metadata, const kernel& k);
     void on_execute_started(const std::string& id, const std::string& msg_id);
     void mark_ready(const std::string& id);
     void on_execute_reply(const std::string& id, const std::string& msg_id,
@@ -223,9 +172,8 @@ private:
     void touch(kernel& k);
     // Removes the kernel's record and tells the on_removed observer.
     void forget(const std::string& id);
-    // Idle culling: a pass every cull_interval_s while cull_idle_timeout_s > 0.
-    void schedule_cull();
-    void cull_idle();
+    // What the culler sees of every kernel now.
+    std::vector<std::pair<std::string, cull_view>> cull_survey() const;
 
     boost::asio::io_context& m_io;
     const kernelspec_catalog& m_specs;
@@ -236,16 +184,8 @@ private:
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
     std::map<std::string, std::unique_ptr<zygote_pool>> m_pools;          // by kernelspec name
     std::map<std::string, std::unique_ptr<launcher_pool>> m_launch_pools; // the others
-    boost::asio::steady_timer m_cull_timer;
+    culler m_culler;
     std::function<void(const std::string& id)> m_on_removed;
 };
-
-// The `env` of POST /api/kernels: KERNEL_[A-Z0-9_]+ names with printable values of at most
-// 4096 bytes are kept (as jupyter_server passes them on); other names are ignored. Throws
-// std::invalid_argument naming the offending variable.
-std::map<std::string, std::string> validate_kernel_env(const nlohmann::json& env);
-
-// A UUID4 string, the id format jupyter_server's routes require.
-std::string make_kernel_id();
 
 } // namespace cellbox::gateway

@@ -1,0 +1,73 @@
+#pragma once
+
+#include "cellbox/unique_fd.hpp"
+#include "kernels/execution_tracker.hpp"
+#include "kernels/kernel_lifecycle.hpp"
+#include "protocol/connection_info.hpp"
+#include "streams/kernel_io.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
+
+namespace cellbox::gateway
+{
+
+// One kernel as the kernel manager keeps it: who owns it and what it may use, its current
+// process and connection, its lifecycle, the requests it has not answered, its clients.
+struct kernel_record
+{
+    std::string id;
+    std::string name;
+    std::string owner;                      // user name ("admin" for the admin token)
+    std::uint64_t memory_bytes = 0;         // cgroup limit of this kernel
+    double cell_timeout_s = 0;              // default cell limit for this owner
+    double cell_timeout_cap_s = 0;          // largest a request may ask (0: none)
+    std::map<std::string, std::string> env; // validated KERNEL_* variables
+    pid_t launcher = -1;
+    std::string directory;
+    connection_info connection;
+    std::unique_ptr<kernel_io> io;
+    std::unique_ptr<kernel_io> handed_client; // a pooled session's, until it is bound
+    unique_fd owner_link; // a prespawned launcher's late-binding link: open while it runs
+    bool cold_start_pending = false; // forked on a pool miss, not answering yet
+    kernel_lifecycle lifecycle;
+    // Jupyter's execution_state: only the last status its process reported (the model
+    // shows it while the kernel is ready); never decides what the gateway does.
+    std::string execution_state = "starting";
+    // Counts the kernel_io connections made and stopped: events a stopped one posted
+    // before it stopped carry an older count and are ignored.
+    std::uint64_t io_epoch = 0;
+    std::string last_activity;
+    std::chrono::steady_clock::time_point active_at;   // last_activity, for the culler
+    std::chrono::steady_clock::time_point launched_at; // of the current process
+    int connections = 0;
+    std::string reason; // why it last died, for the model
+    bool ready = false;
+    // Requests sent and not answered, and those held between two processes (restarting)
+    // or before the new one was ready: sent to it once it is, or answered with an error.
+    execution_tracker requests;
+    std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
+    std::string kill_reason;                                  // set before we kill it
+    bool from_zygote = false; // launcher: a zygote session's supervisor, not our child
+    std::vector<std::function<void(bool)>> ready_waiters;
+    std::vector<std::function<void()>> exit_waiters;
+    // WebSocket connections, re-attached to the new process after a restart.
+    std::map<std::uint64_t, std::pair<std::string, kernel_io::deliver_fn>> attached;
+    // Between two processes (io is null): what disconnected sessions have waiting, handed
+    // from the old kernel_io to the next.
+    kernel_io::kept_sessions kept;
+};
+
+// jupyter_server's model of a kernel (GET /api/kernels/ID).
+nlohmann::json kernel_model(const kernel_record& k);
+
+} // namespace cellbox::gateway
