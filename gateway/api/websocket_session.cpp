@@ -4,18 +4,17 @@
 #include "protocol/message_fields.hpp"
 #include "protocol/spliced_frame.hpp"
 #include "protocol/websocket_framing.hpp"
+#include "streams/kernel_client.hpp"
 #include "streams/stream_budget.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 
-#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <deque>
-#include <mutex>
 
 namespace cellbox::gateway
 {
@@ -29,42 +28,25 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr const char* v1_protocol = "v1.kernel.websocket.jupyter.org";
-std::atomic<std::uint64_t> next_connection{1};
 using clock = std::chrono::steady_clock;
 
 // How long a connection closed for the stream budget may take to exchange close frames
 // before its socket is closed under it: the frame being written holds its message until then.
 constexpr auto budget_close_grace = std::chrono::seconds(5);
 
-// Messages from the kernel's I/O thread on their way to this connection's strand. Once closed
-// it refuses new ones (deliver returns false), so the kernel's side buffers them for a
-// reconnect instead of losing them to a connection that is going away.
-struct inbox
-{
-    struct entry
-    {
-        shared_message message;
-        clock::time_point taken;
-    };
-    std::mutex mutex;
-    bool open = true;
-    bool overflowed = false;
-    std::deque<entry> messages;
-    // Bytes taken but not yet written to the socket (here and in the outbox): a client that
-    // does not read makes this grow, and is dropped at the limit.
-    std::size_t pending_bytes = 0;
-    // The same and since when, for the stream budget (which looks for the slowest client).
-    std::shared_ptr<stream_budget::waiting> backlog = std::make_shared<stream_budget::waiting>();
-};
-
+// A WebSocket as a kernel client: messages from the kernel's I/O thread reach its strand
+// through the client's inbox. Once closed it refuses new ones, so the kernel's side buffers
+// them for a reconnect instead of losing them to a connection that is going away.
 template <class Stream>
-class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>>
+class websocket_session : public kernel_client,
+                          public std::enable_shared_from_this<websocket_session<Stream>>
 {
 public:
     websocket_session(Stream&& stream, std::shared_ptr<server::context> ctx, std::string kernel_id,
-                      connection_slot slot)
-        : m_ws(std::move(stream)), m_ctx(std::move(ctx)), m_kernel_id(std::move(kernel_id)),
-          m_connection(next_connection++), m_inbox(std::make_shared<inbox>()),
+                      std::string user, const http_request& req, connection_slot slot)
+        : kernel_client(std::move(user), query_parameter(std::string(req.target()), "session_id"),
+                        ctx->options.ws_max_outbox_bytes),
+          m_ws(std::move(stream)), m_ctx(std::move(ctx)), m_kernel_id(std::move(kernel_id)),
           m_close_timer(m_ws.get_executor()), m_slot(std::move(slot))
     {
     }
@@ -73,11 +55,6 @@ public:
     {
         const std::string offered(req[http::field::sec_websocket_protocol]);
         m_v1 = offered.find(v1_protocol) != std::string::npos;
-        m_session_id = query_parameter(std::string(req.target()), "session_id");
-        if (m_session_id.empty())
-        {
-            m_session_id = "cellbox-" + std::to_string(m_connection);
-        }
         m_ws.read_message_max(m_ctx->options.max_message_bytes);
         m_ws.set_option(timeouts(m_ctx->options.ws_ping_interval_s));
         const bool v1 = m_v1;
@@ -124,48 +101,20 @@ private:
         }
         std::weak_ptr<websocket_session> weak = this->shared_from_this();
         auto executor = m_ws.get_executor();
-        const std::size_t limit = m_ctx->options.ws_max_outbox_bytes;
-        const bool attached = m_ctx->kernels.attach(
-            m_kernel_id, m_connection, m_session_id,
-            [box = m_inbox, weak, executor, limit](const shared_message& message)
-            {
-                const std::size_t bytes = message_bytes(*message);
-                bool taken = false, wake = false;
-                {
-                    std::lock_guard<std::mutex> lock(box->mutex);
-                    if (!box->open)
-                    {
-                        return false;
-                    }
-                    if (limit > 0 && box->pending_bytes + bytes > limit)
-                    {
-                        box->open = false;
-                        box->overflowed = true;
-                        wake = true; // the strand drops the connection
-                    }
-                    else
-                    {
-                        const auto now = clock::now();
-                        wake = box->messages.empty();
-                        box->pending_bytes += bytes;
-                        box->messages.push_back({message, now}); // a pointer, not a copy
-                        box->backlog->set(box->pending_bytes, box->backlog->oldest().value_or(now));
-                        taken = true;
-                    }
-                }
-                if (wake)
-                {
-                    net::post(executor,
-                              [weak]
-                              {
-                                  if (auto self = weak.lock())
-                                  {
-                                      self->drain();
-                                  }
-                              });
-                }
-                return taken;
-            });
+        const bool attached =
+            m_ctx->kernels.attach(m_kernel_id, connection(), session_id(),
+                                  deliverer(
+                                      [weak, executor]
+                                      {
+                                          net::post(executor,
+                                                    [weak]
+                                                    {
+                                                        if (auto self = weak.lock())
+                                                        {
+                                                            self->drain();
+                                                        }
+                                                    });
+                                      }));
         if (!attached)
         {
             m_ws.async_close(websocket::close_code::policy_error,
@@ -177,7 +126,7 @@ private:
         {
             // The budget calls this on any thread: it only posts to the strand.
             m_budget_place =
-                budget->enroll_connection(m_inbox->backlog,
+                budget->enroll_connection(inbox().backlog(),
                                           [weak, executor]
                                           {
                                               net::post(executor,
@@ -212,7 +161,7 @@ private:
             else if (error == beast::error::timeout)
             {
                 log::warn("WebSocket did not answer pings, closing it",
-                          {{"kernel", m_kernel_id}, {"session", m_session_id}});
+                          {{"kernel", m_kernel_id}, {"session", session_id()}});
             }
             close();
             return;
@@ -229,7 +178,7 @@ private:
                 throw protocol_error("unknown channel \"" + message.channel + "\"");
             }
             check_client_message(message);
-            m_ctx->kernels.send(m_kernel_id, m_connection, std::move(message));
+            m_ctx->kernels.send(m_kernel_id, connection(), std::move(message));
         }
         catch (const std::exception& e) // protocol_error, or anything a bad frame provokes
         {
@@ -241,22 +190,12 @@ private:
     // On the strand: moves what the kernel side delivered into the outbox.
     void drain()
     {
-        std::deque<inbox::entry> messages;
-        bool overflowed = false;
-        {
-            std::lock_guard<std::mutex> lock(m_inbox->mutex);
-            overflowed = m_inbox->overflowed;
-            if (!overflowed) // else close() hands them back for the replay
-            {
-                messages.swap(m_inbox->messages);
-            }
-        }
-        if (overflowed)
+        if (inbox().overflowed())
         {
             drop_slow_client();
             return;
         }
-        for (auto& entry : messages)
+        for (auto& entry : inbox().take())
         {
             queue(std::move(entry));
         }
@@ -271,7 +210,7 @@ private:
         log::warn("WebSocket client not reading, dropping the connection (its messages go to "
                   "the replay buffer)",
                   {{"kernel", m_kernel_id},
-                   {"session", m_session_id},
+                   {"session", session_id()},
                    {"waiting_over_bytes", m_ctx->options.ws_max_outbox_bytes}});
         close();
         // The pending write may never finish: close the socket under it rather than
@@ -291,31 +230,25 @@ private:
             return;
         }
         const auto& budget = *m_ctx->kernels.streams().budget;
-        std::size_t waiting = 0;
+        // Queued frames go now; the one being written (the front) stays until the socket is
+        // done with it.
+        if (!m_outbox.empty())
         {
-            std::lock_guard<std::mutex> lock(m_inbox->mutex);
-            waiting = m_inbox->pending_bytes;
-            m_inbox->open = false;
-            m_inbox->messages.clear();
-            // Queued frames go now; the one being written (the front) stays until the socket
-            // is done with it.
-            if (!m_outbox.empty())
-            {
-                m_outbox.erase(std::next(m_outbox.begin()), m_outbox.end());
-            }
-            m_inbox->pending_bytes = m_outbox.empty() ? 0 : m_outbox.front().bytes;
-            update_backlog();
+            m_outbox.erase(std::next(m_outbox.begin()), m_outbox.end());
         }
+        const std::size_t waiting =
+            m_outbox.empty() ? inbox().discard(0, std::nullopt)
+                             : inbox().discard(m_outbox.front().bytes, m_outbox.front().taken);
         log::warn("stream memory budget exceeded, closing the WebSocket whose client left "
                   "messages unread longest",
                   {{"kernel", m_kernel_id},
-                   {"session", m_session_id},
+                   {"session", session_id()},
                    {"waiting_bytes", waiting},
                    {"held_bytes", budget.bytes()},
                    {"budget_bytes", budget.limit()}});
         metric::stream_budget_drop("connection");
         m_attached = false;
-        m_ctx->kernels.detach(m_kernel_id, m_connection);
+        m_ctx->kernels.detach(m_kernel_id, connection());
         m_budget_place.reset(); // the budget may ask the next holder
         m_close_timer.expires_after(budget_close_grace);
         m_close_timer.async_wait(
@@ -334,7 +267,7 @@ private:
             [self = this->shared_from_this()](beast::error_code) { self->m_close_timer.cancel(); });
     }
 
-    void queue(inbox::entry entry)
+    void queue(client_inbox::entry entry)
     {
         const std::size_t bytes = message_bytes(*entry.message);
         try
@@ -388,24 +321,8 @@ private:
 
     void written(std::size_t bytes)
     {
-        std::lock_guard<std::mutex> lock(m_inbox->mutex);
-        m_inbox->pending_bytes -= bytes;
-        update_backlog();
-    }
-
-    // Under the inbox's mutex, on the strand: what waits now, and since when.
-    void update_backlog()
-    {
-        std::optional<clock::time_point> oldest;
-        if (!m_outbox.empty())
-        {
-            oldest = m_outbox.front().taken;
-        }
-        else if (!m_inbox->messages.empty())
-        {
-            oldest = m_inbox->messages.front().taken;
-        }
-        m_inbox->backlog->set(m_inbox->pending_bytes, oldest);
+        inbox().written(bytes,
+                        m_outbox.empty() ? std::nullopt : std::optional(m_outbox.front().taken));
     }
 
     // Stops taking messages and detaches; those taken but not yet queued go back to the
@@ -418,39 +335,27 @@ private:
         }
         m_attached = false;
         m_budget_place.reset(); // closing frees what it holds; nothing for the budget to ask
-        std::vector<shared_message> undelivered;
-        {
-            std::lock_guard<std::mutex> lock(m_inbox->mutex);
-            m_inbox->open = false;
-            for (auto& entry : m_inbox->messages)
-            {
-                undelivered.push_back(std::move(entry.message));
-            }
-            m_inbox->messages.clear();
-        }
-        m_ctx->kernels.detach(m_kernel_id, m_connection, std::move(undelivered));
+        m_ctx->kernels.detach(m_kernel_id, connection(), stop_taking());
     }
 
     struct outgoing
     {
         shared_message message; // `frame` points into it
         spliced_frame frame;
-        std::size_t bytes; // as counted in the inbox's pending_bytes
+        std::size_t bytes; // as counted in the inbox's pending bytes
         clock::time_point taken;
     };
 
     websocket::stream<Stream> m_ws;
     std::shared_ptr<server::context> m_ctx;
     std::string m_kernel_id;
-    std::uint64_t m_connection;
-    std::string m_session_id;
     bool m_v1 = false;
     bool m_attached = false;
     beast::flat_buffer m_buffer;
-    // Before the inbox and outbox, so that it goes after them: withdrawing lets the budget ask
-    // the next holder, once this connection's messages are gone.
+    // Before the outbox, so that it goes after it: withdrawing lets the budget ask the next
+    // holder, once this connection's messages are gone (close() and close_for_budget() have
+    // emptied the inbox already).
     stream_budget::enrollment m_budget_place;
-    std::shared_ptr<inbox> m_inbox;
     std::deque<outgoing> m_outbox;
     net::steady_timer m_close_timer;
     connection_slot m_slot;
@@ -459,18 +364,22 @@ private:
 } // namespace
 
 void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req, connection_slot slot)
+                           std::string kernel_id, std::string user, http_request req,
+                           connection_slot slot)
 {
     std::make_shared<websocket_session<plain_stream>>(std::move(stream), std::move(ctx),
-                                                      std::move(kernel_id), std::move(slot))
+                                                      std::move(kernel_id), std::move(user), req,
+                                                      std::move(slot))
         ->run(std::move(req));
 }
 
 void run_websocket_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req, connection_slot slot)
+                           std::string kernel_id, std::string user, http_request req,
+                           connection_slot slot)
 {
     std::make_shared<websocket_session<tls_stream>>(std::move(stream), std::move(ctx),
-                                                    std::move(kernel_id), std::move(slot))
+                                                    std::move(kernel_id), std::move(user), req,
+                                                    std::move(slot))
         ->run(std::move(req));
 }
 

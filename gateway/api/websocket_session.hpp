@@ -12,12 +12,14 @@
 namespace cellbox::gateway
 {
 
-// Accepts the upgrade `req` on `stream` and relays between the client and the kernel until
-// either side goes away; `slot` (the connection's place under the connection limits) is held
-// until then.
+// Accepts the upgrade `req` on `stream` and relays between the client and the kernel (as
+// `user`'s kernel_client) until either side goes away; `slot` (the connection's place under the
+// connection limits) is held until then.
 void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req, connection_slot slot);
+                           std::string kernel_id, std::string user, http_request req,
+                           connection_slot slot);
 void run_websocket_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
-                           std::string kernel_id, http_request req, connection_slot slot);
+                           std::string kernel_id, std::string user, http_request req,
+                           connection_slot slot);
 
 } // namespace cellbox::gateway

@@ -320,7 +320,8 @@ private:
         log_request(static_cast<unsigned>(http::status::switching_protocols));
         // The WebSocket session sets its own timeouts.
         beast::get_lowest_layer(m_stream).expires_never();
-        run_websocket_session(std::move(m_stream), m_ctx, id, std::move(req), std::move(m_slot));
+        run_websocket_session(std::move(m_stream), m_ctx, id, who->user, std::move(req),
+                              std::move(m_slot));
     }
 
     // What the request log line says; the path never has the query string (tokens).

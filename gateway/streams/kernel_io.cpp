@@ -12,10 +12,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sys/eventfd.h>
-#include <unistd.h>
+#include <utility>
 #include <vector>
 #include <zmq_addon.hpp>
 
@@ -42,19 +42,48 @@ zmq::socket_t dealer(zmq::context_t& context, const std::string& identity,
     return socket;
 }
 
+std::atomic<std::uint64_t> next_client{1}; // io_thread client ids
+
 } // namespace
 
 kernel_io::kernel_io(zmq::context_t& context, connection_info info, callbacks events,
                      stream_options options, kept_sessions kept)
     : m_context(context), m_info(std::move(info)), m_signer(m_info.key),
       m_events(std::move(events)), m_options(options),
-      m_wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), m_session(random_hex(16)),
-      m_output_limiter(options.max_output_bytes),
+      m_threads(io_threads::shared(options.io_threads)), m_io(m_threads.acquire()),
+      m_id(next_client++), m_session(random_hex(16)), m_output_limiter(options.max_output_bytes),
       m_rate_limiter(options.iopub_msg_rate_limit, options.iopub_data_rate_limit,
                      options.rate_limit_window)
 {
+    auto waiting = std::make_shared<kept_sessions>(std::move(kept));
+    // Failing to start (out of descriptors) is failing the kernel, as later on.
+    m_io.start(m_id,
+               {[this] { tick(); },
+                [this](const std::string& reason)
+                {
+                    if (m_events.on_failure)
+                    {
+                        m_events.on_failure(reason);
+                    }
+                }},
+               [this, waiting] { start(std::move(*waiting)); });
+}
+
+void kernel_io::start(kept_sessions kept)
+{
+    m_iopub.emplace(m_context, zmq::socket_type::sub);
+    m_iopub->set(zmq::sockopt::linger, 0);
+    m_iopub->set(zmq::sockopt::reconnect_ivl, reconnect_interval_ms);
+    m_iopub->set(zmq::sockopt::subscribe, "");
+    m_iopub->connect(m_info.endpoint(m_info.iopub_port));
+    m_own_shell.emplace(
+        dealer(m_context, "cellbox-gateway-" + m_session, m_info.endpoint(m_info.shell_port)));
+    // Ranks: as one kernel's thread read them, the kernel_info answer, then replies (the
+    // kernel sent them before the status that follows them on iopub), then iopub.
+    m_own_shell_watch = m_io.watch(m_id, *m_own_shell, 0, [this] { on_own_shell(); });
+    m_io.watch(m_id, *m_iopub, 2, [this] { on_iopub_input(); });
     open_kept_sessions(std::move(kept));
-    m_thread = std::thread([this] { run(); });
+    tick();
 }
 
 void kernel_io::open_kept_sessions(kept_sessions kept)
@@ -74,14 +103,34 @@ kernel_io::~kernel_io()
 
 kernel_io::kept_sessions kernel_io::stop()
 {
-    if (!m_thread.joinable())
+    if (std::exchange(m_stopped, true))
     {
         return {};
     }
-    // Commands are applied in order: every attach, detach and send posted before this one
-    // has had its effect on the sessions.
-    post({command::kind::stop, 0, {}, {}, {}, {}, {}});
-    m_thread.join();
+    // Work is applied in order: every attach, detach and send posted before this has had its
+    // effect on the sessions.
+    const auto leave = [this]
+    {
+        m_io.leave(m_id);
+        m_iopub.reset();
+        m_own_shell.reset();
+    };
+    if (m_io.on_this_thread())
+    {
+        leave();
+    }
+    else
+    {
+        std::promise<void> left;
+        m_io.post_always(
+            [&]
+            {
+                leave();
+                left.set_value();
+            });
+        left.get_future().wait();
+    }
+    m_threads.release(m_io);
     kept_sessions kept;
     for (auto& [id, s] : m_sessions)
     {
@@ -100,49 +149,60 @@ kernel_io::session& kernel_io::open_session(const std::string& id)
     auto& slot = m_sessions[id];
     if (!slot)
     {
-        slot = std::make_unique<session>(id, m_options);
-        slot->shell = dealer(m_context, id, m_info.endpoint(m_info.shell_port));
-        slot->control = dealer(m_context, id, m_info.endpoint(m_info.control_port));
-        slot->stdin_ = dealer(m_context, id, m_info.endpoint(m_info.stdin_port));
+        auto s = std::make_unique<session>(id, m_options);
+        s->shell = dealer(m_context, id, m_info.endpoint(m_info.shell_port));
+        s->control = dealer(m_context, id, m_info.endpoint(m_info.control_port));
+        s->stdin_ = dealer(m_context, id, m_info.endpoint(m_info.stdin_port));
+        session* raw = s.get();
+        s->watches = {m_io.watch(m_id, s->shell, 1, [this, raw] { on_session_input(*raw, 0); }),
+                      m_io.watch(m_id, s->control, 1, [this, raw] { on_session_input(*raw, 1); }),
+                      m_io.watch(m_id, s->stdin_, 1, [this, raw] { on_session_input(*raw, 2); })};
+        slot = std::move(s);
     }
     return *slot;
 }
 
-void kernel_io::post(command c)
+void kernel_io::close_session(std::map<std::string, std::unique_ptr<session>>::iterator it)
 {
+    for (const auto watched : it->second->watches)
     {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_commands.push_back(std::move(c));
+        m_io.unwatch(watched);
     }
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = write(m_wake.get(), &one, sizeof one);
+    m_sessions.erase(it); // withdraws it from the budget
+}
+
+void kernel_io::post(std::function<void()> work)
+{
+    m_io.post(m_id,
+              [this, work = std::move(work)]
+              {
+                  work();
+                  reschedule();
+              });
 }
 
 void kernel_io::adopt(callbacks events, kept_sessions kept)
 {
-    post({command::kind::adopt,
-          0,
-          {},
-          {},
-          {},
-          {},
-          std::make_shared<std::pair<callbacks, kept_sessions>>(std::move(events),
-                                                                std::move(kept))});
+    auto owner =
+        std::make_shared<std::pair<callbacks, kept_sessions>>(std::move(events), std::move(kept));
+    post([this, owner] { adopt_now(std::move(owner->first), std::move(owner->second)); });
 }
 
 void kernel_io::attach(std::uint64_t connection, const std::string& session_id, deliver_fn deliver)
 {
-    post({command::kind::attach, connection, session_id, std::move(deliver), {}, {}, {}});
+    post([this, connection, session_id, deliver = std::move(deliver)]() mutable
+         { attach_now(connection, session_id, std::move(deliver)); });
 }
 
 void kernel_io::detach(std::uint64_t connection, std::vector<shared_message> undelivered)
 {
-    post({command::kind::detach, connection, {}, {}, {}, std::move(undelivered), {}});
+    post([this, connection, undelivered = std::move(undelivered)]() mutable
+         { detach_now(connection, std::move(undelivered)); });
 }
 
 void kernel_io::send(std::uint64_t connection, kernel_message message)
 {
-    post({command::kind::send, connection, {}, {}, std::move(message), {}, {}});
+    post([this, connection, message = std::move(message)] { send_now(connection, message); });
 }
 
 void kernel_io::orphaned(session& s)
@@ -164,11 +224,7 @@ kernel_io::session::evict_fn kernel_io::evictor()
     // The budget calls this on any thread: it only posts. A session withdraws from the budget
     // before it, or this kernel_io, goes.
     return [this](const std::string& id, std::uint64_t generation)
-    {
-        command c{command::kind::evict, 0, id, {}, {}, {}, {}};
-        c.generation = generation;
-        post(std::move(c));
-    };
+    { post([this, id, generation] { evict(id, generation); }); };
 }
 
 void kernel_io::evict(const std::string& id, std::uint64_t generation)
@@ -191,7 +247,7 @@ void kernel_io::evict(const std::string& id, std::uint64_t generation)
                {"held_bytes", m_options.budget->bytes()},
                {"budget_bytes", m_options.budget->limit()}});
     metric::stream_budget_drop("replay");
-    m_sessions.erase(it); // as if it had expired; withdraws it from the budget
+    close_session(it); // as if it had expired
 }
 
 void kernel_io::deliver_to(session& s, const shared_message& message)
@@ -216,83 +272,74 @@ void kernel_io::deliver_to(session& s, const shared_message& message)
     }
 }
 
-void kernel_io::apply(command& c)
+void kernel_io::adopt_now(callbacks events, kept_sessions kept)
 {
-    switch (c.what)
+    m_events = std::move(events);
+    open_kept_sessions(std::move(kept));
+    if (m_ready && m_events.on_ready)
     {
-    case command::kind::adopt:
-        m_events = std::move(c.owner->first);
-        open_kept_sessions(std::move(c.owner->second));
-        if (m_ready && m_events.on_ready)
-        {
-            m_events.on_ready();
-        }
-        break;
-    case command::kind::attach:
-    {
-        session& s = open_session(c.session_id);
-        s.connections[c.connection] = std::move(c.deliver);
-        m_connection_sessions[c.connection] = c.session_id;
-        const auto missed = s.reclaim();
-        if (!missed.empty())
-        {
-            log::info("session reconnected, replaying",
-                      {{"session", s.id}, {"messages", missed.size()}});
-            for (const auto& message : missed)
-            {
-                deliver_to(s, message);
-            }
-        }
-        break;
+        m_events.on_ready();
     }
-    case command::kind::detach:
+}
+
+void kernel_io::attach_now(std::uint64_t connection, const std::string& session_id,
+                           deliver_fn deliver)
+{
+    session& s = open_session(session_id);
+    s.connections[connection] = std::move(deliver);
+    m_connection_sessions[connection] = session_id;
+    const auto missed = s.reclaim();
+    if (!missed.empty())
     {
-        const auto link = m_connection_sessions.find(c.connection);
-        if (link == m_connection_sessions.end())
+        log::info("session reconnected, replaying",
+                  {{"session", s.id}, {"messages", missed.size()}});
+        for (const auto& message : missed)
         {
-            break;
+            deliver_to(s, message);
         }
-        const auto it = m_sessions.find(link->second);
-        m_connection_sessions.erase(link);
-        if (it == m_sessions.end())
-        {
-            break;
-        }
-        session& s = *it->second;
-        s.connections.erase(c.connection);
-        if (s.connections.empty())
-        {
-            orphaned(s);
-            // Older than anything buffered since the connection started closing.
-            s.keep_older(std::move(c.undelivered));
-        }
-        break;
     }
-    case command::kind::send:
+}
+
+void kernel_io::detach_now(std::uint64_t connection, std::vector<shared_message> undelivered)
+{
+    const auto link = m_connection_sessions.find(connection);
+    if (link == m_connection_sessions.end())
     {
-        const auto link = m_connection_sessions.find(c.connection);
-        const auto it =
-            link == m_connection_sessions.end() ? m_sessions.end() : m_sessions.find(link->second);
-        if (it == m_sessions.end())
-        {
-            break;
-        }
-        session& s = *it->second;
-        zmq::socket_t& socket = c.message.channel == "control" ? s.control
-                                : c.message.channel == "stdin" ? s.stdin_
-                                                               : s.shell;
-        send_frames(socket, encode_wire(c.message, {}, m_signer));
-        if (m_events.on_activity)
-        {
-            m_events.on_activity();
-        }
-        break;
+        return;
     }
-    case command::kind::evict:
-        evict(c.session_id, c.generation);
-        break;
-    case command::kind::stop:
-        break;
+    const auto it = m_sessions.find(link->second);
+    m_connection_sessions.erase(link);
+    if (it == m_sessions.end())
+    {
+        return;
+    }
+    session& s = *it->second;
+    s.connections.erase(connection);
+    if (s.connections.empty())
+    {
+        orphaned(s);
+        // Older than anything buffered since the connection started closing.
+        s.keep_older(std::move(undelivered));
+    }
+}
+
+void kernel_io::send_now(std::uint64_t connection, const kernel_message& message)
+{
+    const auto link = m_connection_sessions.find(connection);
+    const auto it =
+        link == m_connection_sessions.end() ? m_sessions.end() : m_sessions.find(link->second);
+    if (it == m_sessions.end())
+    {
+        return;
+    }
+    session& s = *it->second;
+    const int channel = message.channel == "control" ? 1 : message.channel == "stdin" ? 2 : 0;
+    zmq::socket_t& socket = channel == 1 ? s.control : channel == 2 ? s.stdin_ : s.shell;
+    send_frames(socket, encode_wire(message, {}, m_signer));
+    m_io.recheck(s.watches[channel]);
+    if (m_events.on_activity)
+    {
+        m_events.on_activity();
     }
 }
 
@@ -309,7 +356,7 @@ void kernel_io::expire_sessions()
                 log::info("session did not reconnect, buffer discarded",
                           {{"session", s.id}, {"messages", s.buffer.size()}});
             }
-            it = m_sessions.erase(it);
+            close_session(it++);
         }
         else
         {
@@ -318,13 +365,30 @@ void kernel_io::expire_sessions()
     }
 }
 
-int kernel_io::poll_timeout_ms() const
+void kernel_io::tick()
 {
+    expire_sessions();
+    // Until it answers, a kernel is nudged every 250 ms; once it has, and only the iopub
+    // subscription is pending, every 2 ms (a handed-over pool session waits on this).
+    const auto nudge_every = std::chrono::milliseconds(m_answered ? 2 : 250);
+    if (!m_ready && steady::now() - m_last_nudge >= nudge_every)
+    {
+        m_last_nudge = steady::now();
+        send_frames(*m_own_shell, encode_wire(make_request("shell", "kernel_info_request",
+                                                           nlohmann::json::object(), m_session),
+                                              {}, m_signer));
+        m_io.recheck(m_own_shell_watch);
+    }
+    reschedule();
+}
+
+void kernel_io::reschedule()
+{
+    std::optional<steady::time_point> next;
     if (!m_ready)
     {
-        return 2;
+        next = m_last_nudge + std::chrono::milliseconds(m_answered ? 2 : 250);
     }
-    std::optional<steady::time_point> next;
     for (const auto& [id, s] : m_sessions)
     {
         if (s->expires && (!next || *s->expires < *next))
@@ -332,13 +396,19 @@ int kernel_io::poll_timeout_ms() const
             next = s->expires;
         }
     }
-    if (!next)
+    m_io.schedule(m_id, next);
+}
+
+void kernel_io::become_ready()
+{
+    if (!m_ready && m_answered && m_heard_iopub)
     {
-        return -1;
+        m_ready = true;
+        if (m_events.on_ready)
+        {
+            m_events.on_ready();
+        }
     }
-    const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(*next - steady::now()).count();
-    return static_cast<int>(std::clamp<long long>(wait + 1, 0, 60000));
 }
 
 void kernel_io::on_iopub(kernel_message message)
@@ -409,148 +479,55 @@ void kernel_io::report_execute_reply(const kernel_message& reply, const std::str
     }
 }
 
-void kernel_io::run()
+void kernel_io::on_own_shell()
 {
-    try
-    {
-        relay();
-    }
-    catch (const std::exception& e)
-    {
-        // Never std::terminate the gateway for one kernel.
-        log::error("kernel connection failed", {{"error", e.what()}});
-        if (m_events.on_failure)
-        {
-            m_events.on_failure(e.what());
-        }
-    }
+    receive_frames(*m_own_shell); // a kernel_info_reply: the kernel is up
+    m_answered = true;
+    become_ready();
+    reschedule();
 }
 
-void kernel_io::relay()
+void kernel_io::on_session_input(session& s, int channel_index)
 {
-    zmq::socket_t iopub(m_context, zmq::socket_type::sub);
-    iopub.set(zmq::sockopt::linger, 0);
-    iopub.set(zmq::sockopt::reconnect_ivl, reconnect_interval_ms);
-    iopub.set(zmq::sockopt::subscribe, "");
-    iopub.connect(m_info.endpoint(m_info.iopub_port));
-    zmq::socket_t own_shell =
-        dealer(m_context, "cellbox-gateway-" + m_session, m_info.endpoint(m_info.shell_port));
-    auto last_nudge = steady::time_point{};
-    // Ready once the kernel answered on shell AND something came through iopub: a SUB socket
-    // connects asynchronously, and a kernel that answers fast (a forked session) would
-    // otherwise publish a client's first outputs before the subscription exists — lost.
-    bool answered = false;
-    bool heard_iopub = false;
-    auto become_ready = [&]
+    static constexpr const char* names[] = {"shell", "control", "stdin"};
+    const std::string channel = names[channel_index];
+    zmq::socket_t& socket = channel_index == 1   ? s.control
+                            : channel_index == 2 ? s.stdin_
+                                                 : s.shell;
+    try
     {
-        if (!m_ready && answered && heard_iopub)
+        kernel_message reply = decode_wire(receive_frames(socket), channel, m_signer);
+        if (m_events.on_reply && channel_index == 0)
         {
-            m_ready = true;
-            if (m_events.on_ready)
+            const auto parent = parse_json_bounded(reply.parent_header);
+            if (parent.is_object())
             {
-                m_events.on_ready();
+                report_execute_reply(reply, string_field(parent, "msg_id"));
+                m_events.on_reply(string_field(parent, "msg_id"));
             }
         }
-    };
-
-    while (true)
-    {
-        expire_sessions();
-        // Until it answers, a kernel is nudged every 250 ms; once it has, and only the iopub
-        // subscription is pending, every 2 ms (a handed-over pool session waits on this).
-        const auto nudge_every = std::chrono::milliseconds(answered ? 2 : 250);
-        if (!m_ready && steady::now() - last_nudge > nudge_every)
-        {
-            last_nudge = steady::now();
-            send_frames(own_shell, encode_wire(make_request("shell", "kernel_info_request",
-                                                            nlohmann::json::object(), m_session),
-                                               {}, m_signer));
-        }
-        std::vector<zmq::pollitem_t> items = {{nullptr, m_wake.get(), ZMQ_POLLIN, 0},
-                                              {iopub.handle(), 0, ZMQ_POLLIN, 0},
-                                              {own_shell.handle(), 0, ZMQ_POLLIN, 0}};
-        std::vector<std::pair<session*, const char*>> sources;
-        for (auto& [id, s] : m_sessions)
-        {
-            for (auto [socket, channel] :
-                 {std::pair{&s->shell, "shell"}, std::pair{&s->control, "control"},
-                  std::pair{&s->stdin_, "stdin"}})
-            {
-                items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
-                sources.emplace_back(s.get(), channel);
-            }
-        }
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(poll_timeout_ms()));
-
-        if (items[0].revents & ZMQ_POLLIN)
-        {
-            std::uint64_t count = 0;
-            [[maybe_unused]] const ssize_t n = read(m_wake.get(), &count, sizeof count);
-            std::deque<command> commands;
-            {
-                std::lock_guard<std::mutex> lock(m_mutex);
-                commands.swap(m_commands);
-            }
-            for (auto& c : commands)
-            {
-                if (c.what == command::kind::stop)
-                {
-                    return;
-                }
-                apply(c);
-            }
-            continue; // the session set may have changed: rebuild the poll list
-        }
-        if (items[2].revents & ZMQ_POLLIN)
-        {
-            receive_frames(own_shell); // a kernel_info_reply: the kernel is up
-            answered = true;
-            become_ready();
-        }
-        // Replies first: the kernel sent them before the status that follows them on iopub.
-        for (std::size_t i = 0; i < sources.size(); ++i)
-        {
-            if (!(items[3 + i].revents & ZMQ_POLLIN))
-            {
-                continue;
-            }
-            auto [s, channel] = sources[i];
-            zmq::socket_t& socket = std::string(channel) == "control" ? s->control
-                                    : std::string(channel) == "stdin" ? s->stdin_
-                                                                      : s->shell;
-            try
-            {
-                kernel_message reply = decode_wire(receive_frames(socket), channel, m_signer);
-                if (m_events.on_reply && std::string(channel) == "shell")
-                {
-                    const auto parent = parse_json_bounded(reply.parent_header);
-                    if (parent.is_object())
-                    {
-                        report_execute_reply(reply, string_field(parent, "msg_id"));
-                        m_events.on_reply(string_field(parent, "msg_id"));
-                    }
-                }
-                deliver_to(*s, share_message(m_options.budget.get(), std::move(reply)));
-            }
-            catch (const protocol_error& e)
-            {
-                log::warn("dropped a kernel message", {{"channel", channel}, {"error", e.what()}});
-            }
-        }
-        if (items[1].revents & ZMQ_POLLIN)
-        {
-            heard_iopub = true;
-            try
-            {
-                on_iopub(decode_wire(receive_frames(iopub), "iopub", m_signer));
-            }
-            catch (const protocol_error& e)
-            {
-                log::warn("dropped a kernel message", {{"channel", "iopub"}, {"error", e.what()}});
-            }
-            become_ready();
-        }
+        deliver_to(s, share_message(m_options.budget.get(), std::move(reply)));
     }
+    catch (const protocol_error& e)
+    {
+        log::warn("dropped a kernel message", {{"channel", channel}, {"error", e.what()}});
+    }
+    reschedule();
+}
+
+void kernel_io::on_iopub_input()
+{
+    m_heard_iopub = true;
+    try
+    {
+        on_iopub(decode_wire(receive_frames(*m_iopub), "iopub", m_signer));
+    }
+    catch (const protocol_error& e)
+    {
+        log::warn("dropped a kernel message", {{"channel", "iopub"}, {"error", e.what()}});
+    }
+    become_ready();
+    reschedule();
 }
 
 } // namespace cellbox::gateway

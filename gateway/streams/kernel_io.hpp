@@ -4,6 +4,7 @@
 #include "protocol/connection_info.hpp"
 #include "protocol/kernel_message.hpp"
 #include "protocol/message_signer.hpp"
+#include "streams/io_thread.hpp"
 #include "streams/iopub_rate_limiter.hpp"
 #include "streams/output_limiter.hpp"
 #include "streams/replay_buffer.hpp"
@@ -13,24 +14,24 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
 namespace cellbox::gateway
 {
 
-// All ZeroMQ traffic of one kernel, on a thread of its own (ZeroMQ sockets are not
-// thread-safe): the iopub subscription, filtered (per-cell output cap, rate limits) and fanned
-// out to every attached connection, and per client session its own shell, control and stdin
-// sockets (routing id = the client's session id, as jupyter_server does). Until the kernel
-// first answers kernel_info it is nudged every 250 ms; `on_ready` runs once it has answered.
+// All ZeroMQ traffic of one kernel, on one of the gateway's few I/O threads (io_thread; a
+// kernel stays on the same one for its whole life, and ZeroMQ sockets are not thread-safe,
+// so its sockets are only used there): the iopub subscription, filtered (per-cell output cap, rate
+// limits) and fanned out to every attached connection, and per client session its own shell,
+// control and stdin sockets (routing id = the client's session id, as jupyter_server does). Until
+// the kernel first answers kernel_info it is nudged every 250 ms; `on_ready` runs once it has
+// answered.
 //
 // When the last connection of a session goes, its sockets stay open and the messages meant
 // for it (its replies, iopub answering its requests, and all iopub while nobody at all is
@@ -44,7 +45,8 @@ namespace cellbox::gateway
 // sessions over, and the next kernel_io starts with them, so a reconnect after the restart
 // still gets what it missed (and the gateway's explanation of a death, added in between).
 //
-// Callbacks run on this thread; they must hand their work to the caller's own executor.
+// Callbacks run on the I/O thread, which serves other kernels too; they must hand their work
+// to the caller's own executor.
 class kernel_io
 {
 public:
@@ -83,7 +85,7 @@ public:
               stream_options options = {}, kept_sessions kept = {});
     ~kernel_io();
 
-    // Stops the thread; returns the disconnected sessions that have messages waiting. Call
+    // Leaves the I/O thread; returns the disconnected sessions that have messages waiting. Call
     // once, from the thread that posts commands; nothing may be posted afterwards.
     kept_sessions stop();
 
@@ -104,34 +106,28 @@ public:
 
 private:
     struct session;
-    struct command
-    {
-        enum class kind
-        {
-            attach,
-            detach,
-            send,
-            adopt,
-            evict, // the stream budget asks to drop the session's buffer
-            stop
-        } what;
-        std::uint64_t connection = 0;
-        std::string session_id;
-        deliver_fn deliver;
-        kernel_message message;
-        std::vector<shared_message> undelivered;
-        std::shared_ptr<std::pair<callbacks, kept_sessions>> owner; // adopt
-        std::uint64_t generation = 0;                               // evict
-    };
     void open_kept_sessions(kept_sessions kept);
 
-    void post(command c);
-    void run();
-    void relay();
-    // The session `id`, created (with its sockets) if new.
+    // Runs `work` on the I/O thread, in order, while this kernel_io is served there.
+    void post(std::function<void()> work);
+    // On the I/O thread from here on.
+    void start(kept_sessions kept);
+    // The session `id`, created (with its sockets, watched) if new.
     session& open_session(const std::string& id);
-    void apply(command& c);
+    void close_session(std::map<std::string, std::unique_ptr<session>>::iterator it);
+    void attach_now(std::uint64_t connection, const std::string& session_id, deliver_fn deliver);
+    void detach_now(std::uint64_t connection, std::vector<shared_message> undelivered);
+    void send_now(std::uint64_t connection, const kernel_message& message);
+    void adopt_now(callbacks events, kept_sessions kept);
+    void on_own_shell();
+    void on_session_input(session& s, int channel);
+    void on_iopub_input();
     void on_iopub(kernel_message message);
+    void become_ready();
+    // Nudges the kernel while it is not ready, drops expired sessions, and tells the thread
+    // when to call again.
+    void tick();
+    void reschedule();
     // To every live connection of `s`, or its replay buffer when it has none.
     void deliver_to(session& s, const shared_message& message);
     // The session has just lost its last connection.
@@ -142,7 +138,6 @@ private:
     // the orphaning `generation`).
     void evict(const std::string& id, std::uint64_t generation);
     void expire_sessions();
-    int poll_timeout_ms() const;
     void report_execute_reply(const kernel_message& reply, const std::string& parent_id);
 
     zmq::context_t& m_context;
@@ -151,18 +146,27 @@ private:
     callbacks m_events;
     stream_options m_options;
 
-    std::mutex m_mutex;
-    std::deque<command> m_commands;
-    unique_fd m_wake; // eventfd: commands are waiting
+    io_threads& m_threads;
+    io_thread& m_io;
+    const io_thread::client_id m_id;
+    bool m_stopped = false;
 
-    // Owned by the thread.
+    // Owned by the I/O thread.
     std::map<std::string, std::unique_ptr<session>> m_sessions; // by session id
     std::map<std::uint64_t, std::string> m_connection_sessions; // connection -> session id
+    std::optional<zmq::socket_t> m_iopub;
+    std::optional<zmq::socket_t> m_own_shell; // for the kernel_info nudges
+    io_thread::token m_own_shell_watch = 0;
     bool m_ready = false;
+    // Ready once the kernel answered on shell AND something came through iopub: a SUB socket
+    // connects asynchronously, and a kernel that answers fast (a forked session) would
+    // otherwise publish a client's first outputs before the subscription exists — lost.
+    bool m_answered = false;
+    bool m_heard_iopub = false;
+    std::chrono::steady_clock::time_point m_last_nudge{};
     std::string m_session;
     output_limiter m_output_limiter;
     iopub_rate_limiter m_rate_limiter;
-    std::thread m_thread;
 };
 
 } // namespace cellbox::gateway

@@ -3,6 +3,7 @@
 // its reconnect while it has none (kernel_io.cpp drives it).
 #include "streams/kernel_io.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -43,6 +44,7 @@ struct kernel_io::session
     const stream_options& options; // the kernel_io's, which outlives its sessions
     std::string id;
     zmq::socket_t shell, control, stdin_;
+    std::array<io_thread::token, 3> watches{}; // of shell, control, stdin on the I/O thread
     std::map<std::uint64_t, deliver_fn> connections;
     replay_buffer buffer;
     std::optional<time_point> expires; // set while no connection is live

@@ -29,6 +29,8 @@ struct stream_options
     std::size_t memory_budget = std::size_t(512) << 20;
     // Enforces memory_budget (kernel_manager makes it); null: messages are not counted.
     std::shared_ptr<stream_budget> budget;
+    // ZeroMQ I/O threads that serve all kernels, fixed by the first kernel (0: one per core).
+    std::size_t io_threads = 0;
 };
 
 } // namespace cellbox::gateway
