@@ -61,7 +61,7 @@ template <class Stream>
 class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>>
 {
 public:
-    websocket_session(Stream&& stream, std::shared_ptr<server::context> ctx, std::string kernel_id,
+    websocket_session(Stream&& stream, std::shared_ptr<api_context> ctx, std::string kernel_id,
                       connection_slot slot)
         : m_ws(std::move(stream)), m_ctx(std::move(ctx)), m_kernel_id(std::move(kernel_id)),
           m_connection(next_connection++), m_inbox(std::make_shared<inbox>()),
@@ -440,7 +440,7 @@ private:
     };
 
     websocket::stream<Stream> m_ws;
-    std::shared_ptr<server::context> m_ctx;
+    std::shared_ptr<api_context> m_ctx;
     std::string m_kernel_id;
     std::uint64_t m_connection;
     std::string m_session_id;
@@ -458,7 +458,7 @@ private:
 
 } // namespace
 
-void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
+void run_websocket_session(plain_stream&& stream, std::shared_ptr<api_context> ctx,
                            std::string kernel_id, http_request req, connection_slot slot)
 {
     std::make_shared<websocket_session<plain_stream>>(std::move(stream), std::move(ctx),
@@ -466,7 +466,7 @@ void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::contex
         ->run(std::move(req));
 }
 
-void run_websocket_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
+void run_websocket_session(tls_stream&& stream, std::shared_ptr<api_context> ctx,
                            std::string kernel_id, http_request req, connection_slot slot)
 {
     std::make_shared<websocket_session<tls_stream>>(std::move(stream), std::move(ctx),

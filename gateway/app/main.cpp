@@ -2,6 +2,8 @@
 #include "protocol/connection_info.hpp"
 #include "kernels/kernel_manager.hpp"
 #include "http/server.hpp"
+#include "api/api_context.hpp"
+#include "app/api_routes.hpp"
 #include "app/config.hpp"
 #include "telemetry/log.hpp"
 #include "http/tls_context.hpp"
@@ -92,7 +94,7 @@ int serve(const cg::serve_settings& settings)
     try
     {
         front.emplace(io, net::ip::tcp::endpoint{net::ip::make_address(settings.ip), settings.port},
-                      options, specs, kernels);
+                      options, cg::api_routes(cg::make_api_context(options, specs, kernels)));
     }
     catch (const cg::tls_config_error& e)
     {
