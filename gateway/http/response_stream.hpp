@@ -55,6 +55,9 @@ public:
                     self->lose_client();
                     return;
                 }
+                // The watch waits as long as the response lasts (a cell may run for hours):
+                // its read has no expiry; each write still gets one (write_next).
+                self->beast_stream().expires_never();
                 self->watch();
                 self->write_next();
             });
@@ -206,8 +209,7 @@ private:
             return;
         }
         m_gone = true;
-        boost::beast::error_code ignored;
-        beast_stream().socket().close(ignored); // fails the pending read and write
+        beast_stream().close(); // fails the pending read and write
         for (auto& pending : m_queue)
         {
             later(std::move(pending.on_written), false);
