@@ -5,7 +5,7 @@ namespace cellbox::gateway
 
 namespace http = boost::beast::http;
 
-void start_kernel_for(server::context& ctx, const identity& who, const std::string& name,
+void start_kernel_for(api_context& ctx, const identity& who, const std::string& name,
                       std::map<std::string, std::string> env,
                       std::function<void(start_outcome)> done)
 {

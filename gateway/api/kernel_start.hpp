@@ -1,7 +1,7 @@
 #pragma once
 // Starting a kernel on a client's behalf, shared by POST /api/kernels and /api/sessions: the
 // kernelspec must exist and the caller must be under its quota.
-#include "http/server.hpp"
+#include "api/api_context.hpp"
 
 #include <boost/beast/http/status.hpp>
 #include <functional>
@@ -20,7 +20,7 @@ struct start_outcome
 };
 
 // Calls `done` once: at once when refused, or when the kernel answered or failed.
-void start_kernel_for(server::context& ctx, const identity& who, const std::string& name,
+void start_kernel_for(api_context& ctx, const identity& who, const std::string& name,
                       std::map<std::string, std::string> env,
                       std::function<void(start_outcome)> done);
 

@@ -33,7 +33,7 @@ void check_length(const std::optional<std::string>& value, const char* key, std:
 // Why one more session may not be bound to `kernel_id` for `who` (its kernel's sessions
 // and the user's, the one it replaces not counted), with the status to answer.
 std::optional<std::pair<http::status, std::string>>
-session_cap_error(const server::context& ctx, const identity& who, const std::string& kernel_id,
+session_cap_error(const api_context& ctx, const identity& who, const std::string& kernel_id,
                   const session_registry::session* replaced)
 {
     const auto& options = ctx.options;
@@ -61,7 +61,7 @@ session_cap_error(const server::context& ctx, const identity& who, const std::st
     return std::nullopt;
 }
 
-json session_model(server::context& ctx, const session_registry::session& s)
+json session_model(api_context& ctx, const session_registry::session& s)
 {
     const auto* k = ctx.kernels.find(s.kernel_id);
     json model = {{"id", s.id},
@@ -77,7 +77,7 @@ json session_model(server::context& ctx, const session_registry::session& s)
 }
 
 // A session whose kernel was deleted through /api/kernels is gone too.
-bool kernel_alive(server::context& ctx, const session_registry::session& s)
+bool kernel_alive(api_context& ctx, const session_registry::session& s)
 {
     return ctx.kernels.find(s.kernel_id) != nullptr;
 }
@@ -117,7 +117,7 @@ kernel_choice kernel_field(const json& body)
 }
 
 // Binds `s` to an existing kernel of `who`, or to a new one of the given name; then `done`.
-void bind_kernel(const std::shared_ptr<server::context>& ctx, const identity& who,
+void bind_kernel(const std::shared_ptr<api_context>& ctx, const identity& who,
                  const kernel_choice& choice, const http_request& req, const reply_fn& reply,
                  std::function<void(const std::string& kernel_id)> done)
 {
@@ -154,7 +154,7 @@ void bind_kernel(const std::shared_ptr<server::context>& ctx, const identity& wh
         });
 }
 
-void create_session(const std::shared_ptr<server::context>& ctx, const identity& who,
+void create_session(const std::shared_ptr<api_context>& ctx, const identity& who,
                     const http_request& req, const json& body, const reply_fn& reply)
 {
     const auto path = optional_string(body, "path");
@@ -218,7 +218,7 @@ void create_session(const std::shared_ptr<server::context>& ctx, const identity&
         });
 }
 
-void update_session(const std::shared_ptr<server::context>& ctx, const identity& who,
+void update_session(const std::shared_ptr<api_context>& ctx, const identity& who,
                     const http_request& req, const std::string& id, const json& body,
                     const reply_fn& reply)
 {
@@ -276,95 +276,110 @@ void update_session(const std::shared_ptr<server::context>& ctx, const identity&
                 });
 }
 
+// `handler` with the request's JSON body ({} when empty; a 400 when not an object), and a 400
+// for what it refuses with std::invalid_argument.
+http_handler with_body(const std::shared_ptr<api_context>& ctx,
+                       std::function<void(api_context&, http_call&, const json&)> handler)
+{
+    return activity(
+        ctx,
+        [ctx, handler = std::move(handler)](http_call call)
+        {
+            const http_request& req = call.req;
+            try
+            {
+                json body = json::object();
+                const auto method = req.method();
+                if ((method == http::verb::post || method == http::verb::patch) &&
+                    !req.body().empty())
+                {
+                    auto parsed = parse_json_body(req.body());
+                    if (!parsed.error.empty())
+                    {
+                        call.respond->send(
+                            error_response(req, http::status::bad_request, parsed.error));
+                        return;
+                    }
+                    body = std::move(parsed.value);
+                }
+                handler(*ctx, call, body);
+            }
+            catch (const std::invalid_argument& e)
+            {
+                call.respond->send(error_response(req, http::status::bad_request, e.what()));
+            }
+        });
+}
+
+void list_sessions(api_context& ctx, http_call& call, const json&)
+{
+    json out = json::array();
+    for (auto* s : ctx.sessions.list(call.who))
+    {
+        if (kernel_alive(ctx, *s))
+        {
+            out.push_back(session_model(ctx, *s));
+        }
+    }
+    call.respond->send(json_response(call.req, http::status::ok, out));
+}
+
+void one_session(const std::shared_ptr<api_context>& ctx, http_call& call, const json& body)
+{
+    const http_request& req = call.req;
+    const std::string& id = call.captures["session_id"];
+    auto* s = ctx->sessions.find(id, call.who);
+    if (s == nullptr)
+    {
+        call.respond->send(
+            error_response(req, http::status::not_found, "Session not found: " + id));
+        return;
+    }
+    const auto method = req.method();
+    const reply_fn reply = [respond = call.respond](http_response res)
+    { respond->send(std::move(res)); };
+    if (method == http::verb::get)
+    {
+        reply(kernel_alive(*ctx, *s)
+                  ? json_response(req, http::status::ok, session_model(*ctx, *s))
+                  : error_response(req, http::status::not_found, "Session not found: " + id));
+    }
+    else if (method == http::verb::patch)
+    {
+        update_session(ctx, call.who, req, id, body, reply);
+    }
+    else // DELETE
+    {
+        const std::string kernel_id = s->kernel_id;
+        const bool alive = kernel_alive(*ctx, *s);
+        ctx->sessions.remove(id);
+        if (!alive)
+        {
+            reply(error_response(req, http::status::gone, "Kernel deleted before session"));
+            return;
+        }
+        ctx->kernels.shutdown(kernel_id, [req, reply]
+                              { reply(empty_response(req, http::status::no_content)); });
+    }
+}
+
 } // namespace
 
-void handle_sessions_api(const std::shared_ptr<server::context>& ctx, const identity& who,
-                         http_request req, const std::string& path, reply_fn reply)
+void add_sessions_api(router& routes, const std::shared_ptr<api_context>& ctx)
 {
-    static const std::regex one(R"(^/api/sessions/([^/]+)$)");
-    std::smatch match;
-    const auto method = req.method();
-    try
-    {
-        json body = json::object();
-        if ((method == http::verb::post || method == http::verb::patch) && !req.body().empty())
-        {
-            auto parsed = parse_json_body(req.body());
-            if (!parsed.error.empty())
-            {
-                reply(error_response(req, http::status::bad_request, parsed.error));
-                return;
-            }
-            body = std::move(parsed.value);
-        }
-        if (path == "/api/sessions" || path == "/api/sessions/")
-        {
-            if (method == http::verb::get)
-            {
-                json out = json::array();
-                for (auto* s : ctx->sessions.list(who))
-                {
-                    if (kernel_alive(*ctx, *s))
-                    {
-                        out.push_back(session_model(*ctx, *s));
-                    }
-                }
-                reply(json_response(req, http::status::ok, out));
-            }
-            else if (method == http::verb::post)
-            {
-                create_session(ctx, who, req, body, reply);
-            }
-            else
-            {
-                reply(error_response(req, http::status::method_not_allowed, "Method Not Allowed"));
-            }
-            return;
-        }
-        if (!std::regex_match(path, match, one))
-        {
-            reply(error_response(req, http::status::not_found, "Not Found"));
-            return;
-        }
-        const std::string id = match[1];
-        auto* s = ctx->sessions.find(id, who);
-        if (s == nullptr)
-        {
-            reply(error_response(req, http::status::not_found, "Session not found: " + id));
-            return;
-        }
-        if (method == http::verb::get)
-        {
-            reply(kernel_alive(*ctx, *s)
-                      ? json_response(req, http::status::ok, session_model(*ctx, *s))
-                      : error_response(req, http::status::not_found, "Session not found: " + id));
-        }
-        else if (method == http::verb::patch)
-        {
-            update_session(ctx, who, req, id, body, reply);
-        }
-        else if (method == http::verb::delete_)
-        {
-            const std::string kernel_id = s->kernel_id;
-            const bool alive = kernel_alive(*ctx, *s);
-            ctx->sessions.remove(id);
-            if (!alive)
-            {
-                reply(error_response(req, http::status::gone, "Kernel deleted before session"));
-                return;
-            }
-            ctx->kernels.shutdown(kernel_id, [req, reply]
-                                  { reply(empty_response(req, http::status::no_content)); });
-        }
-        else
-        {
-            reply(error_response(req, http::status::method_not_allowed, "Method Not Allowed"));
-        }
-    }
-    catch (const std::invalid_argument& e)
-    {
-        reply(error_response(req, http::status::bad_request, e.what()));
-    }
+    using verb = http::verb;
+    routes.add({verb::get}, "/api/sessions/?", with_body(ctx, list_sessions));
+    routes.add({verb::post}, "/api/sessions/?",
+               with_body(ctx,
+                         [ctx](api_context&, http_call& call, const json& body)
+                         {
+                             create_session(ctx, call.who, call.req, body,
+                                            [respond = call.respond](http_response res)
+                                            { respond->send(std::move(res)); });
+                         }));
+    routes.add({verb::get, verb::patch, verb::delete_}, "/api/sessions/{session_id}",
+               with_body(ctx, [ctx](api_context&, http_call& call, const json& body)
+                         { one_session(ctx, call, body); }));
 }
 
 } // namespace cellbox::gateway

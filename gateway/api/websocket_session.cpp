@@ -42,7 +42,7 @@ class websocket_session : public kernel_client,
                           public std::enable_shared_from_this<websocket_session<Stream>>
 {
 public:
-    websocket_session(Stream&& stream, std::shared_ptr<server::context> ctx, std::string kernel_id,
+    websocket_session(Stream&& stream, std::shared_ptr<api_context> ctx, std::string kernel_id,
                       std::string user, const http_request& req, connection_slot slot)
         : kernel_client(std::move(user), query_parameter(std::string(req.target()), "session_id"),
                         ctx->options.ws_max_outbox_bytes),
@@ -347,7 +347,7 @@ private:
     };
 
     websocket::stream<Stream> m_ws;
-    std::shared_ptr<server::context> m_ctx;
+    std::shared_ptr<api_context> m_ctx;
     std::string m_kernel_id;
     bool m_v1 = false;
     bool m_attached = false;
@@ -363,7 +363,7 @@ private:
 
 } // namespace
 
-void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
+void run_websocket_session(plain_stream&& stream, std::shared_ptr<api_context> ctx,
                            std::string kernel_id, std::string user, http_request req,
                            connection_slot slot)
 {
@@ -373,7 +373,7 @@ void run_websocket_session(plain_stream&& stream, std::shared_ptr<server::contex
         ->run(std::move(req));
 }
 
-void run_websocket_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
+void run_websocket_session(tls_stream&& stream, std::shared_ptr<api_context> ctx,
                            std::string kernel_id, std::string user, http_request req,
                            connection_slot slot)
 {

@@ -1,4 +1,6 @@
 // cellbox: the gateway program. `cellbox serve` runs the Jupyter kernels API; see README.md.
+#include "api/api_context.hpp"
+#include "app/api_routes.hpp"
 #include "app/config.hpp"
 #include "app/token_command.hpp"
 #include "http/server.hpp"
@@ -92,7 +94,7 @@ int serve(const cg::serve_settings& settings)
     try
     {
         front.emplace(io, net::ip::tcp::endpoint{net::ip::make_address(settings.ip), settings.port},
-                      options, specs, kernels);
+                      options, cg::api_routes(cg::make_api_context(options, specs, kernels)));
     }
     catch (const cg::tls_config_error& e)
     {

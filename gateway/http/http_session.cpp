@@ -1,15 +1,13 @@
 #include "http/http_session.hpp"
 
-#include "api/rest_api.hpp"
-#include "api/websocket_session.hpp"
 #include "http/http_util.hpp"
-#include "protocol/message_builder.hpp"
-#include "protocol/session_id.hpp"
+#include "http/response_stream.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cassert>
 #include <limits>
 #include <optional>
 #include <regex>
@@ -67,21 +65,175 @@ bool needs_token(const std::string& path)
     return path == "/metrics" || path.rfind("/api", 0) == 0 || path.rfind("/kernelspecs/", 0) == 0;
 }
 
+template <class Stream> class http_session;
+
+// A handler's way to answer one request of a session (responder.hpp): once, whole or streamed.
+template <class Stream> class session_responder : public responder
+{
+public:
+    explicit session_responder(std::shared_ptr<http_session<Stream>> session)
+        : m_session(std::move(session))
+    {
+    }
+    ~session_responder() override
+    {
+        if (m_stream)
+        {
+            m_stream->abandon(); // a no-op once finished
+        }
+    }
+    session_responder(const session_responder&) = delete;
+    session_responder& operator=(const session_responder&) = delete;
+
+    void send(http_response res) override
+    {
+        if (!std::exchange(m_answered, true))
+        {
+            m_session->send(std::move(res));
+        }
+    }
+
+    void start(http::status status, http::fields headers) override
+    {
+        if (std::exchange(m_answered, true))
+        {
+            return;
+        }
+        m_stream = m_session->start_stream(status, std::move(headers));
+        if (m_on_gone)
+        {
+            m_stream->on_gone(std::move(m_on_gone));
+        }
+    }
+
+    void write(std::string chunk, std::function<void(bool)> on_written) override
+    {
+        if (m_stream)
+        {
+            m_stream->write(std::move(chunk), std::move(on_written));
+        }
+        else if (on_written) // not started: nothing to write to
+        {
+            net::post(m_session->executor(), [on_written] { on_written(false); });
+        }
+    }
+
+    void finish() override
+    {
+        if (m_stream)
+        {
+            m_stream->finish();
+        }
+    }
+
+    void on_client_gone(std::function<void()> callback) override
+    {
+        if (m_stream)
+        {
+            m_stream->on_gone(std::move(callback));
+        }
+        else
+        {
+            m_on_gone = std::move(callback); // noticed once streaming
+        }
+    }
+
+    bool client_gone() const override { return m_stream && m_stream->gone(); }
+
+private:
+    std::shared_ptr<http_session<Stream>> m_session;
+    std::shared_ptr<response_stream<Stream>> m_stream;
+    std::function<void()> m_on_gone;
+    bool m_answered = false;
+};
+
 // One connection. Each request is read in two steps: its header, on which the caller is
-// authenticated and the request routed, then (for an authenticated caller only) its body, up
-// to max_message_bytes. A request answered before its body was read (401, 403, 404, 413...)
-// closes the connection: the unread body would otherwise be taken for the next request.
+// authenticated, then (for an authenticated caller only) its body, up to max_message_bytes;
+// then the route table answers it. A request answered before its body was read (401, 403,
+// 404, 413...) closes the connection: the unread body would otherwise be taken for the next
+// request.
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>>
 {
 public:
-    http_session(Stream&& stream, std::shared_ptr<server::context> ctx, connection_slot slot)
+    http_session(Stream&& stream, std::shared_ptr<const http_context> ctx, connection_slot slot)
         : m_remote(remote_of(stream)), m_stream(std::move(stream)), m_ctx(std::move(ctx)),
           m_slot(std::move(slot))
     {
     }
 
     void run() { read_header(); }
+
+    auto executor() { return m_stream.get_executor(); }
+
+    // The answer to the request being handled (session_responder::send).
+    void send(http_response res)
+    {
+        if (m_handed_over)
+        {
+            return; // an upgrade's handler took the connection: nothing to answer on
+        }
+        log_request(res.result_int());
+        add_cors_headers(m_ctx->cors, m_origin, res);
+        if (m_body_unread)
+        {
+            // The rest of this request may still be coming: the connection cannot carry
+            // another one. Closed once the answer is out (discard_input).
+            res.keep_alive(false);
+            m_discard_input = true;
+        }
+        beast::get_lowest_layer(m_stream).expires_after(write_timeout);
+        auto shared = std::make_shared<http_response>(std::move(res));
+        http::async_write(
+            m_stream, *shared,
+            [self = this->shared_from_this(), shared](beast::error_code error, std::size_t)
+            {
+                if (!error && shared->keep_alive())
+                {
+                    self->read_header();
+                }
+                else if (self->m_discard_input)
+                {
+                    if constexpr (!is_tls_stream<Stream>)
+                    {
+                        beast::error_code ignored;
+                        self->m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                    }
+                    self->discard_input();
+                }
+                else
+                {
+                    self->close_write();
+                }
+            });
+    }
+
+    // A streamed answer (session_responder::start): its header now, its body as it comes.
+    // The connection closes after it (response_stream reads the client's side meanwhile).
+    std::shared_ptr<response_stream<Stream>> start_stream(http::status status, http::fields headers)
+    {
+        assert(!m_handed_over); // upgrade handlers refuse with send() only
+        log_request(static_cast<unsigned>(status));
+        typename response_stream<Stream>::header_type head;
+        static_cast<http::fields&>(head) = std::move(headers);
+        head.result(status);
+        head.version(m_version);
+        head.set(http::field::server, "cellbox");
+        head.keep_alive(false);
+        add_cors_headers(m_ctx->cors, m_origin, head);
+        auto self = this->shared_from_this();
+        auto stream = std::make_shared<response_stream<Stream>>(
+            m_stream, self, m_ctx->max_stream_queue_bytes, write_timeout,
+            [self](bool complete)
+            {
+                if (complete)
+                {
+                    self->close_write();
+                }
+            });
+        stream->start(std::move(head));
+        return stream;
+    }
 
 private:
     void expire_after(double timeout_s)
@@ -105,9 +257,9 @@ private:
         m_header->body_limit(std::numeric_limits<std::uint64_t>::max());
         m_header->header_limit(max_header_bytes);
         m_body.reset();
-        m_request_unread = false;
+        m_body_unread = false;
         // Also how long an idle keep-alive connection stays open.
-        expire_after(m_ctx->options.http_header_timeout_s);
+        expire_after(m_ctx->header_timeout_s);
         http::async_read_header(
             m_stream, m_buffer, *m_header,
             beast::bind_front_handler(&http_session::on_header, this->shared_from_this()));
@@ -133,8 +285,9 @@ private:
             log::debug("request not read", {{"error", error.message()}, {"remote", m_remote}});
             return;
         }
-        m_request_unread = !m_header->is_done();
+        m_body_unread = !m_header->is_done();
         http_request head(m_header->get().base()); // the header only: no body read yet
+        m_version = head.version();
         if (head.target().size() > max_target_bytes)
         {
             begin_request(std::string(head.method_string()), "-");
@@ -157,8 +310,9 @@ private:
     {
         const auto target = m_header->get().target(); // "" if not parsed (yet)
         begin_request(target.empty() ? "-" : std::string(m_header->get().method_string()), "-");
-        m_request_unread = true;
-        http_request head; // HTTP/1.1, whatever the request line said
+        m_body_unread = true;
+        m_version = 11;    // HTTP/1.1, whatever the request line said
+        http_request head; // HTTP/1.1 too
         const std::string_view received(static_cast<const char*>(m_buffer.data().data()),
                                         m_buffer.size());
         refuse_header(head, oversized_header_status(target, received));
@@ -205,19 +359,19 @@ private:
 
     void read_body(http_request head, const std::string& path, identity who)
     {
-        if (!m_request_unread)
+        if (!m_body_unread)
         {
             handle(std::move(head), path, who);
             return;
         }
         const auto length = m_header->content_length();
-        if (length && *length > m_ctx->options.max_message_bytes)
+        if (length && *length > m_ctx->max_message_bytes)
         {
             send(too_large(head));
             return;
         }
         m_body.emplace(std::move(*m_header));
-        m_body->body_limit(m_ctx->options.max_message_bytes); // a chunked body's total
+        m_body->body_limit(m_ctx->max_message_bytes); // a chunked body's total
         auto self = this->shared_from_this();
         auto then = [self, path, who = std::move(who)](beast::error_code error, std::size_t)
         { self->on_body(error, path, who); };
@@ -226,7 +380,7 @@ private:
             // The client waits for this before sending its body (curl does for large ones).
             auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                             head.version());
-            expire_after(m_ctx->options.http_body_timeout_s);
+            expire_after(m_ctx->body_timeout_s);
             http::async_write(
                 m_stream, *go_on,
                 [self, go_on, then = std::move(then)](beast::error_code error, std::size_t) mutable
@@ -243,7 +397,7 @@ private:
 
     template <class Handler> void read_rest(Handler then)
     {
-        expire_after(m_ctx->options.http_body_timeout_s);
+        expire_after(m_ctx->body_timeout_s);
         http::async_read(m_stream, m_buffer, *m_body, std::move(then));
     }
 
@@ -259,7 +413,7 @@ private:
         {
             return; // the client went away, or was too slow (the socket is closed)
         }
-        m_request_unread = false;
+        m_body_unread = false;
         handle(m_body->release(), path, who);
     }
 
@@ -267,61 +421,43 @@ private:
     {
         return error_response(head, http::status::payload_too_large,
                               "request body larger than the configured maximum (" +
-                                  std::to_string(m_ctx->options.max_message_bytes) +
+                                  std::to_string(m_ctx->max_message_bytes) +
                                   " bytes, max_message_bytes)");
     }
 
     // Authenticated first, so that nothing about the kernels is said to a caller without a
-    // token, then the Origin (a browser page of another site), then the session id.
+    // token; then the route's handler checks the rest (channels_api) and takes the connection.
     void upgrade(http_request req, const std::string& path)
     {
-        const auto who = authenticate(req);
+        auto who = authenticate(req);
         if (!who)
         {
             return;
         }
-        static const std::regex channels(R"(^/api/kernels/([^/]+)/channels$)");
-        std::smatch match;
-        if (!std::regex_match(path, match, channels))
+        auto found = m_ctx->routes.match(req.method(), path, true);
+        if (found.result != router::outcome::found)
         {
             send(error_response(req, http::status::not_found, "no WebSocket endpoint here"));
             return;
         }
-        // Browsers let any page open WebSockets anywhere: the Origin check is what keeps
-        // other sites' pages off the kernels (jupyter_server does the same).
-        if (!m_ctx->cors.websocket_allowed(std::string(req[http::field::origin]),
-                                           std::string(req[http::field::host])))
-        {
-            send(error_response(req, http::status::forbidden,
-                                "Cross-origin WebSocket from " +
-                                    std::string(req[http::field::origin]) + " is not allowed"));
-            return;
-        }
-        const std::string session_id = query_parameter(std::string(req.target()), "session_id");
-        if (!session_id.empty() && !valid_session_id(session_id))
-        {
-            send(error_response(req, http::status::bad_request,
-                                "session_id must be 1 to " + std::to_string(max_session_id_length) +
-                                    " printable ASCII characters without spaces"));
-            return;
-        }
-        if (m_request_unread)
-        {
-            send(error_response(req, http::status::bad_request,
-                                "a WebSocket upgrade request has no body"));
-            return;
-        }
-        const std::string id = match[1];
-        if (m_ctx->kernels.find(id, *who) == nullptr)
-        {
-            send(error_response(req, http::status::not_found, "Kernel does not exist: " + id));
-            return;
-        }
+        auto self = this->shared_from_this();
+        (*found.upgrade)(upgrade_call{std::move(req), std::move(*who), std::move(found.captures),
+                                      m_body_unread,
+                                      std::make_shared<session_responder<Stream>>(self),
+                                      [self] { return self->hand_over(); }});
+    }
+
+    // The connection leaves this session for a WebSocket session, which sets its own
+    // timeouts.
+    upgraded_connection hand_over()
+    {
+        assert(!m_handed_over);
+        m_handed_over = true;
         log_request(static_cast<unsigned>(http::status::switching_protocols));
-        // The WebSocket session sets its own timeouts.
         beast::get_lowest_layer(m_stream).expires_never();
-        run_websocket_session(std::move(m_stream), m_ctx, id, who->user, std::move(req),
-                              std::move(m_slot));
+        return {
+            std::variant<plain_stream, tls_stream>(std::in_place_type<Stream>, std::move(m_stream)),
+            std::move(m_slot)};
     }
 
     // What the request log line says; the path never has the query string (tokens).
@@ -346,7 +482,7 @@ private:
 
     std::string relative_path(const std::string& path) const
     {
-        const std::string& base = m_ctx->options.base_url;
+        const std::string& base = m_ctx->base_url;
         if (base.size() > 1 && path.rfind(base, 0) == 0)
         {
             return "/" + path.substr(base.size());
@@ -357,9 +493,9 @@ private:
     // An authenticated request, its body read.
     void handle(http_request req, const std::string& path, const identity& who)
     {
-        handle_rest_api(m_ctx, who, std::move(req), path,
-                        [self = this->shared_from_this()](http_response res)
-                        { self->send(std::move(res)); });
+        m_ctx->routes.dispatch(
+            path, std::move(req), who,
+            std::make_shared<session_responder<Stream>>(this->shared_from_this()));
     }
 
     // The caller, or nothing after answering 401/403.
@@ -378,43 +514,6 @@ private:
             return std::nullopt;
         }
         return std::get<identity>(std::move(result));
-    }
-
-    void send(http_response res)
-    {
-        log_request(res.result_int());
-        add_cors_headers(m_ctx->cors, m_origin, res);
-        if (m_request_unread)
-        {
-            // The rest of this request may still be coming: the connection cannot carry
-            // another one. Closed once the answer is out (discard_input).
-            res.keep_alive(false);
-            m_discard_input = true;
-        }
-        beast::get_lowest_layer(m_stream).expires_after(write_timeout);
-        auto shared = std::make_shared<http_response>(std::move(res));
-        http::async_write(
-            m_stream, *shared,
-            [self = this->shared_from_this(), shared](beast::error_code error, std::size_t)
-            {
-                if (!error && shared->keep_alive())
-                {
-                    self->read_header();
-                }
-                else if (self->m_discard_input)
-                {
-                    if constexpr (!is_tls_stream<Stream>)
-                    {
-                        beast::error_code ignored;
-                        self->m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                    }
-                    self->discard_input();
-                }
-                else
-                {
-                    self->close_write();
-                }
-            });
     }
 
     // Ends our side of the connection: a TCP half-close, or TLS's close_notify exchange
@@ -463,26 +562,28 @@ private:
     beast::flat_buffer m_buffer;
     std::optional<http::request_parser<http::empty_body>> m_header;
     std::optional<http::request_parser<http::string_body>> m_body; // from m_header, once allowed
-    std::shared_ptr<server::context> m_ctx;
-    connection_slot m_slot; // handed on with the stream to a WebSocket session
-    std::string m_origin;   // of the request being answered
+    std::shared_ptr<const http_context> m_ctx;
+    connection_slot m_slot;  // handed on with the stream to a WebSocket session
+    unsigned m_version = 11; // of the request being answered
+    std::string m_origin;    // of the request being answered
     // The request being answered has bytes not read (yet): its body, or the rest of a header
     // over the limit.
-    bool m_request_unread = false;
+    bool m_body_unread = false;
     bool m_discard_input = false;
     bool m_discard_deadline_set = false;
+    bool m_handed_over = false; // to a WebSocket session, with m_stream
 };
 
 } // namespace
 
-void run_http_session(plain_stream&& stream, std::shared_ptr<server::context> ctx,
+void run_http_session(plain_stream&& stream, std::shared_ptr<const http_context> ctx,
                       connection_slot slot)
 {
     std::make_shared<http_session<plain_stream>>(std::move(stream), std::move(ctx), std::move(slot))
         ->run();
 }
 
-void run_http_session(tls_stream&& stream, std::shared_ptr<server::context> ctx,
+void run_http_session(tls_stream&& stream, std::shared_ptr<const http_context> ctx,
                       connection_slot slot)
 {
     std::make_shared<http_session<tls_stream>>(std::move(stream), std::move(ctx), std::move(slot))

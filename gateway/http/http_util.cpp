@@ -134,7 +134,7 @@ http_response empty_response(const http_request& req, http::status status)
     return res;
 }
 
-void add_cors_headers(const cors_policy& cors, std::string_view origin, http_response& res)
+void add_cors_headers(const cors_policy& cors, std::string_view origin, http::fields& res)
 {
     if (!cors.enabled())
     {

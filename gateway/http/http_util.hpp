@@ -55,7 +55,8 @@ http_response empty_response(const http_request& req, boost::beast::http::status
 
 // CORS headers of any response to a request with this Origin header (`Vary: Origin` as the
 // answer depends on it).
-void add_cors_headers(const cors_policy& cors, std::string_view origin, http_response& res);
+void add_cors_headers(const cors_policy& cors, std::string_view origin,
+                      boost::beast::http::fields& res);
 // 204 to an OPTIONS preflight: which methods and headers an allowed origin may use, and for
 // how long the browser may cache that. Needs no token: browsers send none with a preflight.
 http_response preflight_response(const cors_policy& cors, const http_request& req);

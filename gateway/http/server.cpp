@@ -44,30 +44,18 @@ std::size_t limit_of(int configured)
 
 } // namespace
 
-server::server(net::io_context& io, const tcp::endpoint& endpoint, server_options options,
-               const kernelspec_catalog& specs, kernel_manager& kernels)
+server::server(net::io_context& io, const tcp::endpoint& endpoint, const server_options& options,
+               router routes)
     : m_io(io), m_acceptor(io), m_accept_retry(io),
       m_limits(connection_limits::create(
           connections_within_descriptor_limit(limit_of(options.max_connections)),
           limit_of(options.max_connections_per_ip))),
-      m_context(std::make_shared<context>(context{options,
-                                                  authenticator(options.token, options.jwt_secret),
-                                                  specs,
-                                                  kernels,
-                                                  {},
-                                                  iso8601_now(),
-                                                  std::string(),
-                                                  cors_policy(options.allow_origin)}))
+      m_context(std::make_shared<const http_context>(
+          http_context{options.base_url, options.max_message_bytes, options.http_header_timeout_s,
+                       options.http_body_timeout_s, options.ws_max_outbox_bytes,
+                       authenticator(options.token, options.jwt_secret),
+                       cors_policy(options.allow_origin), std::move(routes)}))
 {
-    // A kernel's sessions go with it (shut down, culled, failed to start).
-    kernels.on_removed(
-        [weak = std::weak_ptr<context>(m_context)](const std::string& kernel_id)
-        {
-            if (auto ctx = weak.lock())
-            {
-                ctx->sessions.remove_kernel(kernel_id);
-            }
-        });
     if (!options.certfile.empty())
     {
         m_tls = make_tls_context(options.certfile,

@@ -1,10 +1,6 @@
 #pragma once
 
-#include "auth/cors_policy.hpp"
-#include "auth/identity.hpp"
-#include "kernels/kernel_manager.hpp"
-#include "kernels/kernelspec_catalog.hpp"
-#include "kernels/session_registry.hpp"
+#include "http/router.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,7 +18,10 @@ namespace cellbox::gateway
 
 class connection_limits;
 class connection_slot;
+struct http_context;
 
+// The [server] settings. The transport reads the token, limits, timeouts, base URL, TLS and
+// CORS; the API (api_context) the rest.
 struct server_options
 {
     std::string token;      // the admin's; empty: no authentication
@@ -39,7 +38,8 @@ struct server_options
     // WebSocket pings every this many seconds keep idle connections alive through proxies; a
     // connection that then stays silent as long again is closed (0: no pings, no idle limit).
     double ws_ping_interval_s = 30;
-    // A WebSocket client that does not read is dropped once this much waits for it (0: never).
+    // A WebSocket client that does not read is dropped once this much waits for it (0: never);
+    // so is the client of a streamed HTTP response (responder.hpp).
     std::size_t ws_max_outbox_bytes = std::size_t(64) << 20;
     // /api/sessions: sessions bound to one kernel, and sessions of one user (0: no limit).
     // jupyter_server clients make one per open notebook or console; these leave room for
@@ -56,30 +56,18 @@ struct server_options
     double http_body_timeout_s = 300;
 };
 
-// The HTTP + WebSocket front: jupyter_server's kernels and kernelspecs API (one session object
-// per connection, as in Boost.Beast's advanced server). Runs on one io_context thread.
+// The HTTP + WebSocket front: the listener (one session object per connection, as in
+// Boost.Beast's advanced server), answering through `routes`. Runs on one io_context thread.
 class server
 {
 public:
     // Throws tls_config_error (tls_context.hpp) when the certificate or key cannot be used.
     server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
-           server_options options, const kernelspec_catalog& specs, kernel_manager& kernels);
+           const server_options& options, router routes);
 
     void start();
     unsigned short port() const;
     bool tls() const { return m_tls != nullptr; }
-
-    struct context
-    {
-        server_options options;
-        authenticator auth;
-        const kernelspec_catalog& specs;
-        kernel_manager& kernels;
-        session_registry sessions;
-        std::string started;       // ISO 8601, for /api/status
-        std::string last_activity; // of the last API request ("" before the first)
-        cors_policy cors;
-    };
 
 private:
     void accept();
@@ -93,7 +81,7 @@ private:
     boost::asio::ip::tcp::acceptor m_acceptor;
     boost::asio::steady_timer m_accept_retry; // after accept fails (out of descriptors)
     std::shared_ptr<connection_limits> m_limits;
-    std::shared_ptr<context> m_context;
+    std::shared_ptr<const http_context> m_context;
     std::shared_ptr<boost::asio::ssl::context> m_tls; // null: plain HTTP
 };
 

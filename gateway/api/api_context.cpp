@@ -1,0 +1,39 @@
+#include "api/api_context.hpp"
+
+#include "protocol/message_builder.hpp"
+
+namespace cellbox::gateway
+{
+
+std::shared_ptr<api_context> make_api_context(const server_options& options,
+                                              const kernelspec_catalog& specs,
+                                              kernel_manager& kernels)
+{
+    auto ctx = std::make_shared<api_context>(api_context{options,
+                                                         specs,
+                                                         kernels,
+                                                         {},
+                                                         iso8601_now(),
+                                                         std::string(),
+                                                         cors_policy(options.allow_origin)});
+    kernels.on_removed(
+        [weak = std::weak_ptr<api_context>(ctx)](const std::string& kernel_id)
+        {
+            if (auto alive = weak.lock())
+            {
+                alive->sessions.remove_kernel(kernel_id);
+            }
+        });
+    return ctx;
+}
+
+http_handler activity(const std::shared_ptr<api_context>& ctx, http_handler handler)
+{
+    return [ctx, handler = std::move(handler)](http_call call)
+    {
+        ctx->last_activity = iso8601_now();
+        handler(std::move(call));
+    };
+}
+
+} // namespace cellbox::gateway
