@@ -48,6 +48,17 @@ def test_missing_program_is_an_internal_error():
     assert result.returncode == 125
 
 
+def test_a_failed_setup_step_is_named(tmp_path):
+    result, verdict = run("--", "/nonexistent/program")  # the launcher's "program" step
+    assert verdict["message"].startswith("program step: ")
+    not_executable = tmp_path / "not-executable"
+    not_executable.write_text("")
+    not_executable.chmod(0o644)
+    result, verdict = run("--", str(not_executable))  # inside: the init's "payload" step
+    assert verdict["verdict"] == "internal_error" and result.returncode == 125
+    assert verdict["message"].startswith("sandbox setup failed: payload step: execute "), verdict
+
+
 def test_bad_policy_is_rejected(tmp_path):
     policy = tmp_path / "bad.toml"
     policy.write_text("[limits]\nmemory = 'lots'\n")
