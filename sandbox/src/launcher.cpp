@@ -56,14 +56,6 @@ std::system_error system_failure(const std::string& what)
     return std::system_error(errno, std::generic_category(), what);
 }
 
-// Error records travel from the sandbox to the launcher over a SOCK_SEQPACKET pair; the
-// launcher sees end-of-file once the payload's execve closed the last copy.
-void report_error(int channel, const std::string& message)
-{
-    [[maybe_unused]] const ssize_t ignored =
-        send(channel, message.data(), message.size(), MSG_NOSIGNAL);
-}
-
 extern "C" void ignore_signal(int) {}
 
 // pid 1 of the sandbox. `init_link` (or -1) carries late-binding requests from the launcher.
@@ -205,7 +197,7 @@ extern "C" void ignore_signal(int) {}
     }
     catch (const std::exception& e)
     {
-        report_error(channel, e.what());
+        report_setup_failure(channel, e);
         _exit(125);
     }
 }
@@ -557,17 +549,8 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
                 }
                 else
                 {
-                    nlohmann::json reply;
-                    try
-                    {
-                        reply = apply_late_binding(parse_late_binding(std::string_view(request)),
-                                                   plan, cgroup.get(), init_link.get());
-                    }
-                    catch (const std::exception& e)
-                    {
-                        reply = {{"ok", false}, {"error", e.what()}};
-                    }
-                    send_record(owner_link, reply.dump());
+                    send_record(owner_link,
+                                answer_late_binding(request, plan, cgroup.get(), init_link.get()));
                 }
             }
             if (fds[2].revents != 0)
@@ -576,9 +559,8 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
                 const ssize_t n = recv(channel.get(), message, sizeof message, 0);
                 if (n > 0)
                 {
-                    result.kind = "internal_error";
-                    result.message = "sandbox setup failed: " +
-                                     std::string(message, static_cast<std::size_t>(n));
+                    take_setup_failure(std::string_view(message, static_cast<std::size_t>(n)),
+                                       result);
                     kill(init, SIGKILL);
                 }
                 channel_open = false;
@@ -649,6 +631,7 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
     {
         result.kind = "internal_error";
         result.message = e.what();
+        result.system_error = contract::system_error_of(e);
         if (init > 0)
         {
             kill(init, SIGKILL); // a sandbox we failed to set up: its namespace dies with it

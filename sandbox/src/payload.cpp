@@ -20,12 +20,6 @@ namespace cellbox::sandbox
 namespace
 {
 
-void report_error(int channel, const std::string& message)
-{
-    [[maybe_unused]] const ssize_t ignored =
-        send(channel, message.data(), message.size(), MSG_NOSIGNAL);
-}
-
 [[noreturn]] void execute(const sandbox_plan& plan, int program_fd)
 {
     std::vector<char*> argv;
@@ -75,9 +69,28 @@ void run_payload(const sandbox_plan& plan, const session_hooks& hooks, int chann
     }
     catch (const std::exception& e)
     {
-        report_error(channel, e.what());
+        report_setup_failure(channel, e);
         _exit(127);
     }
+}
+
+void report_setup_failure(int channel, const std::exception& e)
+{
+    verdict failure;
+    failure.kind = "internal_error";
+    failure.message = e.what();
+    failure.system_error = contract::system_error_of(e);
+    const std::string record = contract::encode(failure);
+    [[maybe_unused]] const ssize_t ignored =
+        send(channel, record.data(), record.size(), MSG_NOSIGNAL);
+}
+
+void take_setup_failure(std::string_view record, verdict& result)
+{
+    const auto failure = contract::decode_verdict(record);
+    result.kind = "internal_error";
+    result.message = "sandbox setup failed: " + (failure ? failure->message : std::string(record));
+    result.system_error = failure ? failure->system_error : std::nullopt;
 }
 
 } // namespace cellbox::sandbox

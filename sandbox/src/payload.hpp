@@ -2,6 +2,9 @@
 
 #include "cellbox/sandbox/launcher.hpp"
 
+#include <exception>
+#include <string_view>
+
 namespace cellbox::sandbox
 {
 
@@ -11,5 +14,12 @@ namespace cellbox::sandbox
 // are reported on `channel`. Never returns.
 [[noreturn]] void run_payload(const sandbox_plan& plan, const session_hooks& hooks, int channel,
                               int program_fd);
+
+// The error channel from the sandbox (its init, then the payload) to the launcher, a
+// SOCK_SEQPACKET pair: at most one record, a failure before the program started (the launcher
+// sees end-of-file once the payload's execve closed the last copy). It is an internal_error
+// verdict, with the errno of the system call that failed; the launcher takes it as its own verdict.
+void report_setup_failure(int channel, const std::exception& e);
+void take_setup_failure(std::string_view record, verdict& result);
 
 } // namespace cellbox::sandbox
