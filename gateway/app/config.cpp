@@ -522,10 +522,7 @@ void finish_settings(serve_settings& s)
     }
     require(s.manager.work_quota.inodes >= 64, "work_inodes", "must be at least 64");
     s.manager.work_quota.allow_without = s.allow_degraded;
-    if (s.allow_degraded)
-    {
-        s.manager.sandbox_args.push_back("--allow-degraded");
-    }
+    s.manager.sandbox_allow_degraded = s.allow_degraded;
 }
 
 } // namespace cellbox::gateway

@@ -4,6 +4,7 @@
 #include "backends/child_process.hpp"
 #include "cellbox/bounded_json.hpp"
 #include "telemetry/log.hpp"
+#include "cellbox/contract/late_binding.hpp"
 
 #include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -13,7 +14,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <system_error>
@@ -67,9 +67,9 @@ void launcher_pool::refill()
             }
             ours.reset(fds[0]);
             const unique_fd theirs(fds[1]);
-            std::vector<std::string> argv = m_command(s);
-            argv.insert(argv.begin() + 1, {"--late-binding-fd", "3"});
-            logged_child child = spawn_logged(m_io, std::move(argv), "a pooled kernel's launcher",
+            contract::sandbox_invocation sandbox = m_command(s);
+            sandbox.late_binding_fd = 3; // spawn_logged's pass_fd
+            logged_child child = spawn_logged(m_io, sandbox.to_argv(), "a pooled kernel's launcher",
                                               {"kernel", m_name, ""}, theirs.get());
             s.pid = child.pid;
             s.output = std::move(child.output);
@@ -126,18 +126,14 @@ std::optional<launcher_pool::taken> launcher_pool::take()
     return t;
 }
 
-void launcher_pool::go(int link, const std::string& workdir, std::uint32_t owner_uid,
-                       std::uint64_t memory_bytes, go_handler done)
+void launcher_pool::go(int link, const contract::late_binding_request& binding, go_handler done)
 {
     done = [this, inner = std::move(done)](bool ok, std::string error)
     {
         bind_finished(ok, error);
         inner(ok, std::move(error));
     };
-    const std::string request = nlohmann::json{
-        {"workdir", workdir},
-        {"owner_uid", owner_uid},
-        {"memory", memory_bytes}}.dump();
+    const std::string request = contract::encode(binding);
     const ssize_t sent = send(link, request.data(), request.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     const int watched =
         sent == static_cast<ssize_t>(request.size()) ? fcntl(link, F_DUPFD_CLOEXEC, 0) : -1;
@@ -163,14 +159,14 @@ void launcher_pool::go(int link, const std::string& workdir, std::uint32_t owner
                 done(false, "the kernel's launcher ended before it answered");
                 return;
             }
-            const auto answer =
-                parse_json_bounded(std::string_view(buffer, static_cast<std::size_t>(n)));
-            if (!answer.is_object())
+            const auto answer = contract::decode_late_binding_answer(
+                std::string_view(buffer, static_cast<std::size_t>(n)));
+            if (!answer)
             {
-                done(false, "the kernel's launcher sent a malformed answer");
+                done(false, "the kernel's launcher sent a malformed answer: " + answer.error());
                 return;
             }
-            done(answer.value("ok", false), answer.value("error", std::string()));
+            done(answer->ok, answer->error);
         });
 }
 

@@ -8,6 +8,8 @@
 //
 // Lives on the server's io_context thread, like kernel_manager.
 #include "backends/pooled_sessions.hpp"
+#include "cellbox/contract/late_binding.hpp"
+#include "cellbox/contract/sandbox_invocation.hpp"
 #include "cellbox/unique_fd.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -29,8 +31,8 @@ class launcher_pool
 {
 public:
     // The launcher's command for a pooled session (its directory is made): everything but
-    // the late-binding link, which the pool adds (--late-binding-fd 3).
-    using command_fn = std::function<std::vector<std::string>(const pooled_session&)>;
+    // the late-binding link, which the pool adds (as fd 3).
+    using command_fn = std::function<contract::sandbox_invocation(const pooled_session&)>;
     using go_handler = std::function<void(bool ok, std::string error)>;
 
     struct taken
@@ -53,8 +55,7 @@ public:
     // start a little later.
     std::optional<taken> take();
     // Binds a taken session to its user over `link`: /work and the memory limit.
-    void go(int link, const std::string& workdir, std::uint32_t owner_uid,
-            std::uint64_t memory_bytes, go_handler done);
+    void go(int link, const contract::late_binding_request& binding, go_handler done);
     // SIGCHLD: true if `pid` was a pooled session (forgotten and replaced).
     bool on_child_exit(pid_t pid);
     // Server shutdown: every pooled session stops; nothing is left behind.

@@ -28,40 +28,32 @@ std::uint64_t soft_memory_limit(std::uint64_t hard)
     return hard > 2 * margin ? hard - margin : hard / 2;
 }
 
-std::vector<std::string> sandbox_command(const std::string& program,
-                                         const std::vector<std::string>& extra_args,
-                                         const sandbox_launch& launch,
-                                         const nlohmann::json& kernel_argv)
+contract::sandbox_invocation sandbox_command(const std::string& program, bool allow_degraded,
+                                             const sandbox_launch& launch,
+                                             const nlohmann::json& kernel_argv)
 {
-    std::vector<std::string> argv = {program,
-                                     "--ipc-dir",
-                                     ipc_dir_of(launch.directory),
-                                     "--uid",
-                                     std::to_string(launch.uid),
-                                     "--memory",
-                                     std::to_string(launch.memory_bytes),
-                                     "--verdict-file",
-                                     verdict_file_of(launch.directory)};
+    contract::sandbox_invocation sandbox;
+    sandbox.program = program;
+    sandbox.ipc_dir = ipc_dir_of(launch.directory);
+    sandbox.uid = launch.uid;
+    sandbox.limits.memory_bytes = launch.memory_bytes;
+    sandbox.verdict_file = verdict_file_of(launch.directory);
+    sandbox.allow_degraded = allow_degraded;
     if (!launch.workdir.empty())
     {
         // Bound now: the user's limit is known, and the kernel can enforce it a little below.
-        argv.insert(argv.begin() + 1, {"--workdir", launch.workdir, "--setenv",
-                                       "CELLBOX_MEMORY_LIMIT=" +
-                                           std::to_string(soft_memory_limit(launch.memory_bytes))});
+        sandbox.workdir = launch.workdir;
+        sandbox.environment.emplace_back("CELLBOX_MEMORY_LIMIT",
+                                         std::to_string(soft_memory_limit(launch.memory_bytes)));
     }
-    for (const auto& [name, value] : launch.env)
-    {
-        argv.push_back("--setenv");
-        argv.push_back(name + "=" + value);
-    }
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    argv.emplace_back("--");
+    sandbox.environment.insert(sandbox.environment.end(), launch.env.begin(), launch.env.end());
     const std::string connection_file = connection_file_of(launch.directory);
     for (const auto& arg : kernel_argv)
     {
-        argv.push_back(replace_all(arg.get<std::string>(), "{connection_file}", connection_file));
+        sandbox.command.push_back(
+            replace_all(arg.get<std::string>(), "{connection_file}", connection_file));
     }
-    return argv;
+    return sandbox;
 }
 
 } // namespace cellbox::gateway

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "cellbox/contract/sandbox_invocation.hpp"
+
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,12 +26,11 @@ struct sandbox_launch
 // limit so that most overruns never reach the OOM killer.
 std::uint64_t soft_memory_limit(std::uint64_t hard);
 
-// cellbox-sandbox's argv for one kernel: `program` (cellbox-sandbox), its options for `launch`,
-// `extra_args` (e.g. --allow-degraded), then the kernelspec's `kernel_argv` with
-// {connection_file} filled in.
-std::vector<std::string> sandbox_command(const std::string& program,
-                                         const std::vector<std::string>& extra_args,
-                                         const sandbox_launch& launch,
-                                         const nlohmann::json& kernel_argv);
+// What cellbox-sandbox is told for one kernel (contract::sandbox_invocation::to_argv gives its
+// command line): `program` (cellbox-sandbox), the options for `launch`, then the kernelspec's
+// `kernel_argv` with {connection_file} filled in. `allow_degraded`: --allow-degraded.
+contract::sandbox_invocation sandbox_command(const std::string& program, bool allow_degraded,
+                                             const sandbox_launch& launch,
+                                             const nlohmann::json& kernel_argv);
 
 } // namespace cellbox::gateway

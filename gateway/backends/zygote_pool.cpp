@@ -5,6 +5,7 @@
 #include "cellbox/bounded_json.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
+#include "cellbox/contract/zygote.hpp"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -26,7 +27,6 @@ namespace
 {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 // A process that is gone, or a zombie waiting for whoever inherited it.
 bool gone(pid_t pid)
@@ -44,6 +44,14 @@ bool gone(pid_t pid)
 std::string output_path_of(const std::string& directory)
 {
     return directory + "/output";
+}
+
+// The answer to a request the zygote never saw.
+contract::zygote_answer refusal(const std::string& why)
+{
+    contract::zygote_answer answer;
+    answer.error = why;
+    return answer;
 }
 
 } // namespace
@@ -123,14 +131,15 @@ void zygote_pool::read()
             }
             std::string line(length, '\0');
             m_input.sgetn(line.data(), static_cast<std::streamsize>(length));
-            const json message = parse_json_bounded(line);
-            if (message.is_object())
+            const auto message = contract::decode_zygote_message(line);
+            if (message)
             {
-                handle(message);
+                handle(*message);
             }
             else
             {
-                log::warn("zygote sent a malformed line", {{"kernelspec", m_name}});
+                log::warn("zygote sent a malformed line",
+                          {{"kernelspec", m_name}, {"error", message.error()}});
             }
             if (m_connection)
             {
@@ -139,27 +148,26 @@ void zygote_pool::read()
         });
 }
 
-void zygote_pool::handle(const json& message)
+void zygote_pool::handle(const contract::zygote_message& message)
 {
-    const std::string event = message.value("event", "");
-    if (event == "ready")
+    if (const auto* ready = std::get_if<contract::zygote_ready>(&message))
     {
         m_restart_delay = std::chrono::seconds(1);
-        log::info("zygote ready", {{"kernelspec", m_name},
-                                   {"pid", m_zygote},
-                                   {"warm_ms", message.value("warm_ms", 0.0)}});
+        log::info("zygote ready",
+                  {{"kernelspec", m_name}, {"pid", m_zygote}, {"warm_ms", ready->warm_ms}});
         refill();
         return;
     }
-    if (event == "exit")
+    if (const auto* exit = std::get_if<contract::zygote_exit>(&message))
     {
-        const pid_t pid = message.value("pid", -1);
+        const pid_t pid = exit->pid;
         session_ended(pid);
         if (m_pool.remove(pid))
         {
-            log::warn(
-                "pooled session ended before use",
-                {{"kernelspec", m_name}, {"pid", pid}, {"verdict", message["verdict"].dump()}});
+            log::warn("pooled session ended before use",
+                      {{"kernelspec", m_name},
+                       {"pid", pid},
+                       {"verdict", contract::encode(exit->verdict)}});
             refill();
         }
         else if (const auto out = std::find(m_handed_out.begin(), m_handed_out.end(), pid);
@@ -174,29 +182,29 @@ void zygote_pool::handle(const json& message)
         }
         return;
     }
-    if (message.contains("id") && message["id"].is_number_unsigned())
+    const auto& answer = std::get<contract::zygote_answer>(message);
+    if (answer.id.is_number_unsigned())
     {
-        const auto answer = m_answers.find(message["id"].get<std::uint64_t>());
-        if (answer != m_answers.end())
+        const auto waiting = m_answers.find(answer.id.get<std::uint64_t>());
+        if (waiting != m_answers.end())
         {
-            auto handler = std::move(answer->second);
-            m_answers.erase(answer);
-            handler(message);
+            auto handler = std::move(waiting->second);
+            m_answers.erase(waiting);
+            handler(answer);
         }
     }
 }
 
-void zygote_pool::request(json message, std::function<void(const json&)> answer)
+void zygote_pool::request(contract::zygote_op op, answer_handler answer)
 {
     if (!m_connection)
     {
-        boost::asio::post(m_io, [answer] { answer({{"error", "the zygote is not running"}}); });
+        boost::asio::post(m_io, [answer] { answer(refusal("the zygote is not running")); });
         return;
     }
     const std::uint64_t id = m_next_request++;
-    message["id"] = id;
     m_answers[id] = std::move(answer);
-    m_output.push_back(message.dump() + "\n");
+    m_output.push_back(contract::encode(contract::zygote_request{id, std::move(op)}) + "\n");
     if (m_output.size() == 1) // else a write is under way and goes on to this line
     {
         write_next();
@@ -223,12 +231,17 @@ void zygote_pool::write_next()
                              });
 }
 
-json zygote_pool::with_uid(json spawn)
+contract::zygote_spawn zygote_pool::spawn_request(session& s)
 {
+    contract::zygote_spawn spawn;
+    spawn.ipc_dir = ipc_dir_of(s.directory);
+    spawn.connection_file = connection_file_of(s.directory);
+    spawn.verdict_file = verdict_file_of(s.directory);
     if (m_options.next_uid)
     {
-        spawn["uid"] = m_options.next_uid();
+        spawn.uid = m_options.next_uid();
     }
+    give_output(s, spawn);
     return spawn;
 }
 
@@ -239,24 +252,20 @@ void zygote_pool::refill()
         session s = pooled_sessions::prepare(m_options.runtime_dir);
         ++m_spawning;
         const auto forked = std::chrono::steady_clock::now();
-        json spawn = with_uid({{"op", "spawn"},
-                               {"ipc_dir", ipc_dir_of(s.directory)},
-                               {"connection_file", connection_file_of(s.directory)},
-                               {"verdict_file", verdict_file_of(s.directory)},
-                               {"memory", std::to_string(m_options.memory_bytes)}});
-        give_output(s, spawn);
+        contract::zygote_spawn spawn = spawn_request(s);
+        spawn.limits.memory_bytes = m_options.memory_bytes;
         request(std::move(spawn),
-                [this, s, forked](const json& answer) mutable
+                [this, s, forked](const contract::zygote_answer& answer) mutable
                 {
                     --m_spawning;
-                    if (!answer.contains("pid"))
+                    if (!answer.ok || !answer.pid)
                     {
                         log::error("zygote could not fork a pooled session",
-                                   {{"kernelspec", m_name}, {"error", answer.value("error", "")}});
+                                   {{"kernelspec", m_name}, {"error", answer.error}});
                         abandon(s);
                         return; // refilled at the next take(), not in a tight loop
                     }
-                    s.pid = answer["pid"].get<pid_t>();
+                    s.pid = *answer.pid;
                     session_started(s);
                     m_pool.add(std::move(s), forked);
                 });
@@ -319,24 +328,21 @@ void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
                         std::uint64_t memory_bytes, spawn_handler done)
 {
     session s = pooled_sessions::prepare(m_options.runtime_dir);
-    json spawn = with_uid({{"op", "spawn"},
-                           {"ipc_dir", ipc_dir_of(s.directory)},
-                           {"connection_file", connection_file_of(s.directory)},
-                           {"verdict_file", verdict_file_of(s.directory)},
-                           {"workdir", workdir},
-                           {"owner_uid", owner_uid},
-                           {"memory", std::to_string(memory_bytes)}});
-    give_output(s, spawn);
+    contract::zygote_spawn spawn = spawn_request(s);
+    spawn.workdir = workdir;
+    spawn.owner = contract::workdir_owner{owner_uid, owner_uid};
+    spawn.limits.memory_bytes = memory_bytes;
     request(std::move(spawn),
-            [this, s, done](const json& answer) mutable
+            [this, s, done](const contract::zygote_answer& answer) mutable
             {
-                if (!answer.contains("pid"))
+                if (!answer.ok || !answer.pid)
                 {
                     abandon(s);
-                    done(std::nullopt, answer.value("error", "the zygote did not fork"));
+                    done(std::nullopt,
+                         answer.error.empty() ? "the zygote did not fork" : answer.error);
                     return;
                 }
-                s.pid = answer["pid"].get<pid_t>();
+                s.pid = *answer.pid;
                 session_started(s);
                 m_handed_out.push_back(s.pid);
                 m_cold_starting.insert(s.pid);
@@ -344,28 +350,22 @@ void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
             });
 }
 
-void zygote_pool::go(pid_t pid, const std::string& workdir, std::uint32_t owner_uid,
-                     std::uint64_t memory_bytes, go_handler done)
+void zygote_pool::go(pid_t pid, const contract::late_binding_request& binding, go_handler done)
 {
-    request({{"op", "go"},
-             {"pid", pid},
-             {"workdir", workdir},
-             {"owner_uid", owner_uid},
-             {"memory", std::to_string(memory_bytes)}},
-            [done](const json& answer)
-            { done(answer.value("ok", false), answer.value("error", std::string())); });
+    request(contract::zygote_go{pid, binding},
+            [done](const contract::zygote_answer& answer) { done(answer.ok, answer.error); });
 }
 
 // A session's stdout and stderr: a FIFO in its private directory, which its supervisor opens
 // by name (log_file) before entering the sandbox, so that its lines are logged as its own and
 // not as the zygote's, whose output every session would otherwise share. Without it (it could
 // not be made), the session writes to the zygote's.
-void zygote_pool::give_output(session& s, nlohmann::json& request)
+void zygote_pool::give_output(session& s, contract::zygote_spawn& request)
 {
     try
     {
         s.output = child_output::fifo(m_io, output_path_of(s.directory), {"kernel", m_name, ""});
-        request["log_file"] = output_path_of(s.directory);
+        request.log_file = output_path_of(s.directory);
     }
     catch (const std::exception& e)
     {
@@ -403,7 +403,7 @@ void zygote_pool::abandon(session& s)
 
 void zygote_pool::kill(pid_t pid)
 {
-    request({{"op", "kill"}, {"pid", pid}}, [](const json&) {});
+    request(contract::zygote_kill{pid}, [](const contract::zygote_answer&) {});
 }
 
 void zygote_pool::zygote_lost(const std::string& why)
@@ -417,7 +417,7 @@ void zygote_pool::zygote_lost(const std::string& why)
     m_output.clear();
     for (auto& [id, answer] : std::exchange(m_answers, {}))
     {
-        answer({{"error", "the zygote went away (" + why + ")"}});
+        answer(refusal("the zygote went away (" + why + ")"));
     }
     m_pool.remove_all();
     m_spawning = 0;

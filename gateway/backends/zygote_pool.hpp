@@ -8,6 +8,7 @@
 #include "backends/pooled_sessions.hpp"
 #include "protocol/connection_info.hpp"
 #include "streams/kernel_io.hpp"
+#include "cellbox/contract/zygote.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -19,7 +20,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -74,8 +74,7 @@ public:
     // is waiting for, rather than compete with them.
     void cold_start_finished(pid_t pid);
     // Binds a taken session to its user: /work and the memory limit.
-    void go(pid_t pid, const std::string& workdir, std::uint32_t owner_uid,
-            std::uint64_t memory_bytes, go_handler done);
+    void go(pid_t pid, const contract::late_binding_request& binding, go_handler done);
     // Kills a session and everything in it (an exit event follows).
     void kill(pid_t pid);
 
@@ -88,20 +87,23 @@ public:
     void stop();
 
 private:
+    using answer_handler = std::function<void(const contract::zygote_answer&)>;
+
     void launch_zygote();
     void accept();
     void read();
-    void handle(const nlohmann::json& message);
-    void request(nlohmann::json message, std::function<void(const nlohmann::json&)> answer);
+    void handle(const contract::zygote_message& message);
+    void request(contract::zygote_op op, answer_handler answer);
     void write_next(); // m_output's first line, then the others, in order
-    // A spawn request with the next session uid, if the gateway hands them out.
-    nlohmann::json with_uid(nlohmann::json spawn);
+    // A spawn request for session `s`: its directory's files, the next session uid if the
+    // gateway hands them out, and its output (give_output).
+    contract::zygote_spawn spawn_request(session& s);
     void refill();
     void refill_soon();
     void wait_to_refill(std::chrono::milliseconds delay,
                         std::chrono::steady_clock::time_point give_up);
     void zygote_lost(const std::string& why);
-    void give_output(session& s, nlohmann::json& request);
+    void give_output(session& s, contract::zygote_spawn& request);
     void session_started(session& s);
     void session_ended(pid_t pid);
     void abandon(session& s);
@@ -118,7 +120,7 @@ private:
     boost::asio::streambuf m_input;
     std::deque<std::string> m_output;
     std::uint64_t m_next_request = 1;
-    std::map<std::uint64_t, std::function<void(const nlohmann::json&)>> m_answers;
+    std::map<std::uint64_t, answer_handler> m_answers;
     pooled_sessions m_pool;          // forked, not handed out yet
     std::vector<pid_t> m_handed_out; // given to kernels: their exits go to on_session_exit
     std::size_t m_spawning = 0;      // pool spawns not answered yet

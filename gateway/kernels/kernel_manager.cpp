@@ -14,7 +14,6 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <set>
 #include <signal.h>
@@ -121,7 +120,7 @@ void kernel_manager::start_launch_pools()
         {
             // One uid per prespawned kernel, from the gateway's block (apart from users').
             return sandbox_command(
-                m_options.sandbox_program, m_options.sandbox_args,
+                m_options.sandbox_program, m_options.sandbox_allow_degraded,
                 {s.directory, "", m_users.next_session_uid(), m_memory_bytes, {}},
                 m_specs.find(name)->spec["argv"]);
         };
@@ -163,9 +162,10 @@ void kernel_manager::launch_plain(kernel& k, const kernelspec_catalog::entry& sp
     const user_registry::home home = m_users.home_of(k.owner);
     const pid_t pid =
         spawn_logged(m_io,
-                     sandbox_command(m_options.sandbox_program, m_options.sandbox_args,
+                     sandbox_command(m_options.sandbox_program, m_options.sandbox_allow_degraded,
                                      {k.directory, home.workdir, home.uid, k.memory_bytes, k.env},
-                                     spec.spec["argv"]),
+                                     spec.spec["argv"])
+                         .to_argv(),
                      "the kernel launcher", {"kernel", k.name, k.id})
             .pid;
     k.launcher = pid;
@@ -193,9 +193,9 @@ void kernel_manager::launch(kernel& k, const kernelspec_catalog::entry& spec)
             k.owner_link = std::move(claimed->link);
             const int link = k.owner_link.get();
             hand_over(k, std::move(claimed->session), false,
-                      [pool, link](const user_registry::home& home, std::uint64_t memory_bytes,
+                      [pool, link](const contract::late_binding_request& binding,
                                    launcher_pool::go_handler done)
-                      { pool->go(link, home.workdir, home.uid, memory_bytes, std::move(done)); });
+                      { pool->go(link, binding, std::move(done)); });
             return;
         }
     }
@@ -267,7 +267,9 @@ void kernel_manager::hand_over(kernel& k, taken_session claimed, bool from_zygot
     k.handed_client = std::move(claimed.client);
     log::info("kernel started",
               {{"kernel", id}, {"name", k.name}, {"from", "pool"}, {"session_pid", pid}});
-    bind(m_users.home_of(k.owner), k.memory_bytes,
+    // The user's directory at /work, idmapped: their files are the session's.
+    const user_registry::home home = m_users.home_of(k.owner);
+    bind({home.workdir, contract::workdir_owner{home.uid, home.uid}, k.memory_bytes},
          [this, id, pid](bool ok, const std::string& error)
          {
              kernel* k = find(id);
@@ -307,9 +309,9 @@ void kernel_manager::launch_from_pool(kernel& k, zygote_pool& pool)
     {
         const pid_t pid = claimed->s.pid;
         hand_over(k, std::move(*claimed), true,
-                  [&pool, pid](const user_registry::home& home, std::uint64_t memory_bytes,
+                  [&pool, pid](const contract::late_binding_request& binding,
                                zygote_pool::go_handler done)
-                  { pool.go(pid, home.workdir, home.uid, memory_bytes, std::move(done)); });
+                  { pool.go(pid, binding, std::move(done)); });
         return;
     }
     const std::string id = k.id;
@@ -939,11 +941,12 @@ void kernel_manager::on_exit(pid_t pid, int)
 namespace
 {
 
-// What to tell the user, from the sandbox's verdict.
-std::pair<std::string, std::string> death_explanation(const nlohmann::json& verdict,
-                                                      const std::string& memory_limit)
+// What to tell the user, from the sandbox's verdict (none: the launcher left none).
+std::pair<std::string, std::string>
+death_explanation(const contract::decoded<contract::verdict>& verdict,
+                  const std::string& memory_limit)
 {
-    const std::string kind = verdict.value("verdict", "");
+    const std::string kind = verdict ? verdict->kind : "";
     const std::string lost = "; the kernel was restarted and its variables were lost";
     if (kind == "oom")
     {
@@ -953,16 +956,18 @@ std::pair<std::string, std::string> death_explanation(const nlohmann::json& verd
     if (kind == "signal" || kind == "seccomp")
     {
         return {"KernelDied",
-                "the kernel was killed by " + verdict.value("signal", "a signal") + lost};
+                "the kernel was killed by " +
+                    (verdict->signal != 0 ? contract::signal_name(verdict->signal) : "a signal") +
+                    lost};
     }
     if (kind == "timeout_wall" || kind == "timeout_cpu")
     {
         return {"CellTimeoutError", "the kernel ran past its time limit and was killed" + lost};
     }
-    if (verdict.contains("exit_code"))
+    if (verdict && verdict->exited())
     {
-        return {"KernelDied", "the kernel exited with code " +
-                                  std::to_string(verdict.value("exit_code", 0)) + lost};
+        return {"KernelDied",
+                "the kernel exited with code " + std::to_string(verdict->exit_code) + lost};
     }
     return {"KernelDied", "the kernel died unexpectedly" + lost};
 }
@@ -971,12 +976,7 @@ std::pair<std::string, std::string> death_explanation(const nlohmann::json& verd
 
 void kernel_manager::handle_death(kernel& k)
 {
-    std::ifstream file(verdict_file_of(k.directory));
-    nlohmann::json verdict = parse_json_bounded(file);
-    if (verdict.is_discarded())
-    {
-        verdict = nlohmann::json::object();
-    }
+    const auto verdict = contract::read_verdict_file(verdict_file_of(k.directory));
     auto [ename, evalue] = death_explanation(verdict, format_byte_size(k.memory_bytes));
     if (!k.kill_reason.empty())
     {
@@ -985,9 +985,9 @@ void kernel_manager::handle_death(kernel& k)
                  "; the kernel was restarted and its variables were lost";
     }
     k.hard_deadline.reset();
-    const bool out_of_memory = verdict.value("verdict", "") == "oom";
+    const bool out_of_memory = verdict && verdict->kind == "oom";
     log::warn("kernel died", {{"kernel", k.id},
-                              {"verdict", verdict.value("verdict", "unknown")},
+                              {"verdict", verdict ? verdict->kind : "unknown"},
                               {"ename", ename},
                               {"reason", evalue},
                               {"pending_cells", k.requests.pending_count()}});

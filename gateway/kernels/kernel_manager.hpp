@@ -12,6 +12,8 @@
 #include "kernels/user_registry.hpp"
 #include "streams/kernel_io.hpp"
 #include "streams/stream_options.hpp"
+#include "cellbox/contract/late_binding.hpp"
+#include "cellbox/contract/sandbox_invocation.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -32,12 +34,12 @@ namespace cellbox::gateway
 
 struct manager_options
 {
-    std::string sandbox_program;           // cellbox-sandbox
-    std::vector<std::string> sandbox_args; // extra launcher options, e.g. --allow-degraded
-    std::string memory_limit = "1G";       // per kernel, enforced by the sandbox's cgroup
-    bool restart_on_death = true;          // restart a kernel that died on its own
-    double cell_timeout_s = 30;    // default per-cell limit (0: none); requests may lower it
-    double cell_timeout_cap_s = 0; // the most a request may ask for (0: no cap)
+    std::string sandbox_program;         // cellbox-sandbox
+    bool sandbox_allow_degraded = false; // run without a protection the policy requires
+    std::string memory_limit = "1G";     // per kernel, enforced by the sandbox's cgroup
+    bool restart_on_death = true;        // restart a kernel that died on its own
+    double cell_timeout_s = 30;          // default per-cell limit (0: none); requests may lower it
+    double cell_timeout_cap_s = 0;       // the most a request may ask for (0: no cap)
     std::chrono::milliseconds kill_grace{3000}; // after the soft limit, before the hard kill
     std::string runtime_dir;                    // kernels' private directories
     std::string work_dir;          // users' persistent directories: WORK/users/NAME at /work
@@ -127,7 +129,7 @@ private:
     // A session taken from a pool becomes k's process, is bound to k's owner with `bind`
     // (their /work, their memory limit), then connected; if binding fails, k is launched
     // through the sandbox instead.
-    using bind_fn = std::function<void(const user_registry::home& home, std::uint64_t memory_bytes,
+    using bind_fn = std::function<void(const contract::late_binding_request& binding,
                                        std::function<void(bool ok, std::string error)> done)>;
     void hand_over(kernel& k, taken_session claimed, bool from_zygote, bind_fn bind);
     void adopt_session(kernel& k, const pooled_session& s, bool from_zygote);

@@ -3,8 +3,9 @@
 // and dies with its owner's connection (sessions notice through their links and clean up).
 #include "cellbox/kernel/zygote.hpp"
 
-#include "cellbox/bounded_json.hpp"
+#include "cellbox/contract/zygote.hpp"
 #include "cellbox/kernel/python_interpreter.hpp"
+#include "cellbox/kernel/zygote_request.hpp"
 #include "cellbox/sandbox/handover.hpp"
 #include "cellbox/sandbox/policy.hpp"
 #include "cellbox/unique_fd.hpp"
@@ -141,10 +142,7 @@ public:
         // Requests name users from here on: what the zygote frees must not keep them for the
         // sessions it forks later (memory_hygiene.hpp).
         hygiene::scrub_on_free();
-        send({{"event", "ready"},
-              {"pid", getpid()},
-              {"warm_ms", warm_ms},
-              {"warm_modules", m_options.warm_modules}});
+        send(contract::zygote_ready{getpid(), warm_ms, m_options.warm_modules});
         while (true)
         {
             std::vector<pollfd> fds = {{m_control.get(), POLLIN, 0}, {m_children.get(), POLLIN, 0}};
@@ -189,12 +187,12 @@ private:
         unique_fd link;
         bool link_open = true;
         std::deque<json> waiting; // ids of "go" requests the supervisor has not answered
-        json verdict;
+        std::optional<contract::verdict> verdict;
     };
 
-    void send(const json& message)
+    void send(const contract::zygote_message& message)
     {
-        const std::string line = message.dump() + "\n";
+        const std::string line = contract::encode(message) + "\n";
         for (std::size_t done = 0; done < line.size();)
         {
             const ssize_t n =
@@ -243,41 +241,34 @@ private:
 
     void handle(const std::string& line)
     {
-        json id;
+        const contract::zygote_request_read request = contract::decode_zygote_request(line);
         try
         {
-            const json request = parse_zygote_line(line);
-            id = request.value("id", json());
-            const std::string op = request_op(request);
-            if (op == "spawn")
+            const contract::zygote_op& op = request.op.value(); // or the reason it was refused
+            if (const auto* spawn_op = std::get_if<contract::zygote_spawn>(&op))
             {
-                send({{"id", id}, {"pid", spawn(request)}});
+                send(contract::zygote_answer{request.id, true, spawn(*spawn_op), "", {}});
             }
-            else if (op == "go")
+            else if (const auto* go_op = std::get_if<contract::zygote_go>(&op))
             {
-                go(request, id);
-            }
-            else if (op == "kill")
-            {
-                // The supervisor kills the session when its link closes, removes its
-                // cgroups and still reports the verdict.
-                shutdown(find(request).link.get(), SHUT_WR);
-                send({{"id", id}, {"ok", true}});
+                go(*go_op, request.id);
             }
             else
             {
-                throw std::invalid_argument("unknown op \"" + op + "\"");
+                // The supervisor kills the session when its link closes, removes its
+                // cgroups and still reports the verdict.
+                shutdown(find(std::get<contract::zygote_kill>(op).pid).link.get(), SHUT_WR);
+                send(contract::zygote_answer{request.id, true, {}, "", {}});
             }
         }
         catch (const std::exception& e)
         {
-            send({{"id", id}, {"error", e.what()}});
+            send(contract::zygote_answer::failure(request.id, e));
         }
     }
 
-    session& find(const json& request)
+    session& find(pid_t pid)
     {
-        const pid_t pid = session_pid(request);
         auto it = m_sessions.find(pid);
         if (it == m_sessions.end())
         {
@@ -286,9 +277,9 @@ private:
         return it->second;
     }
 
-    pid_t spawn(const json& request)
+    pid_t spawn(const contract::zygote_spawn& request)
     {
-        spawn_request spawn = parse_spawn_request(request, m_rules, m_options, next_uid(request));
+        spawn_request spawn = session_of(request, m_rules, m_options, next_uid(request.uid));
         spawn.sandbox.filter = m_filter; // compiled once, not in every session's supervisor
         require_single_thread();
         int fds[2];
@@ -327,11 +318,11 @@ private:
         return pid;
     }
 
-    std::uint32_t next_uid(const json& request)
+    std::uint32_t next_uid(const std::optional<std::uint32_t>& requested)
     {
-        if (const auto uid = requested_uid(request))
+        if (requested)
         {
-            return *uid;
+            return *requested;
         }
         // One uid per live session, as the gateway gives cellbox-sandbox --uid.
         const std::uint32_t uid = m_next_uid;
@@ -340,11 +331,11 @@ private:
         return uid;
     }
 
-    void go(const json& request, const json& id)
+    void go(const contract::zygote_go& request, const json& id)
     {
-        session& target = find(request);
-        const json binding = late_binding_of(request);
-        if (!target.link_open || !sandbox::send_record(target.link.get(), binding.dump()))
+        session& target = find(request.pid);
+        if (!target.link_open ||
+            !sandbox::send_record(target.link.get(), contract::encode(request.binding)))
         {
             throw std::runtime_error("the session is ending");
         }
@@ -368,18 +359,30 @@ private:
                 s.link_open = false;
                 return;
             }
-            json message =
-                parse_json_bounded(std::string_view(buffer, static_cast<std::size_t>(n)));
-            if (message.is_object() && message.contains("verdict"))
+            const auto record = contract::decode_supervisor_record(
+                std::string_view(buffer, static_cast<std::size_t>(n)));
+            const auto* verdict = record ? std::get_if<contract::verdict>(&*record) : nullptr;
+            if (verdict != nullptr)
             {
-                s.verdict = message["verdict"];
+                s.verdict = *verdict;
             }
             else if (!s.waiting.empty())
             {
-                message["id"] = s.waiting.front();
-                message["pid"] = pid;
+                contract::zygote_answer reply{s.waiting.front(), false, pid, "", {}};
                 s.waiting.pop_front();
-                send(message);
+                if (const auto* answer =
+                        record ? std::get_if<contract::late_binding_answer>(&*record) : nullptr)
+                {
+                    reply.ok = answer->ok;
+                    reply.error = answer->error;
+                    reply.system_error = answer->system_error;
+                }
+                else
+                {
+                    reply.error =
+                        "the session's supervisor sent a malformed answer: " + record.error();
+                }
+                send(reply);
             }
         }
     }
@@ -399,18 +402,22 @@ private:
             session& s = it->second;
             for (const json& id : s.waiting)
             {
-                send({{"id", id}, {"pid", pid}, {"ok", false}, {"error", "the session ended"}});
+                send(contract::zygote_answer{id, false, pid, "the session ended", {}});
             }
-            json verdict = s.verdict;
-            if (verdict.is_null())
+            contract::verdict verdict;
+            if (s.verdict)
             {
-                verdict = {{"verdict", "internal_error"},
-                           {"message", WIFSIGNALED(status)
-                                           ? "the session's supervisor was killed by signal " +
-                                                 std::to_string(WTERMSIG(status))
-                                           : "the session's supervisor exited without a verdict"}};
+                verdict = *s.verdict;
             }
-            send({{"event", "exit"}, {"pid", pid}, {"verdict", verdict}});
+            else
+            {
+                verdict.kind = "internal_error";
+                verdict.message = WIFSIGNALED(status)
+                                      ? "the session's supervisor was killed by signal " +
+                                            std::to_string(WTERMSIG(status))
+                                      : "the session's supervisor exited without a verdict";
+            }
+            send(contract::zygote_exit{pid, verdict});
             m_sessions.erase(it);
         }
     }

@@ -4,6 +4,7 @@
 // of execve.
 #include "zygote_session.hpp"
 
+#include "cellbox/contract/zygote.hpp"
 #include "cellbox/kernel/connection_file.hpp"
 #include "cellbox/sandbox/handover.hpp"
 #include "cellbox/sandbox/launcher.hpp"
@@ -11,7 +12,6 @@
 #include <Python.h>
 #include <csignal>
 #include <fcntl.h>
-#include <fstream>
 #include <linux/close_range.h>
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
@@ -28,7 +28,6 @@ namespace
 {
 
 namespace py = pybind11;
-using nlohmann::json;
 
 void redirect(int fd, const std::string& path, int flags)
 {
@@ -95,12 +94,11 @@ void become_supervisor(const spawn_request& request, int link, const py::object&
     hooks.owner_link = owner_link;
     hooks.payload = [&request, &support] { return run_session(request, support); };
     const sandbox::verdict result = sandbox::run_sandboxed(request.sandbox, hooks);
-    const json verdict = sandbox::to_json(result);
     if (!request.verdict_file.empty())
     {
-        std::ofstream(request.verdict_file) << verdict.dump() << "\n";
+        contract::write_verdict_file(request.verdict_file, result);
     }
-    sandbox::send_record(owner_link, json{{"verdict", verdict}}.dump());
+    sandbox::send_record(owner_link, contract::encode_supervisor_record(result));
     _exit(result.exit_status());
 }
 

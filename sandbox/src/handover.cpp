@@ -6,8 +6,6 @@
 // detach_workdir); the same function prepares a cold session's idmapped workdir.
 #include "cellbox/sandbox/handover.hpp"
 
-#include "cellbox/bounded_json.hpp"
-#include "cellbox/byte_size.hpp"
 #include "cellbox/sandbox/cgroup.hpp"
 #include "cellbox/sandbox/tmpfs_sizes.hpp"
 #include "mount_api.hpp"
@@ -35,7 +33,6 @@ namespace
 {
 
 constexpr int reply_timeout_ms = 5000;
-constexpr std::uint32_t min_owner_id = 1000;
 
 [[noreturn]] void fail(const std::string& step)
 {
@@ -125,43 +122,6 @@ unique_fd idmap_namespace(const workdir_owner& owner, const sandbox_plan& plan)
 
 } // namespace
 
-std::optional<workdir_owner> parse_workdir_owner(const nlohmann::json& request)
-{
-    const auto id = [&request](const char* key) -> std::optional<std::uint32_t>
-    {
-        auto it = request.find(key);
-        if (it == request.end() || it->is_null())
-        {
-            return std::nullopt;
-        }
-        if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
-            it->get<std::int64_t>() > 0xfffffffe)
-        {
-            throw std::invalid_argument(std::string(key) + " must be a uid/gid number");
-        }
-        const auto value = it->get<std::uint32_t>();
-        if (value < min_owner_id)
-        {
-            throw std::invalid_argument(
-                std::string(key) + " " + std::to_string(value) +
-                " refused: a workdir owner must be >= " + std::to_string(min_owner_id) +
-                " (root's or a system user's files never enter a session)");
-        }
-        return value;
-    };
-    const auto uid = id("owner_uid");
-    const auto gid = id("owner_gid");
-    if (!uid)
-    {
-        if (gid)
-        {
-            throw std::invalid_argument("owner_gid needs owner_uid");
-        }
-        return std::nullopt;
-    }
-    return workdir_owner{*uid, gid.value_or(*uid)};
-}
-
 unique_fd detach_workdir(const std::string& path, const sandbox_plan& plan,
                          const std::optional<workdir_owner>& owner)
 {
@@ -203,60 +163,6 @@ unique_fd detach_workdir(const std::string& path, const sandbox_plan& plan,
     return tree;
 }
 
-late_binding parse_late_binding(std::string_view text)
-{
-    if (!json_depth_within(text))
-    {
-        throw std::invalid_argument("a late-binding request may not nest JSON deeper than " +
-                                    std::to_string(max_json_depth) + " levels");
-    }
-    const nlohmann::json request = parse_json_bounded(text);
-    if (request.is_discarded())
-    {
-        throw std::invalid_argument("cannot parse the late-binding request: it is not JSON");
-    }
-    return parse_late_binding(request);
-}
-
-late_binding parse_late_binding(const nlohmann::json& request)
-{
-    if (!request.is_object())
-    {
-        throw std::invalid_argument("a late-binding request must be a JSON object");
-    }
-    late_binding binding;
-    if (auto it = request.find("workdir"); it != request.end() && !it->is_null())
-    {
-        if (!it->is_string() || it->get<std::string>().empty() ||
-            it->get<std::string>().front() != '/')
-        {
-            throw std::invalid_argument("workdir must be an absolute host path");
-        }
-        binding.workdir = it->get<std::string>();
-    }
-    binding.owner = parse_workdir_owner(request);
-    if (binding.owner && binding.workdir.empty())
-    {
-        throw std::invalid_argument("owner_uid needs a workdir");
-    }
-    if (auto it = request.find("memory"); it != request.end() && !it->is_null())
-    {
-        if (it->is_number_unsigned())
-        {
-            binding.memory_bytes = it->get<std::uint64_t>();
-        }
-        else if (it->is_string())
-        {
-            binding.memory_bytes = cellbox::parse_byte_size(it->get<std::string>());
-        }
-        else
-        {
-            throw std::invalid_argument("memory must be a byte count or a size such as \"1G\"");
-        }
-    }
-    return binding;
-}
-
 namespace
 {
 
@@ -281,8 +187,9 @@ void ask_init(int init_link, const std::string& request, int fd, const char* wha
 
 } // namespace
 
-nlohmann::json apply_late_binding(const late_binding& binding, const sandbox_plan& plan,
-                                  session_cgroup* cgroup, int init_link)
+contract::late_binding_answer apply_late_binding(const contract::late_binding_request& binding,
+                                                 const sandbox_plan& plan, session_cgroup* cgroup,
+                                                 int init_link)
 {
     try
     {
@@ -314,12 +221,21 @@ nlohmann::json apply_late_binding(const late_binding& binding, const sandbox_pla
             const unique_fd tree = detach_workdir(binding.workdir, plan, binding.owner);
             ask_init(init_link, "workdir", tree.get(), "hand the workdir to the session");
         }
-        return {{"ok", true}};
+        return {true, "", std::nullopt};
     }
     catch (const std::exception& e)
     {
-        return {{"ok", false}, {"error", e.what()}};
+        return contract::late_binding_answer::failure(e);
     }
+}
+
+std::string answer_late_binding(std::string_view request, const sandbox_plan& plan,
+                                session_cgroup* cgroup, int init_link)
+{
+    const auto binding = contract::decode_late_binding_request(request);
+    return contract::encode(
+        binding ? apply_late_binding(*binding, plan, cgroup, init_link)
+                : contract::late_binding_answer{false, binding.error(), std::nullopt});
 }
 
 bool serve_late_binding(int init_link)

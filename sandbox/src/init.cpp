@@ -92,12 +92,19 @@ std::size_t await_release(init_state& s, char expected)
 
 } // namespace
 
-// Error records travel from the sandbox to the launcher over a SOCK_SEQPACKET pair; the
-// launcher sees end-of-file once the payload's execve closed the last copy.
-void report_setup_error(int channel, const std::string& message)
+// Error records travel from the sandbox to the launcher over a SOCK_SEQPACKET pair, each an
+// internal_error verdict (so that a failed call's errno survives); the launcher sees
+// end-of-file once the payload's execve closed the last copy.
+void report_setup_error(int channel, const std::string& message,
+                        std::optional<contract::system_error> error)
 {
+    verdict failure;
+    failure.kind = "internal_error";
+    failure.message = message;
+    failure.system_error = std::move(error);
+    const std::string record = contract::encode(failure);
     [[maybe_unused]] const ssize_t ignored =
-        send(channel, message.data(), message.size(), MSG_NOSIGNAL);
+        send(channel, record.data(), record.size(), MSG_NOSIGNAL);
 }
 
 void become_init(init_state&)
@@ -150,7 +157,7 @@ void run_init(init_state& s, const init_step* steps, std::size_t count)
     }
     catch (const std::exception& e)
     {
-        report_setup_error(s.channel, e.what());
+        report_setup_error(s.channel, e.what(), contract::system_error_of(e));
         _exit(125);
     }
 }

@@ -182,6 +182,7 @@ verdict run_sandboxed(const session_config& config, const session_hooks& hooks)
     {
         record.result.kind = "internal_error";
         record.result.message = e.what();
+        record.result.system_error = contract::system_error_of(e);
         if (record.init > 0)
         {
             kill(record.init, SIGKILL); // a sandbox we failed to set up: its namespace dies

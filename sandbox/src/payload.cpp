@@ -73,7 +73,7 @@ void run_payload(const sandbox_plan& plan, const session_hooks& hooks, int chann
     }
     catch (const std::exception& e)
     {
-        report_setup_error(channel, step_error(payload_step, e));
+        report_setup_error(channel, step_error(payload_step, e), contract::system_error_of(e));
         _exit(127);
     }
 }

@@ -227,4 +227,28 @@ policy load_policy(const std::string& path)
     return parse_policy(text.str(), path);
 }
 
+void override_limits(resource_limits& limits, const contract::launch_limits& asked)
+{
+    if (asked.memory_bytes)
+    {
+        limits.memory_bytes = asked.memory_bytes;
+    }
+    if (asked.pids)
+    {
+        limits.pids = asked.pids;
+    }
+    if (asked.cpus)
+    {
+        limits.cpus = asked.cpus;
+    }
+    if (asked.cpu_time_s)
+    {
+        limits.cpu_time_s = asked.cpu_time_s;
+    }
+    if (asked.wall_time_s)
+    {
+        limits.wall_time_s = asked.wall_time_s;
+    }
+}
+
 } // namespace cellbox::sandbox

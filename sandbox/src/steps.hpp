@@ -3,6 +3,7 @@
 // of its isolation step, run in the order of the lists in launcher.cpp (parent_steps for the
 // launcher, init_steps for the sandbox's pid 1). A step that throws ends the launch, and its
 // name goes in front of the error: a verdict says which step failed.
+#include "cellbox/contract/system_error.hpp"
 #include "cellbox/sandbox/cgroup.hpp"
 #include "cellbox/sandbox/launcher.hpp"
 #include "cellbox/unique_fd.hpp"
@@ -162,7 +163,8 @@ constexpr const char* payload_step = "payload";
 
 // init.cpp: a setup error, from the init or the payload, to the launcher (which makes it the
 // verdict's message).
-void report_setup_error(int channel, const std::string& message);
+void report_setup_error(int channel, const std::string& message,
+                        std::optional<contract::system_error> error);
 
 // After the steps. init.cpp: pid 1's life once the payload runs (reaps, forwards signals,
 // serves late binding), then _exit; on a failed step, the error goes to the launcher.

@@ -69,17 +69,8 @@ bool serve_owner(launch_state& s, int owner_link)
     {
         return false;
     }
-    nlohmann::json reply;
-    try
-    {
-        reply = apply_late_binding(parse_late_binding(std::string_view(request)), s.plan,
-                                   s.record.cgroup.get(), s.init_link.get());
-    }
-    catch (const std::exception& e)
-    {
-        reply = {{"ok", false}, {"error", e.what()}};
-    }
-    send_record(owner_link, reply.dump());
+    send_record(owner_link, answer_late_binding(request, s.plan, s.record.cgroup.get(),
+                                                s.init_link.get()));
     return true;
 }
 
@@ -137,9 +128,13 @@ void supervise(launch_state& s)
             const ssize_t n = recv(s.channel.get(), message, sizeof message, 0);
             if (n > 0)
             {
+                // A verdict of the init's or the payload's (report_setup_error).
+                const std::string_view record(message, static_cast<std::size_t>(n));
+                const auto failure = contract::decode_verdict(record);
                 r.result.kind = "internal_error";
                 r.result.message =
-                    "sandbox setup failed: " + std::string(message, static_cast<std::size_t>(n));
+                    "sandbox setup failed: " + (failure ? failure->message : std::string(record));
+                r.result.system_error = failure ? failure->system_error : std::nullopt;
                 kill(r.init, SIGKILL);
             }
             channel_open = false;

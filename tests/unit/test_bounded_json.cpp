@@ -1,7 +1,7 @@
 // JSON from outside is refused above max_json_depth before anything parses or walks it: the
 // depth scan itself, then every reader of untrusted JSON that is built on it.
 #include "cellbox/bounded_json.hpp"
-#include "cellbox/sandbox/handover.hpp"
+#include "cellbox/contract/late_binding.hpp"
 #include "http/http_util.hpp"
 #include "protocol/message_fields.hpp"
 #include "protocol/websocket_framing.hpp"
@@ -162,11 +162,10 @@ TEST_CASE("a deep REST body is a 400 with its own reason")
 
 TEST_CASE("a deep late-binding request is refused with a message for its owner")
 {
-    using cellbox::sandbox::parse_late_binding;
-    CHECK(parse_late_binding(std::string_view(R"({"memory":"1G"})")).memory_bytes == 1ULL << 30);
-    CHECK_THROWS_WITH(parse_late_binding(std::string_view(deep_object(100'000))),
-                      Catch::Contains("deeper than 256"));
-    CHECK_THROWS_WITH(parse_late_binding(std::string_view("{")), Catch::Contains("not JSON"));
-    CHECK_THROWS_WITH(parse_late_binding(std::string_view("[]")),
-                      Catch::Contains("must be a JSON object"));
+    using cellbox::contract::decode_late_binding_request;
+    CHECK(decode_late_binding_request(R"({"memory":"1G"})")->memory_bytes == 1ULL << 30);
+    CHECK_THAT(decode_late_binding_request(deep_object(100'000)).error(),
+               Catch::Contains("deeper than 256"));
+    CHECK_THAT(decode_late_binding_request("{").error(), Catch::Contains("not JSON"));
+    CHECK_THAT(decode_late_binding_request("[]").error(), Catch::Contains("must be a JSON object"));
 }

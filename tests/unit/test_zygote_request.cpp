@@ -1,96 +1,76 @@
-// The zygote's request reader: lines from its owner are checked before anything acts on them.
+// A zygote spawn request (its decoding is tested in test_contract_zygote.cpp) made into the
+// session the zygote forks: the zygote's policy and defaults, with what the request gives.
 #include "cellbox/kernel/zygote_request.hpp"
 
 #include <catch2/catch.hpp>
-#include <limits>
 #include <string>
 
 using namespace cellbox::kernel;
-using nlohmann::json;
+namespace contract = cellbox::contract;
 
 namespace
 {
 
-spawn_request spawn(const json& request)
+contract::zygote_spawn kernel_spawn()
 {
-    return parse_spawn_request(request, cellbox::sandbox::policy{}, kernel_options{}, 100001);
-}
-
-json kernel_spawn(const json& extra = json::object())
-{
-    json request = {
-        {"op", "spawn"}, {"ipc_dir", "/run/k"}, {"connection_file", "/run/k/connection.json"}};
-    request.update(extra);
-    return request;
+    contract::zygote_spawn spawn;
+    spawn.ipc_dir = "/run/k";
+    spawn.connection_file = "/run/k/connection.json";
+    return spawn;
 }
 
 } // namespace
 
-TEST_CASE("zygote request lines are JSON objects of bounded depth with a string op")
+TEST_CASE("a spawn request runs under the zygote's policy, with the limits it gives")
 {
-    const json request = parse_zygote_line(R"({"op":"kill","pid":42,"id":7})");
-    CHECK(request_op(request) == "kill");
-    CHECK(session_pid(request) == 42);
-    CHECK_THROWS_WITH(parse_zygote_line("not json"), Catch::Contains("JSON object"));
-    CHECK_THROWS_WITH(parse_zygote_line("[1]"), Catch::Contains("JSON object"));
-    CHECK_THROWS_WITH(parse_zygote_line(R"({"op":"spawn","id":)" + std::string(100000, '[') +
-                                        std::string(100000, ']') + "}"),
-                      Catch::Contains("deeper than 256"));
-    CHECK_THROWS_AS(request_op(json::object()), std::invalid_argument);
-    CHECK_THROWS_AS(request_op(json{{"op", 5}}), std::invalid_argument);
-    for (const json& pid : {json(-1), json(0), json(1e300), json("42"), json(nullptr)})
-    {
-        CAPTURE(pid);
-        CHECK_THROWS_AS(session_pid(json{{"pid", pid}}), std::invalid_argument);
-    }
+    cellbox::sandbox::policy rules;
+    rules.limits.memory_bytes = 1ULL << 30;
+    rules.limits.pids = 256;
+    rules.limits.cpus = 1;
+    rules.environment["LANG"] = "C.UTF-8";
+    kernel_options defaults;
+    defaults.cell_timeout_s = 30;
+    defaults.memory_limit_bytes = 900ULL << 20;
+
+    const spawn_request plain = session_of(kernel_spawn(), rules, defaults, 100001);
+    CHECK(plain.sandbox.uid == 100001U);
+    CHECK(plain.sandbox.ipc_dir == "/run/k");
+    CHECK(plain.connection_file == "/run/k/connection.json");
+    CHECK(plain.sandbox.rules.limits.memory_bytes == 1ULL << 30);
+    CHECK(plain.sandbox.rules.limits.pids == 256U);
+    CHECK(plain.sandbox.rules.environment.at("LANG") == "C.UTF-8");
+    CHECK_FALSE(plain.script);
+    CHECK(plain.kernel.cell_timeout_s == 30);
+    CHECK(plain.kernel.memory_limit_bytes == 900ULL << 20);
+    CHECK(plain.kernel.enter_workdir_at_first_cell);
+
+    contract::zygote_spawn asked = kernel_spawn();
+    asked.workdir = "/srv/work/alice";
+    asked.owner = contract::workdir_owner{200007, 200007};
+    asked.verdict_file = "/run/k/verdict.json";
+    asked.log_file = "/run/k/output";
+    asked.limits.memory_bytes = 2ULL << 30;
+    asked.limits.wall_time_s = 60;
+    asked.cell_timeout_s = 5;
+    const spawn_request bound = session_of(asked, rules, defaults, 100002);
+    CHECK(bound.sandbox.workdir == "/srv/work/alice");
+    REQUIRE(bound.sandbox.owner);
+    CHECK(bound.sandbox.owner->uid == 200007U);
+    CHECK(bound.verdict_file == "/run/k/verdict.json");
+    CHECK(bound.log_file == "/run/k/output");
+    CHECK(bound.sandbox.rules.limits.memory_bytes == 2ULL << 30);
+    CHECK(bound.sandbox.rules.limits.wall_time_s == 60);
+    CHECK(bound.sandbox.rules.limits.pids == 256U); // not asked: the policy's
+    CHECK(bound.kernel.cell_timeout_s == 5);
 }
 
-TEST_CASE("spawn requests: numbers are checked before they are converted")
+TEST_CASE("a program session runs its script instead of a kernel")
 {
-    CHECK(spawn(kernel_spawn()).sandbox.uid == 100001);
-    CHECK(spawn(kernel_spawn({{"uid", 100005}})).sandbox.uid == 100005);
-    CHECK(spawn(kernel_spawn({{"pids", 64.0}})).sandbox.rules.limits.pids == 64U);
-    CHECK(spawn(kernel_spawn({{"cpus", 0.5}})).sandbox.rules.limits.cpus == 0.5);
-    CHECK(spawn(kernel_spawn({{"memory", "1G"}})).sandbox.rules.limits.memory_bytes == 1ULL << 30);
-    // A double out of a uid's range, a fraction, a negative or an infinite number would be
-    // undefined behaviour or nonsense once converted: all are refused.
-    for (const auto& [key, value] :
-         {std::pair{"uid", json(1e300)}, std::pair{"uid", json(4294967296.0)},
-          std::pair{"uid", json(-1)}, std::pair{"uid", json(1.5)}, std::pair{"uid", json("1")},
-          std::pair{"pids", json(1e30)}, std::pair{"pids", json(18446744073709551616.0)},
-          std::pair{"cpus", json(-0.5)},
-          std::pair{"cpu_time", json(std::numeric_limits<double>::infinity())},
-          std::pair{"wall_time", json("10")}, std::pair{"cell_timeout", json(-1)}})
-    {
-        CAPTURE(key, value);
-        CHECK_THROWS_AS(spawn(kernel_spawn({{key, value}})), std::invalid_argument);
-    }
-    CHECK_THROWS_AS(requested_uid(json{{"uid", 1e300}}), std::invalid_argument);
-}
-
-TEST_CASE("spawn requests: paths, scripts and owners")
-{
-    const auto script = spawn({{"script", {{"code", "print(1)"}, {"argv", {"a", "b"}}}}});
-    CHECK(script.script == "print(1)");
-    CHECK(script.script_argv == std::vector<std::string>{"a", "b"});
-    for (const json& bad :
-         {json{{"script", "code"}}, json{{"script", {{"code", 1}}}},
-          json{{"script", {{"code", "x"}, {"argv", "a"}}}},
-          json{{"script", {{"code", "x"}, {"argv", {1}}}}}, json::object(),
-          kernel_spawn({{"connection_file", "/elsewhere/c.json"}}),
-          kernel_spawn({{"log_file", "relative.log"}}), kernel_spawn({{"owner_uid", 200000}})})
-    {
-        CAPTURE(bad);
-        CHECK_THROWS_AS(spawn(bad), std::invalid_argument);
-    }
-}
-
-TEST_CASE("go requests forward only the late-binding fields, checked")
-{
-    const json binding = late_binding_of(
-        {{"op", "go"}, {"pid", 9}, {"workdir", "/w"}, {"memory", "1G"}, {"uid", 1}});
-    CHECK(binding == json{{"workdir", "/w"}, {"memory", "1G"}});
-    CHECK_THROWS_AS(late_binding_of({{"workdir", "relative"}}), std::invalid_argument);
-    CHECK_THROWS_AS(late_binding_of({{"memory", json::array()}}), std::invalid_argument);
-    CHECK_THROWS_AS(late_binding_of({{"owner_uid", 5}, {"workdir", "/w"}}), std::invalid_argument);
+    contract::zygote_spawn spawn;
+    spawn.script = contract::zygote_script{"print(1)", {"a", "b"}};
+    const spawn_request program =
+        session_of(spawn, cellbox::sandbox::policy{}, kernel_options{}, 100003);
+    CHECK(program.script == "print(1)");
+    CHECK(program.script_argv == std::vector<std::string>{"a", "b"});
+    CHECK(program.connection_file.empty());
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "cellbox/contract/launch_limits.hpp"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -72,5 +74,8 @@ struct policy
 
 policy load_policy(const std::string& path);
 policy parse_policy(const std::string& toml_text, const std::string& origin);
+
+// The limits a launch asks for (its command line, a zygote spawn) replace the policy's.
+void override_limits(resource_limits& limits, const contract::launch_limits& asked);
 
 } // namespace cellbox::sandbox

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellbox/contract/late_binding.hpp"
 #include "cellbox/sandbox/policy.hpp"
 #include "cellbox/sandbox/seccomp_filter.hpp"
 
@@ -12,15 +13,9 @@
 namespace cellbox::sandbox
 {
 
-// Who owns a work directory on disk, when it is not the session's uid (a user's persistent
-// directory, used by one fresh session uid after another): /work becomes an idmapped mount on
-// which these ids appear as the session's uid/gid, and files the session creates land on disk
-// as them. Only a root launcher can do this; ids below 1000 (root, system users) are refused.
-struct workdir_owner
-{
-    std::uint32_t uid = 0;
-    std::uint32_t gid = 0;
-};
+// Who owns a work directory on disk when it is not the session's uid (an idmapped /work):
+// the late-binding contract's type, also given at launch.
+using workdir_owner = contract::workdir_owner;
 
 // What a caller asks for: one program, isolated.
 struct session_config
