@@ -3,8 +3,8 @@
 #include "backends/child_output.hpp"
 #include "backends/child_process.hpp"
 #include "cellbox/bounded_json.hpp"
-#include "telemetry/log.hpp"
 #include "cellbox/contract/late_binding.hpp"
+#include "telemetry/log.hpp"
 
 #include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>

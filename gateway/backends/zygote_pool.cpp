@@ -3,9 +3,9 @@
 #include "backends/child_output.hpp"
 #include "backends/child_process.hpp"
 #include "cellbox/bounded_json.hpp"
+#include "cellbox/contract/zygote.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
-#include "cellbox/contract/zygote.hpp"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>

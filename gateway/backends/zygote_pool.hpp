@@ -6,9 +6,9 @@
 //
 // Lives on the server's io_context thread, like kernel_manager.
 #include "backends/pooled_sessions.hpp"
+#include "cellbox/contract/zygote.hpp"
 #include "protocol/connection_info.hpp"
 #include "streams/kernel_io.hpp"
-#include "cellbox/contract/zygote.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>

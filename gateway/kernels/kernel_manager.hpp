@@ -3,6 +3,8 @@
 #include "auth/identity.hpp"
 #include "backends/launcher_pool.hpp"
 #include "backends/zygote_pool.hpp"
+#include "cellbox/contract/late_binding.hpp"
+#include "cellbox/contract/sandbox_invocation.hpp"
 #include "kernels/culler.hpp"
 #include "kernels/execution_tracker.hpp"
 #include "kernels/kernel_lifecycle.hpp"
@@ -12,8 +14,6 @@
 #include "kernels/user_registry.hpp"
 #include "streams/kernel_io.hpp"
 #include "streams/stream_options.hpp"
-#include "cellbox/contract/late_binding.hpp"
-#include "cellbox/contract/sandbox_invocation.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

@@ -69,8 +69,8 @@ bool serve_owner(launch_state& s, int owner_link)
     {
         return false;
     }
-    send_record(owner_link, answer_late_binding(request, s.plan, s.record.cgroup.get(),
-                                                s.init_link.get()));
+    send_record(owner_link,
+                answer_late_binding(request, s.plan, s.record.cgroup.get(), s.init_link.get()));
     return true;
 }
 

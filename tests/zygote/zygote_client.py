@@ -20,6 +20,9 @@ class Zygote:
 
     def __init__(self, warm_modules="numpy,pandas,matplotlib", extra_args=(), timeout=60):
         self.root = pathlib.Path(tempfile.mkdtemp(prefix="cellbox-zygote-"))
+        # When this zygote started: what it leaves in /tmp is newer (a zygote SIGKILLed during
+        # its startup by another run on this machine may have left older ones).
+        self.started = time.time()
         path = str(self.root / "control.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(path)
