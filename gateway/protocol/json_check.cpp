@@ -2,6 +2,8 @@
 // explicit stack of open containers), so that hostile nesting costs nothing but a refusal.
 #include "protocol/json_check.hpp"
 
+#include "cellbox/utf8_decode.hpp"
+
 #include <cstdint>
 #include <vector>
 
@@ -170,44 +172,9 @@ private:
     // surrogates, nothing above U+10FFFF).
     bool utf8_sequence()
     {
-        const auto byte = [this](std::size_t i)
-        { return static_cast<std::uint8_t>(m_text[m_pos + i]); };
-        const std::uint8_t lead = byte(0);
-        std::size_t length = 0;
-        std::uint8_t low = 0x80, high = 0xBF; // range of the second byte
-        if (lead >= 0xC2 && lead <= 0xDF)
-        {
-            length = 2;
-        }
-        else if (lead >= 0xE0 && lead <= 0xEF)
-        {
-            length = 3;
-            low = lead == 0xE0 ? 0xA0 : 0x80;
-            high = lead == 0xED ? 0x9F : 0xBF;
-        }
-        else if (lead >= 0xF0 && lead <= 0xF4)
-        {
-            length = 4;
-            low = lead == 0xF0 ? 0x90 : 0x80;
-            high = lead == 0xF4 ? 0x8F : 0xBF;
-        }
-        else
-        {
-            return false;
-        }
-        if (m_pos + length > m_text.size() || byte(1) < low || byte(1) > high)
-        {
-            return false;
-        }
-        for (std::size_t i = 2; i < length; ++i)
-        {
-            if (byte(i) < 0x80 || byte(i) > 0xBF)
-            {
-                return false;
-            }
-        }
+        const std::size_t length = decode_utf8(m_text, m_pos).second;
         m_pos += length;
-        return true;
+        return length != 0;
     }
 
     bool string()
