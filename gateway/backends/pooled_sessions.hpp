@@ -4,6 +4,7 @@
 // Shared by both kinds of pool: the zygote's forked sessions and prespawned sandbox launches.
 //
 // Lives on the server's io_context thread.
+#include "backends/kernel_process.hpp"
 #include "protocol/connection_info.hpp"
 #include "streams/kernel_io.hpp"
 #include "streams/stream_options.hpp"
@@ -26,13 +27,7 @@ class child_output;
 
 // A pooled session: its private directory (ipc dir, connection file with a fresh HMAC key,
 // verdict file) and the pid that stands for it (signals: SIGINT interrupts, SIGTERM stops).
-struct pooled_session
-{
-    std::string directory;
-    connection_info connection;
-    pid_t pid = -1;
-    std::shared_ptr<child_output> output; // its stdout and stderr, logged (child_output.hpp)
-};
+using pooled_session = process_place;
 
 // A session handed out, with the pool's connection to it (subscribed, kernel_info answered).
 struct taken_session

@@ -1,59 +1,45 @@
 #include "backends/sandbox_launch_backend.hpp"
 
-#include "protocol/connection_info.hpp"
+#include "backends/sandbox_command.hpp"
+#include "telemetry/log.hpp"
 
-#include <algorithm>
+#include <filesystem>
 
 namespace cellbox::gateway
 {
-namespace
-{
 
-std::string replace_all(std::string text, const std::string& from, const std::string& to)
+sandbox_launch_backend::sandbox_launch_backend(boost::asio::io_context& io,
+                                               sandbox_backend_options options)
+    : m_io(io), m_options(std::move(options))
 {
-    for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())
-    {
-        text.replace(pos, from.size(), to);
-    }
-    return text;
 }
 
-} // namespace
-
-// What the kernel itself enforces (MemoryError, state kept), a little below the cgroup's hard
-// limit so that most overruns never reach the OOM killer.
-std::uint64_t soft_memory_limit(std::uint64_t hard)
+void sandbox_launch_backend::launch_impl(const launch_spec& spec, launch_handler done)
 {
-    const std::uint64_t margin = std::max<std::uint64_t>(hard / 8, 32ull << 20);
-    return hard > 2 * margin ? hard - margin : hard / 2;
-}
-
-contract::sandbox_invocation sandbox_command(const std::string& program, bool allow_degraded,
-                                             const sandbox_launch& launch,
-                                             const nlohmann::json& kernel_argv)
-{
-    contract::sandbox_invocation sandbox;
-    sandbox.program = program;
-    sandbox.ipc_dir = ipc_dir_of(launch.directory);
-    sandbox.uid = launch.uid;
-    sandbox.limits.memory_bytes = launch.memory_bytes;
-    sandbox.verdict_file = verdict_file_of(launch.directory);
-    sandbox.allow_degraded = allow_degraded;
-    if (!launch.workdir.empty())
+    process_place place;
+    place.directory = m_options.runtime_dir + "/kernel-" + spec.kernel_id;
+    place.connection = prepare_kernel_directory(place.directory);
+    try
     {
-        // Bound now: the user's limit is known, and the kernel can enforce it a little below.
-        sandbox.workdir = launch.workdir;
-        sandbox.environment.emplace_back("CELLBOX_MEMORY_LIMIT",
-                                         std::to_string(soft_memory_limit(launch.memory_bytes)));
+        const auto command = sandbox_command(
+            m_options.program, m_options.allow_degraded,
+            {place.directory, spec.workdir, spec.uid, spec.memory_bytes, spec.env}, spec.argv);
+        logged_child child = spawn_logged(m_io, command.to_argv(), "the kernel launcher",
+                                          {"kernel", spec.kernelspec, spec.kernel_id});
+        place.pid = child.pid;
+        place.output = std::move(child.output);
     }
-    sandbox.environment.insert(sandbox.environment.end(), launch.env.begin(), launch.env.end());
-    const std::string connection_file = connection_file_of(launch.directory);
-    for (const auto& arg : kernel_argv)
+    catch (...)
     {
-        sandbox.command.push_back(
-            replace_all(arg.get<std::string>(), "{connection_file}", connection_file));
+        std::error_code ignored;
+        std::filesystem::remove_all(place.directory, ignored);
+        throw;
     }
-    return sandbox;
+    const pid_t pid = place.pid;
+    log::info("kernel started",
+              {{"kernel", spec.kernel_id}, {"name", spec.kernelspec}, {"launcher_pid", pid}});
+    done(hand_out(std::make_unique<kernel_process>(std::move(place), nullptr), pid, spec.kernel_id),
+         "");
 }
 
 } // namespace cellbox::gateway

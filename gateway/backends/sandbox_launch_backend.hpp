@@ -1,36 +1,33 @@
 #pragma once
+// Kernels launched on demand through cellbox-sandbox: any kernelspec, any KERNEL_* environment.
+// The last backend the kernel manager tries, and the one the pools fall back to.
+#include "backends/kernel_backend.hpp"
 
-#include "cellbox/contract/sandbox_invocation.hpp"
-
-#include <cstdint>
-#include <map>
-#include <nlohmann/json.hpp>
+#include <boost/asio/io_context.hpp>
 #include <string>
-#include <vector>
 
-// Launching a kernel through cellbox-sandbox: its command line.
 namespace cellbox::gateway
 {
 
-// What cellbox-sandbox is told for one kernel.
-struct sandbox_launch
+struct sandbox_backend_options
 {
-    std::string directory; // the kernel's private directory (ipc, connection, verdict)
-    std::string workdir;   // at /work ("": bound later, with the user's memory limit)
-    std::uint32_t uid;
-    std::uint64_t memory_bytes;
-    std::map<std::string, std::string> env; // KERNEL_* variables
+    std::string program;         // cellbox-sandbox
+    bool allow_degraded = false; // --allow-degraded
+    std::string runtime_dir;     // kernels' private directories
 };
 
-// What the kernel itself enforces (MemoryError, state kept), a little below the cgroup's hard
-// limit so that most overruns never reach the OOM killer.
-std::uint64_t soft_memory_limit(std::uint64_t hard);
+class sandbox_launch_backend final : public kernel_backend
+{
+public:
+    sandbox_launch_backend(boost::asio::io_context& io, sandbox_backend_options options);
 
-// What cellbox-sandbox is told for one kernel (contract::sandbox_invocation::to_argv gives its
-// command line): `program` (cellbox-sandbox), the options for `launch`, then the kernelspec's
-// `kernel_argv` with {connection_file} filled in. `allow_degraded`: --allow-degraded.
-contract::sandbox_invocation sandbox_command(const std::string& program, bool allow_degraded,
-                                             const sandbox_launch& launch,
-                                             const nlohmann::json& kernel_argv);
+private:
+    const char* name_impl() const override { return "sandbox"; }
+    bool serves_impl(const launch_spec&) const override { return true; }
+    void launch_impl(const launch_spec& spec, launch_handler done) override;
+
+    boost::asio::io_context& m_io;
+    sandbox_backend_options m_options;
+};
 
 } // namespace cellbox::gateway

@@ -1,10 +1,13 @@
 #pragma once
-
+// The kernels a gateway runs: their records, their lifecycle (start, restart, shut down,
+// death), their clients' traffic. Where processes run is the backends' business
+// (backends/kernel_backend.hpp): the manager sees kernel_process objects, never pids.
+// Implemented in three files: kernel_manager.cpp (the public calls), kernel_processes.cpp
+// (launching through the backends, connecting, exits and deaths), kernel_traffic.cpp
+// (attaching clients, sending, holding and answering requests).
 #include "auth/identity.hpp"
-#include "backends/launcher_pool.hpp"
-#include "backends/zygote_pool.hpp"
-#include "cellbox/contract/late_binding.hpp"
-#include "cellbox/contract/sandbox_invocation.hpp"
+#include "backends/kernel_backend.hpp"
+#include "backends/work_quota.hpp"
 #include "kernels/culler.hpp"
 #include "kernels/execution_tracker.hpp"
 #include "kernels/kernel_lifecycle.hpp"
@@ -117,40 +120,30 @@ public:
         m_on_removed = std::move(observer);
     }
 
-    // A launcher process ended (from the server's SIGCHLD handling).
+    // A child of the gateway ended (from the server's SIGCHLD handling): its backend says
+    // whose it was.
     void on_exit(pid_t pid, int status);
     // Stops every kernel (server shutdown).
     void shutdown_all();
 
 private:
-    void launch(kernel& k, const kernelspec_catalog::entry& spec);
-    // Through cellbox-sandbox (any kernelspec).
-    void launch_plain(kernel& k, const kernelspec_catalog::entry& spec);
-    // A session taken from a pool becomes k's process, is bound to k's owner with `bind`
-    // (their /work, their memory limit), then connected; if binding fails, k is launched
-    // through the sandbox instead.
-    using bind_fn = std::function<void(const contract::late_binding_request& binding,
-                                       std::function<void(bool ok, std::string error)> done)>;
-    void hand_over(kernel& k, taken_session claimed, bool from_zygote, bind_fn bind);
-    void adopt_session(kernel& k, const pooled_session& s, bool from_zygote);
-    void fall_back_to_sandbox(const std::string& id, const std::string& why);
-    // A pooled session handed over (or, if none is ready, one forked now) from the zygote.
-    void launch_from_pool(kernel& k, zygote_pool& pool);
+    // Starts k's next process through the first backend that serves it.
+    void launch(kernel& k);
+    // Tries the backends from `first` on; throws if none could start it.
+    void launch_from(kernel& k, std::size_t first);
+    // A backend's answer for launch `serial` of kernel `id`: its process, or a miss or failure
+    // (then the next backend).
+    void launched(const std::string& id, std::uint64_t serial, std::size_t backend,
+                  std::unique_ptr<kernel_process> process, const std::string& error);
+    // The launch failed for good: the kernel is dead, with `why`.
+    void launch_failed(kernel& k, const std::string& why);
     // The gateway's ZeroMQ side of a launched kernel.
     void connect(kernel& k);
-    // The pool of the kernel's kernelspec, if it has one.
-    zygote_pool* pool_of(const kernel& k);
-    // The pool to start this kernel from now, if any (ready, and no KERNEL_* environment).
-    zygote_pool* pool_for(const kernel& k);
-    // The prespawned kernels of k's kernelspec, if it has some and k may use them.
-    launcher_pool* launch_pool_for(const kernel& k);
-    // SIGKILL for what the launcher runs; a zygote session is killed by its zygote.
-    void kill_hard(const kernel& k);
-    void start_pools();
-    void start_launch_pools();
+    // A process a backend started has ended.
+    void process_exited(const process_exit& exit);
     // The kernel died on its own (or we killed a stuck cell): explain it to every waiting
     // request, then restart it.
-    void handle_death(kernel& k);
+    void handle_death(kernel& k, const contract::decoded<contract::verdict>& verdict);
     // The process is gone: stops its kernel_io, keeping its sessions' buffers in k.kept.
     void stop_io(kernel& k);
     // A request for a kernel between two processes: held for the next one, or answered with
@@ -183,9 +176,11 @@ private:
     std::uint64_t m_memory_bytes;
     user_registry m_users;
     zmq::context_t m_zmq;
+    // Where kernels run, in the order they are tried: the zygote pools, the launch pools,
+    // then cellbox-sandbox on demand (backends/kernel_backend.hpp). Before m_kernels: their
+    // processes refer to their backends.
+    std::vector<std::unique_ptr<kernel_backend>> m_backends;
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
-    std::map<std::string, std::unique_ptr<zygote_pool>> m_pools;          // by kernelspec name
-    std::map<std::string, std::unique_ptr<launcher_pool>> m_launch_pools; // the others
     culler m_culler;
     std::function<void(const std::string& id)> m_on_removed;
 };

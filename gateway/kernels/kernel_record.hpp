@@ -1,9 +1,8 @@
 #pragma once
 
-#include "cellbox/unique_fd.hpp"
+#include "backends/kernel_process.hpp"
 #include "kernels/execution_tracker.hpp"
 #include "kernels/kernel_lifecycle.hpp"
-#include "protocol/connection_info.hpp"
 #include "streams/kernel_io.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -14,7 +13,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <sys/types.h>
 #include <utility>
 #include <vector>
 
@@ -32,13 +30,14 @@ struct kernel_record
     double cell_timeout_s = 0;              // default cell limit for this owner
     double cell_timeout_cap_s = 0;          // largest a request may ask (0: none)
     std::map<std::string, std::string> env; // validated KERNEL_* variables
-    pid_t launcher = -1;
-    std::string directory;
-    connection_info connection;
+    // Its current process, from a backend (none: starting, between two, or dead).
+    std::unique_ptr<kernel_process> process;
+    // The backend that started it (for abandoning it), an index into the manager's list.
+    std::size_t backend = 0;
+    // Counts launches: a backend's answer for an earlier one (the kernel was restarted or shut
+    // down while it started) carries an older count and is abandoned.
+    std::uint64_t launch_serial = 0;
     std::unique_ptr<kernel_io> io;
-    std::unique_ptr<kernel_io> handed_client; // a pooled session's, until it is bound
-    unique_fd owner_link; // a prespawned launcher's late-binding link: open while it runs
-    bool cold_start_pending = false; // forked on a pool miss, not answering yet
     kernel_lifecycle lifecycle;
     // Jupyter's execution_state: only the last status its process reported (the model
     // shows it while the kernel is ready); never decides what the gateway does.
@@ -57,7 +56,6 @@ struct kernel_record
     execution_tracker requests;
     std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
     std::string kill_reason;                                  // set before we kill it
-    bool from_zygote = false; // launcher: a zygote session's supervisor, not our child
     std::vector<std::function<void(bool)>> ready_waiters;
     std::vector<std::function<void()>> exit_waiters;
     // WebSocket connections, re-attached to the new process after a restart.
