@@ -41,7 +41,9 @@ inline std::system_error system_failure(const std::string& what)
 // "<name> step: <what went wrong>".
 std::string step_error(const char* name, const std::exception& e);
 
-// Runs `steps` in order; an exception from one comes out as a std::runtime_error naming it.
+// Runs `steps` in order; an exception from one comes out naming it: a failed system call as a
+// std::system_error with its errno kept (the verdict reports it), anything else as a
+// std::runtime_error.
 template <class State> void run_steps(const step<State>* steps, std::size_t count, State& state)
 {
     for (const step<State>* s = steps; s != steps + count; ++s)
@@ -52,6 +54,11 @@ template <class State> void run_steps(const step<State>* steps, std::size_t coun
         }
         catch (const std::exception& e)
         {
+            if (const auto failed = contract::system_error_of(e))
+            {
+                const auto& code = dynamic_cast<const std::system_error&>(e).code();
+                throw std::system_error(code, std::string(s->name) + " step: " + failed->call);
+            }
             throw std::runtime_error(step_error(s->name, e));
         }
     }
