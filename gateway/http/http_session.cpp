@@ -346,7 +346,7 @@ private:
         }
         if (!needs_token(path))
         {
-            send(error_response(head, http::status::not_found, "Not Found"));
+            serve_public(std::move(head), path);
             return;
         }
         auto who = authenticate(head);
@@ -355,6 +355,28 @@ private:
             return;
         }
         read_body(std::move(head), path, std::move(*who));
+    }
+
+    // Outside the API: the public routes (landing page, static files) answer anyone, and
+    // take no body (an unauthenticated caller must not make the gateway read megabytes).
+    void serve_public(http_request head, const std::string& path)
+    {
+        if (!m_ctx->routes.is_public(path))
+        {
+            send(error_response(head, http::status::not_found, "Not Found"));
+            return;
+        }
+        if (m_body_unread)
+        {
+            log::warn("request refused: a body sent to a public page",
+                      {{"path", path}, {"remote", m_remote}});
+            http_response res = error_response(head, http::status::bad_request,
+                                               "pages and static files take no request body");
+            res.keep_alive(false);
+            send(std::move(res));
+            return;
+        }
+        handle(std::move(head), path, identity{});
     }
 
     void read_body(http_request head, const std::string& path, identity who)
