@@ -55,6 +55,7 @@
   health();
   setInterval(health, 10000);
   window.cellbox.kernel().then((k) => k.ready.then(() => {
+    health();
     const l = (k.model && k.model.limits) || {};
     $('limits').textContent = [
       l.memory_bytes ? `memory ${bytes(l.memory_bytes)}` : 'memory: no limit',

@@ -80,6 +80,7 @@ export class Cell {
 
   onKernelStatus(status, reason) {
     this.kernelState = status;
+    if (status === 'restarting' && !this.running) this.runState = null; // a fresh kernel
     this.status.dataset.kernel = status;
     this.status.textContent = status === 'dead' && reason ? `dead: ${reason}` : status;
     this.render();

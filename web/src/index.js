@@ -28,6 +28,8 @@ function configure(options = {}) {
   }
   configured = true;
   markConfigured();
+  // Cells mounted before the configuration connect now.
+  for (const group of new Set(cells.map((c) => c.group))) kernel(group);
   return api;
 }
 
@@ -83,7 +85,6 @@ function autoMount() {
     }
   }
   for (const pre of document.querySelectorAll('pre[data-cellbox]')) mount(pre);
-  if (configured) for (const group of new Set(cells.map((c) => c.group))) kernel(group);
   document.dispatchEvent(new CustomEvent('cellbox:ready'));
 }
 
