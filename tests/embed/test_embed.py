@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -73,16 +74,31 @@ class TokenHelper:
     """The example's token helper: serves share/cellbox/examples/embed on its own port (another
     origin than the gateway) and mints user tokens with `cellbox token`."""
 
+    # Tokens live 61 s: the widget asks for a new one once less than 60 s are left, so every
+    # request after the first second goes through getToken() again.
+    EXPIRES_IN = 61
+
     def __init__(self, gateway, port):
         self.port = port
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="cellbox-token-helper-", suffix=".log")
         self.process = subprocess.Popen(
             [sys.executable, str(EXAMPLE / "token_helper.py"), "--gateway", gateway.url + "/",
              "--secret", ADMIN_TOKEN, "--cellbox", str(gateway_conftest.CELLBOX), "--port", str(port),
-             "--user", "acme-visitor"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        line = self.process.stdout.readline()
-        assert line.startswith("http://127.0.0.1:"), f"token helper did not start: {line!r}"
+             "--user", "acme-visitor", "--expires-in", str(self.EXPIRES_IN)],
+            stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 20
+        while "http://127.0.0.1:" not in self.logs():
+            assert self.process.poll() is None and time.monotonic() < deadline, \
+                f"token helper did not start: {self.logs()}"
+            time.sleep(0.1)
         self.url = f"http://127.0.0.1:{port}/"
+
+    def logs(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def tokens_minted(self):
+        return self.logs().count('"GET /token HTTP/1.1" 200')
 
     def stop(self):
         gateway_conftest.stop_process(self.process)
@@ -176,6 +192,9 @@ def test_embed_page_from_another_origin(servers):
     assert "reconnecting" in report["kernelStatesDuringDrop"], report["kernelStatesDuringDrop"]
     dropped = report["afterDrop"]
     assert dropped["streams"] == ["finished while away\n"] and dropped["results"] == ["'done'"], dropped
+    # Short-lived tokens were fetched again through getToken(): for the REST calls
+    # (interrupt, restart) and the reconnection seconds later, not only at the start.
+    assert helper.tokens_minted() >= 3, helper.logs()[-2000:]
     # The kernels are the helper's user's, not the admin's.
     status, kernels, _ = gateway.request("GET", "/api/kernels")
     assert status == 200 and len(kernels) >= 1
