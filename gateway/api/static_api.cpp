@@ -63,10 +63,20 @@ void not_found(const http_call& call, const std::string& why)
     call.respond->send(error_response(call.req, http::status::not_found, why));
 }
 
-void send_file(const http_call& call, const fs::path& file)
+bool accepts_gzip(const http_request& req)
 {
+    const auto accepted = req[http::field::accept_encoding];
+    return accepted.find("gzip") != boost::beast::string_view::npos;
+}
+
+// `file`, or its precompressed copy `file`.gz (the build writes one for the widget) to a
+// client that accepts gzip.
+void send_file(const http_call& call, const fs::path& file, const std::optional<fs::path>& gzipped)
+{
+    const bool compressed = gzipped && accepts_gzip(call.req);
+    const fs::path& sent = compressed ? *gzipped : file;
     std::error_code error;
-    const auto size = fs::file_size(file, error);
+    const auto size = fs::file_size(sent, error);
     if (error || size > max_static_file_bytes)
     {
         not_found(call, "the static file cannot be served");
@@ -74,10 +84,18 @@ void send_file(const http_call& call, const fs::path& file)
     }
     const std::string relative = file.filename().string();
     const bool page = static_content_type(relative).rfind("text/html", 0) == 0;
-    const std::string etag = etag_of(file, size);
+    const std::string etag = etag_of(sent, size);
     http_response res{http::status::ok, call.req.version()};
     res.set(http::field::content_type, static_content_type(relative));
     res.set(http::field::etag, etag);
+    if (gzipped)
+    {
+        res.set(http::field::vary, "Accept-Encoding");
+    }
+    if (compressed)
+    {
+        res.set(http::field::content_encoding, "gzip");
+    }
     // Pages revalidate every time (they name the widget's version); the rest may be reused
     // for a few minutes, then revalidated through the ETag.
     res.set(http::field::cache_control, page ? "no-cache" : "public, max-age=300");
@@ -97,7 +115,7 @@ void send_file(const http_call& call, const fs::path& file)
         call.respond->send(std::move(res));
         return;
     }
-    std::ifstream in(file, std::ios::binary);
+    std::ifstream in(sent, std::ios::binary);
     std::ostringstream data;
     data << in.rdbuf();
     if (!in)
@@ -130,7 +148,7 @@ void serve(const api_context& ctx, const http_call& call, const std::string& raw
         not_found(call, "no such static file");
         return;
     }
-    send_file(call, *file);
+    send_file(call, *file, resolve(ctx.options.static_dir, path.relative + ".gz"));
 }
 
 } // namespace

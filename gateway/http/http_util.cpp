@@ -140,7 +140,9 @@ void add_cors_headers(const cors_policy& cors, std::string_view origin, http::fi
     {
         return;
     }
-    res.set(http::field::vary, "Origin");
+    // Added to what the handler said varies (static files: Accept-Encoding).
+    const std::string vary(res[http::field::vary]);
+    res.set(http::field::vary, vary.empty() ? "Origin" : vary + ", Origin");
     const std::string allowed = cors.allow_origin_for(origin);
     if (!allowed.empty())
     {

@@ -4,6 +4,7 @@ directory listings, hidden files, bodies sent to public pages, and whether the A
 without a token changed. Requests go out on raw sockets so that no client library tidies
 the path first."""
 
+import gzip
 import os
 import shutil
 import socket
@@ -26,6 +27,8 @@ def served():
     os.makedirs(os.path.join(static, "landing"))
     with open(os.path.join(static, "embed", "app.js"), "w") as f:
         f.write("console.log('app');\n")
+    with open(os.path.join(static, "embed", "app.js.gz"), "wb") as f:
+        f.write(gzip.compress(b"console.log('app');\n"))
     with open(os.path.join(static, "landing", "index.html"), "w") as f:
         f.write("<!doctype html><title>landing</title>\n")
     with open(os.path.join(static, ".hidden"), "w") as f:
@@ -73,6 +76,11 @@ def test_served_files_have_their_type(served):
     assert headers["referrer-policy"] == "no-referrer", "the ?token= URL is never sent as a Referer"
     status, headers, body = raw(served, "/static/embed/app.js", method="HEAD")
     assert status == 200 and body == b"" and headers["content-length"] == "20"
+    # The precompressed copy goes only to clients that accept gzip.
+    status, headers, body = raw(served, "/static/embed/app.js", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip" and "Accept-Encoding" in headers["vary"]
+    assert gzip.decompress(body) == b"console.log('app');\n"
+    assert headers["content-type"] == "application/javascript; charset=utf-8"
 
 
 @pytest.mark.parametrize("target", [
