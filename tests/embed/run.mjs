@@ -9,6 +9,7 @@
 // firstresult (load URL, run its first cell: milliseconds from navigation to its output).
 // JSON.screenshot: a PNG of the page is written there at the end.
 import { chromium } from 'playwright-core';
+import { launchChromium, newPage } from '../browser/chromium.mjs';
 
 const [scenario, url, extra] = process.argv.slice(2);
 const options = extra ? JSON.parse(extra) : {};
@@ -166,18 +167,11 @@ async function firstresult(page) {
   result.firstResultMs = Date.now() - start;
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await launchChromium(chromium);
 let page;
 let failed = false;
 try {
-  page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
-  page.setDefaultTimeout(STEP);
-  page.on('console', (m) => m.type() === 'error' && result.console.push(m.text()));
-  page.on('pageerror', (e) => result.console.push(`pageerror: ${e.message}`));
+  page = await newPage(browser, { width: 1100, height: 1400, timeout: STEP, errors: result.console });
   await ({ landing, embed, xss, firstresult })[scenario](page);
 } catch (e) {
   failed = true;
