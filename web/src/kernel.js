@@ -5,6 +5,9 @@
 import { tokenSource } from './token.js';
 
 const RECONNECT_DELAYS = [250, 500, 1000, 2000, 4000, 8000];
+// About a minute and a half of trying; the gateway keeps a session's messages for its
+// --replay-timeout (300 s by default) anyway.
+const MAX_ATTEMPTS = 15;
 let counter = 0;
 
 function uuid() {
@@ -105,6 +108,11 @@ export class Kernel {
   }
 
   reconnect() {
+    if (this.attempt >= MAX_ATTEMPTS) {
+      this.setStatus('dead', `the connection was lost (${MAX_ATTEMPTS} attempts to reconnect failed)`);
+      this.abortAll('the connection was lost');
+      return;
+    }
     this.setStatus('reconnecting');
     const delay = Math.max(RECONNECT_DELAYS[Math.min(this.attempt, RECONNECT_DELAYS.length - 1)],
       this.holdUntil - Date.now());
