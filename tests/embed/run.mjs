@@ -5,7 +5,7 @@
 //   node run.mjs SCENARIO URL [JSON]
 //
 // SCENARIO: landing (the landing page at URL, ?token=...), embed (the example page at URL,
-// another origin than the gateway), xss (the example page, then JSON.payloads as new cells),
+// another origin than the gateway; JSON.extra: more cells {code, group} run after its own), xss (the example page, then JSON.payloads as new cells),
 // firstresult (load URL, run its first cell: milliseconds from navigation to its output).
 // JSON.screenshot: a PNG of the page is written there at the end.
 import { chromium } from 'playwright-core';
@@ -35,6 +35,9 @@ function readCell(host) {
     tables: all('table').map((t) => t.querySelectorAll('tr').length),
     frames: all('iframe').length,
     results: all('.cellbox-result').map((e) => e.textContent.trim()),
+    ansi: all('[class*="ansi-"]').map((e) => `${e.className}:${e.textContent}`),
+    markdown: all('.cellbox-markdown h1').map((e) => e.textContent),
+    json: all('.cellbox-json').map((e) => JSON.parse(e.textContent)),
   };
 }
 
@@ -90,6 +93,21 @@ async function embed(page) {
   await waitCellsIdle(page);
   step('ran all');
   result.ran = await cells(page);
+
+  // More cells, mounted through the JS API, some in a group (a kernel) of their own.
+  result.extra = await page.evaluate(async (extra) => {
+    const replies = [];
+    for (const [i, { code, group }] of extra.entries()) {
+      const pre = document.createElement('pre');
+      pre.id = `extra-${i}`;
+      pre.textContent = code;
+      document.body.appendChild(pre);
+      replies.push((await window.cellbox.mount(pre, { group }).run()).status);
+    }
+    return replies;
+  }, options.extra || []);
+  result.extraCells = (await cells(page)).filter((c) => c.id.startsWith('extra-'));
+  step('extra cells ran');
 
   // Interrupt: a sleeping cell stops with KeyboardInterrupt long before its 30 s.
   await setCode(page, 'best', 'import time\ntime.sleep(30)');

@@ -143,6 +143,20 @@ def servers():
     gateway.stop()
 
 
+# Run after the example's own cells (run.mjs, scenario embed): groups, display updates,
+# clear_output, ANSI colours, markdown, JSON and SVG.
+EXTRA_CELLS = [
+    {"code": "'orders' in globals()", "group": "second"},
+    {"code": "'orders' in globals()"},
+    {"code": "h = display('first', display_id=True)\nh.update('second')"},
+    {"code": "from IPython.display import clear_output\nprint('gone')\nclear_output(wait=True)\nprint('kept')"},
+    {"code": "print('\\x1b[31mred\\x1b[0m plain')"},
+    {"code": "from IPython.display import JSON, Markdown, SVG, display\ndisplay(Markdown('# Title'))\n"
+             "display(JSON({'a': [1, 2]}))\n"
+             "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><rect width=\"10\" height=\"10\"/></svg>'))"},
+]
+
+
 def by_id(cells, cell_id):
     matches = [c for c in cells if c["id"] == cell_id]
     assert matches, f"no cell {cell_id}: {[c['id'] for c in cells]}"
@@ -176,11 +190,23 @@ def test_embed_page_from_another_origin(servers):
     Restart, and a connection cut mid-cell that still delivers the finished cell's output."""
     gateway, helper = servers
     shot = os.environ.get("CELLBOX_SCREENSHOTS")
-    report = drive("embed", helper.url, screenshot=shot and str(pathlib.Path(shot) / "embed-example.png"))
+    report = drive("embed", helper.url, extra=EXTRA_CELLS,
+                   screenshot=shot and str(pathlib.Path(shot) / "embed-example.png"))
     ran = report["ran"]
     assert by_id(ran, "orders")["streams"] == ["5 days, 92 orders\n"]
     assert by_id(ran, "best")["results"] == ["('fri', 31)"], "the second cell sees the first's variables"
     assert by_id(ran, "chart")["images"] == ["data:image/png;base64,iVBORw0KGgoAAAANSU"]
+
+    extra = report["extraCells"]
+    assert report["extra"] == ["ok"] * len(EXTRA_CELLS), report["extra"]
+    assert extra[0]["results"] == ["False"], "a named group has a kernel of its own"
+    assert extra[1]["results"] == ["True"], "the page's group still has its state"
+    assert extra[2]["text"].strip() == "'second'", extra[2]  # update_display_data replaced it
+    assert extra[3]["streams"] == ["kept\n"], extra[3]  # clear_output(wait=True)
+    assert extra[4]["ansi"] == ["ansi-red:red"] and extra[4]["streams"] == ["red plain\n"], extra[4]
+    assert extra[5]["markdown"] == ["Title"] and extra[5]["json"] == [{"a": [1, 2]}], extra[5]
+    images = extra[5]["images"]
+    assert len(images) == 1 and images[0].startswith("data:image/svg+xml;charset=utf-8,%3Csvg"), images
 
     interrupted = report["interrupted"]
     assert [e["ename"] for e in interrupted["errors"]] == ["KeyboardInterrupt"], interrupted
