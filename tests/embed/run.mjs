@@ -79,6 +79,7 @@ async function landing(page) {
   step('all cells ran');
   result.limits = await page.locator('#limits').textContent();
   result.health = await page.locator('#health-kernels').textContent();
+  result.pool = await page.locator('#health-pool').textContent();
   result.cells = await cells(page);
 }
 

@@ -182,6 +182,8 @@ def test_landing_page_cells_run(servers, request):
     assert "time limit of 2 s" in timeout["text"], timeout
     assert ADMIN_TOKEN not in report["addressBar"] and report["stored"], report["addressBar"]
     assert re.match(r"memory \d", report["limits"]), report["limits"]
+    assert re.match(r"1 \(1 \w+\)", report["health"]), report["health"]  # /api/status
+    assert re.search(r"\d+ ready \(cellbox-python\)", report["pool"]), report["pool"]  # /metrics
     assert report["console"] == [], report["console"]
 
 
