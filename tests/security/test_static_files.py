@@ -148,3 +148,17 @@ def test_the_api_without_a_token_is_unchanged(served):
     assert status == 404 and b'"message":"Not Found"' in body
     assert raw(served, "/metrics")[0] == 401
     assert b"kernel" not in raw(served, "/")[2].lower()
+
+
+def test_pages_under_a_base_url(served):
+    """A visitor reaches the pages of a gateway served under --base-url, and escapes from there."""
+    static = next(a for a in served.process.args if a.endswith("static"))
+    gateway = Gateway("--static-dir", static, "--base-url", "/cb/")
+    try:
+        status, _, body = raw(gateway, "/cb/")
+        assert status == 200 and b"<title>landing</title>" in body
+        assert raw(gateway, "/cb/static/embed/app.js")[0] == 200
+        assert raw(gateway, "/cb/static/../secret.txt")[0] == 400
+        assert raw(gateway, "/cb/api/kernels")[0] == 401
+    finally:
+        gateway.stop()
