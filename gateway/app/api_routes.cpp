@@ -4,6 +4,7 @@
 #include "api/kernels_api.hpp"
 #include "api/kernelspecs_api.hpp"
 #include "api/sessions_api.hpp"
+#include "api/static_api.hpp"
 #include "api/status_api.hpp"
 
 namespace cellbox::gateway
@@ -17,6 +18,7 @@ router api_routes(const std::shared_ptr<api_context>& ctx)
     add_kernels_api(routes, ctx);
     add_sessions_api(routes, ctx);
     add_channels_api(routes, ctx);
+    add_static_api(routes, ctx);
     return routes;
 }
 

@@ -296,6 +296,9 @@ std::vector<setting> settings_of(serve_settings& s)
          "quota has proportionally fewer)"},
         {"allow_origin", &server.allow_origin,
          "CORS: origins allowed to call the API from a browser, comma-separated, or * for any"},
+        {"static_dir", &server.static_dir,
+         "Directory of the landing page and the widget, served at {base_url} and "
+         "{base_url}static/ without a token (empty: none)"},
         {"certfile", &server.certfile, "PEM certificate (chain): serve HTTPS and WSS only"},
         {"keyfile", &server.keyfile,
          "PEM private key of certfile (default: read from the certificate file)"},

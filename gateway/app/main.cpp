@@ -132,6 +132,11 @@ cg::serve_settings default_settings()
     defaults.kernelspec_path = {CELLBOX_KERNELSPEC_DIR, "/usr/local/share/jupyter",
                                 "/usr/share/jupyter"};
     defaults.manager.sandbox_program = program_directory() + "/cellbox-sandbox";
+    // The build tree's copy first, as for the kernelspecs, then the installed one.
+    std::error_code error;
+    defaults.server.static_dir = std::filesystem::is_directory(CELLBOX_BUILD_STATIC_DIR, error)
+                                     ? CELLBOX_BUILD_STATIC_DIR
+                                     : CELLBOX_INSTALL_STATIC_DIR;
     defaults.manager.runtime_dir = "/tmp/cellbox-runtime-" + std::to_string(getuid());
     // Users' files must outlive the runtime directory (and reboots).
     const char* home = std::getenv("HOME");

@@ -10,7 +10,6 @@
 #include <cassert>
 #include <limits>
 #include <optional>
-#include <regex>
 #include <sstream>
 
 namespace cellbox::gateway
@@ -23,19 +22,6 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-
-// The token of a request: `Authorization: token|Bearer T`, else `?token=T`.
-std::string request_token(const http_request& req)
-{
-    const std::string header(req[http::field::authorization]);
-    static const std::regex scheme(R"(^\s*(token|bearer)\s+(\S+)\s*$)", std::regex::icase);
-    std::smatch match;
-    if (std::regex_match(header, match, scheme))
-    {
-        return match[2];
-    }
-    return query_parameter(std::string(req.target()), "token");
-}
 
 template <class Stream> std::string remote_of(Stream& stream)
 {
@@ -58,12 +44,6 @@ std::chrono::steady_clock::duration seconds(double s)
         std::chrono::duration<double>(s));
 }
 constexpr std::chrono::seconds write_timeout{60};
-
-// Paths that answer only with a token; anything else outside them is a 404 to anyone.
-bool needs_token(const std::string& path)
-{
-    return path == "/metrics" || path.rfind("/api", 0) == 0 || path.rfind("/kernelspecs/", 0) == 0;
-}
 
 template <class Stream> class http_session;
 
@@ -346,7 +326,7 @@ private:
         }
         if (!needs_token(path))
         {
-            send(error_response(head, http::status::not_found, "Not Found"));
+            serve_public(std::move(head), path);
             return;
         }
         auto who = authenticate(head);
@@ -355,6 +335,28 @@ private:
             return;
         }
         read_body(std::move(head), path, std::move(*who));
+    }
+
+    // Outside the API: the public routes (landing page, static files) answer anyone, and
+    // take no body (an unauthenticated caller must not make the gateway read megabytes).
+    void serve_public(http_request head, const std::string& path)
+    {
+        if (!m_ctx->routes.is_public(path))
+        {
+            send(error_response(head, http::status::not_found, "Not Found"));
+            return;
+        }
+        if (m_body_unread)
+        {
+            log::warn("request refused: a body sent to a public page",
+                      {{"path", path}, {"remote", m_remote}});
+            http_response res = error_response(head, http::status::bad_request,
+                                               "pages and static files take no request body");
+            res.keep_alive(false);
+            send(std::move(res));
+            return;
+        }
+        handle(std::move(head), path, identity{});
     }
 
     void read_body(http_request head, const std::string& path, identity who)

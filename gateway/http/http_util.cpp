@@ -3,6 +3,7 @@
 #include "cellbox/bounded_json.hpp"
 
 #include <openssl/crypto.h>
+#include <regex>
 #include <sstream>
 
 namespace cellbox::gateway
@@ -76,6 +77,23 @@ std::string query_parameter(const std::string& target, const std::string& key)
     return "";
 }
 
+std::string request_token(const http_request& req)
+{
+    const std::string header(req[http::field::authorization]);
+    static const std::regex scheme(R"(^\s*(token|bearer)\s+(\S+)\s*$)", std::regex::icase);
+    std::smatch match;
+    if (std::regex_match(header, match, scheme))
+    {
+        return match[2];
+    }
+    return query_parameter(std::string(req.target()), "token");
+}
+
+bool needs_token(const std::string& path)
+{
+    return path == "/metrics" || path.rfind("/api", 0) == 0 || path.rfind("/kernelspecs/", 0) == 0;
+}
+
 std::string path_of(const std::string& target)
 {
     return target.substr(0, target.find('?'));
@@ -140,7 +158,9 @@ void add_cors_headers(const cors_policy& cors, std::string_view origin, http::fi
     {
         return;
     }
-    res.set(http::field::vary, "Origin");
+    // Added to what the handler said varies (static files: Accept-Encoding).
+    const std::string vary(res[http::field::vary]);
+    res.set(http::field::vary, vary.empty() ? "Origin" : vary + ", Origin");
     const std::string allowed = cors.allow_origin_for(origin);
     if (!allowed.empty())
     {

@@ -34,6 +34,11 @@ boost::beast::http::status oversized_header_status(boost::beast::string_view par
 std::string query_parameter(const std::string& target, const std::string& key);
 // The target without its query string.
 std::string path_of(const std::string& target);
+// The token of a request: `Authorization: token|Bearer T`, else `?token=T` ("" for none).
+std::string request_token(const http_request& req);
+// Paths (relative to the base URL) that answer only with a token: the API's. Outside them
+// only the router's public routes answer (the landing page, static files); the rest is 404.
+bool needs_token(const std::string& path);
 // Constant-time comparison of two secrets.
 bool same_secret(const std::string& a, const std::string& b);
 

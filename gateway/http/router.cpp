@@ -174,6 +174,21 @@ void router::add(std::vector<verb> methods, std::string_view pattern, http_handl
     r.handler = std::move(handler);
 }
 
+void router::add_public(std::vector<verb> methods, std::string_view pattern, http_handler handler)
+{
+    route& r = compile(pattern);
+    r.methods = std::move(methods);
+    r.handler = std::move(handler);
+    r.open = true;
+}
+
+bool router::is_public(const std::string& path) const
+{
+    return std::any_of(m_routes.begin(), m_routes.end(),
+                       [&](const route& r)
+                       { return r.open && std::regex_match(path, r.compiled); });
+}
+
 void router::add_upgrade(std::string_view pattern, upgrade_handler handler)
 {
     route& r = compile(pattern);

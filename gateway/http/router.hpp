@@ -87,8 +87,15 @@ public:
     // groups capture by position only. Throws std::invalid_argument for a bad pattern.
     // `methods` empty: any method.
     void add(std::vector<verb> methods, std::string_view pattern, http_handler handler);
+    // A route answered without a token (the landing page, the widget's static files): its
+    // handler gets an empty identity and a request without a body. Only paths outside the
+    // API's (/api, /kernelspecs, /metrics) can be public; those always need a token.
+    void add_public(std::vector<verb> methods, std::string_view pattern, http_handler handler);
     // A WebSocket endpoint (GET with Upgrade: websocket).
     void add_upgrade(std::string_view pattern, upgrade_handler handler);
+
+    // Whether `path` is one of a public route's (whatever the method).
+    bool is_public(const std::string& path) const;
 
     enum class outcome
     {
@@ -121,6 +128,7 @@ private:
         std::vector<std::string> names;
         http_handler handler;
         upgrade_handler upgrade;
+        bool open = false; // add_public
     };
     route& compile(std::string_view pattern);
 

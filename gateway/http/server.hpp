@@ -31,6 +31,9 @@ struct server_options
     std::size_t max_message_bytes = 64 << 20; // requests and WebSocket frames
     // Browser origins allowed (CORS, WebSocket Origin check): "", "*" or "a,b" (cors_policy).
     std::string allow_origin;
+    // The landing page and the widget's files, served without a token at {base_url} and
+    // {base_url}static/ (static_api); empty: neither is served.
+    std::string static_dir;
     // PEM files: with a certificate the port speaks HTTPS and WSS only (TLS 1.2+). The key may
     // be in the certificate file (keyfile empty).
     std::string certfile;

@@ -10,6 +10,10 @@ nlohmann::json kernel_model(const kernel_record& k)
                             {"last_activity", k.last_activity},
                             {"execution_state", k.lifecycle.model_state(k.execution_state)},
                             {"connections", k.connections}};
+    // cellbox's own: what a cell may use here (the landing page shows it).
+    model["limits"] = {{"memory_bytes", k.memory_bytes},
+                       {"cell_timeout", k.cell_timeout_s},
+                       {"cell_timeout_cap", k.cell_timeout_cap_s}};
     if (!k.reason.empty())
     {
         model["reason"] = k.reason;

@@ -8,6 +8,7 @@
 // NOTEBOOK_URL is http://127.0.0.1:P/notebooks/test.ipynb?token=T. The screenshot of the
 // last state of the page is always written; the wrapper keeps it only when the test fails.
 import { chromium } from 'playwright-core';
+import { launchChromium, newPage } from './chromium.mjs';
 
 const [url, screenshot] = process.argv.slice(2);
 if (!url || !screenshot) {
@@ -60,19 +61,12 @@ async function menu(page, top, item) {
   await page.click(item);
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await launchChromium(chromium);
 let page;
 let failed = false;
 try {
-  page = await browser.newPage({ viewport: { width: 1280, height: 1600 } });
-  page.setDefaultTimeout(STEP_TIMEOUT);
   result.console = [];
-  page.on('console', (m) => m.type() === 'error' && result.console.push(m.text()));
-  page.on('pageerror', (e) => result.console.push(`pageerror: ${e.message}`));
+  page = await newPage(browser, { width: 1280, height: 1600, timeout: STEP_TIMEOUT, errors: result.console });
 
   await page.goto(url);
   step('page loaded');

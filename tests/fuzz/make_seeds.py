@@ -165,10 +165,18 @@ def seeds():
                        "owner_uid": 200001, "memory": "536870912"}),
         "kill": compact({"op": "kill", "id": 7, "pid": 4242}),
     }
+    static_path = {
+        "widget": b"embed/cellbox-embed.js", "landing": b"landing/index.html",
+        "example": b"examples/embed/token_helper.py", "dot-dot": b"../secret.txt",
+        "encoded-dot-dot": b"%2e%2E%2fsecret.txt", "nul": b"app.js%00.png", "hidden": b".git/config",
+        "empty-segment": b"a//b", "backslash": b"a\\..\\b", "bad-escape": b"x%zz%4",
+        "space": b"a%20b/c+d.js",
+    }
     return {"fuzz_http_request": http, "fuzz_websocket_v1": v1,
             "fuzz_websocket_legacy": legacy, "fuzz_json_check": json_check, "fuzz_jwt": jwt,
             "fuzz_wire_codec": wire, "fuzz_config": config, "fuzz_policy": policy,
-            "fuzz_late_binding": late_binding, "fuzz_zygote_request": zygote}
+            "fuzz_late_binding": late_binding, "fuzz_zygote_request": zygote,
+            "fuzz_static_path": static_path}
 
 
 def main():

@@ -136,6 +136,21 @@ def test_quota_and_global_maximum_hold_under_50_concurrent_posts(gateway):
     cleanup(gateway)
 
 
+def test_a_kernels_model_shows_its_limits(gateway):
+    """The kernel model's `limits` (what the landing page shows): the server's, lowered by the
+    token's claims."""
+    status, model, _ = gateway.request("POST", "/api/kernels", {}, token=user_token("erin"))
+    assert status == 201 and model["limits"]["memory_bytes"] == 1 << 30, model
+    assert model["limits"]["cell_timeout"] == 30 and model["limits"]["cell_timeout_cap"] == 0
+    token = user_token("frank", memory=256 << 20, cell_timeout=5)
+    status, model, _ = gateway.request("POST", "/api/kernels", {}, token=token)
+    assert status == 201, model
+    status, model, _ = gateway.request("GET", f"/api/kernels/{model['id']}", token=token)
+    assert status == 200 and model["limits"] == {"memory_bytes": 256 << 20, "cell_timeout": 5,
+                                                 "cell_timeout_cap": 5}, model
+    cleanup(gateway)
+
+
 def test_a_tokens_kernel_limit_lowers_the_servers(gateway):
     token = user_token("dave", kernels=1)
     assert gateway.request("POST", "/api/kernels", {}, token=token)[0] == 201

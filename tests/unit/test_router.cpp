@@ -184,3 +184,27 @@ TEST_CASE("dispatch answers 404 Not Found, and 405 Method Not Allowed with an Al
     CHECK(wrong_method.body().find("Method Not Allowed") != std::string::npos);
     CHECK(wrong_method[http::field::allow] == "GET, DELETE");
 }
+
+TEST_CASE("public routes: only the paths of routes added with add_public")
+{
+    router routes;
+    int private_calls = 0;
+    int public_calls = 0;
+    routes.add({verb::get}, "/api/status", [&](http_call) { ++private_calls; });
+    routes.add_public({verb::get, verb::head}, "/static/{file:.*}",
+                      [&](http_call) { ++public_calls; });
+    CHECK(routes.is_public("/static/embed/cellbox-embed.js"));
+    CHECK(routes.is_public("/static/"));
+    CHECK_FALSE(routes.is_public("/static"));
+    CHECK_FALSE(routes.is_public("/api/status"));
+    CHECK_FALSE(routes.is_public("/"));
+
+    // A public route is an ordinary one once dispatched: its methods still apply.
+    auto respond = std::make_shared<recording_responder>();
+    routes.dispatch("/static/a.js", request(verb::post, "/static/a.js"), identity{}, respond);
+    REQUIRE(respond->sent.size() == 1);
+    CHECK(respond->sent[0].result() == http::status::method_not_allowed);
+    routes.dispatch("/static/a.js", request(verb::head, "/static/a.js"), identity{}, respond);
+    CHECK(public_calls == 1);
+    CHECK(private_calls == 0);
+}
