@@ -7,7 +7,7 @@ PYTHON     := /usr/bin/python3
 SAN_DIR    ?= build-san
 # Seconds per fuzz target: `make fuzz`, and `make test` (from the committed seeds only).
 FUZZ_SECONDS       ?= 60
-FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 6
 
 .PHONY: all deps configure build test run bench format clean san-build asan-test fuzz
 
@@ -45,7 +45,7 @@ san-build: build $(SAN_DIR)/CMakeCache.txt
 
 # The unit and gateway suites against the sanitized gateway.
 asan-test: san-build
-	scripts/run-sanitized-tests.sh $(SAN_DIR)
+	CELLBOX_SANITIZE_ALL=1 scripts/run-sanitized-tests.sh $(SAN_DIR)
 
 # Each fuzz target for FUZZ_SECONDS, keeping what it discovers in $(SAN_DIR)/fuzz-corpus.
 fuzz: san-build
