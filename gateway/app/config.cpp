@@ -343,6 +343,9 @@ std::vector<setting> settings_of(serve_settings& s)
          "stays open (0: no limit)"},
         {"http_body_timeout", &server.http_body_timeout_s,
          "Seconds an authenticated client has to send a request's body (0: no limit)"},
+        {"http_write_timeout", &server.http_write_timeout_s,
+         "Seconds one write of an answer (a whole answer, or a chunk of a streamed one) may "
+         "take before the client is dropped as not reading"},
         {"ws_ping_interval", &server.ws_ping_interval_s,
          "Seconds between WebSocket pings; a connection silent for another interval after a "
          "ping is closed (0: no pings)"},
@@ -502,6 +505,7 @@ void finish_settings(serve_settings& s)
     require(s.server.ws_ping_interval_s >= 0, "ws_ping_interval", "must not be negative");
     require(s.server.http_header_timeout_s >= 0, "http_header_timeout", "must not be negative");
     require(s.server.http_body_timeout_s >= 0, "http_body_timeout", "must not be negative");
+    require(s.server.http_write_timeout_s > 0, "http_write_timeout", "must be more than 0");
     require(s.manager.streams.rate_limit_window > 0, "rate_limit_window", "must be more than 0");
     s.manager.streams.replay_timeout =
         std::chrono::milliseconds(static_cast<long long>(s.replay_timeout_s * 1000));

@@ -43,7 +43,6 @@ std::chrono::steady_clock::duration seconds(double s)
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(s));
 }
-constexpr std::chrono::seconds write_timeout{60};
 
 template <class Stream> class http_session;
 
@@ -162,7 +161,7 @@ public:
             res.keep_alive(false);
             m_discard_input = true;
         }
-        beast::get_lowest_layer(m_stream).expires_after(write_timeout);
+        beast::get_lowest_layer(m_stream).expires_after(seconds(m_ctx->write_timeout_s));
         auto shared = std::make_shared<http_response>(std::move(res));
         http::async_write(
             m_stream, *shared,
@@ -203,7 +202,7 @@ public:
         add_cors_headers(m_ctx->cors, m_origin, head);
         auto self = this->shared_from_this();
         auto stream = std::make_shared<response_stream<Stream>>(
-            m_stream, self, m_ctx->max_stream_queue_bytes, write_timeout,
+            m_stream, self, m_ctx->max_stream_queue_bytes, seconds(m_ctx->write_timeout_s),
             [self](bool complete)
             {
                 if (complete)

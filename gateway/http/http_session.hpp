@@ -20,6 +20,7 @@ struct http_context
     std::size_t max_message_bytes;      // a request body's
     double header_timeout_s;            // to send a request's headers; keep-alive idle (0: none)
     double body_timeout_s;              // then its body (0: none)
+    double write_timeout_s;             // one write of an answer, before the client is dropped
     std::size_t max_stream_queue_bytes; // a streamed response waiting for its client (0: none)
     authenticator auth;
     cors_policy cors; // the preflights' and every answer's CORS headers

@@ -50,11 +50,11 @@ server::server(net::io_context& io, const tcp::endpoint& endpoint, const server_
       m_limits(connection_limits::create(
           connections_within_descriptor_limit(limit_of(options.max_connections)),
           limit_of(options.max_connections_per_ip))),
-      m_context(std::make_shared<const http_context>(
-          http_context{options.base_url, options.max_message_bytes, options.http_header_timeout_s,
-                       options.http_body_timeout_s, options.ws_max_outbox_bytes,
-                       authenticator(options.token, options.jwt_secret),
-                       cors_policy(options.allow_origin), std::move(routes)}))
+      m_context(std::make_shared<const http_context>(http_context{
+          options.base_url, options.max_message_bytes, options.http_header_timeout_s,
+          options.http_body_timeout_s, options.http_write_timeout_s, options.ws_max_outbox_bytes,
+          authenticator(options.token, options.jwt_secret), cors_policy(options.allow_origin),
+          std::move(routes)}))
 {
     if (!options.certfile.empty())
     {

@@ -57,6 +57,9 @@ struct server_options
     // then its body (0: no limit).
     double http_header_timeout_s = 30;
     double http_body_timeout_s = 300;
+    // Seconds one write of an answer may take before its client is dropped as not reading
+    // (whole answers and each chunk of a streamed one; > 0).
+    double http_write_timeout_s = 60;
 };
 
 // The HTTP + WebSocket front: the listener (one session object per connection, as in

@@ -363,3 +363,25 @@ TEST_CASE("a client that leaves mid-stream is noticed, and later writes are refu
     // connection the route table: let go, as an execution does when it ends (LeakSanitizer).
     respond_held->reset();
 }
+
+TEST_CASE("a client that stops reading a paced stream is dropped once a write outlasts the write "
+          "timeout")
+{
+    // The queue never overflows (each chunk waits for the one before): only the write timeout
+    // can tell that the client stopped reading, once the sockets' buffers are full.
+    server_options options;
+    options.http_write_timeout_s = 0.5;
+    options.ws_max_outbox_bytes = std::size_t(1) << 30;
+    const std::size_t count = 1000000; // 64 GiB: never all written
+    auto done = std::make_shared<std::promise<std::size_t>>();
+    auto written = done->get_future();
+    test_server server(streaming_routes(count, 64 * 1024, done), options);
+    net::io_context io;
+    auto stream = connect(io, server.port());
+    http::write(stream, get("/api/stream"));
+    // Never reads. Without the timeout the handler would wait for ever.
+    REQUIRE(written.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+    const std::size_t confirmed = written.get();
+    CHECK(confirmed > 0); // it wrote until the buffers filled
+    CHECK(confirmed < count);
+}
