@@ -1192,6 +1192,12 @@ nlohmann::json kernel_manager::list(const identity& who) const
     return out;
 }
 
+user_registry::home kernel_manager::home_of(const identity& who)
+{
+    m_users.limit_disk(who.user, who.limits.disk_bytes); // the latest token decides
+    return m_users.home_of(who.user);
+}
+
 void kernel_manager::shutdown_all()
 {
     for (auto& [id, k] : m_kernels)
