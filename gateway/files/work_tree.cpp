@@ -204,14 +204,13 @@ json work_tree::model_of(const content_path& path, const struct statx& st, int d
     model["size"] = bytes.size();
     if (notebook)
     {
-        try
+        json notebook_json = parse_json_bounded(bytes);
+        if (notebook_json.is_discarded() || !notebook_json.is_object())
         {
-            model["content"] = parse_json_bounded(bytes);
+            throw contents_error(400, "Unreadable Notebook: /" + path.api() +
+                                          " is not a JSON object (or nests too deep)");
         }
-        catch (const std::exception& e)
-        {
-            throw contents_error(400, "Unreadable Notebook: /" + path.api() + ": " + e.what());
-        }
+        model["content"] = std::move(notebook_json);
         model["format"] = "json";
         return model;
     }
