@@ -25,6 +25,35 @@ int call_openat2(int dirfd, const char* path, int flags, mode_t mode)
     return static_cast<int>(syscall(SYS_openat2, dirfd, path, &how, sizeof how));
 }
 
+// After ENOTDIR: whether the first component that is not a plain directory is a link (then the
+// answer is ELOOP, so that clients hear about the link). Prefixes are examined in order with
+// AT_SYMLINK_NOFOLLOW, so no link is ever traversed to examine the next one.
+bool link_on_the_way(int dirfd, const std::string& relative)
+{
+    std::size_t end = 0;
+    while (end != std::string::npos)
+    {
+        end = relative.find('/', end + 1);
+        const std::string prefix = relative.substr(0, end);
+        struct stat st
+        {
+        };
+        if (fstatat(dirfd, prefix.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        {
+            return false;
+        }
+        if (S_ISLNK(st.st_mode))
+        {
+            return true;
+        }
+        if (!S_ISDIR(st.st_mode))
+        {
+            return false;
+        }
+    }
+    return false;
+}
+
 // One component at a time: every directory on the way opened with O_NOFOLLOW | O_DIRECTORY
 // (a link there fails with ELOOP or ENOTDIR), the last one with O_NOFOLLOW.
 unique_fd walk(int dirfd, const std::string& relative, int flags, mode_t mode)
@@ -55,18 +84,6 @@ unique_fd walk(int dirfd, const std::string& relative, int flags, mode_t mode)
             unique_fd next(openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | always));
             if (!next)
             {
-                if (errno == ENOTDIR)
-                {
-                    // A link to a directory is not one with O_NOFOLLOW: say it is a link.
-                    struct stat st
-                    {
-                    };
-                    if (fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                        S_ISLNK(st.st_mode))
-                    {
-                        errno = ELOOP;
-                    }
-                }
                 return unique_fd();
             }
             current = std::move(next);
@@ -90,19 +107,25 @@ bool have_openat2()
 
 unique_fd open_beneath(int dirfd, const std::string& relative, int flags, mode_t mode, resolver how)
 {
+    unique_fd fd;
     if (how == resolver::automatic && have_openat2())
     {
-        while (true)
+        do
         {
-            unique_fd fd(call_openat2(dirfd, relative.c_str(), flags | always, mode));
             // EAGAIN: a rename raced the lookup (RESOLVE_BENEATH's guard); try again.
-            if (fd || errno != EAGAIN)
-            {
-                return fd;
-            }
-        }
+            fd = unique_fd(call_openat2(dirfd, relative.c_str(), flags | always, mode));
+        } while (!fd && errno == EAGAIN);
     }
-    return walk(dirfd, relative, flags, mode);
+    else
+    {
+        fd = walk(dirfd, relative, flags, mode);
+    }
+    // O_NOFOLLOW | O_DIRECTORY on a link says ENOTDIR: name the link instead.
+    if (!fd && errno == ENOTDIR && link_on_the_way(dirfd, relative))
+    {
+        errno = ELOOP;
+    }
+    return fd;
 }
 
 acting_as::acting_as(uid_t uid, gid_t gid)
