@@ -165,7 +165,19 @@ def seeds():
                        "owner_uid": 200001, "memory": "536870912"}),
         "kill": compact({"op": "kill", "id": 7, "pid": 4242}),
     }
-    return {"fuzz_http_request": http, "fuzz_websocket_v1": v1,
+    content_path = {
+        "file": b"/a/f.txt",
+        "root": b"/",
+        "encoded": b"/a%20b/c%2Bd.ipynb",
+        "dotdot": b"/../../etc/passwd",
+        "encoded-dotdot": b"/%2e%2e/%2E%2E%2Fetc%2fpasswd",
+        "link-dir": b"/up/secret",
+        "link-parent": b"/a/parent/up/secret",
+        "link-file": b"pw",
+        "double-encoded": b"/%252e%252e/x",
+        "nul": b"/a%00b",
+    }
+    return {"fuzz_http_request": http, "fuzz_content_path": content_path, "fuzz_websocket_v1": v1,
             "fuzz_websocket_legacy": legacy, "fuzz_json_check": json_check, "fuzz_jwt": jwt,
             "fuzz_wire_codec": wire, "fuzz_config": config, "fuzz_policy": policy,
             "fuzz_late_binding": late_binding, "fuzz_zygote_request": zygote}

@@ -62,8 +62,8 @@ TEST_CASE("contents paths are lists of plain names")
     CHECK(content_path::from_api("/x/y.ipynb").parent().api() == "x");
     CHECK(content_path::from_api("x/y.ipynb").name() == "y.ipynb");
     CHECK(content_path().relative() == ".");
-    for (const char* bad : {"/..", "/a/../b", "/%2e%2e", "/.%2E", "/.", "/a%2fb", "/a%00b", "/%",
-                            "/%4", "/%zz"})
+    for (const char* bad :
+         {"/..", "/a/../b", "/%2e%2e", "/.%2E", "/.", "/a%2fb", "/a%00b", "/%", "/%4", "/%zz"})
     {
         INFO(bad);
         CHECK_THROWS_AS(content_path::from_url(bad), content_path_error);
