@@ -1,6 +1,6 @@
 // Drives `cellbox serve` with @jupyterlab/services, the client library JupyterLab 4 itself
-// uses to talk to a Jupyter server (kernels, sessions, contents), and prints one JSON report on stdout: every step with
-// "ok", what it saw, and on failure "error". The assertions live in
+// uses to talk to a Jupyter server (kernels, sessions, contents), and prints one JSON report
+// on stdout: every step with "ok", what it saw, and on failure "error". The assertions live in
 // test_jupyterlab_client.py; this script only records.
 //
 //   node client.mjs BASE_URL TOKEN        (or CELLBOX_URL / CELLBOX_TOKEN in the environment)

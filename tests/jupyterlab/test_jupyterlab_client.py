@@ -1,8 +1,8 @@
 """JupyterLab 4 talks to a Jupyter server through @jupyterlab/services; client.mjs drives
 `cellbox serve` with that library (pinned in package.json) the way the Lab UI does: kernel
 specs, a kernel over the v1 WebSocket protocol, execute, stdin, completion, inspection,
-interrupt, restart, shutdown, notebook sessions and the contents API. node runs once per module and prints a
-JSON report; each test here asserts on one area of it."""
+interrupt, restart, shutdown, notebook sessions and the contents API. node runs once per
+module and prints a JSON report; each test here asserts on one area of it."""
 
 import importlib.util
 import json
