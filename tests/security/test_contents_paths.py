@@ -201,7 +201,8 @@ print(refused, fifo)
 
 
 def test_huge_bodies_and_huge_files(gateway, mallory):
-    """A PUT body over --max-message-bytes, and a GET of a file over it written by a cell."""
+    """A PUT body over --max-message-bytes, a GET of a file over it written by a cell, paths
+    and names over PATH_MAX and NAME_MAX, and a notebook nested 100 000 deep."""
     token, kernel_id = mallory
     content = "x" * (MAX_BODY + 10)
     status, body = raw(gateway, "PUT", "/api/contents/huge.txt", token,
@@ -214,6 +215,8 @@ def test_huge_bodies_and_huge_files(gateway, mallory):
     assert status == 413 and "--max-message-bytes" in body["message"]
     assert raw(gateway, "POST", "/api/contents", token, {"copy_from": "huge.bin"})[0] == 413
     assert raw(gateway, "DELETE", "/api/contents/huge.bin", token)[0] == 204
+    status, body = raw(gateway, "GET", "/api/contents/" + "a/" * 2500, token)
+    assert status == 400 and "4096" in body["message"]
     long_name = "a" * 300
     status, body = raw(gateway, "GET", f"/api/contents/{long_name}", token)
     assert status == 400 and "255" in body["message"]
