@@ -28,7 +28,7 @@ struct scratch
     fs::path work;
     scratch()
     {
-        std::string pattern = (fs::temp_directory_path() / "cellbox-work-XXXXXX").string();
+        std::string pattern = (fs::temp_directory_path() / "cellbox-contents-XXXXXX").string();
         root = mkdtemp(pattern.data());
         work = root / "work";
         fs::create_directories(work / "sub");
