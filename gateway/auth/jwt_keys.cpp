@@ -88,6 +88,22 @@ public_key key_of(EVP_PKEY* key, std::string kid)
     return {std::move(kid), algorithm_of(key), pem_of(key)};
 }
 
+// A JWK's string member, or `fallback` when absent; a member of another type is an error
+// (value() would throw a type_error that is not the runtime_error callers expect).
+std::string string_field(const nlohmann::json& jwk, const char* field, std::string fallback = "")
+{
+    const auto value = jwk.find(field);
+    if (value == jwk.end())
+    {
+        return fallback;
+    }
+    if (!value->is_string())
+    {
+        throw std::runtime_error(std::string("a JWK whose \"") + field + "\" is not a string");
+    }
+    return value->get<std::string>();
+}
+
 bn_ptr big_number(const nlohmann::json& jwk, const char* field)
 {
     const auto value = jwk.find(field);
@@ -131,7 +147,7 @@ pkey_ptr from_params(const char* type, OSSL_PARAM_BLD* builder)
 // An RSA or EC P-256 JWK as an OpenSSL key (RFC 7518 section 6).
 pkey_ptr jwk_key(const nlohmann::json& jwk)
 {
-    const std::string kty = jwk.value("kty", "");
+    const std::string kty = string_field(jwk, "kty");
     const param_bld_ptr builder(OSSL_PARAM_BLD_new());
     if (kty == "RSA")
     {
@@ -145,7 +161,7 @@ pkey_ptr jwk_key(const nlohmann::json& jwk)
         }
         return from_params("RSA", builder.get());
     }
-    if (jwk.value("crv", "") != "P-256")
+    if (string_field(jwk, "crv") != "P-256")
     {
         throw std::runtime_error("an EC JWK not on P-256");
     }
@@ -224,14 +240,18 @@ std::vector<public_key> parse_jwks(const std::string& text)
     std::vector<public_key> keys;
     for (const auto& jwk : *listed)
     {
-        if (!jwk.is_object() || jwk.value("use", "sig") != "sig" ||
-            (jwk.value("kty", "") != "RSA" && jwk.value("kty", "") != "EC"))
+        if (!jwk.is_object())
+        {
+            throw std::runtime_error("a JWK that is not a JSON object");
+        }
+        const std::string kty = string_field(jwk, "kty");
+        if (string_field(jwk, "use", "sig") != "sig" || (kty != "RSA" && kty != "EC"))
         {
             continue; // encryption keys, symmetric keys: not ours to use
         }
         const pkey_ptr key = jwk_key(jwk);
-        public_key k = key_of(key.get(), jwk.value("kid", ""));
-        const std::string alg = jwk.value("alg", k.alg);
+        public_key k = key_of(key.get(), string_field(jwk, "kid"));
+        const std::string alg = string_field(jwk, "alg", k.alg);
         if (alg != k.alg)
         {
             throw std::runtime_error("a JWK whose alg " + alg + " does not fit its key (" + k.alg +
