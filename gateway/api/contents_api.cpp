@@ -201,6 +201,14 @@ http_handler contents_handler(const std::shared_ptr<api_context>& ctx, operation
         {
             refuse(400, std::string("bad model: ") + e.what());
         }
+        catch (const std::exception& e)
+        {
+            // Nothing else is expected; the request still gets an answer, the server goes on,
+            // and the details (which may name host paths) stay in the log.
+            log::error("contents: unexpected error",
+                       {{"user", call.who.user}, {"error", e.what()}});
+            refuse(500, "unexpected error while serving /api/contents");
+        }
     };
 }
 
