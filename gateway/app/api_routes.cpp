@@ -1,6 +1,7 @@
 #include "app/api_routes.hpp"
 
 #include "api/channels_api.hpp"
+#include "api/contents_api.hpp"
 #include "api/kernels_api.hpp"
 #include "api/kernelspecs_api.hpp"
 #include "api/sessions_api.hpp"
@@ -19,6 +20,7 @@ router api_routes(const std::shared_ptr<api_context>& ctx)
     add_sessions_api(routes, ctx);
     add_channels_api(routes, ctx);
     add_static_api(routes, ctx);
+    add_contents_api(routes, ctx);
     return routes;
 }
 

@@ -321,6 +321,16 @@ std::vector<setting> settings_of(serve_settings& s)
         {"log_format", &s.log_format, "text (logfmt key=value) or json"},
         {"jwt_secret", &server.jwt_secret,
          "Secret of users' HS256 tokens (default: the admin token)"},
+        {"jwt_public_key", &server.jwt_public_key,
+         "PEM file of public keys (or certificates) verifying users' RS256 / ES256 tokens; "
+         "reloaded on SIGHUP"},
+        {"jwks_file", &server.jwks_file,
+         "JWKS file (RSA and EC P-256 keys) verifying users' RS256 / ES256 tokens; reloaded "
+         "on SIGHUP"},
+        {"jwt_audience", &server.jwt_audience,
+         "Users' tokens must name this audience in aud (default: no check)"},
+        {"jwt_issuer", &server.jwt_issuer,
+         "Users' tokens must have this issuer in iss (default: no check)"},
         {"max_kernels", &manager.max_kernels,
          "Most kernels on the server, starting ones included (0: no limit)"},
         {"max_kernels_per_user", &manager.max_kernels_per_user,

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sys/resource.h>
@@ -101,6 +102,26 @@ int serve(const cg::serve_settings& settings)
         cg::log::error("invalid TLS configuration", {{"error", e.what()}});
         return 2;
     }
+    catch (const std::runtime_error& e)
+    {
+        cg::log::error("invalid JWT key file", {{"error", e.what()}});
+        return 2;
+    }
+    // SIGHUP re-reads the JWT public key files (a SaaS rotating its signing key).
+    net::signal_set hangup(io, SIGHUP);
+    std::function<void()> await_hangup = [&]
+    {
+        hangup.async_wait(
+            [&](const boost::system::error_code& error, int)
+            {
+                if (!error)
+                {
+                    front->reload_keys();
+                    await_hangup();
+                }
+            });
+    };
+    await_hangup();
     front->start();
     cg::log::info("listening", {{"ip", settings.ip},
                                 {"port", front->port()},

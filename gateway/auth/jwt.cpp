@@ -13,7 +13,8 @@ namespace
 
 // libjwt (Debian's libjwt 1.10, with the constant-time signature comparison of
 // CVE-2024-25189's fix) checks the structure and the signature and parses the claims; this file
-// adds what a gateway token needs on top: HS256 only, a mandatory expiry, nbf, clear reasons.
+// adds what a gateway token needs on top: HS256 with the secret, RS256 / ES256 with public keys
+// only, a mandatory expiry, nbf, clear reasons.
 struct jwt_free_deleter
 {
     void operator()(jwt_t* token) const { jwt_free(token); }
@@ -133,6 +134,56 @@ std::string sign_jwt(const nlohmann::json& claims, std::string_view secret)
 nlohmann::json verify_jwt(std::string_view token, std::string_view secret,
                           std::chrono::system_clock::time_point now, std::chrono::seconds leeway)
 {
+    return verify_jwt(token, jwt_verification_keys{secret, nullptr}, now, leeway);
+}
+
+namespace
+{
+
+// The decoded token if `key` (an HMAC secret or a PEM public key) verifies it with `alg`.
+jwt_handle decode_with(const std::string& text, std::string_view key, jwt_alg_t alg)
+{
+    jwt_t* raw = nullptr;
+    if (key.empty() ||
+        jwt_decode(&raw, text.c_str(), key_bytes(key), static_cast<int>(key.size())) != 0)
+    {
+        return nullptr;
+    }
+    jwt_handle decoded(raw);
+    return jwt_get_alg(decoded.get()) == alg ? std::move(decoded) : nullptr;
+}
+
+jwt_handle decode_with_public_keys(const std::string& text, const nlohmann::json& header,
+                                   const std::string& alg, const std::vector<public_key>& keys)
+{
+    const auto kid = header.find("kid");
+    const std::string wanted =
+        kid != header.end() && kid->is_string() ? kid->get<std::string>() : std::string();
+    bool named = false; // some key has the header's kid: only those are tried
+    for (const auto& k : keys)
+    {
+        named = named || (!wanted.empty() && k.kid == wanted);
+    }
+    const jwt_alg_t code = alg == "RS256" ? JWT_ALG_RS256 : JWT_ALG_ES256;
+    for (const auto& k : keys)
+    {
+        if (k.alg != alg || (named && k.kid != wanted))
+        {
+            continue;
+        }
+        if (jwt_handle decoded = decode_with(text, k.pem, code))
+        {
+            return decoded;
+        }
+    }
+    return nullptr;
+}
+
+} // namespace
+
+nlohmann::json verify_jwt(std::string_view token, const jwt_verification_keys& keys,
+                          std::chrono::system_clock::time_point now, std::chrono::seconds leeway)
+{
     const auto first = token.find('.');
     const auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
     if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos ||
@@ -145,22 +196,29 @@ nlohmann::json verify_jwt(std::string_view token, std::string_view secret,
     const nlohmann::json header =
         object_or_throw(base64url_decode(token.substr(0, first)), "header");
     // find(), not value(): value() throws a type_error when "alg" is not a string.
-    const auto alg = header.find("alg");
-    if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "HS256")
+    const auto alg_field = header.find("alg");
+    const std::string alg = alg_field != header.end() && alg_field->is_string()
+                                ? alg_field->get<std::string>()
+                                : std::string();
+    const bool asymmetric = alg == "RS256" || alg == "ES256";
+    if (alg != "HS256" && !asymmetric)
     {
-        throw jwt_error("the token must be signed with HS256");
+        throw jwt_error("the token must be signed with HS256, RS256 or ES256");
     }
-    jwt_t* raw = nullptr;
+    if (asymmetric && (keys.public_keys == nullptr || keys.public_keys->empty()))
+    {
+        throw jwt_error("the token must be signed with HS256 (no public keys are configured "
+                        "for RS256 or ES256)");
+    }
     const std::string text(token);
-    if (secret.empty() ||
-        jwt_decode(&raw, text.c_str(), key_bytes(secret), static_cast<int>(secret.size())) != 0)
+    // The secret only ever verifies HS256 and public keys only RS256 / ES256: a public key
+    // used as an HMAC secret (algorithm confusion) verifies nothing.
+    const jwt_handle decoded = asymmetric
+                                   ? decode_with_public_keys(text, header, alg, *keys.public_keys)
+                                   : decode_with(text, keys.secret, JWT_ALG_HS256);
+    if (!decoded)
     {
         throw jwt_error("the token's signature is invalid");
-    }
-    const jwt_handle decoded(raw);
-    if (jwt_get_alg(decoded.get()) != JWT_ALG_HS256)
-    {
-        throw jwt_error("the token must be signed with HS256");
     }
     const c_string grants(jwt_get_grants_json(decoded.get(), nullptr));
     nlohmann::json claims = object_or_throw(grants ? grants.get() : "", "payload");

@@ -514,7 +514,20 @@ private:
             send(std::move(res));
             return std::nullopt;
         }
-        return std::get<identity>(std::move(result));
+        identity who = std::get<identity>(std::move(result));
+        // A token bound to page origins works from those pages only, on every request and
+        // WebSocket: one copied into another site's page is refused there.
+        if (!origin_allowed(who, m_origin))
+        {
+            log::warn("token used from an origin it is not bound to",
+                      {{"user", who.user}, {"origin", m_origin}, {"remote", m_remote}});
+            send(error_response(
+                req, http::status::forbidden,
+                "this token is bound to other origins than " +
+                    (m_origin.empty() ? std::string("a request without Origin") : m_origin)));
+            return std::nullopt;
+        }
+        return who;
     }
 
     // Ends our side of the connection: a TCP half-close, or TLS's close_notify exchange

@@ -37,6 +37,22 @@ const std::string& busy_response()
     return response;
 }
 
+// The public keys of users' RS256 / ES256 tokens, if any are configured. Throws
+// std::runtime_error naming the file that cannot be used.
+jwt_options jwt_options_of(const server_options& options)
+{
+    jwt_options jwt;
+    if (!options.jwt_public_key.empty() || !options.jwks_file.empty())
+    {
+        jwt.public_keys =
+            std::make_shared<jwt_key_store>(options.jwt_public_key, options.jwks_file);
+        log::info("JWT public keys loaded", {{"keys", jwt.public_keys->describe()}});
+    }
+    jwt.audience = options.jwt_audience;
+    jwt.issuer = options.jwt_issuer;
+    return jwt;
+}
+
 std::size_t limit_of(int configured)
 {
     return configured > 0 ? static_cast<std::size_t>(configured) : 0;
@@ -53,8 +69,8 @@ server::server(net::io_context& io, const tcp::endpoint& endpoint, const server_
       m_context(std::make_shared<const http_context>(http_context{
           options.base_url, options.max_message_bytes, options.http_header_timeout_s,
           options.http_body_timeout_s, options.http_write_timeout_s, options.ws_max_outbox_bytes,
-          authenticator(options.token, options.jwt_secret), cors_policy(options.allow_origin),
-          std::move(routes)}))
+          authenticator(options.token, options.jwt_secret, jwt_options_of(options)),
+          cors_policy(options.allow_origin), std::move(routes)}))
 {
     if (!options.certfile.empty())
     {
@@ -65,6 +81,26 @@ server::server(net::io_context& io, const tcp::endpoint& endpoint, const server_
     m_acceptor.set_option(net::socket_base::reuse_address(true));
     m_acceptor.bind(endpoint);
     m_acceptor.listen(net::socket_base::max_listen_connections);
+}
+
+void server::reload_keys()
+{
+    const auto& keys = m_context->auth.public_keys();
+    if (!keys)
+    {
+        log::info("SIGHUP: no JWT key files to reload");
+        return;
+    }
+    try
+    {
+        keys->reload();
+        log::info("JWT public keys reloaded", {{"keys", keys->describe()}});
+    }
+    catch (const std::exception& e)
+    {
+        log::error("JWT public keys not reloaded; the previous ones stay in use",
+                   {{"error", e.what()}});
+    }
 }
 
 unsigned short server::port() const

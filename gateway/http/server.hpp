@@ -26,6 +26,12 @@ struct server_options
 {
     std::string token;      // the admin's; empty: no authentication
     std::string jwt_secret; // signs users' HS256 tokens; empty: the admin token does
+    // Users' RS256 / ES256 tokens: public keys from a PEM file and a JWKS file (reloaded on
+    // SIGHUP), and the "aud" and "iss" they must carry ("" for no check).
+    std::string jwt_public_key;
+    std::string jwks_file;
+    std::string jwt_audience;
+    std::string jwt_issuer;
     std::string base_url = "/";
     std::string default_kernel = "cellbox-python";
     std::size_t max_message_bytes = 64 << 20; // requests and WebSocket frames
@@ -73,6 +79,9 @@ public:
 
     void start();
     unsigned short port() const;
+    // Reads the JWT public key files again (SIGHUP); keeps the old keys, and logs why, if they
+    // cannot be read. Nothing without key files.
+    void reload_keys();
     bool tls() const { return m_tls != nullptr; }
 
 private:

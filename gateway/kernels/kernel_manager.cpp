@@ -299,6 +299,12 @@ std::vector<std::pair<std::string, cull_view>> kernel_manager::cull_survey() con
     return kernels;
 }
 
+user_registry::home kernel_manager::home_of(const identity& who)
+{
+    m_users.limit_disk(who.user, who.limits.disk_bytes); // the latest token decides
+    return m_users.home_of(who.user);
+}
+
 void kernel_manager::shutdown_all()
 {
     for (auto& [id, k] : m_kernels)

@@ -110,6 +110,9 @@ public:
     std::map<std::string, int> count_by_state() const;
     // Users' homes and their /work usage (for /api/status).
     const user_registry& users() const { return m_users; }
+    // The caller's /work on the host, made and mounted if it is not yet (with the disk quota
+    // of the caller's token), for the contents API. Throws std::runtime_error as home_of.
+    user_registry::home home_of(const identity& who);
 
     // How messages flow to clients; its budget is the gateway's stream memory budget.
     const stream_options& streams() const { return m_options.streams; }

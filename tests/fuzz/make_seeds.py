@@ -172,7 +172,31 @@ def seeds():
         "empty-segment": b"a//b", "backslash": b"a\\..\\b", "bad-escape": b"x%zz%4",
         "space": b"a%20b/c+d.js",
     }
-    return {"fuzz_http_request": http, "fuzz_websocket_v1": v1,
+    content_path = {
+        "file": b"/a/f.txt",
+        "root": b"/",
+        "encoded": b"/a%20b/c%2Bd.ipynb",
+        "dotdot": b"/../../etc/passwd",
+        "encoded-dotdot": b"/%2e%2e/%2E%2E%2Fetc%2fpasswd",
+        "link-dir": b"/up/secret",
+        "link-parent": b"/a/parent/up/secret",
+        "link-file": b"pw",
+        "double-encoded": b"/%252e%252e/x",
+        "nul": b"/a%00b",
+    }
+    ec = {"kty": "EC", "crv": "P-256", "kid": "e1", "use": "sig", "alg": "ES256",
+          "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+          "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+    rsa_n = base64.urlsafe_b64encode(b"\xc3" + bytes(range(255))).rstrip(b"=").decode()
+    jwks = {
+        "ec": compact({"keys": [ec]}),
+        "rsa": compact({"keys": [{"kty": "RSA", "kid": "r1", "n": rsa_n, "e": "AQAB"}]}),
+        "mixed": compact({"keys": [ec, {"kty": "oct", "k": "c2VjcmV0"},
+                                   {"kty": "EC", "use": "enc", "crv": "P-256"}]}),
+        "bad-types": compact({"keys": [{"kty": 5, "crv": ["P-256"]}]}),
+    }
+    return {"fuzz_http_request": http, "fuzz_content_path": content_path, "fuzz_jwks": jwks,
+            "fuzz_websocket_v1": v1,
             "fuzz_websocket_legacy": legacy, "fuzz_json_check": json_check, "fuzz_jwt": jwt,
             "fuzz_wire_codec": wire, "fuzz_config": config, "fuzz_policy": policy,
             "fuzz_late_binding": late_binding, "fuzz_zygote_request": zygote,

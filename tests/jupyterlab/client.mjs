@@ -1,6 +1,6 @@
 // Drives `cellbox serve` with @jupyterlab/services, the client library JupyterLab 4 itself
-// uses to talk to a Jupyter server, and prints one JSON report on stdout: every step with
-// "ok", what it saw, and on failure "error". The assertions live in
+// uses to talk to a Jupyter server (kernels, sessions, contents), and prints one JSON report
+// on stdout: every step with "ok", what it saw, and on failure "error". The assertions live in
 // test_jupyterlab_client.py; this script only records.
 //
 //   node client.mjs BASE_URL TOKEN        (or CELLBOX_URL / CELLBOX_TOKEN in the environment)
@@ -8,6 +8,7 @@
 // Every await has its own time limit, so a request the gateway never answers becomes a failed
 // step instead of a hung process, and the script always exits.
 import {
+  ContentsManager,
   KernelManager,
   KernelSpecManager,
   ServerConnection,
@@ -283,6 +284,79 @@ try {
     r.serverSessions = (await rest('/api/sessions')).map((s) => s.id);
     r.serverKernels = (await rest('/api/kernels')).map((k) => k.id);
   });
+
+  // The contents API through ContentsManager, as JupyterLab's file browser and documents use
+  // it: a directory, text, binary and notebook files, listing, rename, copy, delete, and
+  // paths that try to leave /work.
+  const contents = new ContentsManager({ serverSettings });
+  const statusOf = async (promise) => {
+    try {
+      await promise;
+      return 'ok';
+    } catch (e) {
+      return e?.response?.status ?? String(e?.message ?? e);
+    }
+  };
+  const notebook = {
+    cells: [{ cell_type: 'code', source: 'print(1)', metadata: {}, outputs: [], execution_count: null, id: 'c1' }],
+    metadata: {}, nbformat: 4, nbformat_minor: 5,
+  };
+  await step('contents_save', async (r) => {
+    const folder = await within(contents.newUntitled({ path: '', type: 'directory' }), 'newUntitled(directory)');
+    r.untitled = folder.path;
+    r.folder = (await within(contents.rename(folder.path, 'lab'), 'rename(folder)')).path;
+    const text = await within(contents.save('lab/hello.txt', { type: 'file', format: 'text', content: 'hello from lab' }), 'save(text)');
+    r.text = { path: text.path, type: text.type, size: text.size, created: text.created, writable: text.writable };
+    const nb = await within(contents.save('lab/nb.ipynb', { type: 'notebook', format: 'json', content: notebook }), 'save(notebook)');
+    r.notebook = { path: nb.path, type: nb.type };
+    const bin = await within(contents.save('lab/bytes.bin', { type: 'file', format: 'base64', content: 'AAEC/w==' }), 'save(base64)');
+    r.binary = { path: bin.path, size: bin.size };
+    const untitled = await within(contents.newUntitled({ path: 'lab', type: 'notebook' }), 'newUntitled(notebook)');
+    r.untitledNotebook = untitled.path;
+  });
+  await step('contents_get', async (r) => {
+    const text = await within(contents.get('lab/hello.txt'), 'get(text)');
+    r.text = { content: text.content, format: text.format, mimetype: text.mimetype };
+    const nb = await within(contents.get('lab/nb.ipynb'), 'get(notebook)');
+    r.notebook = { type: nb.type, format: nb.format, source: nb.content?.cells?.[0]?.source };
+    const bin = await within(contents.get('lab/bytes.bin', { format: 'base64', content: true }), 'get(base64)');
+    r.binary = { content: bin.content, format: bin.format };
+    const bare = await within(contents.get('lab/hello.txt', { content: false }), 'get(content: false)');
+    r.bareContent = bare.content;
+  }, ['contents_save']);
+  await step('contents_list', async (r) => {
+    const dir = await within(contents.get('lab'), 'get(directory)');
+    r.type = dir.type;
+    r.names = dir.content.map((m) => m.name).sort();
+    r.types = Object.fromEntries(dir.content.map((m) => [m.name, m.type]));
+  }, ['contents_save']);
+  await step('contents_rename_copy', async (r) => {
+    r.renamed = (await within(contents.rename('lab/hello.txt', 'lab/renamed.txt'), 'rename')).path;
+    r.oldStatus = await statusOf(contents.get('lab/hello.txt'));
+    r.renamedContent = (await within(contents.get('lab/renamed.txt'), 'get(renamed)')).content;
+    r.copy = (await within(contents.copy('lab/renamed.txt', 'lab'), 'copy')).path;
+    r.clash = await statusOf(contents.rename('lab/renamed.txt', 'lab/nb.ipynb'));
+    r.checkpoints = await within(contents.listCheckpoints('lab/nb.ipynb'), 'listCheckpoints');
+  }, ['contents_save']);
+  await step('contents_delete', async (r) => {
+    r.nonEmpty = await statusOf(contents.delete('lab'));
+    const dir = await within(contents.get('lab'), 'get(directory)');
+    for (const m of dir.content) {
+      await within(contents.delete(m.path), `delete(${m.path})`);
+    }
+    await within(contents.delete('lab'), 'delete(lab)');
+    r.after = await statusOf(contents.get('lab'));
+    r.root = (await within(contents.get(''), 'get(root)')).content.map((m) => m.name);
+  }, ['contents_save']);
+  await step('contents_escape', async (r) => {
+    r.statuses = {};
+    for (const path of ['../../etc/passwd', '..', '%2e%2e/etc/passwd', '/etc/passwd', 'a/../../etc/passwd']) {
+      r.statuses[path] = await statusOf(contents.get(path));
+    }
+    r.saveOutside = await statusOf(contents.save('../escaped.txt', { type: 'file', format: 'text', content: 'x' }));
+    r.renameOutside = await statusOf(contents.rename('nothing.txt', '../../tmp/escaped.txt'));
+  });
+  contents.dispose();
 } catch (e) {
   report.error = String(e?.stack ?? e);
 } finally {
