@@ -2,6 +2,7 @@
 
 #include "http/http_util.hpp"
 #include "http/response_stream.hpp"
+#include "http/session_responder.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -43,88 +44,6 @@ std::chrono::steady_clock::duration seconds(double s)
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(s));
 }
-
-template <class Stream> class http_session;
-
-// A handler's way to answer one request of a session (responder.hpp): once, whole or streamed.
-template <class Stream> class session_responder : public responder
-{
-public:
-    explicit session_responder(std::shared_ptr<http_session<Stream>> session)
-        : m_session(std::move(session))
-    {
-    }
-    ~session_responder() override
-    {
-        if (m_stream)
-        {
-            m_stream->abandon(); // a no-op once finished
-        }
-    }
-    session_responder(const session_responder&) = delete;
-    session_responder& operator=(const session_responder&) = delete;
-
-    void send(http_response res) override
-    {
-        if (!std::exchange(m_answered, true))
-        {
-            m_session->send(std::move(res));
-        }
-    }
-
-    void start(http::status status, http::fields headers) override
-    {
-        if (std::exchange(m_answered, true))
-        {
-            return;
-        }
-        m_stream = m_session->start_stream(status, std::move(headers));
-        if (m_on_gone)
-        {
-            m_stream->on_gone(std::move(m_on_gone));
-        }
-    }
-
-    void write(std::string chunk, std::function<void(bool)> on_written) override
-    {
-        if (m_stream)
-        {
-            m_stream->write(std::move(chunk), std::move(on_written));
-        }
-        else if (on_written) // not started: nothing to write to
-        {
-            net::post(m_session->executor(), [on_written] { on_written(false); });
-        }
-    }
-
-    void finish() override
-    {
-        if (m_stream)
-        {
-            m_stream->finish();
-        }
-    }
-
-    void on_client_gone(std::function<void()> callback) override
-    {
-        if (m_stream)
-        {
-            m_stream->on_gone(std::move(callback));
-        }
-        else
-        {
-            m_on_gone = std::move(callback); // noticed once streaming
-        }
-    }
-
-    bool client_gone() const override { return m_stream && m_stream->gone(); }
-
-private:
-    std::shared_ptr<http_session<Stream>> m_session;
-    std::shared_ptr<response_stream<Stream>> m_stream;
-    std::function<void()> m_on_gone;
-    bool m_answered = false;
-};
 
 // One connection. Each request is read in two steps: its header, on which the caller is
 // authenticated, then (for an authenticated caller only) its body, up to max_message_bytes;
@@ -442,10 +361,10 @@ private:
             return;
         }
         auto self = this->shared_from_this();
-        (*found.upgrade)(upgrade_call{std::move(req), std::move(*who), std::move(found.captures),
-                                      m_body_unread,
-                                      std::make_shared<session_responder<Stream>>(self),
-                                      [self] { return self->hand_over(); }});
+        (*found.upgrade)(
+            upgrade_call{std::move(req), std::move(*who), std::move(found.captures), m_body_unread,
+                         std::make_shared<session_responder<http_session, Stream>>(self),
+                         [self] { return self->hand_over(); }});
     }
 
     // The connection leaves this session for a WebSocket session, which sets its own
@@ -496,7 +415,7 @@ private:
     {
         m_ctx->routes.dispatch(
             path, std::move(req), who,
-            std::make_shared<session_responder<Stream>>(this->shared_from_this()));
+            std::make_shared<session_responder<http_session, Stream>>(this->shared_from_this()));
     }
 
     // The caller, or nothing after answering 401/403.
