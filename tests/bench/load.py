@@ -40,7 +40,8 @@ import uuid
 
 import websockets
 
-from bench_util import execute_message, percentile, process_table, stop_process
+from bench_util import execute_message, percentile, stop_process
+from proc_stats import cpu_split, kernel_pids, mem_available, smaps, thread_count
 
 CELL_TIMEOUT = 30
 OWNER = {}  # msg_id -> index of the session that sent it (to tell crossed from foreign)
@@ -63,72 +64,6 @@ def http(base, method, path, body=None, raw=False, timeout=300):
     if raw:
         return text.decode()
     return json.loads(text) if text else None
-
-
-def mem_available():
-    for line in open("/proc/meminfo"):
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def kernel_pids(server_pid, runtime_dir):
-    """Descendants of the gateway, and every process naming its runtime dir (zygote,
-    supervisors, inits, kernels, sandbox launchers); not the gateway itself."""
-    table = process_table()
-    children = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    pids, todo = set(), [server_pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in pids:
-                pids.add(child)
-                todo.append(child)
-    needle = runtime_dir.rstrip("/") + "/"
-    pids |= {pid for pid, (_, cmd) in table.items() if needle in cmd}
-    pids.discard(server_pid)
-    return pids
-
-
-def smaps(pids, field="Pss:"):
-    total = 0
-    for pid in pids:
-        try:
-            for line in open(f"/proc/{pid}/smaps_rollup"):
-                if line.startswith(field):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
-
-
-def busy_cpu_seconds():
-    """CPU time spent on the whole machine so far (all CPUs, idle and iowait excluded)."""
-    fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_split(server_pid):
-    """(whole machine, this client, the gateway) CPU seconds so far."""
-    mine = os.times()
-    return busy_cpu_seconds(), mine.user + mine.system, process_cpu_seconds(server_pid)
-
-
-def thread_count(pids):
-    n = 0
-    for pid in pids:
-        try:
-            n += len(os.listdir(f"/proc/{pid}/task"))
-        except OSError:
-            pass
-    return n
 
 
 class Session:
@@ -379,6 +314,7 @@ class Load:
                 "gateway_rss": smaps([self.server_pid], "Rss:"),
                 "kernels_pss": smaps(pids), "kernels_processes": len(pids),
                 "kernels_threads": thread_count(pids),
+                "gateway_threads": thread_count([self.server_pid]),
                 "available": mem_available()}
 
 
@@ -559,6 +495,8 @@ def main():
           f"{per_kernel_idle / mib:.1f} MiB; {r['idle']['kernels_pss'] / n / mib:.1f} MiB |")
     print(f"| kernel processes / threads at idle | {r['idle']['kernels_processes']} / "
           f"{r['idle']['kernels_threads']} |")
+    print(f"| gateway threads at idle / after the run | {r['idle']['gateway_threads']} / "
+          f"{r['after']['gateway_threads']} |")
     print(f"| MemAvailable before / idle / after the run | "
           f"{r['baseline']['available'] / 2**30:.1f} / {r['idle']['available'] / 2**30:.1f} / "
           f"{r['after']['available'] / 2**30:.1f} GiB |")

@@ -1,0 +1,72 @@
+"""What the benchmarks read of processes and of the machine from /proc: memory (PSS, RSS,
+MemAvailable), CPU time, threads, a gateway's kernel processes."""
+
+import os
+
+from bench_util import process_table
+
+
+def mem_available():
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def kernel_pids(server_pid, runtime_dir):
+    """Descendants of the gateway, and every process naming its runtime dir (zygote,
+    supervisors, inits, kernels, sandbox launchers); not the gateway itself."""
+    table = process_table()
+    children = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    pids, todo = set(), [server_pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in pids:
+                pids.add(child)
+                todo.append(child)
+    needle = runtime_dir.rstrip("/") + "/"
+    pids |= {pid for pid, (_, cmd) in table.items() if needle in cmd}
+    pids.discard(server_pid)
+    return pids
+
+
+def smaps(pids, field="Pss:"):
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith(field):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def busy_cpu_seconds():
+    """CPU time spent on the whole machine so far (all CPUs, idle and iowait excluded)."""
+    fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(server_pid):
+    """(whole machine, this client, the gateway) CPU seconds so far."""
+    mine = os.times()
+    return busy_cpu_seconds(), mine.user + mine.system, process_cpu_seconds(server_pid)
+
+
+def thread_count(pids):
+    n = 0
+    for pid in pids:
+        try:
+            n += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass
+    return n
