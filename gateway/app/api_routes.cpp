@@ -1,6 +1,7 @@
 #include "app/api_routes.hpp"
 
 #include "api/channels_api.hpp"
+#include "api/execute_api.hpp"
 #include "api/kernels_api.hpp"
 #include "api/kernelspecs_api.hpp"
 #include "api/sessions_api.hpp"
@@ -17,6 +18,7 @@ router api_routes(const std::shared_ptr<api_context>& ctx)
     add_kernels_api(routes, ctx);
     add_sessions_api(routes, ctx);
     add_channels_api(routes, ctx);
+    add_execute_api(routes, ctx);
     return routes;
 }
 
