@@ -144,7 +144,13 @@ void execution_runner::on_kernel_message(const kernel_message& message)
         return;
     }
     const bool had_reply = m_model.replied();
-    if (!m_model.on_message(message))
+    const bool changed = m_model.on_message(message);
+    if (m_interrupt_pending && m_model.started() && !m_model.replied())
+    {
+        m_interrupt_pending = false;
+        interrupt();
+    }
+    if (!changed)
     {
         return;
     }
@@ -242,6 +248,11 @@ void execution_runner::interrupt()
         return;
     }
     m_model.mark_interrupted();
+    if (!m_model.started())
+    {
+        m_interrupt_pending = true;
+        return;
+    }
     if (auto ctx = m_ctx.lock())
     {
         log::info("execution interrupted", {{"kernel", m_kernel_id}, {"execution", id()}});

@@ -42,7 +42,9 @@ public:
     boost::asio::io_context& io() const { return m_io; }
     void watch(const std::weak_ptr<watcher>& w);
 
-    // DELETE: interrupts the kernel if the cell has not ended.
+    // DELETE: interrupts the kernel if the cell has not ended; a cell still waiting in the
+    // kernel's queue is interrupted once it starts (an interrupt now would hit another cell,
+    // or none).
     void interrupt();
     // The client that started it left: interrupts if it asked for that.
     void client_left();
@@ -64,6 +66,7 @@ private:
     execution m_model;
     std::size_t m_next_stdin = 0;
     bool m_attached = false;
+    bool m_interrupt_pending = false;
     std::vector<std::weak_ptr<watcher>> m_watchers;
     // After the reply, how long to wait for the idle status that closes the cell.
     boost::asio::steady_timer m_grace;

@@ -192,10 +192,13 @@ bool execution::on_message(const kernel_message& message, clock::time_point now)
     }
     else if (type == "status")
     {
-        m_idle = m_idle || string_of(content, "execution_state") == "idle";
+        const std::string state = string_of(content, "execution_state");
+        m_idle = m_idle || state == "idle";
+        m_began = m_began || state == "busy";
     }
     else if (type == "execute_input")
     {
+        m_began = true;
         if (content.contains("execution_count"))
         {
             m_execution_count = content["execution_count"];

@@ -52,6 +52,8 @@ public:
     // The reply came but not the idle status after a grace period: end anyway.
     void end_now(clock::time_point now = clock::now());
 
+    // The kernel has begun the cell (its execute_input or busy status came).
+    bool started() const { return m_began; }
     bool replied() const { return m_reply.has_value(); }
     bool done() const { return m_done; }
     const std::vector<event>& events() const { return m_events; }
@@ -87,6 +89,7 @@ private:
     nlohmann::json m_execution_count = nullptr;
     nlohmann::json m_kernel_usage = nlohmann::json::object(); // execute_reply metadata.cellbox
     std::optional<nlohmann::json> m_reply;
+    bool m_began = false;
     bool m_idle = false;
     bool m_done = false;
     bool m_interrupted = false;
