@@ -3,6 +3,7 @@
 #include "api/execution_registry.hpp"
 #include "api/execution_runner.hpp"
 #include "api/execution_stream.hpp"
+#include "api/one_shot.hpp"
 #include "telemetry/log.hpp"
 
 namespace cellbox::gateway
@@ -194,6 +195,8 @@ void add_execute_api(router& routes, const std::shared_ptr<api_context>& ctx)
                activity(ctx, [ctx](http_call call) { execute(ctx, std::move(call)); }));
     routes.add({verb::get, verb::delete_}, std::string(one_kernel) + one_execution,
                activity(ctx, [ctx](http_call call) { follow(ctx, std::move(call)); }));
+    routes.add({verb::post}, "/api/execute",
+               activity(ctx, [ctx](http_call call) { execute_one_shot(ctx, std::move(call)); }));
 }
 
 } // namespace cellbox::gateway

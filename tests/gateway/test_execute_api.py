@@ -388,3 +388,63 @@ def test_executions_of_a_deleted_kernel_end_as_died(gw):
     threading.Thread(target=gw.request, args=("DELETE", f"/api/kernels/{kernel}")).start()
     done = list(events)[-1]
     assert done["type"] == "done" and done["status"] == "died"
+
+
+def kernel_ids(gw, token=TOKEN):
+    return {k["id"] for k in gw.request("GET", "/api/kernels", token=token)[1]}
+
+
+def no_kernels_left(gw, token):
+    """Whether the user's kernels are all gone, waiting for shutdowns under way (the answer goes
+    out first, the kernel is deleted right after)."""
+    for _ in range(200):
+        if not kernel_ids(gw, token):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_one_shot_runs_in_a_kernel_of_its_own_and_deletes_it(gw):
+    token = user_token("exec-oneshot")
+    status, body, _ = gw.request("POST", "/api/execute", {"code": "leak = 1\nleak"}, token=token)
+    assert status == 200 and body["status"] == "ok" and body["result"] == {"text/plain": "1"}
+    body = gw.request("POST", "/api/execute", {"code": "leak"}, token=token)[1]
+    assert body["status"] == "error" and body["error"]["ename"] == "NameError"
+    assert no_kernels_left(gw, token)
+
+
+def test_one_shot_writes_files_into_work(gw):
+    token = user_token("exec-files")
+    body = gw.request("POST", "/api/execute", {
+        "code": "import os\nprint(open('data/in.txt').read())\nos.getcwd()",
+        "files": {"data/in.txt": "from the request"}}, token=token)[1]
+    assert body["status"] == "ok", body
+    assert body["stdout"] == "from the request\n"
+    assert body["result"] == {"text/plain": "'/work'"}
+
+
+def test_one_shot_streams_and_deletes_the_kernel_when_the_client_leaves(gw):
+    token = user_token("exec-leaver")
+    res = open_stream(gw, "/api/execute",
+                      {"code": "print('x', flush=True)\nimport time\ntime.sleep(60)"}, token=token)
+    assert next(ndjson_events(res))["text"] == "x\n"
+    assert len(kernel_ids(gw, token)) == 1
+    drop(res)
+    assert no_kernels_left(gw, token)
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"code": "1", "files": {"../out": "x"}}, "files"),
+    ({"code": "1", "files": {"/etc/passwd": "x"}}, "files"),
+    ({"code": "1", "files": {"a": 1}}, "files"),
+    ({"code": "1", "kernel": 3}, "kernel"),
+    ({"code": "1", "interrupt_on_disconnect": True}, "interrupt_on_disconnect"),
+])
+def test_one_shot_bad_bodies(gw, body, field):
+    status, answer, _ = gw.request("POST", "/api/execute", body)
+    assert status == 400 and field in answer["message"]
+
+
+def test_one_shot_unknown_kernelspec_is_404(gw):
+    status, answer, _ = gw.request("POST", "/api/execute", {"code": "1", "kernel": "nope"})
+    assert status == 404 and "nope" in answer["message"]
