@@ -90,7 +90,7 @@ void execution::add_output(json output)
     }
     if (m_outputs.size() >= max_events)
     {
-        ++m_dropped_events;
+        m_outputs_capped = true; // its event was kept or counted already
         return;
     }
     m_outputs.push_back(std::move(output));
@@ -394,7 +394,7 @@ json execution::result(bool with_outputs) const
                    {"stderr", m_stderr},
                    {"error", m_error},
                    {"usage", usage},
-                   {"truncated", m_budget.truncated() || m_dropped_events > 0}};
+                   {"truncated", m_budget.truncated() || m_dropped_events > 0 || m_outputs_capped}};
     if (with_outputs)
     {
         answer["outputs"] = m_outputs;

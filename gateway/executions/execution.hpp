@@ -79,6 +79,7 @@ private:
     std::optional<double> m_wall_ms;
     std::vector<event> m_events;
     std::size_t m_dropped_events = 0;
+    bool m_outputs_capped = false; // past max_events outputs
     nlohmann::json m_outputs = nlohmann::json::array();
     bool m_clear_pending = false; // clear_output(wait=True): at the next output
     std::map<std::string, std::vector<std::size_t>> m_displays; // display_id -> outputs
