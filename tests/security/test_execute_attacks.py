@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from conftest import ADMIN_TOKEN, Gateway, user_token
+from conftest import ADMIN_TOKEN, Gateway
+from test_deep_json import Tenant as KernelTenant
 
 MAX_BODY = 200_000
 MAX_EXECUTIONS = 3
@@ -25,12 +26,8 @@ def gateway():
     g.stop()
 
 
-class Tenant:
-    def __init__(self, gateway, name):
-        self.gateway, self.token = gateway, user_token(name)
-        status, model, _ = gateway.request("POST", "/api/kernels", {}, token=self.token)
-        assert status == 201, model
-        self.kernel = model["id"]
+class Tenant(KernelTenant):
+    """A user with one kernel of their own, speaking the execute API."""
 
     def execute(self, body, kernel=None, headers=None):
         return self.gateway.request("POST", f"/api/kernels/{kernel or self.kernel}/execute",
