@@ -42,7 +42,7 @@ execution_runner::execution_runner(const std::shared_ptr<api_context>& ctx, std:
                                    std::string user, execute_params params)
     : kernel_client(std::move(user), execute_session, ctx->options.ws_max_outbox_bytes), m_ctx(ctx),
       m_io(ctx->io), m_kernel_id(std::move(kernel_id)), m_params(std::move(params)),
-      m_model(random_hex(16), random_hex(16), m_params, budget_for(*ctx, m_params)), m_grace(m_io),
+      m_model(random_hex(16), random_hex(16), budget_for(*ctx, m_params)), m_grace(m_io),
       m_expiry(m_io)
 {
 }

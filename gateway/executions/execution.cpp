@@ -54,8 +54,8 @@ std::string joined(const json& value)
 
 } // namespace
 
-execution::execution(std::string id, std::string msg_id, const execute_params&,
-                     output_budget budget, clock::time_point now)
+execution::execution(std::string id, std::string msg_id, output_budget budget,
+                     clock::time_point now)
     : m_id(std::move(id)), m_msg_id(std::move(msg_id)), m_budget(std::move(budget)), m_started(now)
 {
 }

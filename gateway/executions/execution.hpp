@@ -3,7 +3,6 @@
 // streaming client gets (nbformat v4 outputs as they come, then "done"), the outputs an
 // nbformat notebook would hold, the status, usage and budgets. Pure bookkeeping: no I/O, no
 // timers; the HTTP side (api/execution_runner) feeds it the messages answering its request.
-#include "executions/execute_request.hpp"
 #include "executions/output_budget.hpp"
 #include "protocol/kernel_message.hpp"
 
@@ -33,8 +32,8 @@ public:
     };
 
     // `budget`: the text and image bytes this execution may keep.
-    execution(std::string id, std::string msg_id, const execute_params& params,
-              output_budget budget, clock::time_point now = clock::now());
+    execution(std::string id, std::string msg_id, output_budget budget,
+              clock::time_point now = clock::now());
 
     const std::string& id() const { return m_id; }
     const std::string& msg_id() const { return m_msg_id; }

@@ -38,8 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             // The 400 the API answers with.
         }
     }
-    gateway::execute_params params;
-    gateway::execution model("id", "parent", params, gateway::output_budget(64, 64));
+    gateway::execution model("id", "parent", gateway::output_budget(64, 64));
     for (std::size_t i = 1; i + 3 < fields.size(); i += 4)
     {
         gateway::kernel_message message{fields[i],     fields[i + 1], R"({"msg_id":"parent"})",

@@ -32,7 +32,7 @@ kernel_message reply(const json& content, const std::string& session = "kernel",
 
 execution run(std::size_t text = 1000, std::size_t image = 1000)
 {
-    return execution("e", "m", execute_params{}, output_budget(text, image));
+    return execution("e", "m", output_budget(text, image));
 }
 
 std::string finish(execution& e, const json& reply_content)
