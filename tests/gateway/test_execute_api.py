@@ -448,3 +448,14 @@ def test_one_shot_bad_bodies(gw, body, field):
 def test_one_shot_unknown_kernelspec_is_404(gw):
     status, answer, _ = gw.request("POST", "/api/execute", {"code": "1", "kernel": "nope"})
     assert status == 404 and "nope" in answer["message"]
+
+
+def test_timeout_never_exceeds_the_server_cap():
+    capped = Gateway("--cell-timeout-cap", "1")
+    try:
+        kernel = capped.request("POST", "/api/kernels", {})[1]["id"]
+        body = execute(capped, kernel, {"code": "import time\ntime.sleep(60)", "timeout": 30})[1]
+        assert body["status"] == "timeout"
+        assert "limit of 1 s" in body["error"]["evalue"]
+    finally:
+        capped.stop()
