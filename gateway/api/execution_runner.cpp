@@ -1,6 +1,7 @@
 #include "api/execution_runner.hpp"
 
 #include "api/execution_registry.hpp"
+#include "cellbox/bounded_json.hpp"
 #include "protocol/connection_info.hpp"
 #include "protocol/message_builder.hpp"
 #include "protocol/message_fields.hpp"
@@ -73,6 +74,24 @@ bool execution_runner::start()
     {
         return false;
     }
+    if (m_params.stdin_lines)
+    {
+        // The kernel sends input_request on its stdin socket to this session's routing id,
+        // and ZeroMQ drops it if the session's stdin socket, opened by the attach just now,
+        // has not finished connecting. A kernel_info round trip on the session first gives it
+        // that time.
+        kernel_message probe =
+            make_request("shell", "kernel_info_request", json::object(), session_id());
+        m_probe_id = string_field(json::parse(probe.header), "msg_id");
+        ctx->kernels.send(m_kernel_id, connection(), std::move(probe));
+        return true;
+    }
+    send_cell(*ctx);
+    return true;
+}
+
+void execution_runner::send_cell(api_context& ctx)
+{
     json content = {{"code", m_params.code},
                     {"silent", false},
                     {"store_history", m_params.store_history},
@@ -90,8 +109,7 @@ bool execution_runner::start()
         // path as a WebSocket client's metadata.cellbox.timeout.
         request.metadata = json{{"cellbox", {{"timeout", *m_params.timeout}}}}.dump();
     }
-    ctx->kernels.send(m_kernel_id, connection(), std::move(request));
-    return true;
+    ctx.kernels.send(m_kernel_id, connection(), std::move(request));
 }
 
 void execution_runner::watch(const std::weak_ptr<watcher>& w)
@@ -131,6 +149,15 @@ void execution_runner::on_kernel_message(const kernel_message& message)
         return;
     }
     const message_info info = describe(message);
+    if (!m_probe_id.empty() && message.channel == "shell" && info.parent_msg_id == m_probe_id)
+    {
+        m_probe_id.clear(); // any answer, even the gateway's error: the cell goes now
+        if (auto ctx = m_ctx.lock())
+        {
+            send_cell(*ctx);
+        }
+        return;
+    }
     if (info.parent_msg_id != m_model.msg_id())
     {
         return; // other clients' cells, or earlier executions of the shared session
@@ -189,6 +216,9 @@ void execution_runner::answer_input(const kernel_message& request)
     {
         line = (*m_params.stdin_lines)[m_next_stdin++];
     }
+    const auto content = parse_json_bounded(request.content);
+    m_model.echo_input(content.is_object() ? string_field(content, "prompt") : std::string(), line);
+    notify();
     kernel_message reply =
         make_request("stdin", "input_reply", {{"value", line}, {"status", "ok"}}, session_id());
     reply.parent_header = request.header;

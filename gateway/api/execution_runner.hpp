@@ -52,6 +52,7 @@ public:
     void kernel_removed();
 
 private:
+    void send_cell(api_context& ctx);
     void drain();
     void on_kernel_message(const kernel_message& message);
     void answer_input(const kernel_message& request);
@@ -65,6 +66,7 @@ private:
     execute_params m_params;
     execution m_model;
     std::size_t m_next_stdin = 0;
+    std::string m_probe_id; // the kernel_info_request sent before a cell that reads stdin
     bool m_attached = false;
     bool m_interrupt_pending = false;
     std::vector<std::weak_ptr<watcher>> m_watchers;

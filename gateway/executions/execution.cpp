@@ -339,6 +339,14 @@ void execution::on_reply(const json& header, const json& content, const json& me
     }
 }
 
+void execution::echo_input(const std::string& prompt, const std::string& value)
+{
+    if (!m_done)
+    {
+        on_stream({{"name", "stdout"}, {"text", prompt + value + "\n"}});
+    }
+}
+
 void execution::end_died(const std::string& ename, const std::string& evalue, clock::time_point now)
 {
     if (m_done)

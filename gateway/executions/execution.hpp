@@ -41,6 +41,9 @@ public:
     // An iopub or shell message whose parent is this execution's request. Returns whether
     // anything changed (new events, the end).
     bool on_message(const kernel_message& message, clock::time_point now = clock::now());
+    // input() was answered with `value`: shown on stdout after its prompt, as a terminal would
+    // (the kernel itself prints neither).
+    void echo_input(const std::string& prompt, const std::string& value);
     // The execution ends without its answer (the kernel went away).
     void end_died(const std::string& ename, const std::string& evalue,
                   clock::time_point now = clock::now());

@@ -181,8 +181,9 @@ def test_stdin_answers_input_in_order(gw, kernel):
     body = execute(gw, kernel, {"code": "print(input('a? '), input(), input())",
                                 "stdin": ["one", "two"]})[1]
     assert body["status"] == "ok"
-    # Past the given lines input() reads an empty line.
-    assert body["stdout"].endswith("one two \n")
+    # Each answer is echoed after its prompt, as a terminal shows it; past the given lines
+    # input() reads an empty line.
+    assert body["stdout"] == "a? one\ntwo\n\none two \n"
 
 
 def test_input_without_stdin_is_refused_by_the_kernel(gw, kernel):
