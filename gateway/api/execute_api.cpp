@@ -123,6 +123,8 @@ void follow(const std::shared_ptr<api_context>& ctx, http_call call)
     }
     catch (const std::exception&)
     {
+        log::warn("bad execution resume point",
+                  {{"kernel", kernel_id}, {"user", call.who.user}, {"execution", execution_id}});
         call.respond->send(error_response(call.req, http::status::bad_request,
                                           "from and Last-Event-ID must be event numbers"));
         return;

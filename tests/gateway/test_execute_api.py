@@ -275,6 +275,10 @@ def test_resuming_after_a_dropped_connection_replays_and_follows(gw, kernel):
     sse = open_stream(gw, location, method="GET", accept="text/event-stream",
                       headers={"Last-Event-ID": "0"})
     assert [name for name, _, _ in sse_events(sse)] == ["stream", "done"]
+    # Or ?from=N, the first event wanted.
+    again = open_stream(gw, location + "?from=1", method="GET")
+    assert [e["type"] for e in ndjson_events(again)] == ["stream", "done"]
+    assert gw.request("GET", location + "?from=abc")[0] == 400
     # And the whole answer once it is over.
     status, body, _ = gw.request("GET", location)
     assert status == 200 and body["stdout"] == "one\ntwo\n" and len(body["outputs"]) == 1
