@@ -23,6 +23,11 @@ using json = nlohmann::json;
 // three sockets and a replay buffer each for replay_timeout after it ended).
 constexpr const char* execute_session = "cellbox-execute";
 
+// An interrupt the cell has not answered this long after it is sent again, this many times
+// in all.
+constexpr auto reinterrupt_after = std::chrono::seconds(1);
+constexpr int max_interrupts = 3;
+
 // A reply without its idle status this long after it: the cell is over anyway.
 constexpr auto idle_grace = std::chrono::seconds(2);
 
@@ -44,7 +49,7 @@ execution_runner::execution_runner(const std::shared_ptr<api_context>& ctx, std:
     : kernel_client(std::move(user), execute_session, ctx->options.ws_max_outbox_bytes), m_ctx(ctx),
       m_io(ctx->io), m_kernel_id(std::move(kernel_id)), m_params(std::move(params)),
       m_model(random_hex(16), random_hex(16), budget_for(*ctx, m_params)), m_grace(m_io),
-      m_expiry(m_io)
+      m_reinterrupt(m_io), m_expiry(m_io)
 {
 }
 
@@ -240,6 +245,7 @@ void execution_runner::notify()
 void execution_runner::ended()
 {
     m_grace.cancel();
+    m_reinterrupt.cancel();
     if (m_attached)
     {
         m_attached = false;
@@ -283,11 +289,34 @@ void execution_runner::interrupt()
         m_interrupt_pending = true;
         return;
     }
-    if (auto ctx = m_ctx.lock())
+    send_interrupt();
+}
+
+void execution_runner::send_interrupt()
+{
+    auto ctx = m_ctx.lock();
+    if (!ctx || m_model.replied())
     {
-        log::info("execution interrupted", {{"kernel", m_kernel_id}, {"execution", id()}});
-        ctx->kernels.interrupt(m_kernel_id);
+        return;
     }
+    log::info("execution interrupted",
+              {{"kernel", m_kernel_id}, {"execution", id()}, {"attempt", m_interrupts + 1}});
+    ctx->kernels.interrupt(m_kernel_id);
+    // The kernel takes SIGINT only while it runs code: one that lands between the cell's
+    // execute_input and its first line is lost. Sent again while the cell has not answered.
+    if (++m_interrupts >= max_interrupts)
+    {
+        return;
+    }
+    m_reinterrupt.expires_after(reinterrupt_after);
+    m_reinterrupt.async_wait(
+        [weak = weak_from_this()](const boost::system::error_code& error)
+        {
+            if (auto self = weak.lock(); self && !error)
+            {
+                self->send_interrupt();
+            }
+        });
 }
 
 void execution_runner::client_left()

@@ -53,6 +53,7 @@ public:
 
 private:
     void send_cell(api_context& ctx);
+    void send_interrupt();
     void drain();
     void on_kernel_message(const kernel_message& message);
     void answer_input(const kernel_message& request);
@@ -72,6 +73,8 @@ private:
     std::vector<std::weak_ptr<watcher>> m_watchers;
     // After the reply, how long to wait for the idle status that closes the cell.
     boost::asio::steady_timer m_grace;
+    boost::asio::steady_timer m_reinterrupt;
+    int m_interrupts = 0;
     boost::asio::steady_timer m_expiry;
 };
 
