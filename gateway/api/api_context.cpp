@@ -1,27 +1,33 @@
 #include "api/api_context.hpp"
 
+#include "api/execution_registry.hpp"
 #include "protocol/message_builder.hpp"
 
 namespace cellbox::gateway
 {
 
-std::shared_ptr<api_context> make_api_context(const server_options& options,
+std::shared_ptr<api_context> make_api_context(boost::asio::io_context& io,
+                                              const server_options& options,
                                               const kernelspec_catalog& specs,
                                               kernel_manager& kernels)
 {
-    auto ctx = std::make_shared<api_context>(api_context{options,
-                                                         specs,
-                                                         kernels,
-                                                         {},
-                                                         iso8601_now(),
-                                                         std::string(),
-                                                         cors_policy(options.allow_origin)});
+    auto ctx = std::make_shared<api_context>(
+        api_context{options,
+                    specs,
+                    kernels,
+                    {},
+                    iso8601_now(),
+                    std::string(),
+                    cors_policy(options.allow_origin),
+                    io,
+                    std::make_shared<execution_registry>(options.max_executions_per_kernel)});
     kernels.on_removed(
         [weak = std::weak_ptr<api_context>(ctx)](const std::string& kernel_id)
         {
             if (auto alive = weak.lock())
             {
                 alive->sessions.remove_kernel(kernel_id);
+                alive->executions->remove_kernel(kernel_id);
             }
         });
     return ctx;

@@ -8,11 +8,14 @@
 #include "kernels/kernelspec_catalog.hpp"
 #include "kernels/session_registry.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
 
 namespace cellbox::gateway
 {
+
+class execution_registry;
 
 struct api_context
 {
@@ -20,13 +23,18 @@ struct api_context
     const kernelspec_catalog& specs;
     kernel_manager& kernels;
     session_registry sessions;
-    std::string started;       // ISO 8601, for /api/status
-    std::string last_activity; // of the last API request ("" before the first)
-    cors_policy cors;          // the WebSocket Origin check
+    std::string started;         // ISO 8601, for /api/status
+    std::string last_activity;   // of the last API request ("" before the first)
+    cors_policy cors;            // the WebSocket Origin check
+    boost::asio::io_context& io; // the server's thread, for timers and posting to it
+    // The execute API's executions, per kernel.
+    std::shared_ptr<execution_registry> executions;
 };
 
-// Removes a kernel's sessions when the kernel goes (shut down, culled, failed to start).
-std::shared_ptr<api_context> make_api_context(const server_options& options,
+// Removes a kernel's sessions and executions when the kernel goes (shut down, culled, failed to
+// start).
+std::shared_ptr<api_context> make_api_context(boost::asio::io_context& io,
+                                              const server_options& options,
                                               const kernelspec_catalog& specs,
                                               kernel_manager& kernels);
 

@@ -2,6 +2,7 @@
 
 #include "api/channels_api.hpp"
 #include "api/contents_api.hpp"
+#include "api/execute_api.hpp"
 #include "api/kernels_api.hpp"
 #include "api/kernelspecs_api.hpp"
 #include "api/sessions_api.hpp"
@@ -21,6 +22,7 @@ router api_routes(const std::shared_ptr<api_context>& ctx)
     add_channels_api(routes, ctx);
     add_static_api(routes, ctx);
     add_contents_api(routes, ctx);
+    add_execute_api(routes, ctx);
     return routes;
 }
 

@@ -339,6 +339,16 @@ std::vector<setting> settings_of(serve_settings& s)
          "Most /api/sessions bound to one kernel (0: no limit)"},
         {"max_sessions_per_user", &server.max_sessions_per_user,
          "Most /api/sessions of one user (0: no limit)"},
+        {"execution_keep", &server.execution_keep_s,
+         "Seconds a finished execution of the execute API is kept for clients that come back"},
+        {"max_executions_per_kernel", &server.max_executions_per_kernel,
+         "Executions of the execute API kept per kernel, running or finished (0: no limit)"},
+        {"execute_max_output_bytes", &server.execute_max_output_bytes,
+         "Default and largest text budget of one execution (max_output_bytes), bytes"},
+        {"execute_max_image_bytes", &server.execute_max_image_bytes,
+         "Default and largest image budget of one execution (max_image_bytes), bytes"},
+        {"execute_keepalive", &server.execute_keepalive_s,
+         "Seconds between keepalives while an execution stream is silent (0: none)"},
         {"first_user_uid", &manager.first_user_uid,
          "Sandbox uid of the first user; each new user gets the next one"},
         {"max_message_bytes", &server.max_message_bytes,
@@ -513,6 +523,8 @@ void finish_settings(serve_settings& s)
     require(s.server.keyfile.empty() || !s.server.certfile.empty(), "keyfile", "needs certfile");
     require(s.replay_timeout_s >= 0, "replay_timeout", "must not be negative");
     require(s.server.ws_ping_interval_s >= 0, "ws_ping_interval", "must not be negative");
+    require(s.server.execution_keep_s >= 0, "execution_keep", "must not be negative");
+    require(s.server.execute_keepalive_s >= 0, "execute_keepalive", "must not be negative");
     require(s.server.http_header_timeout_s >= 0, "http_header_timeout", "must not be negative");
     require(s.server.http_body_timeout_s >= 0, "http_body_timeout", "must not be negative");
     require(s.server.http_write_timeout_s > 0, "http_write_timeout", "must be more than 0");

@@ -95,7 +95,7 @@ int serve(const cg::serve_settings& settings)
     try
     {
         front.emplace(io, net::ip::tcp::endpoint{net::ip::make_address(settings.ip), settings.port},
-                      options, cg::api_routes(cg::make_api_context(options, specs, kernels)));
+                      options, cg::api_routes(cg::make_api_context(io, options, specs, kernels)));
     }
     catch (const cg::tls_config_error& e)
     {

@@ -55,6 +55,15 @@ struct server_options
     // many while a tenant's requests cannot make the gateway hold an unbounded list.
     int max_sessions_per_kernel = 64;
     int max_sessions_per_user = 256;
+    // The execute API: a finished execution is kept this long for clients that come back;
+    // at most this many per kernel, running or kept (0: no limit).
+    double execution_keep_s = 300;
+    std::size_t max_executions_per_kernel = 32;
+    // The default and the largest output budgets of one execution: text, images (bytes).
+    std::size_t execute_max_output_bytes = std::size_t(4) << 20;
+    std::size_t execute_max_image_bytes = std::size_t(8) << 20;
+    // Seconds between keepalives while an execution stream is silent (0: none).
+    double execute_keepalive_s = 15;
     // Connections held at once, in all and per client address (IPv6: per /64); more are
     // refused at accept (0: no limit). See README, "Connection limits".
     int max_connections = 4096;

@@ -195,8 +195,30 @@ def seeds():
                                    {"kty": "EC", "use": "enc", "crv": "P-256"}]}),
         "bad-types": compact({"keys": [{"kty": 5, "crv": ["P-256"]}]}),
     }
+    def fields(*parts):
+        return b"\0".join(p if isinstance(p, bytes) else compact(p) for p in parts)
+
+    execute = {
+        "body": compact({"code": "print(1)", "timeout": 5, "stdin": ["a"],
+                         "store_history": False, "max_output_bytes": 100}),
+        "one-shot": compact({"code": "1", "kernel": "cellbox-python",
+                             "files": {"a/b.txt": "x", "../c": "y"}}),
+        "messages": fields(
+            {"code": "1"},
+            b"iopub", {"msg_type": "stream"}, {"name": "stdout", "text": "z" * 300}, {},
+            b"iopub", {"msg_type": "display_data"},
+            {"data": {"image/png": "AAAA", "text/plain": "x"}, "transient": {"display_id": "d"}},
+            {},
+            b"iopub", {"msg_type": "update_display_data"},
+            {"data": {"text/plain": "y"}, "transient": {"display_id": "d"}}, {},
+            b"iopub", {"msg_type": "clear_output"}, {"wait": True}, {},
+            b"shell", {"msg_type": "execute_reply", "session": "k"},
+            {"status": "error", "ename": "CellTimeoutError", "traceback": ["a"]},
+            {"cellbox": {"cpu_ms": 1}},
+            b"iopub", {"msg_type": "status"}, {"execution_state": "idle"}, {}),
+    }
     return {"fuzz_http_request": http, "fuzz_content_path": content_path, "fuzz_jwks": jwks,
-            "fuzz_websocket_v1": v1,
+            "fuzz_execute_request": execute, "fuzz_websocket_v1": v1,
             "fuzz_websocket_legacy": legacy, "fuzz_json_check": json_check, "fuzz_jwt": jwt,
             "fuzz_wire_codec": wire, "fuzz_config": config, "fuzz_policy": policy,
             "fuzz_late_binding": late_binding, "fuzz_zygote_request": zygote,
