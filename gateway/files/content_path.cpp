@@ -1,50 +1,23 @@
 #include "files/content_path.hpp"
 
+#include "cellbox/percent_decoding.hpp"
+
 #include <cctype>
+#include <utility>
 
 namespace cellbox::gateway
 {
 namespace
 {
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-    {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f')
-    {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F')
-    {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 std::string percent_decode(std::string_view segment)
 {
-    std::string out;
-    out.reserve(segment.size());
-    for (std::size_t i = 0; i < segment.size(); ++i)
+    auto decoded = percent_decode_path(segment);
+    if (!decoded)
     {
-        if (segment[i] != '%')
-        {
-            out += segment[i];
-            continue;
-        }
-        const int high = i + 2 < segment.size() ? hex_value(segment[i + 1]) : -1;
-        const int low = i + 2 < segment.size() ? hex_value(segment[i + 2]) : -1;
-        if (high < 0 || low < 0)
-        {
-            throw content_path_error("malformed percent-encoding in the path");
-        }
-        out += static_cast<char>(high * 16 + low);
-        i += 2;
+        throw content_path_error("malformed percent-encoding in the path");
     }
-    return out;
+    return std::move(*decoded);
 }
 
 // One name, decoded: what may never become a file name beneath /work.

@@ -1,5 +1,7 @@
 #include "http/static_path.hpp"
 
+#include "cellbox/percent_decoding.hpp"
+
 #include <array>
 #include <utility>
 
@@ -8,54 +10,15 @@ namespace cellbox::gateway
 namespace
 {
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-    {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f')
-    {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F')
-    {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-// Strict: unlike query parameters, '+' stays '+' and a '%' without two hex digits is an error
-// (a lenient decoder is how "..%2f" tricks get through).
+// Strict (cellbox/percent_decoding.hpp), and no NUL: it ends a C path early.
 std::optional<std::string> decode_path(std::string_view raw)
 {
-    std::string out;
-    out.reserve(raw.size());
-    for (std::size_t i = 0; i < raw.size(); ++i)
+    auto decoded = percent_decode_path(raw);
+    if (!decoded || decoded->find('\0') != std::string::npos)
     {
-        if (raw[i] != '%')
-        {
-            out.push_back(raw[i]);
-            continue;
-        }
-        if (i + 2 >= raw.size())
-        {
-            return std::nullopt;
-        }
-        const int high = hex_value(raw[i + 1]);
-        const int low = hex_value(raw[i + 2]);
-        if (high < 0 || low < 0)
-        {
-            return std::nullopt;
-        }
-        if (high == 0 && low == 0)
-        {
-            return std::nullopt; // NUL ends a C path early
-        }
-        out.push_back(static_cast<char>(high * 16 + low));
-        i += 2;
+        return std::nullopt;
     }
-    return out;
+    return decoded;
 }
 
 std::string_view extension_of(std::string_view path)
