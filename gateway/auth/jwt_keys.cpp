@@ -124,11 +124,16 @@ std::string coordinate(const nlohmann::json& jwk, const char* field)
         throw std::runtime_error(std::string("a JWK without \"") + field + "\"");
     }
     std::string bytes = base64url_decode(value->get<std::string>());
-    if (bytes.size() != 32)
+    // RFC 7518 asks for the full 32 bytes, but widely used minting libraries (PyJWT before
+    // 2.8) write the coordinate as a minimal integer, without its leading zero bytes: one key
+    // in 128 would be refused at random. The integer is the same once padded back; OpenSSL
+    // still refuses a point that is not on the curve.
+    if (bytes.empty() || bytes.size() > 32)
     {
-        throw std::runtime_error(std::string("a P-256 JWK whose ") + field + " is not 32 bytes");
+        throw std::runtime_error(std::string("a P-256 JWK whose ") + field +
+                                 " is not 1 to 32 bytes");
     }
-    return bytes;
+    return std::string(32 - bytes.size(), '\0') + bytes;
 }
 
 pkey_ptr from_params(const char* type, OSSL_PARAM_BLD* builder)

@@ -248,9 +248,44 @@ def test_jwks_files_and_key_ids(keys, tmp_path):
         assert "2 keys: RS256 (kid r1) ES256 (kid e1)" in g.logs()
     finally:
         g.stop()
-    jwks.write_text(json.dumps({"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]}))
+    # A coordinate of 33 bytes: no P-256 key.
+    jwks.write_text(json.dumps({"keys": [{"kty": "EC", "crv": "P-256", "x": "A" * 44, "y": "AA"}]}))
     bad = subprocess.run([str(CELLBOX), "serve", "--port", "0", "--token", "t", "--pool-size", "0",
                           "--launch-pool-size", "0", "--work-dir", str(tmp_path / "w"),
                           "--runtime-dir", str(tmp_path / "r"), "--jwks-file", str(jwks)],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "jwks.json" in bad.stderr and "32 bytes" in bad.stderr
+
+
+def test_jwks_coordinates_without_their_leading_zeros(tmp_path):
+    """PyJWT before 2.8 writes a P-256 coordinate as a minimal integer, without its leading
+    zero bytes (one key in 128): the same key, accepted (padded back) rather than refused."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    while True:
+        key = ec.generate_private_key(ec.SECP256R1())
+        numbers = key.public_key().public_numbers()
+        if numbers.x < 1 << 248 or numbers.y < 1 << 248:
+            break
+
+    def minimal(n):
+        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    jwk = {"kty": "EC", "crv": "P-256", "kid": "z", "x": minimal(numbers.x),
+           "y": minimal(numbers.y)}
+    assert min(len(jwk["x"]), len(jwk["y"])) < 43, "a coordinate shorter than 32 bytes"
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [jwk]}))
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    g = Gateway("--pool-size", "0", "--launch-pool-size", "0", "--jwks-file", str(jwks))
+    try:
+        body = {"sub": "jwks-user", "exp": int(time.time()) + 600}
+        assert status_of(g, sign(private, "ES256", body, {"kid": "z"}))[0] == 200
+        other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        assert status_of(g, sign(other, "ES256", body, {"kid": "z"}))[0] == 403
+    finally:
+        g.stop()

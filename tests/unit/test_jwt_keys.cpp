@@ -36,9 +36,12 @@ TEST_CASE("JWKS: EC P-256 keys become PEM keys; other keys are skipped or refuse
     json off_curve = ec_jwk;
     off_curve["y"] = off_curve["x"]; // not a point of the curve
     CHECK_THROWS(parse_jwks(json{{"keys", {off_curve}}}.dump()));
+    json long_x = ec_jwk;
+    long_x["x"] = std::string(44, 'A'); // 33 bytes
+    CHECK_THROWS_WITH(parse_jwks(json{{"keys", {long_x}}}.dump()), Catch::Contains("32 bytes"));
     json short_x = ec_jwk;
-    short_x["x"] = "AA";
-    CHECK_THROWS_WITH(parse_jwks(json{{"keys", {short_x}}}.dump()), Catch::Contains("32 bytes"));
+    short_x["x"] = "AA"; // padded back to 32 bytes: then not a point of the curve
+    CHECK_THROWS(parse_jwks(json{{"keys", {short_x}}}.dump()));
     json p384 = ec_jwk;
     p384["crv"] = "P-384";
     CHECK_THROWS_WITH(parse_jwks(json{{"keys", {p384}}}.dump()), Catch::Contains("P-256"));
