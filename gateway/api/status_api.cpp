@@ -25,7 +25,8 @@ http_response metrics_response(api_context& ctx, const http_request& req)
     return res;
 }
 
-// jupyter_server's /api/status fields, and cellbox's own (version, kernels_by_state).
+// jupyter_server's /api/status fields, and cellbox's own (version, kernels_by_state, work,
+// pools).
 // A user's view counts only the user's kernels.
 json status_model(api_context& ctx, const identity& who)
 {
@@ -49,7 +50,9 @@ json status_model(api_context& ctx, const identity& who)
             {"kernels", kernels.size()},
             {"kernels_by_state", by_state},
             {"version", CELLBOX_VERSION},
-            {"work", ctx.kernels.users().usage_model(who)}};
+            {"work", ctx.kernels.users().usage_model(who)},
+            // How many sessions wait ready: what a start costs now (no tenant's data).
+            {"pools", ctx.kernels.pools()}};
 }
 
 } // namespace

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 
@@ -41,6 +42,15 @@ struct process_exit
     std::uint64_t serial = 0; // kernel_process::serial
     // What the sandbox said happened (none: it left no verdict).
     contract::decoded<contract::verdict> verdict;
+};
+
+// What a pool-backed backend has ready (GET /api/status).
+struct pool_figures
+{
+    std::string kernelspec;
+    const char* kind;  // "zygote" or "launch"
+    std::size_t ready; // sessions that answer and wait to be taken
+    std::size_t size;  // how many it keeps ready
 };
 
 class kernel_backend
@@ -72,6 +82,8 @@ public:
     bool on_child_exit(pid_t pid) { return on_child_exit_impl(pid); }
     // Server shutdown: what the backend runs for itself (zygotes, pooled sessions) stops.
     void stop() { stop_impl(); }
+    // Its pool, if it keeps one.
+    std::optional<pool_figures> pool() const { return pool_impl(); }
 
     // Where exits of handed-out processes are reported.
     void on_exit(exit_handler handler) { m_on_exit = std::move(handler); }
@@ -90,6 +102,7 @@ private:
     virtual void launch_impl(const launch_spec& spec, launch_handler done) = 0;
     virtual bool on_child_exit_impl(pid_t pid) { return report_exit(pid); }
     virtual void stop_impl() {}
+    virtual std::optional<pool_figures> pool_impl() const { return std::nullopt; }
 
     struct handed_out
     {

@@ -22,6 +22,11 @@ private:
     void launch_impl(const launch_spec& spec, launch_handler done) override;
     bool on_child_exit_impl(pid_t pid) override;
     void stop_impl() override { m_pool->stop(); }
+    std::optional<pool_figures> pool_impl() const override
+    {
+        return pool_figures{m_kernelspec, "launch", m_pool->ready_sessions(),
+                            m_pool->target_size()};
+    }
 
     std::string m_kernelspec;
     std::unique_ptr<launcher_pool> m_pool;

@@ -56,6 +56,9 @@ public:
     std::optional<taken> take();
     // Binds a taken session to its user over `link`: /work and the memory limit.
     void go(int link, const contract::late_binding_request& binding, go_handler done);
+    // Kernels ready to hand out now, and how many the pool keeps (0 once it gave up).
+    std::size_t ready_sessions() const { return m_pool.ready_count(); }
+    std::size_t target_size() const { return m_disabled ? 0 : m_size; }
     // SIGCHLD: true if `pid` was a pooled session (forgotten and replaced).
     bool on_child_exit(pid_t pid);
     // Server shutdown: every pooled session stops; nothing is left behind.

@@ -56,6 +56,8 @@ public:
     void remove_all();
 
     std::size_t size() const { return m_sessions.size(); }
+    // How many have answered and wait to be taken.
+    std::size_t ready_count() const;
     // Whether the pooled session `pid` has answered.
     bool is_ready(pid_t pid) const;
     std::vector<pid_t> pids() const;
@@ -68,7 +70,6 @@ private:
         bool ready = false;
         std::chrono::steady_clock::time_point started;
     };
-    std::size_t ready_count() const;
 
     boost::asio::io_context& m_io;
     zmq::context_t& m_zmq;

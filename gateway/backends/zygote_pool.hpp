@@ -79,6 +79,9 @@ public:
     void kill(pid_t pid);
 
     bool ready() const { return m_connection.has_value(); }
+    // Sessions ready to hand out now, and how many the pool keeps.
+    std::size_t ready_sessions() const { return m_pool.ready_count(); }
+    std::size_t target_size() const { return m_options.size; }
     // A session handed out ended (exit event, or the zygote died): its pid.
     std::function<void(pid_t)> on_session_exit;
     // SIGCHLD: true if `pid` was the zygote (it is restarted).

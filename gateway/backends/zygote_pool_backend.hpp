@@ -22,6 +22,11 @@ private:
     void launch_impl(const launch_spec& spec, launch_handler done) override;
     bool on_child_exit_impl(pid_t pid) override { return m_pool->on_child_exit(pid); }
     void stop_impl() override;
+    std::optional<pool_figures> pool_impl() const override
+    {
+        return pool_figures{m_kernelspec, "zygote", m_pool->ready_sessions(),
+                            m_pool->target_size()};
+    }
 
     void hand_over(const launch_spec& spec, taken_session claimed, launch_handler done);
     void spawn_cold(const launch_spec& spec, launch_handler done);

@@ -269,6 +269,22 @@ nlohmann::json kernel_manager::list(const identity& who) const
     return out;
 }
 
+nlohmann::json kernel_manager::pools() const
+{
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& backend : m_backends)
+    {
+        if (const auto pool = backend->pool())
+        {
+            out.push_back({{"kernelspec", pool->kernelspec},
+                           {"kind", pool->kind},
+                           {"ready", pool->ready},
+                           {"size", pool->size}});
+        }
+    }
+    return out;
+}
+
 std::map<std::string, int> kernel_manager::count_by_state() const
 {
     std::map<std::string, int> counts;

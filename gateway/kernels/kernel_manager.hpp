@@ -108,6 +108,8 @@ public:
     // How many kernels are in each execution_state of their model (for /api/status and
     // /metrics).
     std::map<std::string, int> count_by_state() const;
+    // Each pool's kernelspec, kind, ready sessions and size (for /api/status).
+    nlohmann::json pools() const;
     // Users' homes and their /work usage (for /api/status).
     const user_registry& users() const { return m_users; }
     // The caller's /work on the host, made and mounted if it is not yet (with the disk quota

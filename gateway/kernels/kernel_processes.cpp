@@ -318,48 +318,47 @@ void kernel_manager::process_exited(const process_exit& exit)
 namespace
 {
 
-// What to tell the user, from the sandbox's verdict (none: the launcher left none).
-std::pair<std::string, std::string>
-death_explanation(const contract::decoded<contract::verdict>& verdict,
-                  const std::string& memory_limit)
+// What happened, from the sandbox's verdict (none: the launcher left none).
+std::pair<std::string, std::string> death_cause(const contract::decoded<contract::verdict>& verdict,
+                                                const std::string& memory_limit)
 {
     const std::string kind = verdict ? verdict->kind : "";
-    const std::string lost = "; the kernel was restarted and its variables were lost";
     if (kind == "oom")
     {
         return {"MemoryLimitExceeded", "the kernel used more than its memory limit of " +
-                                           memory_limit + " and was killed" + lost};
+                                           memory_limit + " and was killed"};
     }
     if (kind == "signal" || kind == "seccomp")
     {
         return {"KernelDied",
                 "the kernel was killed by " +
-                    (verdict->signal != 0 ? contract::signal_name(verdict->signal) : "a signal") +
-                    lost};
+                    (verdict->signal != 0 ? contract::signal_name(verdict->signal) : "a signal")};
     }
     if (kind == "timeout_wall" || kind == "timeout_cpu")
     {
-        return {"CellTimeoutError", "the kernel ran past its time limit and was killed" + lost};
+        return {"CellTimeoutError", "the kernel ran past its time limit and was killed"};
     }
     if (verdict && verdict->exited())
     {
-        return {"KernelDied",
-                "the kernel exited with code " + std::to_string(verdict->exit_code) + lost};
+        return {"KernelDied", "the kernel exited with code " + std::to_string(verdict->exit_code)};
     }
-    return {"KernelDied", "the kernel died unexpectedly" + lost};
+    return {"KernelDied", "the kernel died unexpectedly"};
 }
 
 } // namespace
 
 void kernel_manager::handle_death(kernel& k, const contract::decoded<contract::verdict>& verdict)
 {
-    auto [ename, evalue] = death_explanation(verdict, format_byte_size(k.memory_bytes));
+    auto [ename, evalue] = death_cause(verdict, format_byte_size(k.memory_bytes));
     if (!k.kill_reason.empty())
     {
         ename = "CellTimeoutError";
-        evalue = std::exchange(k.kill_reason, {}) +
-                 "; the kernel was restarted and its variables were lost";
+        evalue = std::exchange(k.kill_reason, {});
     }
+    // What comes next, in the same sentence.
+    const bool restarts = m_options.restart_on_death && m_specs.find(k.name) != nullptr;
+    evalue += restarts ? "; the kernel was restarted and its variables were lost"
+                       : "; the kernel is dead and is not restarted (restart_on_death is off)";
     k.hard_deadline.reset();
     const bool out_of_memory = verdict && verdict->kind == "oom";
     log::warn("kernel died", {{"kernel", k.id},
@@ -396,7 +395,7 @@ void kernel_manager::handle_death(kernel& k, const contract::decoded<contract::v
         answer_with_error(k, answer.session_id, answer.request, ename, evalue);
     }
     k.reason = evalue;
-    if (!m_options.restart_on_death || m_specs.find(k.name) == nullptr)
+    if (!restarts)
     {
         k.lifecycle.move_to(lifecycle_state::dead);
         refuse_unanswered(k, "KernelDied", evalue);

@@ -125,6 +125,27 @@ def test_status_counts_kernels_and_connections(own_gateway):
     assert own_gateway.request("GET", "/api/status", token=None)[0] == 401
 
 
+def test_status_shows_the_pools_to_any_token(own_gateway):
+    """What a start costs now: each pool's kernelspec, kind, ready sessions and size, for a
+    user's token too (it says nothing of other tenants), matching the metric."""
+    user = jwt({"sub": "alice", "exp": int(time.time()) + 60})
+    deadline = time.monotonic() + 60
+    while True:
+        status, body, _ = own_gateway.request("GET", "/api/status", token=user)
+        assert status == 200
+        pools = {p["kernelspec"]: p for p in body["pools"]}
+        python = pools.get("cellbox-python")
+        if python and python["ready"] == python["size"]:
+            break
+        assert time.monotonic() < deadline, f"the zygote pool did not fill: {body['pools']}"
+        time.sleep(0.2)
+    assert python["kind"] == "zygote" and python["size"] == 4, python  # --pool-size's default
+    ready = scrape(own_gateway)[("cellbox_pool_ready_sessions",
+                                  frozenset({("kernelspec", "cellbox-python")}))]
+    assert ready == python["ready"]
+    assert all(p["kind"] in ("zygote", "launch") for p in body["pools"]), body["pools"]
+
+
 def test_metrics_requires_the_admin_token(own_gateway):
     assert own_gateway.request("GET", "/metrics", token=None)[0] == 401
     assert own_gateway.request("GET", "/metrics", token="wrong")[0] == 403

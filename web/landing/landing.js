@@ -40,17 +40,8 @@
   window.cellbox.configure({ url: base, token });
 
   const bytes = (n) => (n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + ' GiB' : Math.round(n / (1 << 20)) + ' MiB');
-  // Pre-forked sessions ready, from /metrics: the admin's token only (the printed URL's).
-  async function pool() {
-    const res = await fetch(base + 'metrics', { headers: { Authorization: 'token ' + token } });
-    if (!res.ok) return 'shown to the admin token only';
-    const lines = (await res.text()).split('\n').filter((l) => l.startsWith('cellbox_pool_ready_sessions{'));
-    const ready = lines.map((l) => {
-      const name = (l.match(/kernelspec="([^"]*)"/) || [])[1];
-      return `${Number(l.trim().split(' ').pop())} ready (${name})`;
-    });
-    return ready.join(', ') || 'no pool';
-  }
+  // Sessions waiting ready, from /api/status (any token).
+  const pool = (pools) => (pools || []).map((p) => `${p.ready} ready (${p.kernelspec})`).join(', ') || 'no pool';
 
   async function health() {
     try {
@@ -60,7 +51,7 @@
       $('health-state').textContent = 'up since ' + s.started;
       $('health-kernels').textContent = `${s.kernels} (${Object.entries(s.kernels_by_state).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}), ${s.connections} connection(s)`;
       $('health-version').textContent = s.version;
-      $('health-pool').textContent = await pool();
+      $('health-pool').textContent = pool(s.pools);
     } catch (e) {
       $('health-state').textContent = 'unreachable: ' + e.message;
     }
