@@ -6,6 +6,7 @@
 //
 // SCENARIO: landing (the landing page at URL, ?token=...), embed (the example page at URL,
 // another origin than the gateway; JSON.extra: more cells {code, group} run after its own), xss (the example page, then JSON.payloads as new cells),
+// dead (the landing page at URL: a cell ends the kernel of a gateway that does not restart it),
 // firstresult (load URL, run its first cell: milliseconds from navigation to its output).
 // JSON.screenshot: a PNG of the page is written there at the end.
 import { chromium } from 'playwright-core';
@@ -177,6 +178,25 @@ async function xss(page) {
     .map((f) => ({ sandbox: f.getAttribute('sandbox'), readable: (() => { try { return f.contentDocument !== null; } catch { return false; } })() })));
 }
 
+// The landing page of a gateway that leaves dead kernels dead (--no-restart-on-death): a cell
+// that ends its kernel turns its status to "dead: <the gateway's reason>".
+async function dead(page) {
+  await page.goto(url);
+  await waitCellsIdle(page);
+  step('kernel idle');
+  await page.evaluate(async () => {
+    const pre = document.createElement('pre');
+    pre.id = 'fatal';
+    pre.textContent = 'import os\nos._exit(3)';
+    document.body.appendChild(pre);
+    await window.cellbox.mount(pre).run().catch(() => {});
+  });
+  await page.waitForFunction(() => document.getElementById('fatal').shadowRoot
+    .querySelector('[data-cellbox-status]').textContent.startsWith('dead'), null, { timeout: STEP });
+  step('dead');
+  result.fatal = (await cells(page)).find((c) => c.id === 'fatal');
+}
+
 async function firstresult(page) {
   const start = Date.now();
   await page.goto(url);
@@ -191,7 +211,7 @@ let page;
 let failed = false;
 try {
   page = await newPage(browser, { width: 1100, height: 1400, timeout: STEP, errors: result.console });
-  await ({ landing, embed, xss, firstresult })[scenario](page);
+  await ({ landing, embed, xss, dead, firstresult })[scenario](page);
 } catch (e) {
   failed = true;
   result.error = String(e && e.stack || e);

@@ -183,7 +183,7 @@ def test_landing_page_cells_run(servers, request):
     assert ADMIN_TOKEN not in report["addressBar"] and report["stored"], report["addressBar"]
     assert re.match(r"memory \d", report["limits"]), report["limits"]
     assert re.match(r"1 \(1 \w+\)", report["health"]), report["health"]  # /api/status
-    assert re.search(r"\d+ ready \(cellbox-python\)", report["pool"]), report["pool"]  # /metrics
+    assert re.search(r"\d+ ready \(cellbox-python\)", report["pool"]), report["pool"]  # /api/status
     assert report["console"] == [], report["console"]
 
 
@@ -260,3 +260,17 @@ def test_outputs_cannot_reach_the_page(servers):
         assert sink.hits == [], f"requests reached the sink: {sink.hits}"
     finally:
         sink.stop()
+
+
+def test_a_kernel_dead_for_good_says_why():
+    """With --no-restart-on-death, a cell that ends its kernel leaves it dead: the widget asks
+    the kernel's model after the gateway's KernelDied answer and shows the reason."""
+    gateway = Gateway("--no-restart-on-death")
+    try:
+        report = drive("dead", f"{gateway.url}/?token={ADMIN_TOKEN}")
+        fatal = report["fatal"]
+        assert fatal["status"].startswith("dead: the kernel exited with code 3"), fatal
+        assert "is not restarted" in fatal["status"], fatal
+        assert [e["ename"] for e in fatal["explained"]] == ["KernelDied"], fatal
+    finally:
+        gateway.stop()

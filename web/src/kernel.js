@@ -8,6 +8,8 @@ const RECONNECT_DELAYS = [250, 500, 1000, 2000, 4000, 8000];
 // About a minute and a half of trying; the gateway keeps a session's messages for its
 // --replay-timeout (300 s by default) anyway.
 const MAX_ATTEMPTS = 15;
+// The gateway's answers for a cell whose kernel died (explained errors).
+const DEATHS = new Set(['KernelDied', 'MemoryLimitExceeded', 'CellTimeoutError']);
 let counter = 0;
 
 function uuid() {
@@ -146,6 +148,7 @@ export class Kernel {
     if (!run) return;
     if (msg.channel === 'shell' && type === 'execute_reply') {
       run.reply = msg.content;
+      if (DEATHS.has(msg.content?.ename)) this.checkDead();
       this.settle(parent);
       // The idle status may have been lost with a dead kernel: do not wait for it forever.
       run.timer = setTimeout(() => { run.idle = true; this.settle(parent); }, 1500);
@@ -154,6 +157,17 @@ export class Kernel {
     if (msg.channel === 'iopub') {
       if (type === 'execute_input') { run.onStart?.(msg.content.execution_count); return; }
       run.onOutput(msg);
+    }
+  }
+
+  // The gateway answered for a kernel that died: it comes back (restarting) unless it is dead
+  // for good, which only its model says (no status message announces it).
+  async checkDead() {
+    try {
+      const model = await this.request('GET', `api/kernels/${encodeURIComponent(this.id)}`);
+      if (model && model.execution_state === 'dead') this.setStatus('dead', model.reason || 'the kernel died');
+    } catch {
+      // Gone or unreachable: the next request says so.
     }
   }
 
