@@ -18,12 +18,20 @@ trap 'rm -rf "$scratch"' EXIT
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1
 
-failed=()
+# Targets run side by side, one per CPU (FUZZ_JOBS), each single-threaded.
+jobs=${FUZZ_JOBS:-$(nproc)}
+
 targets=("$build"/fuzz/fuzz_*)
 [ -x "${targets[0]}" ] || { echo "no fuzz targets in $build/fuzz (make san-build)" >&2; exit 1; }
 for exe in "${targets[@]}"; do
   name=$(basename "$exe")
   [ -d "$seeds/$name" ] || { echo "fuzz $name: no seed corpus in $seeds/$name" >&2; exit 1; }
+done
+
+# One target; its report goes to $scratch/NAME.result, and NAME.failed marks a finding.
+fuzz_one() {
+  local exe=$1 name work log runs cov
+  name=$(basename "$exe")
   work=$scratch/$name
   [ "$keep" = --keep ] && work=$build/fuzz-corpus/$name
   mkdir -p "$work"
@@ -32,12 +40,31 @@ for exe in "${targets[@]}"; do
        -artifact_prefix="$build/fuzz-crashes/$name-" "$work" "$seeds/$name" >"$log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
-    echo "fuzz $name: ${runs:-?} runs in ${seconds}s, ${cov:-cov: ?}, no finding"
+    echo "fuzz $name: ${runs:-?} runs in ${seconds}s, ${cov:-cov: ?}, no finding" >"$scratch/$name.result"
   else
-    echo "fuzz $name: FINDING (log: $log; input: $build/fuzz-crashes/$name-*)"
-    grep -E '^(==[0-9]+==|SUMMARY|property violated|.*runtime error)|^ +#[0-9]+ ' "$log" | head -40
-    failed+=("$name")
+    { echo "fuzz $name: FINDING (log: $log; input: $build/fuzz-crashes/$name-*)"
+      grep -E '^(==[0-9]+==|SUMMARY|property violated|.*runtime error)|^ +#[0-9]+ ' "$log" | head -40
+    } >"$scratch/$name.result"
+    touch "$scratch/$name.failed"
   fi
+}
+
+running=0
+for exe in "${targets[@]}"; do
+  fuzz_one "$exe" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+done
+wait
+
+failed=()
+for exe in "${targets[@]}"; do
+  name=$(basename "$exe")
+  cat "$scratch/$name.result"
+  [ -e "$scratch/$name.failed" ] && failed+=("$name")
 done
 if [ ${#failed[@]} -ne 0 ]; then
   echo "fuzzing found problems in: ${failed[*]}" >&2
