@@ -30,6 +30,31 @@ bool kernel_backend::report_exit(pid_t pid)
     return true;
 }
 
+namespace
+{
+
+void discard_with_directory(kernel_process& process)
+{
+    process.discard();
+    std::error_code ignored;
+    std::filesystem::remove_all(process.directory(), ignored);
+}
+
+} // namespace
+
+void kernel_backend::bound(std::unique_ptr<kernel_process> process, pid_t pid,
+                           const std::string& kernel_id, bool ok, const std::string& error,
+                           const launch_handler& done)
+{
+    if (!ok)
+    {
+        discard_with_directory(*process);
+        done(nullptr, "handing over the pooled session failed: " + error);
+        return;
+    }
+    done(hand_out(std::move(process), pid, kernel_id), "");
+}
+
 void kernel_backend::abandon(std::unique_ptr<kernel_process> process)
 {
     if (!process)
@@ -44,9 +69,7 @@ void kernel_backend::abandon(std::unique_ptr<kernel_process> process)
             break;
         }
     }
-    process->discard();
-    std::error_code ignored;
-    std::filesystem::remove_all(process->directory(), ignored);
+    discard_with_directory(*process);
 }
 
 } // namespace cellbox::gateway

@@ -95,6 +95,10 @@ protected:
     // Hands out a process: its exit will be reported under `kernel_id`.
     std::unique_ptr<kernel_process> hand_out(std::unique_ptr<kernel_process> process, pid_t pid,
                                              const std::string& kernel_id);
+    // A pooled session's binding to its user answered: the process handed out to `done`, or
+    // discarded (its directory removed) and `done` told why.
+    void bound(std::unique_ptr<kernel_process> process, pid_t pid, const std::string& kernel_id,
+               bool ok, const std::string& error, const launch_handler& done);
 
 private:
     virtual const char* name_impl() const = 0;

@@ -2,8 +2,6 @@
 
 #include "telemetry/log.hpp"
 
-#include <filesystem>
-
 namespace cellbox::gateway
 {
 namespace
@@ -61,17 +59,7 @@ void launch_pool_backend::launch_impl(const launch_spec& spec, launch_handler do
     // The user's directory at /work, idmapped: their files are the session's.
     m_pool->go(link, {spec.workdir, contract::workdir_owner{spec.uid, spec.uid}, spec.memory_bytes},
                [this, process, pid, id = spec.kernel_id, done](bool ok, const std::string& error)
-               {
-                   if (!ok)
-                   {
-                       (*process)->discard();
-                       std::error_code ignored;
-                       std::filesystem::remove_all((*process)->directory(), ignored);
-                       done(nullptr, "handing over the pooled session failed: " + error);
-                       return;
-                   }
-                   done(hand_out(std::move(*process), pid, id), "");
-               });
+               { bound(std::move(*process), pid, id, ok, error, done); });
 }
 
 bool launch_pool_backend::on_child_exit_impl(pid_t pid)

@@ -2,8 +2,6 @@
 
 #include "telemetry/log.hpp"
 
-#include <filesystem>
-
 namespace cellbox::gateway
 {
 namespace
@@ -34,12 +32,6 @@ private:
     zygote_pool& m_pool;
     bool m_cold;
 };
-
-void remove_directory(const std::string& directory)
-{
-    std::error_code ignored;
-    std::filesystem::remove_all(directory, ignored);
-}
 
 } // namespace
 
@@ -81,16 +73,7 @@ void zygote_pool_backend::hand_over(const launch_spec& spec, taken_session claim
     // The user's directory at /work, idmapped: their files are the session's.
     m_pool->go(pid, {spec.workdir, contract::workdir_owner{spec.uid, spec.uid}, spec.memory_bytes},
                [this, process, pid, id = spec.kernel_id, done](bool ok, const std::string& error)
-               {
-                   if (!ok)
-                   {
-                       (*process)->discard();
-                       remove_directory((*process)->directory());
-                       done(nullptr, "handing over the pooled session failed: " + error);
-                       return;
-                   }
-                   done(hand_out(std::move(*process), pid, id), "");
-               });
+               { bound(std::move(*process), pid, id, ok, error, done); });
 }
 
 void zygote_pool_backend::spawn_cold(const launch_spec& spec, launch_handler done)
