@@ -25,12 +25,11 @@ configure: deps $(BUILD_DIR)/CMakeCache.txt
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Every suite; then the unit and gateway suites against the sanitized gateway, and each fuzz
-# target for FUZZ_SMOKE_SECONDS.
-test: build san-build
-	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
-	scripts/run-sanitized-tests.sh $(SAN_DIR)
-	scripts/run-fuzzers.sh $(SAN_DIR) $(FUZZ_SMOKE_SECONDS)
+# Every suite (the sanitizer build compiling beside them at nice 19); then the unit, gateway
+# and security suites against the sanitized gateway, and each fuzz target for
+# FUZZ_SMOKE_SECONDS.
+test: build
+	scripts/run-all-tests.sh $(BUILD_DIR) $(SAN_DIR) $(FUZZ_SMOKE_SECONDS)
 
 # -O1 and line tables only: what ASan's reports need (symbolized stacks), and the build is
 # the longest step of `make test` (Beast's templates instrumented: -O2 -g took 12% longer).
