@@ -194,12 +194,20 @@ private:
         }
         const std::string path = path_of(std::string(head.target()));
         begin_request(std::string(head.method_string()), path);
-        if (websocket::is_upgrade(head))
+        const auto relative = relative_path(path);
+        if (!relative)
         {
-            upgrade(std::move(head), relative_path(path));
+            log::warn("request refused: outside base_url",
+                      {{"path", path}, {"base_url", m_ctx->base_url}, {"remote", m_remote}});
+            send(error_response(head, http::status::not_found, "Not Found"));
             return;
         }
-        dispatch(std::move(head), relative_path(path));
+        if (websocket::is_upgrade(head))
+        {
+            upgrade(std::move(head), *relative);
+            return;
+        }
+        dispatch(std::move(head), *relative);
     }
 
     // A header over max_header_bytes. The client may still be sending the rest of it: send()
@@ -400,14 +408,25 @@ private:
                               {"remote", m_remote}});
     }
 
-    std::string relative_path(const std::string& path) const
+    // The path below base_url ("/api/kernels" for "/cb/api/kernels" under "/cb/"); nothing
+    // for a path outside it, which jupyter_server answers 404 too (it used to be routed as if
+    // it were under it).
+    std::optional<std::string> relative_path(const std::string& path) const
     {
-        const std::string& base = m_ctx->base_url;
-        if (base.size() > 1 && path.rfind(base, 0) == 0)
+        const std::string& base = m_ctx->base_url; // always ends with '/'
+        if (base.size() <= 1)
+        {
+            return path;
+        }
+        if (path.rfind(base, 0) == 0)
         {
             return "/" + path.substr(base.size());
         }
-        return path;
+        if (path.size() + 1 == base.size() && base.rfind(path, 0) == 0)
+        {
+            return std::string("/"); // "/cb" for "/cb/": the landing page
+        }
+        return std::nullopt;
     }
 
     // An authenticated request, its body read.

@@ -159,5 +159,12 @@ def test_pages_under_a_base_url(served):
         assert raw(gateway, "/cb/static/embed/app.js")[0] == 200
         assert raw(gateway, "/cb/static/../secret.txt")[0] == 400
         assert raw(gateway, "/cb/api/kernels")[0] == 401
+        assert raw(gateway, "/cb")[0] == 200  # the base without its slash: the landing page
+        # Outside the base: nothing, not the page or the API routed as if under it.
+        for outside in ("/", "/api/kernels", "/static/embed/app.js", "/cbx/api/kernels",
+                        "/c/api/kernels"):
+            status, _, body = raw(gateway, outside)
+            assert status == 404 and b'"message":"Not Found"' in body, outside
+        assert "outside base_url" in gateway.logs()
     finally:
         gateway.stop()
