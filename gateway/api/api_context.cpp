@@ -6,6 +6,9 @@
 namespace cellbox::gateway
 {
 
+// Two: one large file at a time does not queue every other user's small ones behind it.
+constexpr std::size_t file_io_threads = 2;
+
 std::shared_ptr<api_context> make_api_context(boost::asio::io_context& io,
                                               const server_options& options,
                                               const kernelspec_catalog& specs,
@@ -20,7 +23,8 @@ std::shared_ptr<api_context> make_api_context(boost::asio::io_context& io,
                     std::string(),
                     cors_policy(options.allow_origin),
                     io,
-                    std::make_shared<execution_registry>(options.max_executions_per_kernel)});
+                    std::make_shared<execution_registry>(options.max_executions_per_kernel),
+                    std::make_shared<boost::asio::thread_pool>(file_io_threads)});
     kernels.on_removed(
         [weak = std::weak_ptr<api_context>(ctx)](const std::string& kernel_id)
         {

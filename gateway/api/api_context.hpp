@@ -9,6 +9,7 @@
 #include "kernels/session_registry.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,9 @@ struct api_context
     boost::asio::io_context& io; // the server's thread, for timers and posting to it
     // The execute API's executions, per kernel.
     std::shared_ptr<execution_registry> executions;
+    // Where the contents API reads and writes files, off the server's thread (a 64 MiB file
+    // would hold up every other request there). Its work never holds the context itself.
+    std::shared_ptr<boost::asio::thread_pool> file_io;
 };
 
 // Removes a kernel's sessions and executions when the kernel goes (shut down, culled, failed to

@@ -3,6 +3,8 @@
 #include "files/work_tree.hpp"
 #include "telemetry/log.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <functional>
 
 namespace cellbox::gateway
@@ -17,21 +19,24 @@ using json = nlohmann::json;
 // The path of a route: everything after /api/contents (percent-encoded, as sent).
 constexpr const char* contents_path = "/api/contents{path:(?:/.*)?}";
 
+// One operation's request, run on a file I/O thread: nothing here belongs to the server's
+// thread.
 struct contents_call
 {
-    const http_call& call;
+    const http_request& req;
+    const std::string& base_url;
     content_path path;
     work_tree& tree;
 };
 
-http_response model_response(const api_context& ctx, const http_request& req, http::status status,
-                             const json& model, bool location)
+http_response model_response(const contents_call& c, http::status status, const json& model,
+                             bool location)
 {
-    http_response res = json_response(req, status, model);
+    http_response res = json_response(c.req, status, model);
     if (location)
     {
         res.set(http::field::location,
-                ctx.options.base_url + "api/contents/" + url_escape_path(model.value("path", "")));
+                c.base_url + "api/contents/" + url_escape_path(model.value("path", "")));
     }
     return res;
 }
@@ -86,32 +91,28 @@ content_path body_path(const json& body, const char* field)
     return content_path::from_api(found->get<std::string>());
 }
 
-void get_model(const api_context& ctx, contents_call c)
+http_response get_model(const contents_call& c)
 {
-    c.call.respond->send(model_response(ctx, c.call.req, http::status::ok,
-                                        c.tree.get(c.path, read_options_of(c.call.req)), false));
+    return model_response(c, http::status::ok, c.tree.get(c.path, read_options_of(c.req)), false);
 }
 
-void put_model(const api_context& ctx, contents_call c)
+http_response put_model(const contents_call& c)
 {
-    const json body = body_of(c.call.req);
+    const json body = body_of(c.req);
     if (body.empty())
     {
-        c.call.respond->send(model_response(ctx, c.call.req, http::status::created,
-                                            c.tree.create_empty(c.path), true));
-        return;
+        return model_response(c, http::status::created, c.tree.create_empty(c.path), true);
     }
     if (body.contains("copy_from"))
     {
         throw contents_error(400, "Cannot copy with PUT, only POST");
     }
     const saved_model saved = c.tree.save(c.path, body);
-    c.call.respond->send(model_response(ctx, c.call.req,
-                                        saved.created ? http::status::created : http::status::ok,
-                                        saved.model, true));
+    return model_response(c, saved.created ? http::status::created : http::status::ok, saved.model,
+                          true);
 }
 
-void post_model(const api_context& ctx, contents_call c)
+http_response post_model(const contents_call& c)
 {
     const json existing = [&]
     {
@@ -132,83 +133,99 @@ void post_model(const api_context& ctx, contents_call c)
     {
         throw contents_error(400, "Cannot POST to files, use PUT instead.");
     }
-    const json body = body_of(c.call.req);
+    const json body = body_of(c.req);
     const json model =
         body.contains("copy_from")
             ? c.tree.copy(body_path(body, "copy_from"), c.path)
             : c.tree.new_untitled(c.path, body.value("type", ""), body.value("ext", ""));
-    c.call.respond->send(model_response(ctx, c.call.req, http::status::created, model, true));
+    return model_response(c, http::status::created, model, true);
 }
 
-void patch_model(const api_context& ctx, contents_call c)
+http_response patch_model(const contents_call& c)
 {
-    const json body = body_of(c.call.req);
+    const json body = body_of(c.req);
     const json model = c.tree.rename(c.path, body_path(body, "path"));
-    c.call.respond->send(model_response(ctx, c.call.req, http::status::ok, model, true));
+    return model_response(c, http::status::ok, model, true);
 }
 
-void delete_model(const api_context&, contents_call c)
+http_response delete_model(const contents_call& c)
 {
     c.tree.remove(c.path);
-    c.call.respond->send(empty_response(c.call.req, http::status::no_content));
+    return empty_response(c.req, http::status::no_content);
 }
 
-using operation = void (*)(const api_context&, contents_call);
+using operation = http_response (*)(const contents_call&);
 
-// Every operation: the path checked, the caller's /work opened (mounted first if need be), the
-// operation run as the user; refusals answered with their status and logged.
+http_response refusal(const http_call& call, int status, const std::string& message)
+{
+    (status >= 500 ? log::error : log::warn)("contents request refused",
+                                             {{"user", call.who.user},
+                                              {"method", std::string(call.req.method_string())},
+                                              {"status", status},
+                                              {"reason", message}});
+    return error_response(call.req, static_cast<http::status>(status), message);
+}
+
+// The operation, as the user, beneath their /work; a refusal answered with its status.
+http_response run_operation(operation op, const http_call& call, const std::string& base_url,
+                            work_tree& tree)
+{
+    try
+    {
+        const content_path path = content_path::from_url(call.captures["path"]);
+        return op(contents_call{call.req, base_url, path, tree});
+    }
+    catch (const content_path_error& e)
+    {
+        return refusal(call, 400, e.what());
+    }
+    catch (const contents_error& e)
+    {
+        return refusal(call, e.status(), e.what());
+    }
+    catch (const json::exception& e)
+    {
+        return refusal(call, 400, std::string("bad model: ") + e.what());
+    }
+    catch (const std::exception& e)
+    {
+        // Nothing else is expected; the request still gets an answer, the server goes on,
+        // and the details (which may name host paths) stay in the log.
+        log::error("contents: unexpected error", {{"user", call.who.user}, {"error", e.what()}});
+        return refusal(call, 500, "unexpected error while serving /api/contents");
+    }
+}
+
+// Every operation: the caller's /work found (mounted first if need be) on the server's thread,
+// then the file work on a file I/O thread, so that reading or writing a large file never holds
+// up the other requests, and the answer posted back to the server's thread.
 http_handler contents_handler(const std::shared_ptr<api_context>& ctx, operation op)
 {
     return [ctx, op](http_call call)
     {
-        const auto refuse = [&](int status, const std::string& message)
-        {
-            (status >= 500 ? log::error : log::warn)(
-                "contents request refused", {{"user", call.who.user},
-                                             {"method", std::string(call.req.method_string())},
-                                             {"status", status},
-                                             {"reason", message}});
-            call.respond->send(
-                error_response(call.req, static_cast<http::status>(status), message));
-        };
+        user_registry::home home;
         try
         {
-            const content_path path = content_path::from_url(call.captures["path"]);
-            user_registry::home home;
-            try
-            {
-                home = ctx->kernels.home_of(call.who);
-            }
-            catch (const std::exception& e)
-            {
-                log::error("contents: the user's /work is not available",
-                           {{"user", call.who.user}, {"error", e.what()}});
-                refuse(503, "the user's /work is not available now");
-                return;
-            }
-            work_tree tree(home.workdir, home.uid, ctx->options.max_message_bytes);
-            op(*ctx, contents_call{call, path, tree});
-        }
-        catch (const content_path_error& e)
-        {
-            refuse(400, e.what());
-        }
-        catch (const contents_error& e)
-        {
-            refuse(e.status(), e.what());
-        }
-        catch (const json::exception& e)
-        {
-            refuse(400, std::string("bad model: ") + e.what());
+            home = ctx->kernels.home_of(call.who);
         }
         catch (const std::exception& e)
         {
-            // Nothing else is expected; the request still gets an answer, the server goes on,
-            // and the details (which may name host paths) stay in the log.
-            log::error("contents: unexpected error",
+            log::error("contents: the user's /work is not available",
                        {{"user", call.who.user}, {"error", e.what()}});
-            refuse(500, "unexpected error while serving /api/contents");
+            call.respond->send(refusal(call, 503, "the user's /work is not available now"));
+            return;
         }
+        boost::asio::post(
+            *ctx->file_io,
+            [op, call = std::move(call), home = std::move(home), &io = ctx->io,
+             base_url = ctx->options.base_url, max_bytes = ctx->options.max_message_bytes]
+            {
+                work_tree tree(home.workdir, home.uid, max_bytes);
+                auto answer =
+                    std::make_shared<http_response>(run_operation(op, call, base_url, tree));
+                boost::asio::post(io, [respond = call.respond, answer]
+                                  { respond->send(std::move(*answer)); });
+            });
     };
 }
 
