@@ -1,0 +1,241 @@
+#include "runner/parameters.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <regex>
+
+namespace cellbox::gateway::runner
+{
+namespace
+{
+
+using json = nlohmann::json;
+
+constexpr std::array<std::string_view, 35> python_keywords = {
+    "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
+    "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
+    "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
+    "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield"};
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF):
+// the notebook is JSON, which cannot carry anything else.
+bool valid_utf8(std::string_view text)
+{
+    std::size_t i = 0;
+    while (i < text.size())
+    {
+        const auto c = static_cast<unsigned char>(text[i]);
+        std::size_t extra = 0;
+        std::uint32_t code = 0;
+        if (c < 0x80)
+        {
+            ++i;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+        {
+            extra = 1;
+            code = c & 0x1Fu;
+        }
+        else if (c >= 0xE0 && c <= 0xEF)
+        {
+            extra = 2;
+            code = c & 0x0Fu;
+        }
+        else if (c >= 0xF0 && c <= 0xF4)
+        {
+            extra = 3;
+            code = c & 0x07u;
+        }
+        else
+        {
+            return false;
+        }
+        if (i + extra >= text.size())
+        {
+            return false;
+        }
+        for (std::size_t k = 1; k <= extra; ++k)
+        {
+            const auto next = static_cast<unsigned char>(text[i + k]);
+            if ((next & 0xC0u) != 0x80u)
+            {
+                return false;
+            }
+            code = (code << 6u) | (next & 0x3Fu);
+        }
+        if ((extra == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
+            (extra == 3 && (code < 0x10000 || code > 0x10FFFF)))
+        {
+            return false;
+        }
+        i += extra + 1;
+    }
+    return true;
+}
+
+void check_name(std::string_view name)
+{
+    if (!python_identifier(name))
+    {
+        throw parameter_error("parameter name \"" + python_string(name).substr(1) +
+                              " is not a Python identifier (letters, digits and _, not a "
+                              "keyword, not starting with a digit)");
+    }
+}
+
+void check_value(std::string_view name, std::string_view value)
+{
+    if (!valid_utf8(value))
+    {
+        throw parameter_error("parameter " + std::string(name) + ": the value is not valid UTF-8");
+    }
+}
+
+parameter string_parameter(std::string_view name, std::string_view value)
+{
+    return {std::string(name), json(std::string(value)), python_string(value)};
+}
+
+} // namespace
+
+bool python_identifier(std::string_view name)
+{
+    static const std::regex identifier("[A-Za-z_][A-Za-z0-9_]*");
+    if (name.empty() || name.size() > 256 ||
+        !std::regex_match(name.begin(), name.end(), identifier))
+    {
+        return false;
+    }
+    return std::find(python_keywords.begin(), python_keywords.end(), name) == python_keywords.end();
+}
+
+std::string python_string(std::string_view text)
+{
+    std::string out = "\"";
+    for (const char ch : text)
+    {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (ch)
+        {
+        case '\\':
+            out += "\\\\";
+            break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        default:
+            if (c < 0x20 || c == 0x7F)
+            {
+                std::array<char, 8> hex{};
+                std::snprintf(hex.data(), hex.size(), "\\x%02x", c);
+                out += hex.data();
+            }
+            else
+            {
+                out += ch; // UTF-8 is valid in Python 3 source
+            }
+        }
+    }
+    return out + "\"";
+}
+
+parameter raw_parameter(std::string_view name, std::string_view value)
+{
+    check_name(name);
+    check_value(name, value);
+    return string_parameter(name, value);
+}
+
+parameter parse_parameter(std::string_view name, std::string_view value)
+{
+    check_name(name);
+    check_value(name, value);
+    if (value == "True" || value == "False")
+    {
+        return {std::string(name), json(value == "True"), std::string(value)};
+    }
+    if (value == "None")
+    {
+        return {std::string(name), json(nullptr), "None"};
+    }
+    // Only forms that are Python literals as written (after a sign): "007" is an int for
+    // papermill but a syntax error in Python, so digits lose their leading zeros.
+    static const std::regex integer("([+-]?)0*([0-9]+)");
+    static const std::regex decimal(R"([+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?)");
+    static const std::regex special(R"(([+-]?)(nan|inf|infinity))", std::regex::icase);
+    std::match_results<std::string_view::const_iterator> match;
+    if (std::regex_match(value.begin(), value.end(), match, integer))
+    {
+        const std::string literal = (match[1] == "-" ? "-" : "") + match[2].str();
+        char* end = nullptr;
+        errno = 0;
+        const long long number = std::strtoll(literal.c_str(), &end, 10);
+        // Beyond 64 bits Python still has the exact integer; the metadata an approximation.
+        const json stored =
+            errno == ERANGE ? json(std::strtod(literal.c_str(), nullptr)) : json(number);
+        return {std::string(name), stored, literal};
+    }
+    if (std::regex_match(value.begin(), value.end(), match, decimal))
+    {
+        const std::string text(value);
+        return {std::string(name), json(std::strtod(text.c_str(), nullptr)),
+                text.front() == '+' ? text.substr(1) : text};
+    }
+    if (std::regex_match(value.begin(), value.end(), match, special))
+    {
+        std::string word = match[2].str();
+        std::transform(word.begin(), word.end(), word.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        const std::string sign = match[1] == "-" ? "-" : "";
+        const std::string canonical = sign + (word == "nan" ? "nan" : "inf");
+        // JSON has no NaN or infinity: the metadata keeps the word.
+        return {std::string(name), json(canonical), "float(\"" + canonical + "\")"};
+    }
+    return string_parameter(name, value);
+}
+
+std::string parameters_source(const std::vector<parameter>& parameters)
+{
+    std::map<std::string, std::size_t> last;
+    for (std::size_t i = 0; i < parameters.size(); ++i)
+    {
+        last[parameters[i].name] = i;
+    }
+    std::string source = "# Parameters\n";
+    for (std::size_t i = 0; i < parameters.size(); ++i)
+    {
+        if (last[parameters[i].name] == i)
+        {
+            source += parameters[i].name + " = " + parameters[i].literal + "\n";
+        }
+    }
+    return source;
+}
+
+json parameters_json(const std::vector<parameter>& parameters)
+{
+    json out = json::object();
+    for (const auto& p : parameters)
+    {
+        out[p.name] = p.value;
+    }
+    return out;
+}
+
+} // namespace cellbox::gateway::runner

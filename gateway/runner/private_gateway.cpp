@@ -1,0 +1,193 @@
+#include "runner/private_gateway.hpp"
+
+#include "runner/gateway_client.hpp"
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <poll.h>
+#include <random>
+#include <regex>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace cellbox::gateway::runner
+{
+namespace
+{
+
+std::string random_token()
+{
+    std::random_device device;
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string token;
+    for (int i = 0; i < 48; ++i)
+    {
+        token += digits[device() % 16];
+    }
+    return token;
+}
+
+// The first line serve prints on stdout (its URL), waiting at most `seconds`.
+std::string first_line(int fd, int seconds)
+{
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (line.find('\n') == std::string::npos && line.size() < 4096)
+    {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
+        pollfd p{fd, POLLIN, 0};
+        if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0)
+        {
+            break;
+        }
+        std::array<char, 512> buffer{};
+        const ssize_t n = read(fd, buffer.data(), buffer.size());
+        if (n <= 0)
+        {
+            break;
+        }
+        line.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+    return line;
+}
+
+} // namespace
+
+private_gateway::private_gateway(const std::string& program, const std::string& work_dir)
+    : m_token(random_token())
+{
+    std::string pattern = (std::filesystem::temp_directory_path() / "cellbox-run-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr)
+    {
+        throw gateway_error("cannot create a temporary directory for the private gateway");
+    }
+    m_dir = pattern;
+    std::vector<std::string> args = {
+        program,         "serve",
+        "--ip",          "127.0.0.1",
+        "--port",        "0",
+        "--runtime-dir", m_dir + "/run",
+        "--work-dir",    work_dir.empty() ? m_dir + "/work" : work_dir};
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e)
+    {
+        if (std::string_view(*e).rfind("CELLBOX_TOKEN=", 0) != 0)
+        {
+            env.emplace_back(*e);
+        }
+    }
+    env.push_back("CELLBOX_TOKEN=" + m_token);
+    std::vector<char*> argv;
+    std::vector<char*> envp;
+    for (auto& a : args)
+    {
+        argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    for (auto& e : env)
+    {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+
+    std::array<int, 2> out{};
+    if (pipe2(out.data(), O_CLOEXEC) != 0)
+    {
+        throw gateway_error("cannot create a pipe for the private gateway");
+    }
+    const std::string log = log_path();
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    sigset_t none;
+    sigemptyset(&none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (const int s : {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGCHLD})
+    {
+        sigaddset(&defaults, s);
+    }
+    posix_spawnattr_setsigmask(&attributes, &none); // the runner blocks signals in its threads
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                              POSIX_SPAWN_SETPGROUP);
+    const int spawned =
+        posix_spawn(&m_pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    close(out[1]);
+    m_stdout = out[0];
+    if (spawned != 0)
+    {
+        m_pid = -1;
+        stop();
+        throw gateway_error("cannot start " + program + " serve: " + std::strerror(spawned));
+    }
+    const std::string line = first_line(m_stdout, 60);
+    static const std::regex listening(R"(http://127\.0\.0\.1:([0-9]+)/)");
+    std::smatch match;
+    if (!std::regex_search(line, match, listening))
+    {
+        const std::string where = log;
+        stop();
+        throw gateway_error("the private `cellbox serve` did not start (its log: " + where + ")");
+    }
+    m_url = "http://127.0.0.1:" + match[1].str() + "/";
+}
+
+private_gateway::~private_gateway()
+{
+    stop();
+}
+
+void private_gateway::stop()
+{
+    if (m_pid > 0)
+    {
+        kill(m_pid, SIGTERM);
+        int status = 0;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+        while (waitpid(m_pid, &status, WNOHANG) == 0)
+        {
+            if (std::chrono::steady_clock::now() > deadline)
+            {
+                kill(m_pid, SIGKILL);
+                waitpid(m_pid, &status, 0);
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        m_pid = -1;
+    }
+    if (m_stdout >= 0)
+    {
+        close(m_stdout);
+        m_stdout = -1;
+    }
+    if (!m_dir.empty())
+    {
+        std::error_code ignored;
+        std::filesystem::remove_all(m_dir, ignored);
+        m_dir.clear();
+    }
+}
+
+} // namespace cellbox::gateway::runner
