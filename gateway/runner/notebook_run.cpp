@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <regex>
 
 namespace cellbox::gateway::runner
 {
@@ -69,8 +70,11 @@ public:
         const json body = kernel.empty() ? json::object() : json{{"name", kernel}};
         const http_answer answer = m_client.request("POST", "api/kernels", body.dump());
         const json parsed = parse_json_bounded(answer.body);
+        // The id goes into request paths: a gateway's answer must not steer them elsewhere.
+        static const std::regex kernel_id("[A-Za-z0-9-]{1,64}");
         if (answer.status != 201 || !parsed.is_object() || !parsed.contains("id") ||
-            !parsed["id"].is_string())
+            !parsed["id"].is_string() ||
+            !std::regex_match(parsed["id"].get_ref<const std::string&>(), kernel_id))
         {
             throw gateway_error("the gateway did not start a kernel" +
                                 (kernel.empty() ? std::string() : " \"" + kernel + "\"") +
