@@ -1,11 +1,13 @@
 #include "runner/parameters.hpp"
 
+#include "cellbox/quoted_string.hpp"
+#include "cellbox/utf8_decode.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <regex>
@@ -23,59 +25,22 @@ constexpr std::array<std::string_view, 35> python_keywords = {
     "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
     "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield"};
 
-// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF):
-// the notebook is JSON, which cannot carry anything else.
+// Whether `text` is well-formed UTF-8: the notebook is JSON, which cannot carry anything else.
 bool valid_utf8(std::string_view text)
 {
-    std::size_t i = 0;
-    while (i < text.size())
+    for (std::size_t i = 0; i < text.size();)
     {
-        const auto c = static_cast<unsigned char>(text[i]);
-        std::size_t extra = 0;
-        std::uint32_t code = 0;
-        if (c < 0x80)
+        if (static_cast<unsigned char>(text[i]) < 0x80)
         {
             ++i;
             continue;
         }
-        if (c >= 0xC2 && c <= 0xDF)
-        {
-            extra = 1;
-            code = c & 0x1Fu;
-        }
-        else if (c >= 0xE0 && c <= 0xEF)
-        {
-            extra = 2;
-            code = c & 0x0Fu;
-        }
-        else if (c >= 0xF0 && c <= 0xF4)
-        {
-            extra = 3;
-            code = c & 0x07u;
-        }
-        else
+        const std::size_t length = decode_utf8(text, i).second;
+        if (length == 0)
         {
             return false;
         }
-        if (i + extra >= text.size())
-        {
-            return false;
-        }
-        for (std::size_t k = 1; k <= extra; ++k)
-        {
-            const auto next = static_cast<unsigned char>(text[i + k]);
-            if ((next & 0xC0u) != 0x80u)
-            {
-                return false;
-            }
-            code = (code << 6u) | (next & 0x3Fu);
-        }
-        if ((extra == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
-            (extra == 3 && (code < 0x10000 || code > 0x10FFFF)))
-        {
-            return false;
-        }
-        i += extra + 1;
+        i += length;
     }
     return true;
 }
@@ -118,41 +83,9 @@ bool python_identifier(std::string_view name)
 
 std::string python_string(std::string_view text)
 {
-    std::string out = "\"";
-    for (const char ch : text)
-    {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (ch)
-        {
-        case '\\':
-            out += "\\\\";
-            break;
-        case '"':
-            out += "\\\"";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (c < 0x20 || c == 0x7F)
-            {
-                std::array<char, 8> hex{};
-                std::snprintf(hex.data(), hex.size(), "\\x%02x", c);
-                out += hex.data();
-            }
-            else
-            {
-                out += ch; // UTF-8 is valid in Python 3 source
-            }
-        }
-    }
-    return out + "\"";
+    // UTF-8 is valid in Python 3 source; control characters are escaped, so the literal
+    // stays on its line.
+    return quoted_string(text);
 }
 
 parameter raw_parameter(std::string_view name, std::string_view value)

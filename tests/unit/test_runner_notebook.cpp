@@ -61,7 +61,7 @@ TEST_CASE("string values become Python literals that cannot end early", "[runner
     CHECK(python_string("back\\") == "\"back\\\\\"");
     CHECK(python_string("x\n__import__('os')") == "\"x\\n__import__('os')\"");
     CHECK(python_string(std::string("nul\0x", 5)) == "\"nul\\x00x\"");
-    CHECK(python_string("\x7f\r\t") == "\"\\x7f\\r\\t\"");
+    CHECK(python_string("\x1b\r\t") == "\"\\x1b\\r\\t\"");
     CHECK(python_string("héllo ✓") == "\"héllo ✓\"");
     CHECK_THROWS_AS(parse_parameter("a", "\xff\xfe"), parameter_error);
     CHECK_THROWS_AS(parse_parameter("a", "\xed\xa0\x80"), parameter_error); // a surrogate
