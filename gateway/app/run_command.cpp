@@ -1,5 +1,6 @@
 #include "app/run_command.hpp"
 
+#include "runner/file_upload.hpp"
 #include "runner/gateway_client.hpp"
 #include "runner/notebook.hpp"
 #include "runner/notebook_run.hpp"
@@ -44,6 +45,7 @@ struct run_arguments
     std::string output;
     std::vector<std::string> parameters; // NAME VALUE pairs, flattened
     std::vector<std::string> raw_parameters;
+    std::vector<std::string> files;
     std::size_t jobs = 1;
     std::string url;
     std::string token;
@@ -393,6 +395,20 @@ int run(run_arguments& args)
         std::cerr << "cellbox run: " << e.what() << "\n";
         return exit_gateway;
     }
+    try
+    {
+        runner::upload_files(*client, args.files);
+    }
+    catch (const runner::upload_error& e)
+    {
+        std::cerr << "cellbox run: " << e.what() << "\n";
+        return exit_usage;
+    }
+    catch (const runner::gateway_error& e)
+    {
+        std::cerr << "cellbox run: " << e.what() << "\n";
+        return exit_gateway;
+    }
     runner::run_options options{args.kernel, args.timeout, args.allow_errors};
     runner::run_jobs(jobs.size(), args.jobs,
                      [&](std::size_t i)
@@ -435,12 +451,14 @@ void add_run_command(CLI::App& app)
                      "NAME VALUE: a parameter, typed as papermill does (True/False/None, "
                      "int, float, else str)")
         ->expected(2)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->allow_extra_args(false);
     command
         ->add_option("-r,--parameters-raw", args->raw_parameters,
                      "NAME VALUE: a parameter kept as a string")
         ->expected(2)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->allow_extra_args(false);
     command->add_option("-j,--jobs", args->jobs, "Notebooks run at once, each in its own kernel")
         ->check(CLI::Range(1, 64));
     command->add_option("--url", args->url,
@@ -453,6 +471,13 @@ void add_run_command(CLI::App& app)
     command->add_option("--work-dir", args->work_dir,
                         "Private gateway only: the users' /work directories (default: a "
                         "temporary one, removed at the end)");
+    command
+        ->add_option("--files", args->files,
+                     "A local file put into /work (by its name) before the notebooks run, "
+                     "through the contents API; repeat for more")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->allow_extra_args(false);
     command->add_flag("--allow-errors", args->allow_errors,
                       "Run every cell even after one fails (exit 0; errors stay in the output)");
     command->add_flag("--log-output", args->log_output, "Copy the cells' stdout/stderr to stderr");

@@ -39,7 +39,7 @@ def test_parameters_injected_after_the_parameters_cell(gateway, tmp_path):
 def test_parameters_open_a_notebook_without_a_parameters_cell(gateway, tmp_path):
     source = write(tmp_path, notebook("print(n * 2)"))
     out = tmp_path / "out.ipynb"
-    done = run(source, "-o", out, "-p", "n", "4", gateway=gateway)
+    done = run("-p", "n", "4", source, "-o", out, gateway=gateway)  # options before the notebook
     assert done.returncode == 0, done.stderr
     result = read(out)
     assert result.cells[0].metadata.tags == ["injected-parameters"]
@@ -140,6 +140,21 @@ def test_parallel_jobs_each_in_their_own_kernel(gateway, tmp_path):
     assert done.stderr.count(" ok, ") == 3
     status, kernels, _ = gateway.request("GET", "/api/kernels")
     assert status == 200 and kernels == []  # every kernel deleted
+
+
+def test_files_put_into_work(gateway, tmp_path):
+    data = tmp_path / "my data.csv"
+    data.write_text("a,b\n1,2\n")
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(bytes(range(256)))
+    source = write(tmp_path, notebook(
+        "print(open('my data.csv').read().splitlines()[1], open('blob.bin', 'rb').read() == bytes(range(256)))"))
+    out = tmp_path / "out.ipynb"
+    done = run(source, "-o", out, "--files", data, "--files", blob, gateway=gateway)
+    assert done.returncode == 0, done.stderr
+    assert stdout_of(code_cells(read(out))[0]) == "1,2 True\n"
+    missing = run(source, "-o", out, "--files", tmp_path / "absent.csv", gateway=gateway)
+    assert missing.returncode == 2 and "absent.csv" in missing.stderr
 
 
 def test_stdin_to_stdout(gateway):

@@ -110,6 +110,22 @@ def test_parameter_values_stay_literals(gateway, tmp_path, value):
     assert printed == repr(value) + "\nFalse\n"
 
 
+@pytest.mark.parametrize("name", ["%2e%2e", "..%2Fescape", "a%00b", "%2F%2Fetc%2Fpasswd"])
+def test_files_names_cannot_leave_work(gateway, tmp_path, name):
+    """--files with names that decode to paths out of /work: written under /work by that
+    literal name, nowhere else."""
+    local = tmp_path / name
+    local.write_text("payload")
+    path = notebook_file(tmp_path, "import os\nprint(sorted(os.listdir('.')))")
+    out = tmp_path / "out.ipynb"
+    done = run(path, "-o", out, "--files", local, url=gateway.url + "/")
+    assert done.returncode == 0, done.stderr
+    listed = nbformat.read(str(out), as_version=4).cells[0].outputs[0].text
+    assert repr(name) in listed
+    status, model, _ = gateway.request("GET", "/api/contents/" + name.replace("%", "%25"))
+    assert status == 200 and model["name"] == name
+
+
 def test_huge_output_cut_to_the_budget(gateway, tmp_path):
     """A cell printing 3 MB and one making 20 000 displays: cut to the budgets, notebook valid."""
     path = notebook_file(tmp_path, "print('x' * 3_000_000)",
