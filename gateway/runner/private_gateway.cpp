@@ -7,8 +7,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <poll.h>
 #include <random>
 #include <regex>
@@ -146,9 +149,13 @@ private_gateway::private_gateway(const std::string& program, const std::string& 
     std::smatch match;
     if (!std::regex_search(line, match, listening))
     {
-        const std::string where = log;
+        // The directory (and the log in it) goes with stop(): the log's end goes in the message.
+        std::ifstream log_file(log);
+        std::string text{std::istreambuf_iterator<char>(log_file), {}};
+        text = text.size() > 2000 ? text.substr(text.size() - 2000) : text;
         stop();
-        throw gateway_error("the private `cellbox serve` did not start (its log: " + where + ")");
+        throw gateway_error("the private `cellbox serve` did not start; its log ends with:\n" +
+                            text);
     }
     m_url = "http://127.0.0.1:" + match[1].str() + "/";
 }
