@@ -46,6 +46,7 @@ struct run_arguments
     std::vector<std::string> parameters; // NAME VALUE pairs, flattened
     std::vector<std::string> raw_parameters;
     std::vector<std::string> files;
+    std::vector<std::string> json_parameters;
     std::size_t jobs = 1;
     std::string url;
     std::string token;
@@ -228,6 +229,13 @@ std::vector<std::string> output_paths(const run_arguments& args)
 std::vector<runner::parameter> parse_parameters(const run_arguments& args)
 {
     std::vector<runner::parameter> parameters;
+    for (const auto& text : args.json_parameters)
+    {
+        for (auto& p : runner::parse_parameters_json(text))
+        {
+            parameters.push_back(std::move(p));
+        }
+    }
     for (std::size_t i = 0; i + 1 < args.parameters.size(); i += 2)
     {
         parameters.push_back(runner::parse_parameter(args.parameters[i], args.parameters[i + 1]));
@@ -457,6 +465,13 @@ void add_run_command(CLI::App& app)
         ->add_option("-r,--parameters-raw", args->raw_parameters,
                      "NAME VALUE: a parameter kept as a string")
         ->expected(2)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->allow_extra_args(false);
+    command
+        ->add_option("-y,--parameters-json", args->json_parameters,
+                     "JSON object of parameters (YAML's flow style), values may be lists and "
+                     "objects; before -p and -r, which win")
+        ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
         ->allow_extra_args(false);
     command->add_option("-j,--jobs", args->jobs, "Notebooks run at once, each in its own kernel")

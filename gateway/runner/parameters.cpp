@@ -1,5 +1,6 @@
 #include "runner/parameters.hpp"
 
+#include "cellbox/bounded_json.hpp"
 #include "cellbox/quoted_string.hpp"
 #include "cellbox/utf8_decode.hpp"
 
@@ -141,6 +142,61 @@ parameter parse_parameter(std::string_view name, std::string_view value)
         return {std::string(name), json(canonical), "float(\"" + canonical + "\")"};
     }
     return string_parameter(name, value);
+}
+
+std::string python_literal(const json& value)
+{
+    switch (value.type())
+    {
+    case json::value_t::null:
+        return "None";
+    case json::value_t::boolean:
+        return value.get<bool>() ? "True" : "False";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+        return value.dump();
+    case json::value_t::number_float:
+        return value.dump(); // JSON numbers are finite: "0.5", "1e+100" are Python floats
+    case json::value_t::string:
+        return python_string(value.get_ref<const std::string&>());
+    case json::value_t::array:
+    {
+        std::string out = "[";
+        for (const auto& item : value)
+        {
+            out += (out.size() > 1 ? ", " : "") + python_literal(item);
+        }
+        return out + "]";
+    }
+    case json::value_t::object:
+    {
+        std::string out = "{";
+        for (const auto& [key, item] : value.items())
+        {
+            out += (out.size() > 1 ? ", " : "") + python_string(key) + ": " + python_literal(item);
+        }
+        return out + "}";
+    }
+    default:
+        throw parameter_error("a parameter value is not JSON data");
+    }
+}
+
+std::vector<parameter> parse_parameters_json(std::string_view text)
+{
+    const json parsed = parse_json_bounded(text, max_parameter_depth);
+    if (parsed.is_discarded() || !parsed.is_object())
+    {
+        throw parameter_error("-y: not a JSON object of parameters (or nested deeper than " +
+                              std::to_string(max_parameter_depth) + " levels)");
+    }
+    std::vector<parameter> out;
+    for (const auto& [name, value] : parsed.items())
+    {
+        check_name(name);
+        out.push_back({name, value, python_literal(value)});
+    }
+    return out;
 }
 
 std::string parameters_source(const std::vector<parameter>& parameters)

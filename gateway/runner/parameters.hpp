@@ -38,6 +38,15 @@ parameter parse_parameter(std::string_view name, std::string_view value);
 // `-r NAME VALUE`: the value kept as a string whatever it looks like.
 parameter raw_parameter(std::string_view name, std::string_view value);
 
+// `-y JSON`: an object of parameters in JSON (YAML's flow style; papermill's -y takes YAML).
+// Values may be lists and objects, nested at most `max_parameter_depth` deep (Python's parser
+// refuses deeper literals). Throws parameter_error naming the problem.
+inline constexpr int max_parameter_depth = 64;
+std::vector<parameter> parse_parameters_json(std::string_view text);
+
+// The Python literal of a JSON value: None, True/False, numbers, strings, lists and dicts.
+std::string python_literal(const nlohmann::json& value);
+
 // A Python string literal (double-quoted, escaped) of UTF-8 `text`.
 std::string python_string(std::string_view text);
 

@@ -53,6 +53,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             // cellbox run exits 2 naming the parameter.
         }
     }
+    try
+    {
+        for (const auto& p : runner::parse_parameters_json(fields.back()))
+        {
+            require(runner::python_identifier(p.name), "-y names are identifiers");
+            check_literal(p.literal);
+        }
+    }
+    catch (const runner::parameter_error&)
+    {
+        // cellbox run exits 2 naming the problem.
+    }
     nlohmann::json notebook;
     try
     {

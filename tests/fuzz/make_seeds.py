@@ -230,6 +230,8 @@ def seeds():
         "with-parameters": fields(nb, b"a", b"2", b"name", b'x"\n\x01', b"f", b"1e5",
                                   b"n", b"None", b"class", b"1"),
         "v44-injected": fields(old, b"z", b"-Infinity", b"big", b"123456789012345678901234"),
+        "json-parameters": fields(nb, compact({"a": [1, {"b": "x\"y\n"}], "c": None,
+                                               "d": 1.5e300})),
         "not-notebook": fields({"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": 1}]}),
     }
     return {"fuzz_notebook_parse": notebook, "fuzz_http_request": http, "fuzz_content_path": content_path, "fuzz_jwks": jwks,

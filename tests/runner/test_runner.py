@@ -46,6 +46,15 @@ def test_parameters_open_a_notebook_without_a_parameters_cell(gateway, tmp_path)
     assert stdout_of(result.cells[1]) == "8\n"
 
 
+def test_parameters_as_json_with_lists_and_dicts(gateway, tmp_path):
+    source = write(tmp_path, notebook(("cfg = {}\nn = 0", ["parameters"]), "print(cfg, n)"))
+    out = tmp_path / "out.ipynb"
+    done = run(source, "-o", out, "-y", '{"cfg": {"k": [1, 2.5, null, "s"]}, "n": 1}',
+               "-p", "n", "2", gateway=gateway)
+    assert done.returncode == 0, done.stderr
+    assert stdout_of(code_cells(read(out))[2]) == "{'k': [1, 2.5, None, 's']} 2\n"
+
+
 def test_outputs_counts_and_metadata_written(gateway, tmp_path):
     nb = notebook("x = 3", "", "print('out'); import sys; print('err', file=sys.stderr)",
                   "from IPython.display import HTML, display\ndisplay(HTML('<b>b</b>'))\nx + 1")

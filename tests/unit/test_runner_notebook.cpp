@@ -67,6 +67,21 @@ TEST_CASE("string values become Python literals that cannot end early", "[runner
     CHECK_THROWS_AS(parse_parameter("a", "\xed\xa0\x80"), parameter_error); // a surrogate
 }
 
+TEST_CASE("-y takes a JSON object whose values become Python literals", "[runner]")
+{
+    const auto ps =
+        parse_parameters_json(R"({"a": [1, 2.5, null, true], "b": {"k\"": "v\n"}, "c": "x"})");
+    REQUIRE(ps.size() == 3);
+    CHECK(ps[0].literal == "[1, 2.5, None, True]");
+    CHECK(ps[1].literal == "{\"k\\\"\": \"v\\n\"}");
+    CHECK(ps[2].value == json("x"));
+    CHECK_THROWS_AS(parse_parameters_json("[1]"), parameter_error);
+    CHECK_THROWS_AS(parse_parameters_json(R"({"not name": 1})"), parameter_error);
+    CHECK_THROWS_AS(
+        parse_parameters_json("{\"a\": " + std::string(100, '[') + std::string(100, ']') + "}"),
+        parameter_error);
+}
+
 TEST_CASE("parameter names must be Python identifiers", "[runner]")
 {
     CHECK(python_identifier("alpha_2"));
