@@ -15,7 +15,7 @@
 #include <poll.h>
 #include <random>
 #include <regex>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -111,36 +111,42 @@ private_gateway::private_gateway(const std::string& program, const std::string& 
         throw gateway_error("cannot create a pipe for the private gateway");
     }
     const std::string log = log_path();
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none;
-    sigemptyset(&none);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (const int s : {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGCHLD})
+    const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const pid_t parent = getpid();
+    // fork, not posix_spawn: the child asks for SIGTERM when the runner dies (even by SIGKILL),
+    // so that no sandboxed gateway outlives it. Only async-signal-safe calls before execve.
+    m_pid = log_fd < 0 || null_fd < 0 ? -1 : fork();
+    if (m_pid == 0)
     {
-        sigaddset(&defaults, s);
+        sigset_t none;
+        sigemptyset(&none);
+        for (const int s : {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGCHLD})
+        {
+            signal(s, SIG_DFL);
+        }
+        sigprocmask(SIG_SETMASK, &none, nullptr); // the runner blocks signals in its threads
+        setpgid(0, 0); // a terminal's Ctrl-C reaches the runner, not the gateway
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent ||
+            dup2(out[1], STDOUT_FILENO) < 0 || dup2(log_fd, STDERR_FILENO) < 0 ||
+            dup2(null_fd, STDIN_FILENO) < 0)
+        {
+            _exit(127);
+        }
+        execve(program.c_str(), argv.data(), envp.data());
+        _exit(127);
     }
-    posix_spawnattr_setsigmask(&attributes, &none); // the runner blocks signals in its threads
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setpgroup(&attributes, 0);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                              POSIX_SPAWN_SETPGROUP);
-    const int spawned =
-        posix_spawn(&m_pid, program.c_str(), &actions, &attributes, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    close(out[1]);
-    m_stdout = out[0];
-    if (spawned != 0)
+    const int spawned = m_pid < 0 ? errno : 0;
+    for (const int fd : {log_fd, null_fd, out[1]})
     {
-        m_pid = -1;
+        if (fd >= 0)
+        {
+            close(fd);
+        }
+    }
+    m_stdout = out[0];
+    if (m_pid < 0)
+    {
         stop();
         throw gateway_error("cannot start " + program + " serve: " + std::strerror(spawned));
     }

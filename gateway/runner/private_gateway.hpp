@@ -2,8 +2,9 @@
 // The private session of `cellbox run` without --url: `cellbox serve` started as a child on a
 // free 127.0.0.1 port with a random token (given through the environment, never on a command
 // line that `ps` shows), with serve's own sandbox defaults, a runtime and work directory of
-// its own, and stopped (SIGTERM, then SIGKILL) when the runner is done. The child has its own
-// process group: a terminal's Ctrl-C reaches the runner, which deletes its kernels first.
+// its own, and stopped (SIGTERM, then SIGKILL) when the runner is done, or SIGTERM when the
+// runner dies. The child has its own process group: a terminal's Ctrl-C reaches the runner,
+// which deletes its kernels first.
 #include <string>
 #include <sys/types.h>
 

@@ -184,6 +184,27 @@ def test_private_gateway_token_not_on_its_command_line(tmp_path):
         assert process.wait(timeout=60) == 0
 
 
+def test_killed_runner_leaves_no_private_gateway(tmp_path):
+    """SIGKILL on the runner mid-cell: its private gateway and sandboxed kernel go too, no
+    orphan keeps running."""
+    path = notebook_file(tmp_path, "print('started', flush=True)", "import time\ntime.sleep(60)")
+    process = subprocess.Popen([str(CELLBOX), "run", str(path), "-o", str(tmp_path / "o.ipynb"),
+                                "--log-output"], stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:
+        if line.startswith("started"):
+            break
+    gateway_pids = subprocess.run(["pgrep", "-f", "cellbox-run-"], capture_output=True,
+                                  text=True).stdout.split()
+    assert gateway_pids
+    process.kill()
+    process.wait()
+    for _ in range(300):
+        if not any(pathlib.Path(f"/proc/{pid}").exists() for pid in gateway_pids):
+            break
+        threading.Event().wait(0.05)
+    assert not any(pathlib.Path(f"/proc/{pid}").exists() for pid in gateway_pids)
+
+
 class HostileGateway(http.server.BaseHTTPRequestHandler):
     """Starts kernels, then answers cells with garbage lines and no "done"."""
 
