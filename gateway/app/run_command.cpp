@@ -82,7 +82,7 @@ public:
         std::lock_guard lock(m_mutex);
         std::cerr << (m_terminal ? "\r\033[K" : "") << text << "\n" << std::flush;
     }
-    // A cell starting: on a terminal one line rewritten in place, elsewhere a line each.
+    // A cell starting: on a terminal a bar rewritten in place, elsewhere a line each.
     void cell(const std::string& name, int index, int total, double elapsed)
     {
         if (m_quiet)
@@ -91,8 +91,15 @@ public:
         }
         std::ostringstream text;
         text.precision(1);
-        text << std::fixed << name << ": cell " << index << "/" << total << " (" << elapsed
-             << " s)";
+        text << std::fixed << name << ": ";
+        if (m_terminal)
+        {
+            constexpr int width = 20;
+            const int done = total > 0 ? (index - 1) * width / total : 0;
+            text << "[" << std::string(static_cast<std::size_t>(done), '#')
+                 << std::string(static_cast<std::size_t>(width - done), '.') << "] ";
+        }
+        text << "cell " << index << "/" << total << " (" << elapsed << " s)";
         std::lock_guard lock(m_mutex);
         std::cerr << (m_terminal ? "\r\033[K" + text.str() : text.str() + "\n") << std::flush;
     }

@@ -121,6 +121,29 @@ def test_cell_timeout_keeps_the_state(gateway, tmp_path):
     assert stdout_of(cells[2]) == "5\n"
 
 
+def test_progress_bar_on_a_terminal(gateway, tmp_path):
+    import pty
+    source = write(tmp_path, notebook("1", "2", "3", "4"))
+    master, slave = pty.openpty()
+    process = subprocess.Popen([str(CELLBOX), "run", str(source), "-o", str(tmp_path / "o.ipynb"),
+                                "--url", gateway.url + "/", "--token", TOKEN], stderr=slave)
+    os.close(slave)
+    assert process.wait(timeout=60) == 0
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal has no writer left
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert b"\r\x1b[K" in seen
+    assert b"[##########..........] cell 3/4" in seen
+    assert b"ok, 4/4 cells" in seen
+
+
 def test_log_output_streams_to_stderr(gateway, tmp_path):
     source = write(tmp_path, notebook("print('visible-line')"))
     done = run(source, "-o", tmp_path / "o.ipynb", "--log-output", "-q", gateway=gateway)
