@@ -8,6 +8,7 @@
 #include "runner/run_control.hpp"
 #include "runner/scheduler.hpp"
 
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -144,25 +145,32 @@ private:
     std::chrono::steady_clock::time_point m_start;
 };
 
+// The whole input, refused past the size limit while reading: stdin, a FIFO or /dev/zero
+// have no size to check first.
 std::string read_input(const std::string& path)
 {
+    std::ifstream file;
+    if (path != "-")
+    {
+        file.open(path, std::ios::binary);
+        if (!file)
+        {
+            throw runner::notebook_error("cannot read " + path);
+        }
+    }
+    std::istream& in = path == "-" ? std::cin : file;
     std::string text;
-    if (path == "-")
+    std::array<char, 1 << 16> chunk{};
+    while (in.read(chunk.data(), chunk.size()) || in.gcount() > 0)
     {
-        text.assign(std::istreambuf_iterator<char>(std::cin), {});
-        return text;
+        text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+        if (text.size() > runner::max_notebook_bytes)
+        {
+            throw runner::notebook_error("the notebook is larger than " +
+                                         std::to_string(runner::max_notebook_bytes >> 20u) +
+                                         " MiB");
+        }
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-    {
-        throw runner::notebook_error("cannot read " + path);
-    }
-    if (fs::is_regular_file(path) && fs::file_size(path) > runner::max_notebook_bytes)
-    {
-        throw runner::notebook_error("the notebook is larger than " +
-                                     std::to_string(runner::max_notebook_bytes >> 20u) + " MiB");
-    }
-    text.assign(std::istreambuf_iterator<char>(in), {});
     return text;
 }
 

@@ -71,12 +71,16 @@ def test_malformed_notebooks_refused(gateway, tmp_path, text, reason):
     assert no_kernels(gateway)
 
 
-def test_oversized_notebook_refused_before_reading(gateway, tmp_path):
-    """A notebook file past 256 MiB (sparse): refused by its size, not read into memory."""
-    path = tmp_path / "huge.ipynb"
-    with open(path, "wb") as f:
-        f.truncate(257 << 20)
-    done = run(path, url=gateway.url + "/")
+@pytest.mark.parametrize("source", ["sparse", "/dev/zero"])
+def test_oversized_notebook_refused(gateway, tmp_path, source):
+    """A notebook past 256 MiB, or an endless one (/dev/zero): refused at the limit, the
+    runner never holds more than it."""
+    path = pathlib.Path(source)
+    if source == "sparse":
+        path = tmp_path / "huge.ipynb"
+        with open(path, "wb") as f:
+            f.truncate(257 << 20)
+    done = run(path, "-o", tmp_path / "out.ipynb", url=gateway.url + "/")
     assert done.returncode == 2 and "larger than 256 MiB" in done.stderr
 
 
