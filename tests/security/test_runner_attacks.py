@@ -131,9 +131,9 @@ def test_files_names_cannot_leave_work(gateway, tmp_path, name):
 
 
 def test_huge_output_cut_to_the_budget(gateway, tmp_path):
-    """A cell printing 3 MB and one making 20 000 displays: cut to the budgets, notebook valid."""
+    """A cell printing 3 MB and one making 3 000 displays: cut to the budgets, notebook valid."""
     path = notebook_file(tmp_path, "print('x' * 3_000_000)",
-                         "from IPython.display import display\nfor i in range(20000): display(i)",
+                         "from IPython.display import display\nfor i in range(3000): display(i)",
                          "print('after')")
     out = tmp_path / "out.ipynb"
     done = run(path, "-o", out, url=gateway.url + "/")
@@ -170,7 +170,7 @@ def test_cells_cannot_kill_the_private_gateway(tmp_path):
 
 def test_private_gateway_token_not_on_its_command_line(tmp_path):
     """The private gateway's token: never on a command line another local user can read."""
-    path = notebook_file(tmp_path, "import time\ntime.sleep(3)")
+    path = notebook_file(tmp_path, "import time\ntime.sleep(1)")
     process = subprocess.Popen([str(CELLBOX), "run", str(path), "-o", str(tmp_path / "o.ipynb")],
                                stderr=subprocess.PIPE)
     try:
