@@ -456,6 +456,17 @@ int run(run_arguments& args)
     return code;
 }
 
+// A repeatable option taking `values` values per flag: its values accumulate, and the
+// arguments after them stay the notebooks' (CLI11 lets a list option swallow them otherwise).
+void repeated(CLI::App& command, const std::string& flags, std::vector<std::string>& target,
+              int values, const std::string& help)
+{
+    command.add_option(flags, target, help)
+        ->expected(values)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->allow_extra_args(false);
+}
+
 } // namespace
 
 void add_run_command(CLI::App& app)
@@ -469,26 +480,14 @@ void add_run_command(CLI::App& app)
     command->add_option("-o,--output", args->output,
                         "Output notebook (- : stdout); with several notebooks a directory. "
                         "Default: NAME.out.ipynb beside each input, stdout for stdin");
-    command
-        ->add_option("-p,--parameters", args->parameters,
-                     "NAME VALUE: a parameter, typed as papermill does (True/False/None, "
-                     "int, float, else str)")
-        ->expected(2)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-        ->allow_extra_args(false);
-    command
-        ->add_option("-r,--parameters-raw", args->raw_parameters,
-                     "NAME VALUE: a parameter kept as a string")
-        ->expected(2)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-        ->allow_extra_args(false);
-    command
-        ->add_option("-y,--parameters-json", args->json_parameters,
-                     "JSON object of parameters (YAML's flow style), values may be lists and "
-                     "objects; before -p and -r, which win")
-        ->expected(1)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-        ->allow_extra_args(false);
+    repeated(*command, "-p,--parameters", args->parameters, 2,
+             "NAME VALUE: a parameter, typed as papermill does (True/False/None, "
+             "int, float, else str)");
+    repeated(*command, "-r,--parameters-raw", args->raw_parameters, 2,
+             "NAME VALUE: a parameter kept as a string");
+    repeated(*command, "-y,--parameters-json", args->json_parameters, 1,
+             "JSON object of parameters (YAML's flow style), values may be lists and "
+             "objects; before -p and -r, which win");
     command->add_option("-j,--jobs", args->jobs, "Notebooks run at once, each in its own kernel")
         ->check(CLI::Range(1, 64));
     command->add_option("--url", args->url,
@@ -501,13 +500,9 @@ void add_run_command(CLI::App& app)
     command->add_option("--work-dir", args->work_dir,
                         "Private gateway only: the users' /work directories (default: a "
                         "temporary one, removed at the end)");
-    command
-        ->add_option("--files", args->files,
-                     "A local file put into /work (by its name) before the notebooks run, "
-                     "through the contents API; repeat for more")
-        ->expected(1)
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-        ->allow_extra_args(false);
+    repeated(*command, "--files", args->files, 1,
+             "A local file put into /work (by its name) before the notebooks run, "
+             "through the contents API; repeat for more");
     command->add_flag("--allow-errors", args->allow_errors,
                       "Run every cell even after one fails (exit 0; errors stay in the output)");
     command->add_flag("--log-output", args->log_output, "Copy the cells' stdout/stderr to stderr");
