@@ -71,7 +71,14 @@ std::string first_line(int fd, int seconds)
 private_gateway::private_gateway(const std::string& program, const std::string& work_dir)
     : m_token(random_token())
 {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cellbox-run-XXXXXX").string();
+    // Kernels' ipc sockets live below this directory and a socket path has 108 bytes at most:
+    // a long $TMPDIR gives way to /tmp.
+    std::filesystem::path base = std::filesystem::temp_directory_path();
+    if (base.string().size() > 40)
+    {
+        base = "/tmp";
+    }
+    std::string pattern = (base / "cellbox-run-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr)
     {
         throw gateway_error("cannot create a temporary directory for the private gateway");

@@ -5,7 +5,9 @@ nbformat."""
 import importlib.util
 import os
 import pathlib
+import shutil
 import subprocess
+import tempfile
 
 import nbformat
 import pytest
@@ -58,13 +60,30 @@ def write(tmp_path, nb, name="in.ipynb"):
     return path
 
 
-def run(*args, gateway=None, stdin=None, timeout=180):
-    """`cellbox run ARGS` (through `gateway` when given, else its private session)."""
+def run(*args, gateway=None, stdin=None, timeout=180, tmpdir=None):
+    """`cellbox run ARGS` (through `gateway` when given, else its private session, whose
+    directory goes under `tmpdir`)."""
     command = [str(CELLBOX), "run", *map(str, args)]
     if gateway is not None:
         command += ["--url", gateway.url + "/", "--token", TOKEN]
+    env = dict(os.environ, TMPDIR=str(tmpdir)) if tmpdir else None  # a short one: private_dir()
     return subprocess.run(command, input=stdin, capture_output=True, timeout=timeout,
-                          text=isinstance(stdin, str) or stdin is None)
+                          text=isinstance(stdin, str) or stdin is None, env=env)
+
+
+@pytest.fixture
+def private_dir():
+    """A short directory of its own for a private gateway ($TMPDIR of the run; kernels' socket
+    paths must stay short), so that its processes can be told from other runs'."""
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="cbr-", dir="/tmp"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def processes_under(directory):
+    """Pids of the processes whose command line names `directory` (a private gateway's)."""
+    found = subprocess.run(["pgrep", "-f", str(directory)], capture_output=True, text=True)
+    return found.stdout.split()
 
 
 def read(path):

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import (CELLBOX, HERE, TOKEN, code_cells, notebook, read, run, stdout_of,
-                      write)
+from conftest import (CELLBOX, HERE, TOKEN, code_cells, notebook, processes_under, read, run,
+                      stdout_of, write)
 
 REPO_NOTEBOOKS = HERE.parents[1] / "notebooks"
 
@@ -198,18 +198,27 @@ def test_stdin_to_stdout(gateway):
     assert code_cells(result)[-1].outputs[0]["data"]["text/plain"] == "42"
 
 
-def test_private_session_without_url(tmp_path):
+def test_private_session_without_url(tmp_path, private_dir):
     source = write(tmp_path, notebook(("x = 0", ["parameters"]), "import os\nprint(x, os.getcwd())",
                                       "1/0"))
     out = tmp_path / "out.ipynb"
-    done = run(source, "-o", out, "-p", "x", "7")
+    done = run(source, "-o", out, "-p", "x", "7", tmpdir=private_dir)
     assert done.returncode == 1, done.stderr
     result = read(out)
     assert stdout_of(code_cells(result)[2]).startswith("7 ")
     assert code_cells(result)[3].outputs[-1].ename == "ZeroDivisionError"
     # The private gateway is gone with its directory.
-    leftovers = subprocess.run(["pgrep", "-f", "cellbox-run-"], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == ""
+    assert processes_under(private_dir) == []
+    assert not list(private_dir.glob("cellbox-run-*"))
+
+
+def test_private_session_with_a_long_tmpdir(tmp_path):
+    deep = tmp_path / ("d" * 60)
+    deep.mkdir()
+    source = write(tmp_path, notebook("print('fine')"))
+    done = run(source, "-o", tmp_path / "out.ipynb", tmpdir=deep)  # socket paths would not fit
+    assert done.returncode == 0, done.stderr
+    assert stdout_of(code_cells(read(tmp_path / "out.ipynb"))[0]) == "fine\n"
 
 
 def test_interrupt_deletes_the_kernel_and_writes_the_notebook(gateway, tmp_path):

@@ -8,7 +8,9 @@ import http.server
 import json
 import os
 import pathlib
+import shutil
 import subprocess
+import tempfile
 import threading
 
 import nbformat
@@ -27,11 +29,27 @@ def gateway():
     assert g.process.returncode == 0, "the gateway did not survive the runner:\n" + g.logs()[-3000:]
 
 
-def run(*args, url=None, token=ADMIN_TOKEN, timeout=120):
+def run(*args, url=None, token=ADMIN_TOKEN, timeout=120, tmpdir=None):
+    """`cellbox run ARGS`: through `url`, else a private gateway whose directory goes under
+    `tmpdir` (so that its processes can be told from other runs')."""
     command = [str(CELLBOX), "run", *map(str, args)]
     if url:
         command += ["--url", url, "--token", token]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    env = dict(os.environ, TMPDIR=str(tmpdir)) if tmpdir else None  # a short one: private_dir()
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def private_dir():
+    """A short directory for one private gateway ($TMPDIR of the run), to find its processes."""
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="cbr-", dir="/tmp"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def processes_under(directory):
+    found = subprocess.run(["pgrep", "-f", str(directory)], capture_output=True, text=True)
+    return found.stdout.split()
 
 
 def notebook_file(tmp_path, *sources, name="in.ipynb"):
@@ -147,7 +165,7 @@ def test_huge_output_cut_to_the_budget(gateway, tmp_path):
     assert result.cells[2].outputs[0].text == "after\n"
 
 
-def test_cells_cannot_kill_the_private_gateway(tmp_path):
+def test_cells_cannot_kill_the_private_gateway(tmp_path, private_dir):
     """Cells that signal their parent, their process group and every process: the private
     gateway and the runner survive, the notebook is written, nothing is left running."""
     path = notebook_file(tmp_path, "import os, signal\nprint(os.getppid())",
@@ -156,7 +174,7 @@ def test_cells_cannot_kill_the_private_gateway(tmp_path):
                          "try:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError as e:\n    print(e)",
                          "print('end')")
     out = tmp_path / "out.ipynb"
-    done = run(path, "-o", out, "--allow-errors")
+    done = run(path, "-o", out, "--allow-errors", tmpdir=private_dir)
     assert done.returncode in (0, 1), done.stderr
     assert "cellbox run:" not in done.stderr  # no gateway failure
     result = nbformat.read(str(out), as_version=4)
@@ -164,20 +182,18 @@ def test_cells_cannot_kill_the_private_gateway(tmp_path):
     statuses = [c.metadata.cellbox["status"] for c in result.cells]
     assert statuses[0] == "ok"
     assert all(s in ("ok", "error", "died") for s in statuses)
-    leftovers = subprocess.run(["pgrep", "-f", "cellbox-run-"], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == ""
+    assert processes_under(private_dir) == []
 
 
-def test_private_gateway_token_not_on_its_command_line(tmp_path):
+def test_private_gateway_token_not_on_its_command_line(tmp_path, private_dir):
     """The private gateway's token: never on a command line another local user can read."""
     path = notebook_file(tmp_path, "import time\ntime.sleep(1)")
     process = subprocess.Popen([str(CELLBOX), "run", str(path), "-o", str(tmp_path / "o.ipynb")],
-                               stderr=subprocess.PIPE)
+                               stderr=subprocess.PIPE, env=dict(os.environ, TMPDIR=str(private_dir)))
     try:
         lines = []
         for _ in range(100):
-            found = subprocess.run(["pgrep", "-f", "cellbox-run-"], capture_output=True, text=True)
-            lines = found.stdout.split()
+            lines = processes_under(private_dir / "cellbox-run-")
             if lines:
                 break
             threading.Event().wait(0.05)
@@ -188,17 +204,17 @@ def test_private_gateway_token_not_on_its_command_line(tmp_path):
         assert process.wait(timeout=60) == 0
 
 
-def test_killed_runner_leaves_no_private_gateway(tmp_path):
+def test_killed_runner_leaves_no_private_gateway(tmp_path, private_dir):
     """SIGKILL on the runner mid-cell: its private gateway and sandboxed kernel go too, no
     orphan keeps running."""
     path = notebook_file(tmp_path, "print('started', flush=True)", "import time\ntime.sleep(60)")
     process = subprocess.Popen([str(CELLBOX), "run", str(path), "-o", str(tmp_path / "o.ipynb"),
-                                "--log-output"], stderr=subprocess.PIPE, text=True)
+                                "--log-output"], stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, TMPDIR=str(private_dir)))
     for line in process.stderr:
         if line.startswith("started"):
             break
-    gateway_pids = subprocess.run(["pgrep", "-f", "cellbox-run-"], capture_output=True,
-                                  text=True).stdout.split()
+    gateway_pids = processes_under(private_dir / "cellbox-run-")
     assert gateway_pids
     process.kill()
     process.wait()
