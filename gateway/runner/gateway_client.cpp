@@ -2,6 +2,7 @@
 
 #include "cellbox/bounded_json.hpp"
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>

@@ -3,6 +3,7 @@
 #include "cellbox/bounded_json.hpp"
 #include "runner/notebook.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
