@@ -8,15 +8,19 @@ import http.server
 import json
 import os
 import pathlib
-import shutil
 import subprocess
-import tempfile
 import threading
 
 import nbformat
 import pytest
 
-from conftest import ADMIN_TOKEN, CELLBOX, Gateway
+from conftest import ADMIN_TOKEN, CELLBOX, Gateway, _load
+
+# The runner suite's helpers: a short private directory per run, and its processes.
+runner_support = _load("runner_conftest", pathlib.Path(__file__).resolve().parents[1] / "runner"
+                       / "conftest.py")
+private_dir = runner_support.private_dir
+processes_under = runner_support.processes_under
 
 MAX_OUTPUT = 100_000
 
@@ -37,19 +41,6 @@ def run(*args, url=None, token=ADMIN_TOKEN, timeout=120, tmpdir=None):
         command += ["--url", url, "--token", token]
     env = dict(os.environ, TMPDIR=str(tmpdir)) if tmpdir else None  # a short one: private_dir()
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-@pytest.fixture
-def private_dir():
-    """A short directory for one private gateway ($TMPDIR of the run), to find its processes."""
-    directory = pathlib.Path(tempfile.mkdtemp(prefix="cbr-", dir="/tmp"))
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def processes_under(directory):
-    found = subprocess.run(["pgrep", "-f", str(directory)], capture_output=True, text=True)
-    return found.stdout.split()
 
 
 def notebook_file(tmp_path, *sources, name="in.ipynb"):
