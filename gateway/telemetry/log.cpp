@@ -1,5 +1,7 @@
 #include "telemetry/log.hpp"
 
+#include "cellbox/quoted_string.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -73,40 +75,7 @@ std::string logfmt_value(const std::string& text)
     {
         return text;
     }
-    std::string out = "\"";
-    for (const char c : text)
-    {
-        switch (c)
-        {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20)
-            {
-                char escaped[8];
-                std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned>(c));
-                out += escaped;
-            }
-            else
-            {
-                out += c;
-            }
-        }
-    }
-    return out + "\"";
+    return quoted_string(text);
 }
 
 std::string json_string(const std::string& text)

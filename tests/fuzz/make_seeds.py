@@ -217,7 +217,24 @@ def seeds():
             {"cellbox": {"cpu_ms": 1}},
             b"iopub", {"msg_type": "status"}, {"execution_state": "idle"}, {}),
     }
-    return {"fuzz_http_request": http, "fuzz_content_path": content_path, "fuzz_jwks": jwks,
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3"}},
+          "cells": [{"cell_type": "markdown", "id": "m1", "metadata": {}, "source": ["# T\n", "x"]},
+                    {"cell_type": "code", "id": "p1", "metadata": {"tags": ["parameters"]},
+                     "source": "a = 1", "execution_count": 3,
+                     "outputs": [{"output_type": "stream", "name": "stdout", "text": "1"}]},
+                    {"cell_type": "raw", "metadata": {}, "source": ""}]}
+    old = {"nbformat": 4, "nbformat_minor": 4, "metadata": {},
+           "cells": [{"cell_type": "code", "metadata": {"tags": ["injected-parameters"]},
+                      "source": "", "outputs": [], "execution_count": None}]}
+    notebook = {
+        "with-parameters": fields(nb, b"a", b"2", b"name", b'x"\n\x01', b"f", b"1e5",
+                                  b"n", b"None", b"class", b"1"),
+        "v44-injected": fields(old, b"z", b"-Infinity", b"big", b"123456789012345678901234"),
+        "json-parameters": fields(nb, compact({"a": [1, {"b": "x\"y\n"}], "c": None,
+                                               "d": 1.5e300})),
+        "not-notebook": fields({"nbformat": 4, "nbformat_minor": 5, "cells": [{"cell_type": 1}]}),
+    }
+    return {"fuzz_notebook_parse": notebook, "fuzz_http_request": http, "fuzz_content_path": content_path, "fuzz_jwks": jwks,
             "fuzz_execute_request": execute, "fuzz_websocket_v1": v1,
             "fuzz_websocket_legacy": legacy, "fuzz_json_check": json_check, "fuzz_jwt": jwt,
             "fuzz_wire_codec": wire, "fuzz_config": config, "fuzz_policy": policy,
