@@ -17,8 +17,10 @@ san_pid=$!
 # A stopped `make test` stops the background build too (setsid: its own process group).
 trap 'kill -- -$san_pid 2>/dev/null' INT TERM EXIT
 
-status=0
-(cd "$build" && ctest --output-on-failure --timeout 600) || status=1
+if ! (cd "$build" && ctest --output-on-failure --timeout 600); then
+  echo "ctest failed (above); the sanitizer build is stopped"
+  exit 1 # the trap stops the background build
+fi
 
 echo "waiting for the sanitizer build (log: $san_log) ..."
 if ! wait "$san_pid"; then
@@ -27,7 +29,6 @@ if ! wait "$san_pid"; then
   exit 1
 fi
 rm -f "$san_log"
-[ "$status" -eq 0 ] || { echo "ctest failed (above)"; exit 1; }
 
 scripts/run-sanitized-tests.sh "$san" || exit 1
 scripts/run-fuzzers.sh "$san" "$fuzz_seconds"
