@@ -52,7 +52,7 @@ void mcp_service::cull()
     }
 }
 
-void mcp_service::end(const std::string& session_id, const std::string& why)
+void mcp_service::end(std::string session_id, const std::string& why)
 {
     // Found by id alone: the caller checked the owner (DELETE) or it is the server (culling).
     std::string kernel_id;

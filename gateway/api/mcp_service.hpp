@@ -40,8 +40,9 @@ public:
     // The session's kernel, started now if it has none yet or its kernel went away (culled,
     // shut down through the REST API, died for good).
     void with_kernel(const std::string& session_id, const identity& who, kernel_handler done);
-    // Ends a session: its kernel is shut down. `why` goes to the log.
-    void end(const std::string& session_id, const std::string& why);
+    // Ends a session: its kernel is shut down. `why` goes to the log. The id is a copy: a
+    // caller may hold it in the session this removes.
+    void end(std::string session_id, const std::string& why);
 
 private:
     void schedule_cull();
