@@ -86,7 +86,7 @@ void initialize(const std::shared_ptr<mcp_service>& service, const http_call& ca
     if (const auto info = message.params.find("clientInfo");
         info != message.params.end() && info->is_object())
     {
-        client = mcp::clip(info->value("name", ""), 100);
+        client = mcp::clip(mcp::text_member(*info, "name"), 100);
     }
     const std::string version = mcp::negotiate_version(requested->get<std::string>());
     const std::string id = random_hex(16);

@@ -167,13 +167,13 @@ private:
     bool relay(const std::string& text, bool initialize)
     {
         const json message = json::parse(text, nullptr, false);
-        if (!message.is_object() || message.value("jsonrpc", "") != "2.0")
+        if (!message.is_object() || mcp::text_member(message, "jsonrpc") != "2.0")
         {
             return false;
         }
         if (initialize && message.contains("result") && message["result"].is_object())
         {
-            m_version = message["result"].value("protocolVersion", "");
+            m_version = mcp::text_member(message["result"], "protocolVersion");
         }
         emit(message);
         return true;

@@ -25,6 +25,16 @@ std::optional<rpc_message> fail(rpc_failure& failure, int code, std::string mess
 
 } // namespace
 
+std::string text_member(const json& object, const char* key, const std::string& fallback)
+{
+    if (!object.is_object())
+    {
+        return fallback;
+    }
+    const auto found = object.find(key);
+    return found != object.end() && found->is_string() ? found->get<std::string>() : fallback;
+}
+
 std::string clip(std::string_view value, std::size_t max)
 {
     if (value.size() <= max)

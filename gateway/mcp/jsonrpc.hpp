@@ -57,6 +57,11 @@ nlohmann::json result_message(const nlohmann::json& id, nlohmann::json result);
 nlohmann::json error_message(const nlohmann::json& id, int code, const std::string& message);
 nlohmann::json notification_message(const std::string& method, nlohmann::json params);
 
+// `object[key]` when it is a string, else `fallback`: for fields of JSON from outside, where
+// nlohmann's value() throws on a wrong type.
+std::string text_member(const nlohmann::json& object, const char* key,
+                        const std::string& fallback = "");
+
 // The text of `value` for a log line or a reply: cut at `max` bytes, never mid UTF-8 sequence.
 std::string clip(std::string_view value, std::size_t max);
 

@@ -256,10 +256,10 @@ json text_result(const std::string& text, bool is_error)
 
 json execute_code_result(const json& answer)
 {
-    const std::string status = answer.value("status", "died");
+    const std::string status = text_member(answer, "status", "died");
     std::string text;
-    append_section(text, "[stdout]", answer.value("stdout", ""));
-    append_section(text, "[stderr]", answer.value("stderr", ""));
+    append_section(text, "[stdout]", text_member(answer, "stdout"));
+    append_section(text, "[stderr]", text_member(answer, "stderr"));
     const json& result = answer.contains("result") ? answer["result"] : json(nullptr);
     if (result.is_object() && result.contains("text/plain") && result["text/plain"].is_string())
     {
@@ -268,7 +268,7 @@ json execute_code_result(const json& answer)
     const json& error = answer.contains("error") ? answer["error"] : json(nullptr);
     if (error.is_object())
     {
-        std::string described = error.value("ename", "") + ": " + error.value("evalue", "");
+        std::string described = text_member(error, "ename") + ": " + text_member(error, "evalue");
         if (error.contains("traceback") && error["traceback"].is_array())
         {
             described += "\n";
@@ -289,7 +289,7 @@ json execute_code_result(const json& answer)
                                                        "are kept)"
                                                      : ""));
     }
-    if (answer.value("truncated", false))
+    if (answer.contains("truncated") && answer["truncated"] == true)
     {
         append_section(text, "[note]", "outputs were cut to fit the output budget");
     }

@@ -244,3 +244,17 @@ def test_deleted_session_is_gone(gateway):
     status, body = c.call("execute_code", {"code": "1"})
     assert status == 404
     assert c.delete()[0] == 404
+
+
+def test_wrong_types_inside_initialize(gateway):
+    """Sends initialize with clientInfo fields of the wrong type (nlohmann's value() would throw)."""
+    c = McpClient(gateway, "mcp-typer")
+    for client_info in ({"name": 5}, {"name": {"a": [1]}}, "x", None):
+        status, body, headers = c.post({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                        "params": {"protocolVersion": PROTOCOL,
+                                                   "clientInfo": client_info}}, session="")
+        assert status in (200, 429), body
+        if status == 200:
+            c.session = headers["Mcp-Session-Id"]
+            assert c.delete()[0] == 204
+    assert gateway.process.poll() is None
