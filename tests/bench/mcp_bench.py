@@ -14,7 +14,7 @@ import json
 import pathlib
 import subprocess
 
-from bench_util import _gateway_test_helpers, percentile
+from bench_util import _gateway_test_helpers, print_table, percentile
 
 support = _gateway_test_helpers()
 MCP_DIR = pathlib.Path(__file__).resolve().parent.parent / "mcp"
@@ -42,11 +42,7 @@ def main():
         "execute": f"POST .../execute `1+1`, JSON, fetch ({args.round_trips})",
         "mcp": f"MCP execute_code `1+1`, SDK Client ({args.round_trips})",
     }
-    print("| measure | median ms | p90 ms |")
-    print("|---|---|---|")
-    for key, label in labels.items():
-        print(f"| {label} | {percentile(samples[key], 0.5):.2f} | "
-              f"{percentile(samples[key], 0.9):.2f} |")
+    print_table(labels, samples)
     ratio = percentile(samples["mcp"], 0.5) / percentile(samples["execute"], 0.5)
     print(f"\nMCP execute_code / POST execute (medians): {ratio:.2f}x")
 

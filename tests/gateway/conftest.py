@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -118,3 +119,22 @@ async def reply_and_outputs(receive, msg_id, timeout=60):
         else:
             outputs.append(m)
     return reply, outputs
+
+
+def npm_ci(directory):
+    """Installs the packages pinned in `directory`/package.json (npm ci of its lockfile) unless
+    those exact versions are already in its node_modules: quiet, and a no-op after the first
+    run. For the suites that drive the gateway with JavaScript clients."""
+    directory = pathlib.Path(directory)
+    wanted = json.loads((directory / "package.json").read_text())["dependencies"]
+    for name, version in wanted.items():
+        installed = directory / "node_modules" / name / "package.json"
+        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
+            break
+    else:
+        return
+    if shutil.which("npm") is None:
+        pytest.fail("npm is missing: install Debian's nodejs/npm (see packages.debian)")
+    run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                         cwd=directory, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"

@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import pathlib
-import shutil
 import signal
 import subprocess
 
@@ -23,22 +22,6 @@ _spec.loader.exec_module(gateway_conftest)
 Gateway, ADMIN_TOKEN, CELLBOX = gateway_conftest.Gateway, gateway_conftest.TOKEN, gateway_conftest.CELLBOX
 
 
-def npm_ci():
-    """Installs the pinned SDK into tests/mcp/node_modules unless that version is there."""
-    wanted = json.loads((HERE / "package.json").read_text())["dependencies"]
-    for name, version in wanted.items():
-        installed = HERE / "node_modules" / name / "package.json"
-        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
-            break
-    else:
-        return
-    if shutil.which("npm") is None:
-        pytest.fail("npm is missing: install Debian's nodejs/npm (see packages.debian)")
-    run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                         cwd=HERE, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"
-
-
 def user_token(user):
     return subprocess.run([str(CELLBOX), "token", "--user", user, "--secret", ADMIN_TOKEN],
                           capture_output=True, text=True, check=True).stdout.strip()
@@ -46,7 +29,7 @@ def user_token(user):
 
 @pytest.fixture(scope="module")
 def report():
-    npm_ci()
+    gateway_conftest.npm_ci(HERE)
     gateway = Gateway()
     try:
         node = subprocess.Popen(
