@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import pathlib
-import shutil
 import signal
 import subprocess
 
@@ -25,23 +24,6 @@ _spec.loader.exec_module(gateway_conftest)
 Gateway, GATEWAY_TOKEN = gateway_conftest.Gateway, gateway_conftest.TOKEN
 
 KERNEL_NAME = "cellbox-python"
-
-
-def npm_ci():
-    """Installs the pinned packages into tests/jupyterlab/node_modules unless those exact
-    versions are already there: quiet, and a no-op on every run after the first."""
-    wanted = json.loads((HERE / "package.json").read_text())["dependencies"]
-    for name, version in wanted.items():
-        installed = HERE / "node_modules" / name / "package.json"
-        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
-            break
-    else:
-        return
-    if shutil.which("npm") is None:
-        pytest.fail("npm is missing: install Debian's nodejs/npm (see packages.debian)")
-    run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                         cwd=HERE, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"
 
 
 def run_client(url):
@@ -66,7 +48,7 @@ def run_client(url):
 @pytest.fixture(scope="module")
 def run():
     """One gateway and one run of client.mjs for the whole module: (report, gateway)."""
-    npm_ci()
+    gateway_conftest.npm_ci(HERE)
     gateway = Gateway()
     try:
         code, report, stderr = run_client(gateway.url)
