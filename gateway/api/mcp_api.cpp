@@ -188,6 +188,7 @@ void call_tool(const std::shared_ptr<mcp_service>& service, http_call call,
     tool.who = call.who;
     tool.name = name->get<std::string>();
     tool.arguments = std::move(arguments);
+    tool.request = message.id.dump();
     if (stream)
     {
         tool.progress = [respond, progress_token](double progress, const std::string& text)
@@ -269,6 +270,10 @@ void post(const std::shared_ptr<mcp_service>& service, http_call call)
     if (message->type != mcp::rpc_message::kind::request)
     {
         // Notifications (initialized, cancelled, ...) and responses: accepted, nothing to say.
+        if (message->method == "notifications/cancelled" && message->params.contains("requestId"))
+        {
+            service->cancel(s->id, message->params["requestId"].dump());
+        }
         call.respond->send(empty_response(call.req, http::status::accepted));
         return;
     }

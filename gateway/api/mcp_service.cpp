@@ -1,5 +1,6 @@
 #include "api/mcp_service.hpp"
 
+#include "api/execution_runner.hpp"
 #include "api/kernel_start.hpp"
 #include "telemetry/log.hpp"
 
@@ -63,12 +64,72 @@ void mcp_service::end(std::string session_id, const std::string& why)
         user = s->user;
     }
     m_sessions.remove(session_id);
+    m_running.erase(session_id);
     // A kernel still starting for it is shut down when it comes (with_kernel).
     log::info("MCP session ended",
               {{"session", session_id}, {"user", user}, {"kernel", kernel_id}, {"why", why}});
     if (!kernel_id.empty() && m_ctx->kernels.find(kernel_id) != nullptr)
     {
         m_ctx->kernels.shutdown(kernel_id, [] {});
+    }
+}
+
+void mcp_service::track(const std::string& session_id, const std::string& request,
+                        std::weak_ptr<execution_runner> run)
+{
+    if (m_sessions.find_any(session_id) != nullptr)
+    {
+        m_running[session_id][request] = std::move(run);
+    }
+}
+
+void mcp_service::untrack(const std::string& session_id, const std::string& request)
+{
+    const auto found = m_running.find(session_id);
+    if (found != m_running.end())
+    {
+        found->second.erase(request);
+        if (found->second.empty())
+        {
+            m_running.erase(found);
+        }
+    }
+}
+
+std::shared_ptr<execution_runner> mcp_service::running(const std::string& session_id) const
+{
+    const auto found = m_running.find(session_id);
+    if (found == m_running.end())
+    {
+        return nullptr;
+    }
+    for (const auto& [request, weak] : found->second)
+    {
+        if (auto run = weak.lock(); run && !run->model().done())
+        {
+            return run;
+        }
+    }
+    return nullptr;
+}
+
+void mcp_service::cancel(const std::string& session_id, const std::string& request)
+{
+    const auto found = m_running.find(session_id);
+    if (found == m_running.end())
+    {
+        return;
+    }
+    const auto run = found->second.find(request);
+    if (run == found->second.end())
+    {
+        return; // over already, or not a cell: nothing to stop
+    }
+    if (auto alive = run->second.lock())
+    {
+        log::info("MCP tool call cancelled by its client",
+                  {{"session", session_id}, {"execution", alive->id()}});
+        alive->interrupt();
     }
 }
 

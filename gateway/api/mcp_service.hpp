@@ -16,6 +16,8 @@
 namespace cellbox::gateway
 {
 
+class execution_runner;
+
 class mcp_service : public std::enable_shared_from_this<mcp_service>
 {
 public:
@@ -40,6 +42,15 @@ public:
     // The session's kernel, started now if it has none yet or its kernel went away (culled,
     // shut down through the REST API, died for good).
     void with_kernel(const std::string& session_id, const identity& who, kernel_handler done);
+    // The cell a tools/call runs (`request`: its JSON-RPC id, dumped), for
+    // notifications/cancelled; forgotten when the call ends.
+    void track(const std::string& session_id, const std::string& request,
+               std::weak_ptr<execution_runner> run);
+    void untrack(const std::string& session_id, const std::string& request);
+    // A cell of the session still running, if any.
+    std::shared_ptr<execution_runner> running(const std::string& session_id) const;
+    // notifications/cancelled: interrupts that call's cell, if it still runs.
+    void cancel(const std::string& session_id, const std::string& request);
     // Ends a session: its kernel is shut down. `why` goes to the log. The id is a copy: a
     // caller may hold it in the session this removes.
     void end(std::string session_id, const std::string& why);
@@ -52,6 +63,8 @@ private:
     mcp::session_table m_sessions;
     // Sessions whose kernel is starting: the calls waiting for it.
     std::map<std::string, std::vector<kernel_handler>> m_starting;
+    // Per session, the cells of running tools/call requests, by request id.
+    std::map<std::string, std::map<std::string, std::weak_ptr<execution_runner>>> m_running;
     boost::asio::steady_timer m_cull_timer;
 };
 

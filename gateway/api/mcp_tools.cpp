@@ -56,93 +56,108 @@ private:
     std::function<void()> m_tick;
 };
 
+// Sends the cell once the kernel is there; the answer goes to call.done when it ends.
+void start_cell(const std::shared_ptr<mcp_service>& service, const mcp_tool_call& call,
+                const mcp::execute_code_args& args, const mcp_service::kernel_outcome& kernel)
+{
+    if (!kernel.kernel_id)
+    {
+        call.done(mcp::text_result("no kernel: " + kernel.error, true));
+        return;
+    }
+    const auto ctx = service->shared_ctx();
+    execute_params params;
+    params.code = args.code;
+    params.timeout = args.timeout;
+    params.max_output_bytes = mcp_text_budget;
+    params.max_image_bytes = mcp_image_budget;
+    auto run = std::make_shared<execution_runner>(ctx, *kernel.kernel_id, call.who.user,
+                                                  std::move(params));
+    if (!ctx->executions->add(run))
+    {
+        call.done(mcp::text_result("the kernel already runs " +
+                                       std::to_string(ctx->executions->max_per_kernel()) +
+                                       " executions; wait for one to end",
+                                   true));
+        return;
+    }
+    if (!run->start())
+    {
+        ctx->executions->forget(*kernel.kernel_id, run->id());
+        call.done(mcp::text_result("the kernel went away before the cell started", true));
+        return;
+    }
+    service->track(call.session_id, call.request, run);
+    log::info("MCP execute_code started", {{"session", call.session_id},
+                                           {"kernel", *kernel.kernel_id},
+                                           {"execution", run->id()},
+                                           {"user", call.who.user}});
+    std::shared_ptr<progress_ticker> ticker;
+    const auto started = std::chrono::steady_clock::now();
+    if (call.progress)
+    {
+        ticker = std::make_shared<progress_ticker>(
+            ctx->io,
+            [progress = call.progress, started, weak = std::weak_ptr(run)]
+            {
+                auto alive = weak.lock();
+                const auto seconds =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                        .count();
+                progress(seconds,
+                         "running for " + std::to_string(static_cast<long>(seconds)) + " s" +
+                             (alive ? ", " + std::to_string(alive->model().events().size()) +
+                                          " outputs so far"
+                                    : std::string()));
+            });
+        ticker->arm();
+    }
+    auto on_change = [progress = call.progress, started](const execution& model)
+    {
+        if (progress && !model.events().empty())
+        {
+            const auto seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            progress(seconds, "output: " + model.events().back().type);
+        }
+    };
+    when_done(
+        run,
+        [service, call, ticker, note = replaced_note(kernel)](const execution& model)
+        {
+            service->untrack(call.session_id, call.request);
+            if (ticker)
+            {
+                ticker->stop();
+            }
+            json result = mcp::execute_code_result(model.result(true));
+            if (!note.empty())
+            {
+                result["content"][0]["text"] =
+                    note + result["content"][0]["text"].get<std::string>();
+            }
+            call.done(std::move(result));
+        },
+        on_change);
+}
+
 void execute_code(const std::shared_ptr<mcp_service>& service, mcp_tool_call call,
                   const mcp::execute_code_args& args)
 {
-    service->with_kernel(
-        call.session_id, call.who,
-        [service, call, args](mcp_service::kernel_outcome kernel) mutable
-        {
-            if (!kernel.kernel_id)
-            {
-                call.done(mcp::text_result("no kernel: " + kernel.error, true));
-                return;
-            }
-            const auto ctx = service->shared_ctx();
-            execute_params params;
-            params.code = args.code;
-            params.timeout = args.timeout;
-            params.max_output_bytes = mcp_text_budget;
-            params.max_image_bytes = mcp_image_budget;
-            auto run = std::make_shared<execution_runner>(ctx, *kernel.kernel_id, call.who.user,
-                                                          std::move(params));
-            if (!ctx->executions->add(run))
-            {
-                call.done(mcp::text_result("the kernel already runs " +
-                                               std::to_string(ctx->executions->max_per_kernel()) +
-                                               " executions; wait for one to end",
-                                           true));
-                return;
-            }
-            if (!run->start())
-            {
-                ctx->executions->forget(*kernel.kernel_id, run->id());
-                call.done(mcp::text_result("the kernel went away before the cell started", true));
-                return;
-            }
-            log::info("MCP execute_code started", {{"session", call.session_id},
-                                                   {"kernel", *kernel.kernel_id},
-                                                   {"execution", run->id()},
-                                                   {"user", call.who.user}});
-            std::shared_ptr<progress_ticker> ticker;
-            const auto started = std::chrono::steady_clock::now();
-            if (call.progress)
-            {
-                ticker = std::make_shared<progress_ticker>(
-                    ctx->io,
-                    [progress = call.progress, started, weak = std::weak_ptr(run)]
-                    {
-                        auto alive = weak.lock();
-                        const auto seconds = std::chrono::duration<double>(
-                                                 std::chrono::steady_clock::now() - started)
-                                                 .count();
-                        progress(
-                            seconds,
-                            "running for " + std::to_string(static_cast<long>(seconds)) + " s" +
-                                (alive ? ", " + std::to_string(alive->model().events().size()) +
-                                             " outputs so far"
-                                       : std::string()));
-                    });
-                ticker->arm();
-            }
-            auto on_change = [progress = call.progress, started](const execution& model)
-            {
-                if (progress && !model.events().empty())
-                {
-                    const auto seconds =
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                            .count();
-                    progress(seconds, "output: " + model.events().back().type);
-                }
-            };
-            when_done(
-                run,
-                [call, ticker, note = replaced_note(kernel)](const execution& model)
-                {
-                    if (ticker)
-                    {
-                        ticker->stop();
-                    }
-                    json result = mcp::execute_code_result(model.result(true));
-                    if (!note.empty())
-                    {
-                        result["content"][0]["text"] =
-                            note + result["content"][0]["text"].get<std::string>();
-                    }
-                    call.done(std::move(result));
-                },
-                on_change);
-        });
+    service->with_kernel(call.session_id, call.who,
+                         [service, call, args](mcp_service::kernel_outcome kernel) mutable
+                         {
+                             // One cell of the session at a time: a cell sent while the one before
+                             // ends in an error (a cancelled call's KeyboardInterrupt) would be
+                             // aborted by the kernel.
+                             if (auto previous = service->running(call.session_id))
+                             {
+                                 when_done(previous, [service, call, args, kernel](const execution&)
+                                           { start_cell(service, call, args, kernel); });
+                                 return;
+                             }
+                             start_cell(service, call, args, kernel);
+                         });
 }
 
 void restart_kernel(const std::shared_ptr<mcp_service>& service, mcp_tool_call call)

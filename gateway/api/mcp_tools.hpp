@@ -19,6 +19,7 @@ struct mcp_tool_call
     identity who;
     std::string name; // a known tool (mcp::known_tool)
     nlohmann::json arguments = nlohmann::json::object();
+    std::string request; // the JSON-RPC id, dumped: what notifications/cancelled names
     // Told while a cell runs (progress grows; message says what happened); may be empty.
     std::function<void(double progress, const std::string& message)> progress;
     // The CallToolResult, once.

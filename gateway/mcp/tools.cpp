@@ -284,10 +284,16 @@ json execute_code_result(const json& answer)
     }
     if (status != "ok" || text.empty())
     {
-        append_section(text, "[status]",
-                       status + (status == "timeout" ? " (the cell was interrupted; variables "
-                                                       "are kept)"
-                                                     : ""));
+        std::string why;
+        if (status == "timeout")
+        {
+            why = " (the cell was interrupted; variables are kept)";
+        }
+        else if (status == "aborted")
+        {
+            why = " (interrupted, or not run because the cell before it failed)";
+        }
+        append_section(text, "[status]", status + why);
     }
     if (answer.contains("truncated") && answer["truncated"] == true)
     {

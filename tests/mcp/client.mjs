@@ -139,6 +139,19 @@ await step("isolation", async () => {
   return { seen: text(seen), file: { isError: file.isError, text: text(file) }, foreignSession: res.status };
 });
 
+await step("cancel", async () => {
+  // The SDK sends notifications/cancelled when a call's signal aborts: the cell must stop, or
+  // the next call would queue behind a 60 s sleep.
+  const controller = new AbortController();
+  const started = Date.now();
+  const long = run(a.client, "import time\ntime.sleep(60)", {}, { signal: controller.signal });
+  setTimeout(() => controller.abort("enough"), 1000);
+  let aborted = false;
+  try { await long; } catch { aborted = true; }
+  const next = await run(a.client, "x");
+  return { aborted, next: text(next), seconds: (Date.now() - started) / 1000 };
+});
+
 await step("restart", async () => {
   const restarted = await a.client.callTool({ name: "restart_kernel", arguments: {} });
   const after = await run(a.client, "x");

@@ -139,6 +139,13 @@ def test_two_users_are_isolated(report):
     assert s["foreignSession"] == 404
 
 
+def test_cancelled_call_interrupts_its_cell(report):
+    s = step(report, "cancel")
+    assert s["aborted"] and "21" in s["next"]  # interrupted, state kept
+    assert s["seconds"] < 20
+    assert "MCP tool call cancelled by its client" in report["log"]
+
+
 def test_restart_kernel_clears_state(report):
     s = step(report, "restart")
     assert not s["restarted"]["isError"]
