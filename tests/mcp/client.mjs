@@ -178,8 +178,15 @@ await step("stdio", async () => {
   const { tools } = await client.listTools();
   await run(client, "z = 40");
   const result = await run(client, "z + 2");
+  const during = (await kernels(token)).length;
   await client.close();
-  return { tools: tools.map((t) => t.name), text: text(result), isError: result.isError };
+  // The bridge ends its session when its stdin closes: the kernel goes.
+  let after = await kernels(token);
+  for (let i = 0; i < 50 && after.length >= during; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = await kernels(token);
+  }
+  return { tools: tools.map((t) => t.name), text: text(result), isError: result.isError, during, after: after.length };
 });
 
 console.log(JSON.stringify(report));

@@ -161,3 +161,4 @@ def test_session_delete_shuts_the_kernel_down(report):
 def test_stdio_bridge(report):
     s = step(report, "stdio")
     assert "execute_code" in s["tools"] and "42" in s["text"] and not s["isError"]
+    assert s["during"] == 1 and s["after"] == 0, s
