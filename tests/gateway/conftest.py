@@ -7,6 +7,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -138,3 +139,24 @@ def npm_ci(directory):
     run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                          cwd=directory, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"
+
+
+def run_node_report(directory, script, args, timeout):
+    """Runs `node script args...` in `directory`, in its own process group (killed with its
+    children after `timeout` seconds); returns (exit code, report, stderr), the report being
+    the JSON object on the last line of its output ({"unparsed": output} if there is none)."""
+    node = subprocess.Popen(["node", str(pathlib.Path(directory) / script), *map(str, args)],
+                            cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = node.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(node.pid, signal.SIGKILL)
+        out, err = node.communicate()
+        err += f"\n{script} killed after {timeout} s"
+    lines = out.strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        report = {"unparsed": out}
+    return node.returncode, report, err

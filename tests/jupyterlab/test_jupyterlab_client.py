@@ -8,8 +8,6 @@ import importlib.util
 import json
 import os
 import pathlib
-import signal
-import subprocess
 
 import pytest
 
@@ -28,21 +26,8 @@ KERNEL_NAME = "cellbox-python"
 
 def run_client(url):
     """Runs client.mjs in its own process group; returns (exit code, report, stderr)."""
-    node = subprocess.Popen(["node", str(HERE / "client.mjs"), url, GATEWAY_TOKEN],
-                            cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = node.communicate(timeout=NODE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(node.pid, signal.SIGKILL)
-        out, err = node.communicate()
-        err += f"\nclient.mjs killed after {NODE_TIMEOUT} s"
-    lines = out.strip().splitlines()
-    try:
-        report = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        report = {"unparsed": out}
-    return node.returncode, report, err
+    return gateway_conftest.run_node_report(HERE, "client.mjs", [url, GATEWAY_TOKEN],
+                                            NODE_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ a 2 s MCP idle timeout), started afresh (and said so) when the kernel was delete
 session. Plain HTTP, as the specification writes the messages."""
 
 import importlib.util
-import json
 import pathlib
 import time
 

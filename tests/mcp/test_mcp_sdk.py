@@ -5,10 +5,7 @@ test here asserts on one step of it."""
 
 import base64
 import importlib.util
-import json
-import os
 import pathlib
-import signal
 import subprocess
 
 import pytest
@@ -32,20 +29,11 @@ def report():
     gateway_conftest.npm_ci(HERE)
     gateway = Gateway()
     try:
-        node = subprocess.Popen(
-            ["node", str(HERE / "client.mjs"), gateway.url, user_token("alice"),
-             user_token("bob"), str(CELLBOX)],
-            cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
-        try:
-            out, err = node.communicate(timeout=NODE_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(node.pid, signal.SIGKILL)
-            out, err = node.communicate()
-        lines = out.strip().splitlines()
-        parsed = json.loads(lines[-1]) if lines else {}
+        _, parsed, err = gateway_conftest.run_node_report(
+            HERE, "client.mjs",
+            [gateway.url, user_token("alice"), user_token("bob"), CELLBOX], NODE_TIMEOUT)
         if "steps" not in parsed:
-            pytest.fail(f"client.mjs printed no report:\n{out[-2000:]}\n{err[-4000:]}\n"
+            pytest.fail(f"client.mjs printed no report: {parsed}\n{err[-4000:]}\n"
                         f"--- cellbox serve log ---\n{gateway.logs()[-4000:]}")
         parsed["log"] = gateway.logs()
         yield parsed

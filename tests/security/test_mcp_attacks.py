@@ -5,7 +5,6 @@ session floods. Each is refused with a clear 4xx or a JSON-RPC error (and a log 
 victim's session keeps its kernel and state."""
 
 import json
-import time
 
 import pytest
 
