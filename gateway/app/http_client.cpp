@@ -61,7 +61,7 @@ void http_client::connect()
 
 http_client::response http_client::request(http::verb method, const std::string& target,
                                            const std::map<std::string, std::string>& headers,
-                                           std::string body)
+                                           std::string body, const body_handler& on_body)
 {
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, m_host + ":" + m_port);
@@ -91,7 +91,16 @@ http_client::response http_client::request(http::verb method, const std::string&
             parser.body_limit(std::size_t(256) << 20);
             // A cell may run for long: the read waits as long as the timeout allows.
             m_stream->expires_after(m_timeout);
-            http::read(*m_stream, buffer, parser, error);
+            http::read_header(*m_stream, buffer, parser, error);
+            // The body as it comes: a streamed answer (SSE) is relayed event by event.
+            while (!error && !parser.is_done())
+            {
+                http::read_some(*m_stream, buffer, parser, error);
+                if (!error && on_body)
+                {
+                    on_body(parser.get());
+                }
+            }
             if (!error)
             {
                 response res = parser.release();

@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -36,9 +37,14 @@ public:
 
     http_client(std::string host, std::string port, std::chrono::seconds timeout);
 
-    // Sends one request and reads the whole answer. Throws http_client_error.
+    // Told the response (header and the body so far) each time more of its body came.
+    using body_handler = std::function<void(const response& so_far)>;
+
+    // Sends one request and reads the whole answer, telling `on_body` (may be empty) as it
+    // comes. Throws http_client_error.
     response request(boost::beast::http::verb method, const std::string& target,
-                     const std::map<std::string, std::string>& headers, std::string body);
+                     const std::map<std::string, std::string>& headers, std::string body,
+                     const body_handler& on_body = nullptr);
 
 private:
     void connect();

@@ -24,15 +24,23 @@ struct bridge_options
     double timeout_s = 3600;
 };
 
-// The JSON-RPC messages of a text/event-stream body: each event's data lines joined.
-std::vector<std::string> sse_messages(const std::string& body)
+// The JSON-RPC messages of the events of a text/event-stream body that are complete past
+// `consumed` (each ends with a blank line), moving `consumed` past them; `at_end`: the body is
+// whole, a last event without its blank line counts too.
+std::vector<std::string> sse_messages(const std::string& body, std::size_t& consumed, bool at_end)
 {
     std::vector<std::string> out;
-    std::istringstream lines(body);
-    std::string line;
     std::string data;
-    while (std::getline(lines, line))
+    std::size_t at = consumed;
+    while (at < body.size())
     {
+        const std::size_t end = body.find('\n', at);
+        if (end == std::string::npos)
+        {
+            break; // a line still coming
+        }
+        std::string line = body.substr(at, end - at);
+        at = end + 1;
         if (!line.empty() && line.back() == '\r')
         {
             line.pop_back();
@@ -44,6 +52,7 @@ std::vector<std::string> sse_messages(const std::string& body)
                 out.push_back(std::move(data));
             }
             data.clear();
+            consumed = at;
         }
         else if (line.rfind("data:", 0) == 0)
         {
@@ -51,11 +60,18 @@ std::vector<std::string> sse_messages(const std::string& body)
             data += data.empty() ? value : "\n" + value;
         }
     }
-    if (!data.empty())
+    if (at_end && !data.empty())
     {
         out.push_back(std::move(data));
+        consumed = body.size();
     }
     return out;
+}
+
+bool is_sse(const http_client::response& res)
+{
+    return boost::algorithm::istarts_with(std::string(res[http::field::content_type]),
+                                          "text/event-stream");
 }
 
 // One message per line on stdout: compact JSON has no newline in it.
@@ -101,10 +117,23 @@ public:
         {
             headers["MCP-Protocol-Version"] = m_version;
         }
+        // An SSE answer (progress, then the result) is relayed event by event as it comes:
+        // a client handles progress only while its request is pending.
+        std::size_t consumed = 0;
+        const auto on_body = [&](const http_client::response& so_far)
+        {
+            if (is_sse(so_far))
+            {
+                for (const auto& data : sse_messages(so_far.body(), consumed, false))
+                {
+                    relay(data, initialize);
+                }
+            }
+        };
         http_client::response res;
         try
         {
-            res = m_client.request(http::verb::post, m_url.path + "mcp", headers, line);
+            res = m_client.request(http::verb::post, m_url.path + "mcp", headers, line, on_body);
         }
         catch (const http_client_error& e)
         {
@@ -117,10 +146,9 @@ public:
         {
             m_session = std::string(res["Mcp-Session-Id"]);
         }
-        const std::string type(res[http::field::content_type]);
-        if (boost::algorithm::istarts_with(type, "text/event-stream"))
+        if (is_sse(res))
         {
-            for (const auto& data : sse_messages(res.body()))
+            for (const auto& data : sse_messages(res.body(), consumed, true))
             {
                 relay(data, initialize);
             }
@@ -130,7 +158,8 @@ public:
         {
             return; // a notification or a response
         }
-        if (boost::algorithm::istarts_with(type, "application/json") &&
+        if (boost::algorithm::istarts_with(std::string(res[http::field::content_type]),
+                                           "application/json") &&
             relay(res.body(), initialize))
         {
             return;

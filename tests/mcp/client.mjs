@@ -178,6 +178,9 @@ await step("stdio", async () => {
   const { tools } = await client.listTools();
   await run(client, "z = 40");
   const result = await run(client, "z + 2");
+  // With a progressToken the gateway answers as SSE; the bridge relays every event.
+  const notes = [];
+  const streamed = await run(client, "import time\nprint('a', flush=True)\ntime.sleep(0.5)\nprint('b')", {}, { onprogress: (p) => notes.push(p) });
   const during = (await kernels(token)).length;
   await client.close();
   // The bridge ends its session when its stdin closes: the kernel goes.
@@ -186,7 +189,8 @@ await step("stdio", async () => {
     await new Promise((r) => setTimeout(r, 100));
     after = await kernels(token);
   }
-  return { tools: tools.map((t) => t.name), text: text(result), isError: result.isError, during, after: after.length };
+  return { tools: tools.map((t) => t.name), text: text(result), isError: result.isError, during, after: after.length,
+    notes: notes.length, streamed: text(streamed) };
 });
 
 console.log(JSON.stringify(report));

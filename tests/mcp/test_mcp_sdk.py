@@ -150,3 +150,4 @@ def test_stdio_bridge(report):
     s = step(report, "stdio")
     assert "execute_code" in s["tools"] and "42" in s["text"] and not s["isError"]
     assert s["during"] == 1 and s["after"] == 0, s
+    assert s["notes"] >= 1 and "a\nb" in s["streamed"]  # SSE through the bridge
