@@ -2,6 +2,7 @@
 
 #include "api/execution_registry.hpp"
 #include "api/execution_runner.hpp"
+#include "executions/output_budget.hpp"
 #include "files/work_tree.hpp"
 #include "mcp/tools.hpp"
 #include "telemetry/log.hpp"
@@ -232,9 +233,11 @@ json file_tool(api_context& ctx, const mcp_tool_call& call)
         const std::string content = model.value("content", "");
         if (model.value("format", "") == "text")
         {
-            return mcp::text_result(content, false);
+            // The model's context, not the file, is the limit: cut in the middle as outputs are.
+            std::size_t cut = 0;
+            return mcp::text_result(cut_middle(content, mcp_text_budget, cut), false);
         }
-        if (model.value("mimetype", "") == "image/png")
+        if (model.value("mimetype", "") == "image/png" && content.size() <= mcp_image_budget)
         {
             return {
                 {"content",

@@ -257,3 +257,15 @@ def test_wrong_types_inside_initialize(gateway):
             c.session = headers["Mcp-Session-Id"]
             assert c.delete()[0] == 204
     assert gateway.process.poll() is None
+
+
+def test_huge_file_read_is_cut(gateway, victim):
+    """Reads a text file larger than a model's context through read_file."""
+    # under this gateway's --max-message-bytes (the contents API's file limit), over 64 KiB
+    status, body = victim.call("execute_code", {"code": "open('/work/big.txt', 'w').write('A' * 75_000 + 'Z' * 75_000)"})
+    assert status == 200 and not body["result"]["isError"]
+    status, body = victim.call("read_file", {"path": "big.txt"})
+    text = body["result"]["content"][0]["text"]
+    assert status == 200 and not body["result"]["isError"], text[:500]
+    assert len(text) < 70_000 and text.startswith("A") and text.endswith("Z")  # cut in the middle
+    assert "cut" in text.lower()
