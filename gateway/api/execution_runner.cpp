@@ -338,4 +338,55 @@ void execution_runner::kernel_removed()
     ended();
 }
 
+namespace
+{
+
+// Holds itself (and through it the execution) until the execution ends.
+class done_watcher : public execution_runner::watcher,
+                     public std::enable_shared_from_this<done_watcher>
+{
+public:
+    done_watcher(std::shared_ptr<execution_runner> run, std::function<void(const execution&)> done,
+                 std::function<void(const execution&)> on_change)
+        : m_run(std::move(run)), m_done(std::move(done)), m_changed(std::move(on_change))
+    {
+    }
+    void arm()
+    {
+        m_self = shared_from_this();
+        m_run->watch(m_self);
+        changed();
+    }
+    void changed() override
+    {
+        if (!m_done)
+        {
+            return;
+        }
+        if (m_run->model().done())
+        {
+            auto keep = std::move(m_self); // this may go with the last line
+            std::exchange(m_done, nullptr)(m_run->model());
+        }
+        else if (m_changed)
+        {
+            m_changed(m_run->model());
+        }
+    }
+
+private:
+    std::shared_ptr<execution_runner> m_run;
+    std::function<void(const execution&)> m_done;
+    std::function<void(const execution&)> m_changed;
+    std::shared_ptr<done_watcher> m_self;
+};
+
+} // namespace
+
+void when_done(std::shared_ptr<execution_runner> run, std::function<void(const execution&)> done,
+               std::function<void(const execution&)> changed)
+{
+    std::make_shared<done_watcher>(std::move(run), std::move(done), std::move(changed))->arm();
+}
+
 } // namespace cellbox::gateway

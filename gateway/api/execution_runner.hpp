@@ -10,6 +10,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,5 +78,11 @@ private:
     int m_interrupts = 0;
     boost::asio::steady_timer m_expiry;
 };
+
+// Calls `done` once `run` has ended (at once if it has), and `changed` (may be empty) at each
+// change before that: for callers waiting on an execution rather than streaming it (one-shot
+// file writes, MCP tool calls).
+void when_done(std::shared_ptr<execution_runner> run, std::function<void(const execution&)> done,
+               std::function<void(const execution&)> changed = nullptr);
 
 } // namespace cellbox::gateway

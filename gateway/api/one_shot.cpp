@@ -37,35 +37,6 @@ std::string files_cell(const std::map<std::string, std::string>& files)
     return "exec(__import__('base64').b64decode('" + base64(script) + "').decode(), {})";
 }
 
-// Calls `done` once the execution `run` has ended.
-class when_done : public execution_runner::watcher, public std::enable_shared_from_this<when_done>
-{
-public:
-    when_done(std::shared_ptr<execution_runner> run, std::function<void(const execution&)> done)
-        : m_run(std::move(run)), m_done(std::move(done))
-    {
-    }
-    void arm()
-    {
-        m_self = shared_from_this();
-        m_run->watch(m_self);
-        changed();
-    }
-    void changed() override
-    {
-        if (m_run->model().done() && m_done)
-        {
-            auto keep = std::move(m_self); // this may go with the last line
-            std::exchange(m_done, nullptr)(m_run->model());
-        }
-    }
-
-private:
-    std::shared_ptr<execution_runner> m_run;
-    std::function<void(const execution&)> m_done;
-    std::shared_ptr<when_done> m_self;
-};
-
 } // namespace
 
 void execute_one_shot(const std::shared_ptr<api_context>& ctx, http_call call)
@@ -130,25 +101,23 @@ void execute_one_shot(const std::shared_ptr<api_context>& ctx, http_call call)
                 delete_kernel();
                 return;
             }
-            std::make_shared<when_done>(
-                writer,
-                [req, respond, run, delete_kernel](const execution& written) mutable
-                {
-                    if (written.status() == "ok")
-                    {
-                        run();
-                        return;
-                    }
-                    const json error = written.result(false)["error"];
-                    respond->send(error_response(
-                        req, http::status::bad_request,
-                        "files could not be written: " +
-                            (error.is_object() ? error.value("ename", std::string()) + ": " +
-                                                     error.value("evalue", std::string())
-                                               : written.status())));
-                    delete_kernel();
-                })
-                ->arm();
+            when_done(writer,
+                      [req, respond, run, delete_kernel](const execution& written) mutable
+                      {
+                          if (written.status() == "ok")
+                          {
+                              run();
+                              return;
+                          }
+                          const json error = written.result(false)["error"];
+                          respond->send(error_response(
+                              req, http::status::bad_request,
+                              "files could not be written: " +
+                                  (error.is_object() ? error.value("ename", std::string()) + ": " +
+                                                           error.value("evalue", std::string())
+                                                     : written.status())));
+                          delete_kernel();
+                      });
         });
 }
 

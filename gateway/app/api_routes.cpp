@@ -5,6 +5,7 @@
 #include "api/execute_api.hpp"
 #include "api/kernels_api.hpp"
 #include "api/kernelspecs_api.hpp"
+#include "api/mcp_api.hpp"
 #include "api/sessions_api.hpp"
 #include "api/static_api.hpp"
 #include "api/status_api.hpp"
@@ -23,6 +24,7 @@ router api_routes(const std::shared_ptr<api_context>& ctx)
     add_static_api(routes, ctx);
     add_contents_api(routes, ctx);
     add_execute_api(routes, ctx);
+    add_mcp_api(routes, ctx);
     return routes;
 }
 

@@ -349,6 +349,10 @@ std::vector<setting> settings_of(serve_settings& s)
          "Default and largest image budget of one execution (max_image_bytes), bytes"},
         {"execute_keepalive", &server.execute_keepalive_s,
          "Seconds between keepalives while an execution stream is silent (0: none)"},
+        {"mcp_session_idle_timeout", &server.mcp_session_idle_timeout_s,
+         "Seconds an unused MCP session lives before it and its kernel end (0: never)"},
+        {"mcp_max_sessions_per_user", &server.mcp_max_sessions_per_user,
+         "Most MCP sessions of one user at once (0: no limit)"},
         {"first_user_uid", &manager.first_user_uid,
          "Sandbox uid of the first user; each new user gets the next one"},
         {"max_message_bytes", &server.max_message_bytes,
@@ -525,6 +529,10 @@ void finish_settings(serve_settings& s)
     require(s.server.ws_ping_interval_s >= 0, "ws_ping_interval", "must not be negative");
     require(s.server.execution_keep_s >= 0, "execution_keep", "must not be negative");
     require(s.server.execute_keepalive_s >= 0, "execute_keepalive", "must not be negative");
+    require(s.server.mcp_session_idle_timeout_s >= 0, "mcp_session_idle_timeout",
+            "must not be negative");
+    require(s.server.mcp_max_sessions_per_user >= 0, "mcp_max_sessions_per_user",
+            "must not be negative");
     require(s.server.http_header_timeout_s >= 0, "http_header_timeout", "must not be negative");
     require(s.server.http_body_timeout_s >= 0, "http_body_timeout", "must not be negative");
     require(s.server.http_write_timeout_s > 0, "http_write_timeout", "must be more than 0");

@@ -2,6 +2,7 @@
 #include "api/api_context.hpp"
 #include "app/api_routes.hpp"
 #include "app/config.hpp"
+#include "app/mcp_command.hpp"
 #include "app/run_command.hpp"
 #include "app/token_command.hpp"
 #include "http/server.hpp"
@@ -213,6 +214,7 @@ int main(int argc, char* argv[])
                               "(see share/cellbox/cellbox.toml) [env CELLBOX_CONFIG]");
     cg::add_token_command(app);
     cg::add_run_command(app);
+    cg::add_mcp_command(app);
     CLI11_PARSE(app, argc, argv);
 
     cg::serve_settings settings = defaults;

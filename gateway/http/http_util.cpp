@@ -91,7 +91,8 @@ std::string request_token(const http_request& req)
 
 bool needs_token(const std::string& path)
 {
-    return path == "/metrics" || path.rfind("/api", 0) == 0 || path.rfind("/kernelspecs/", 0) == 0;
+    return path == "/metrics" || path == "/mcp" || path.rfind("/api", 0) == 0 ||
+           path.rfind("/kernelspecs/", 0) == 0;
 }
 
 std::string path_of(const std::string& target)

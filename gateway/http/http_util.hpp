@@ -36,7 +36,8 @@ std::string query_parameter(const std::string& target, const std::string& key);
 std::string path_of(const std::string& target);
 // The token of a request: `Authorization: token|Bearer T`, else `?token=T` ("" for none).
 std::string request_token(const http_request& req);
-// Paths (relative to the base URL) that answer only with a token: the API's. Outside them
+// Paths (relative to the base URL) that answer only with a token: the API's and the MCP
+// endpoint's. Outside them
 // only the router's public routes answer (the landing page, static files); the rest is 404.
 bool needs_token(const std::string& path);
 // Constant-time comparison of two secrets.

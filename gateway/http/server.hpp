@@ -64,6 +64,10 @@ struct server_options
     std::size_t execute_max_image_bytes = std::size_t(8) << 20;
     // Seconds between keepalives while an execution stream is silent (0: none).
     double execute_keepalive_s = 15;
+    // MCP sessions ({base_url}mcp): one unused this long is ended and its kernel shut down
+    // (0: never); at most this many per user (0: no limit).
+    double mcp_session_idle_timeout_s = 3600;
+    int mcp_max_sessions_per_user = 8;
     // Connections held at once, in all and per client address (IPv6: per /64); more are
     // refused at accept (0: no limit). See README, "Connection limits".
     int max_connections = 4096;

@@ -12,6 +12,15 @@ def percentile(samples, q):
     return s[min(len(s) - 1, max(0, int(round(q * (len(s) - 1)))))] if s else float("nan")
 
 
+def print_table(labels, samples):
+    """A Markdown table of the median and p90 (ms) of each sample list, in `labels`' order."""
+    print("| measure | median ms | p90 ms |")
+    print("|---|---|---|")
+    for key, label in labels.items():
+        print(f"| {label} | {percentile(samples[key], 0.5):.2f} | "
+              f"{percentile(samples[key], 0.9):.2f} |")
+
+
 def process_table():
     """{pid: (ppid, command line)} of every process now."""
     table = {}

@@ -24,7 +24,7 @@ import uuid
 
 import websockets
 
-from bench_util import _gateway_test_helpers, execute_message, percentile
+from bench_util import _gateway_test_helpers, print_table, execute_message, percentile
 
 support = _gateway_test_helpers()
 
@@ -110,11 +110,7 @@ def main():
         "one_shot": f"one-shot POST /api/execute `1+1` ({args.one_shots})",
         "start": f"POST /api/kernels, pool hit ({args.one_shots})",
     }
-    print("| measure | median ms | p90 ms |")
-    print("|---|---|---|")
-    for key, label in labels.items():
-        print(f"| {label} | {percentile(samples[key], 0.5):.2f} | "
-              f"{percentile(samples[key], 0.9):.2f} |")
+    print_table(labels, samples)
     ratio = percentile(samples["json"], 0.5) / percentile(samples["ws"], 0.5)
     print(f"\nPOST execute / WebSocket round trip (medians): {ratio:.2f}x")
 

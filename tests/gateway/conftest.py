@@ -6,6 +6,8 @@ import json
 import os
 import pathlib
 import re
+import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -118,3 +120,43 @@ async def reply_and_outputs(receive, msg_id, timeout=60):
         else:
             outputs.append(m)
     return reply, outputs
+
+
+def npm_ci(directory):
+    """Installs the packages pinned in `directory`/package.json (npm ci of its lockfile) unless
+    those exact versions are already in its node_modules: quiet, and a no-op after the first
+    run. For the suites that drive the gateway with JavaScript clients."""
+    directory = pathlib.Path(directory)
+    wanted = json.loads((directory / "package.json").read_text())["dependencies"]
+    for name, version in wanted.items():
+        installed = directory / "node_modules" / name / "package.json"
+        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
+            break
+    else:
+        return
+    if shutil.which("npm") is None:
+        pytest.fail("npm is missing: install Debian's nodejs/npm (see packages.debian)")
+    run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                         cwd=directory, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"
+
+
+def run_node_report(directory, script, args, timeout):
+    """Runs `node script args...` in `directory`, in its own process group (killed with its
+    children after `timeout` seconds); returns (exit code, report, stderr), the report being
+    the JSON object on the last line of its output ({"unparsed": output} if there is none)."""
+    node = subprocess.Popen(["node", str(pathlib.Path(directory) / script), *map(str, args)],
+                            cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = node.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(node.pid, signal.SIGKILL)
+        out, err = node.communicate()
+        err += f"\n{script} killed after {timeout} s"
+    lines = out.strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        report = {"unparsed": out}
+    return node.returncode, report, err

@@ -8,9 +8,6 @@ import importlib.util
 import json
 import os
 import pathlib
-import shutil
-import signal
-import subprocess
 
 import pytest
 
@@ -27,46 +24,16 @@ Gateway, GATEWAY_TOKEN = gateway_conftest.Gateway, gateway_conftest.TOKEN
 KERNEL_NAME = "cellbox-python"
 
 
-def npm_ci():
-    """Installs the pinned packages into tests/jupyterlab/node_modules unless those exact
-    versions are already there: quiet, and a no-op on every run after the first."""
-    wanted = json.loads((HERE / "package.json").read_text())["dependencies"]
-    for name, version in wanted.items():
-        installed = HERE / "node_modules" / name / "package.json"
-        if not installed.exists() or json.loads(installed.read_text())["version"] != version:
-            break
-    else:
-        return
-    if shutil.which("npm") is None:
-        pytest.fail("npm is missing: install Debian's nodejs/npm (see packages.debian)")
-    run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                         cwd=HERE, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"
-
-
 def run_client(url):
     """Runs client.mjs in its own process group; returns (exit code, report, stderr)."""
-    node = subprocess.Popen(["node", str(HERE / "client.mjs"), url, GATEWAY_TOKEN],
-                            cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = node.communicate(timeout=NODE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(node.pid, signal.SIGKILL)
-        out, err = node.communicate()
-        err += f"\nclient.mjs killed after {NODE_TIMEOUT} s"
-    lines = out.strip().splitlines()
-    try:
-        report = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        report = {"unparsed": out}
-    return node.returncode, report, err
+    return gateway_conftest.run_node_report(HERE, "client.mjs", [url, GATEWAY_TOKEN],
+                                            NODE_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
 def run():
     """One gateway and one run of client.mjs for the whole module: (report, gateway)."""
-    npm_ci()
+    gateway_conftest.npm_ci(HERE)
     gateway = Gateway()
     try:
         code, report, stderr = run_client(gateway.url)
