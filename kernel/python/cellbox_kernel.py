@@ -154,6 +154,11 @@ class _DirectStream:
     handles it. Text that cannot be UTF-8 (lone surrogates) is written with '?' in their place
     instead of failing the cell."""
 
+    # What libraries ask of a text stream before writing (tqdm, click, rich, logging): the
+    # text goes out as UTF-8 JSON.
+    encoding = "utf-8"
+    errors = "replace"
+
     def __init__(self, original, name):
         self._original = original
         self._name = name

@@ -65,6 +65,19 @@ py::module load_kernel_support_module()
 
 void prepare_python_environment()
 {
+    // pybind11 configures an embedded interpreter as "isolated": it reads no locale and leaves
+    // UTF-8 mode off, so a cell's open() without encoding= was ASCII, and so were file names.
+    // UTF-8 mode (PEP 540, the default from Python 3.15): files, paths and pipes are UTF-8
+    // whatever the locale. Pre-initialisation is kept by the initialisation that follows.
+    PyPreConfig preconfig;
+    PyPreConfig_InitIsolatedConfig(&preconfig);
+    preconfig.utf8_mode = 1;
+    const PyStatus status = Py_PreInitialize(&preconfig);
+    if (PyStatus_Exception(status))
+    {
+        throw std::runtime_error(std::string("Python pre-initialisation failed: ") +
+                                 (status.err_msg != nullptr ? status.err_msg : "?"));
+    }
     // IPython keeps its profile under ~/.ipython and matplotlib its font cache under
     // ~/.cache/matplotlib; a read-only or missing home (services, sandboxes) must neither break
     // start-up nor rebuild the font cache at every start. Python reads the environment once,

@@ -130,6 +130,16 @@ def test_ok_answers_outputs_result_and_usage(gw, kernel):
     assert execute(gw, kernel, {"code": "v"})[1]["result"] == {"text/plain": "21"}
 
 
+def test_files_in_work_are_utf8_in_a_pooled_session(gw, kernel):
+    """A zygote's session (the pool's) reads and writes UTF-8 by default, as a kernel started
+    on its own does (tests/kernel)."""
+    code = ("open('/work/ü.txt', 'w').write('héllo ✓')\n"
+            "import os\nprint(open('/work/ü.txt').read(), 'ü.txt' in os.listdir('/work'))")
+    body = execute(gw, kernel, {"code": code})[1]
+    assert body["status"] == "ok", body["error"]
+    assert body["stdout"] == "héllo ✓ True\n"
+
+
 def test_error_status_carries_the_traceback(gw, kernel):
     body = execute(gw, kernel, {"code": "1/0"})[1]
     assert body["status"] == "error"

@@ -229,3 +229,22 @@ def test_output_of_a_thread_after_its_cell_is_not_lost(kernel):
     late = [m for m in of_type(outputs, "stream") if "late line" in m["content"]["text"]]
     # Written while the next cell runs, so it comes with that cell's outputs.
     assert late
+
+
+def test_text_is_utf8_whatever_the_locale(kernel):
+    """Files, file names and streams are UTF-8 (an embedded interpreter used to default to
+    ASCII: open() of a UTF-8 file without encoding= failed)."""
+    code = textwrap.dedent(
+        """
+        import os, sys, tempfile
+        folder = tempfile.mkdtemp()
+        path = os.path.join(folder, "données-ü.txt")
+        with open(path, "w") as f:
+            f.write("héllo ✓")
+        with open(path) as f:
+            print(f.read(), os.listdir(folder), sys.stdout.encoding, sys.stderr.encoding)
+        """
+    )
+    reply, outputs = kernel.execute(code)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert stdout_of(outputs) == "héllo ✓ ['données-ü.txt'] utf-8 utf-8\n"
