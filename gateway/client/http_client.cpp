@@ -8,6 +8,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <limits>
 
 namespace cellbox::gateway::client
 {
@@ -83,7 +85,9 @@ bool exchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
     }
     fail(error, "sending a request to the gateway");
     http::response_parser<http::buffer_body> parser;
-    parser.body_limit(boost::none); // bounded below, by line or by body
+    // Bounded below, by line or by body. Not boost::none: Boost 1.74 then refuses every body
+    // with a Content-Length (it compares the length with an empty optional).
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     arm(stream, timeout);
     http::read_header(stream, buffer, parser, error);
     if (error && reused && !parser.got_some())
