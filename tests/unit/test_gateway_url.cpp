@@ -75,10 +75,10 @@ TEST_CASE("ports out of range are refused", "[client]")
 
 TEST_CASE("garbage is refused, and the refusal shows a bounded part of it", "[client]")
 {
-    for (const char* url : {"", "127.0.0.1:8888", "ftp://h/", "http://", "http:///x",
-                            "http://user:pw@h/", "http://h/a?x=1", "http://h/a#f", "http://h /",
-                            "http://h/a b", "http://[::1/", "http://h\n/", " http://h/",
-                            "//h:1/", "http://h_1/"})
+    for (const char* url :
+         {"", "127.0.0.1:8888", "ftp://h/", "http://", "http:///x", "http://user:pw@h/",
+          "http://h/a?x=1", "http://h/a#f", "http://h /", "http://h/a b", "http://[::1/",
+          "http://h\n/", " http://h/", "//h:1/", "http://h_1/"})
     {
         INFO(url);
         CHECK(refusal(url).find("must look like http://HOST[:PORT][/BASE/]") != std::string::npos);
