@@ -1,13 +1,15 @@
 #include "app/mcp_command.hpp"
 
-#include "app/http_client.hpp"
+#include "client/http_client.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "telemetry/log.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <string_view>
 
 namespace cellbox::gateway
 {
@@ -24,51 +26,59 @@ struct bridge_options
     double timeout_s = 3600;
 };
 
-// The JSON-RPC messages of the events of a text/event-stream body that are complete past
-// `consumed` (each ends with a blank line), moving `consumed` past them; `at_end`: the body is
-// whole, a last event without its blank line counts too.
-std::vector<std::string> sse_messages(const std::string& body, std::size_t& consumed, bool at_end)
+// The messages of a text/event-stream body, read line by line: an event's data lines joined,
+// handed on at its blank line (a last event without one: at flush()). An event is bounded as a
+// line is: a hostile gateway cannot grow one without end.
+class sse_events
 {
-    std::vector<std::string> out;
-    std::string data;
-    std::size_t at = consumed;
-    while (at < body.size())
+public:
+    explicit sse_events(std::function<void(const std::string&)> on_message)
+        : m_on_message(std::move(on_message))
     {
-        const std::size_t end = body.find('\n', at);
-        if (end == std::string::npos)
-        {
-            break; // a line still coming
-        }
-        std::string line = body.substr(at, end - at);
-        at = end + 1;
-        if (!line.empty() && line.back() == '\r')
-        {
-            line.pop_back();
-        }
-        if (line.empty())
-        {
-            if (!data.empty())
-            {
-                out.push_back(std::move(data));
-            }
-            data.clear();
-            consumed = at;
-        }
-        else if (line.rfind("data:", 0) == 0)
-        {
-            const std::string value = line.substr(line.size() > 5 && line[5] == ' ' ? 6 : 5);
-            data += data.empty() ? value : "\n" + value;
-        }
     }
-    if (at_end && !data.empty())
-    {
-        out.push_back(std::move(data));
-        consumed = body.size();
-    }
-    return out;
-}
 
-bool is_sse(const http_client::response& res)
+    void line(std::string_view text)
+    {
+        if (!text.empty() && text.back() == '\r')
+        {
+            text.remove_suffix(1);
+        }
+        if (text.empty())
+        {
+            flush();
+        }
+        else if (text.substr(0, 5) == "data:")
+        {
+            const std::string_view value = text.substr(text.size() > 5 && text[5] == ' ' ? 6 : 5);
+            if (!m_data.empty())
+            {
+                m_data += '\n';
+            }
+            m_data += value;
+            if (m_data.size() > client::http_client::max_body_bytes)
+            {
+                throw client::gateway_error("the gateway sent an event larger than " +
+                                            std::to_string(client::http_client::max_body_bytes) +
+                                            " bytes");
+            }
+        }
+    }
+
+    void flush()
+    {
+        if (!m_data.empty())
+        {
+            m_on_message(m_data);
+        }
+        m_data.clear();
+    }
+
+private:
+    std::function<void(const std::string&)> m_on_message;
+    std::string m_data;
+};
+
+bool is_sse(const client::response& res)
 {
     return boost::algorithm::istarts_with(std::string(res[http::field::content_type]),
                                           "text/event-stream");
@@ -84,9 +94,7 @@ class bridge
 {
 public:
     explicit bridge(const bridge_options& options)
-        : m_url(parse_http_url(options.url)), m_token(options.token),
-          m_client(m_url.host, m_url.port,
-                   std::chrono::seconds(static_cast<long long>(options.timeout_s)))
+        : m_client(client::parse_gateway_url(options.url), client_options_of(options))
     {
     }
 
@@ -106,8 +114,6 @@ public:
             end_session(); // a client starting over
         }
         std::map<std::string, std::string> headers{
-            {"Authorization", "Bearer " + m_token},
-            {"Content-Type", "application/json"},
             {"Accept", "application/json, text/event-stream"}};
         if (!m_session.empty())
         {
@@ -119,23 +125,18 @@ public:
         }
         // An SSE answer (progress, then the result) is relayed event by event as it comes:
         // a client handles progress only while its request is pending.
-        std::size_t consumed = 0;
-        const auto on_body = [&](const http_client::response& so_far)
-        {
-            if (is_sse(so_far))
-            {
-                for (const auto& data : sse_messages(so_far.body(), consumed, false))
-                {
-                    relay(data, initialize);
-                }
-            }
-        };
-        http_client::response res;
+        sse_events events([&](const std::string& data) { relay(data, initialize); });
+        const client::line_reader sse{is_sse, [&](std::string_view text) { events.line(text); }};
+        client::response res;
         try
         {
-            res = m_client.request(http::verb::post, m_url.path + "mcp", headers, line, on_body);
+            res = m_client.request(client::verb::post, "mcp", line, headers, &sse);
+            if (is_sse(res))
+            {
+                events.flush();
+            }
         }
-        catch (const http_client_error& e)
+        catch (const client::gateway_error& e)
         {
             log::error("the gateway cannot be reached", {{"error", e.what()}});
             answer_error(*message,
@@ -148,11 +149,7 @@ public:
         }
         if (is_sse(res))
         {
-            for (const auto& data : sse_messages(res.body(), consumed, true))
-            {
-                relay(data, initialize);
-            }
-            return;
+            return; // relayed as it came
         }
         if (res.result() == http::status::accepted)
         {
@@ -179,11 +176,9 @@ public:
         }
         try
         {
-            m_client.request(
-                http::verb::delete_, m_url.path + "mcp",
-                {{"Authorization", "Bearer " + m_token}, {"Mcp-Session-Id", m_session}}, "");
+            m_client.request(client::verb::delete_, "mcp", "", {{"Mcp-Session-Id", m_session}});
         }
-        catch (const http_client_error& e)
+        catch (const client::gateway_error& e)
         {
             log::warn("the MCP session could not be ended", {{"error", e.what()}});
         }
@@ -216,9 +211,19 @@ private:
         }
     }
 
-    parsed_url m_url;
-    std::string m_token;
-    http_client m_client;
+    // A kept connection: an assistant's messages come one after another.
+    static client::client_options client_options_of(const bridge_options& options)
+    {
+        client::client_options out;
+        out.token = options.token;
+        out.auth_scheme = "Bearer";
+        out.user_agent = "cellbox-mcp-bridge";
+        out.timeout = std::chrono::seconds(static_cast<long long>(options.timeout_s));
+        out.keep_alive = true;
+        return out;
+    }
+
+    client::http_client m_client;
     std::string m_session;
     std::string m_version;
 };
@@ -245,7 +250,7 @@ int run(const bridge_options& options)
         relay.end_session(); // stdin closed: the client is done
         return 0;
     }
-    catch (const http_client_error& e)
+    catch (const client::gateway_error& e)
     {
         log::error("cellbox mcp cannot start", {{"error", e.what()}});
         return 2;

@@ -1,7 +1,7 @@
 #include "app/run_command.hpp"
 
+#include "client/http_client.hpp"
 #include "runner/file_upload.hpp"
-#include "runner/gateway_client.hpp"
 #include "runner/notebook.hpp"
 #include "runner/notebook_run.hpp"
 #include "runner/private_gateway.hpp"
@@ -313,7 +313,17 @@ std::string self_program()
     return error ? "cellbox" : self.string();
 }
 
-void run_one(job& j, const runner::gateway_client& client, const runner::run_options& options,
+// A connection per request (no keep-alive): -j's threads and Ctrl-C's deletions never wait on
+// each other. No timeout: a cell streams for as long as it runs.
+client::client_options run_client_options(const std::string& token)
+{
+    client::client_options options;
+    options.token = token;
+    options.user_agent = "cellbox-run";
+    return options;
+}
+
+void run_one(job& j, const client::http_client& client, const runner::run_options& options,
              const run_arguments& args, progress& out, runner::run_control& control)
 {
     job_observer observer(out, j.input, args.log_output);
@@ -321,7 +331,7 @@ void run_one(job& j, const runner::gateway_client& client, const runner::run_opt
     {
         j.result = runner::run_notebook(j.notebook, client, options, observer, control);
     }
-    catch (const runner::gateway_error& e)
+    catch (const client::gateway_error& e)
     {
         j.gateway_failure = e.what();
         j.result.ok = false;
@@ -400,20 +410,20 @@ int run(run_arguments& args)
     signal_watch signals(control);
     std::signal(SIGPIPE, SIG_IGN); // a closed stdout is an error to report, not a death
     std::unique_ptr<runner::private_gateway> own;
-    std::optional<runner::gateway_client> client;
+    std::optional<client::http_client> client;
     try
     {
         if (args.url.empty())
         {
             own = std::make_unique<runner::private_gateway>(self_program(), args.work_dir);
-            client.emplace(own->url(), own->token());
+            client.emplace(client::parse_gateway_url(own->url()), run_client_options(own->token()));
         }
         else
         {
-            client.emplace(args.url, args.token);
+            client.emplace(client::parse_gateway_url(args.url), run_client_options(args.token));
         }
     }
-    catch (const runner::gateway_error& e)
+    catch (const client::gateway_error& e)
     {
         std::cerr << "cellbox run: " << e.what() << "\n";
         return exit_gateway;
@@ -427,7 +437,7 @@ int run(run_arguments& args)
         std::cerr << "cellbox run: " << e.what() << "\n";
         return exit_usage;
     }
-    catch (const runner::gateway_error& e)
+    catch (const client::gateway_error& e)
     {
         std::cerr << "cellbox run: " << e.what() << "\n";
         return exit_gateway;

@@ -46,7 +46,7 @@ std::string path_segment(const std::string& name)
     return out;
 }
 
-void upload_files(const gateway_client& client, const std::vector<std::string>& paths)
+void upload_files(const client::http_client& client, const std::vector<std::string>& paths)
 {
     for (const auto& path : paths)
     {
@@ -59,12 +59,13 @@ void upload_files(const gateway_client& client, const std::vector<std::string>& 
         const std::string name = std::filesystem::path(path).filename().string();
         const nlohmann::json body = {
             {"type", "file"}, {"format", "base64"}, {"content", base64(bytes)}};
-        const http_answer answer =
-            client.request("PUT", "api/contents/" + path_segment(name), body.dump());
-        if (answer.status != 200 && answer.status != 201)
+        const client::response answer =
+            client.request(client::verb::put, "api/contents/" + path_segment(name), body.dump());
+        if (answer.result_int() != 200 && answer.result_int() != 201)
         {
-            throw gateway_error("--files: the gateway refused " + path + " (HTTP " +
-                                std::to_string(answer.status) + "): " + error_text(answer));
+            throw client::gateway_error("--files: the gateway refused " + path + " (HTTP " +
+                                        std::to_string(answer.result_int()) +
+                                        "): " + client::error_text(answer));
         }
     }
 }

@@ -65,22 +65,24 @@ struct cell_answer
 class kernel_session
 {
 public:
-    kernel_session(const gateway_client& client, run_control& control, const std::string& kernel)
+    kernel_session(const client::http_client& client, run_control& control,
+                   const std::string& kernel)
         : m_client(client), m_control(control)
     {
         const json body = kernel.empty() ? json::object() : json{{"name", kernel}};
-        const http_answer answer = m_client.request("POST", "api/kernels", body.dump());
-        const json parsed = parse_json_bounded(answer.body);
+        const client::response answer =
+            m_client.request(client::verb::post, "api/kernels", body.dump());
+        const json parsed = parse_json_bounded(answer.body());
         // The id goes into request paths: a gateway's answer must not steer them elsewhere.
         static const std::regex kernel_id("[A-Za-z0-9-]{1,64}");
-        if (answer.status != 201 || !parsed.is_object() || !parsed.contains("id") ||
+        if (answer.result_int() != 201 || !parsed.is_object() || !parsed.contains("id") ||
             !parsed["id"].is_string() ||
             !std::regex_match(parsed["id"].get_ref<const std::string&>(), kernel_id))
         {
-            throw gateway_error("the gateway did not start a kernel" +
-                                (kernel.empty() ? std::string() : " \"" + kernel + "\"") +
-                                " (HTTP " + std::to_string(answer.status) +
-                                "): " + error_text(answer));
+            throw client::gateway_error("the gateway did not start a kernel" +
+                                        (kernel.empty() ? std::string() : " \"" + kernel + "\"") +
+                                        " (HTTP " + std::to_string(answer.result_int()) +
+                                        "): " + client::error_text(answer));
         }
         m_id = parsed["id"].get<std::string>();
         m_registered = m_control.add(m_client, m_id);
@@ -95,9 +97,9 @@ public:
         }
         try
         {
-            m_client.request("DELETE", "api/kernels/" + m_id);
+            m_client.request(client::verb::delete_, "api/kernels/" + m_id);
         }
-        catch (const gateway_error&)
+        catch (const client::gateway_error&)
         {
             // The gateway went away: its kernels with it.
         }
@@ -111,10 +113,10 @@ public:
             body["timeout"] = *options.timeout;
         }
         cell_answer answer{json(), json::array()};
-        std::string refused;
         const std::string base = "api/kernels/" + m_id;
-        const int status = m_client.stream_lines(
-            base + "/execute", body.dump(),
+        // Only a 200 is the NDJSON stream; a refusal is read whole, to be shown.
+        const client::line_reader events{
+            [](const client::response& head) { return head.result_int() == 200; },
             [&](std::string_view line)
             {
                 json event = parse_json_bounded(line);
@@ -133,12 +135,15 @@ public:
                     return;
                 }
                 follow_outputs(answer.outputs, event);
-            },
-            refused);
-        if (status != 200)
+            }};
+        const client::response reply =
+            m_client.request(client::verb::post, base + "/execute", body.dump(),
+                             {{"Accept", "application/x-ndjson"}}, &events);
+        if (reply.result_int() != 200)
         {
-            throw gateway_error("the gateway refused a cell (HTTP " + std::to_string(status) +
-                                "): " + error_text({status, refused}));
+            throw client::gateway_error("the gateway refused a cell (HTTP " +
+                                        std::to_string(reply.result_int()) +
+                                        "): " + client::error_text(reply));
         }
         if (!answer.done.is_object())
         {
@@ -155,9 +160,10 @@ public:
         const std::string execution = answer.done.value("execution_id", "");
         if (!execution.empty())
         {
-            const http_answer kept = m_client.request("GET", base + "/executions/" + execution);
-            const json whole = parse_json_bounded(kept.body);
-            if (kept.status == 200 && whole.is_object() && whole.contains("outputs") &&
+            const client::response kept =
+                m_client.request(client::verb::get, base + "/executions/" + execution);
+            const json whole = parse_json_bounded(kept.body());
+            if (kept.result_int() == 200 && whole.is_object() && whole.contains("outputs") &&
                 whole["outputs"].is_array())
             {
                 answer.outputs = whole["outputs"];
@@ -167,7 +173,7 @@ public:
     }
 
 private:
-    const gateway_client& m_client;
+    const client::http_client& m_client;
     run_control& m_control;
     std::string m_id;
     bool m_registered = false;
@@ -227,8 +233,8 @@ bool has_error_output(const json& outputs)
 
 } // namespace
 
-run_result run_notebook(json& notebook, const gateway_client& client, const run_options& options,
-                        run_observer& observer, run_control& control)
+run_result run_notebook(json& notebook, const client::http_client& client,
+                        const run_options& options, run_observer& observer, run_control& control)
 {
     run_result result;
     reset_for_run(notebook);

@@ -3,7 +3,7 @@
 // own, each code cell sent to the execute API in order (NDJSON, so that output can be followed
 // as it comes), the cell's nbformat outputs taken from the gateway's execution model, per-cell
 // timing and status in metadata.papermill and metadata.cellbox, the kernel deleted at the end.
-#include "runner/gateway_client.hpp"
+#include "client/http_client.hpp"
 #include "runner/run_control.hpp"
 
 #include <nlohmann/json.hpp>
@@ -43,8 +43,8 @@ struct run_result
 };
 
 // Runs `notebook` (read_notebook, parameters injected) and fills in its outputs and metadata.
-// A gateway that cannot be used throws gateway_error after the kernel, if any, is deleted.
-run_result run_notebook(nlohmann::json& notebook, const gateway_client& client,
+// A gateway that cannot be used throws client::gateway_error after the kernel, if any, is deleted.
+run_result run_notebook(nlohmann::json& notebook, const client::http_client& client,
                         const run_options& options, run_observer& observer, run_control& control);
 
 } // namespace cellbox::gateway::runner

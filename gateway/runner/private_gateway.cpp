@@ -1,6 +1,6 @@
 #include "runner/private_gateway.hpp"
 
-#include "runner/gateway_client.hpp"
+#include "client/gateway_url.hpp"
 
 #include <array>
 #include <cerrno>
@@ -81,7 +81,7 @@ private_gateway::private_gateway(const std::string& program, const std::string& 
     std::string pattern = (base / "cellbox-run-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr)
     {
-        throw gateway_error("cannot create a temporary directory for the private gateway");
+        throw client::gateway_error("cannot create a temporary directory for the private gateway");
     }
     m_dir = pattern;
     std::vector<std::string> args = {
@@ -115,7 +115,7 @@ private_gateway::private_gateway(const std::string& program, const std::string& 
     std::array<int, 2> out{};
     if (pipe2(out.data(), O_CLOEXEC) != 0)
     {
-        throw gateway_error("cannot create a pipe for the private gateway");
+        throw client::gateway_error("cannot create a pipe for the private gateway");
     }
     const std::string log = log_path();
     const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -155,7 +155,8 @@ private_gateway::private_gateway(const std::string& program, const std::string& 
     if (m_pid < 0)
     {
         stop();
-        throw gateway_error("cannot start " + program + " serve: " + std::strerror(spawned));
+        throw client::gateway_error("cannot start " + program +
+                                    " serve: " + std::strerror(spawned));
     }
     const std::string line = first_line(m_stdout, 60);
     static const std::regex listening(R"(http://127\.0\.0\.1:([0-9]+)/)");
@@ -167,8 +168,8 @@ private_gateway::private_gateway(const std::string& program, const std::string& 
         std::string text{std::istreambuf_iterator<char>(log_file), {}};
         text = text.size() > 2000 ? text.substr(text.size() - 2000) : text;
         stop();
-        throw gateway_error("the private `cellbox serve` did not start; its log ends with:\n" +
-                            text);
+        throw client::gateway_error(
+            "the private `cellbox serve` did not start; its log ends with:\n" + text);
     }
     m_url = "http://127.0.0.1:" + match[1].str() + "/";
 }

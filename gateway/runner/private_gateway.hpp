@@ -15,7 +15,7 @@ class private_gateway
 {
 public:
     // `program`: the cellbox binary. `work_dir`: the users' /work directories ("": a temporary
-    // one, removed at the end). Throws gateway_error when serve does not come up.
+    // one, removed at the end). Throws client::gateway_error when serve does not come up.
     private_gateway(const std::string& program, const std::string& work_dir);
     ~private_gateway();
     private_gateway(const private_gateway&) = delete;

@@ -2,7 +2,7 @@
 // What Ctrl-C reaches: the kernels that runs are using right now. On a stop every one of them
 // is deleted through the gateway, which ends the cell that runs in it (its stream closes with
 // status "died") so that each run writes its notebook and returns.
-#include "runner/gateway_client.hpp"
+#include "client/http_client.hpp"
 
 #include <atomic>
 #include <mutex>
@@ -19,7 +19,7 @@ public:
     bool stopped() const { return m_stopped.load(); }
 
     // A run's kernel exists; returns false (and the caller deletes it) after a stop.
-    bool add(const gateway_client& client, const std::string& kernel_id)
+    bool add(const client::http_client& client, const std::string& kernel_id)
     {
         std::lock_guard lock(m_mutex);
         if (m_stopped)
@@ -30,7 +30,7 @@ public:
         return true;
     }
 
-    void remove(const gateway_client& client, const std::string& kernel_id)
+    void remove(const client::http_client& client, const std::string& kernel_id)
     {
         std::lock_guard lock(m_mutex);
         m_kernels.erase({&client, kernel_id});
@@ -39,7 +39,7 @@ public:
     // From the signal thread: no new kernels, the current ones deleted.
     void stop()
     {
-        std::set<std::pair<const gateway_client*, std::string>> kernels;
+        std::set<std::pair<const client::http_client*, std::string>> kernels;
         {
             std::lock_guard lock(m_mutex);
             m_stopped = true;
@@ -49,9 +49,9 @@ public:
         {
             try
             {
-                client->request("DELETE", "api/kernels/" + id);
+                client->request(client::verb::delete_, "api/kernels/" + id);
             }
-            catch (const gateway_error&)
+            catch (const client::gateway_error&)
             {
                 // The gateway is gone already: so is the kernel.
             }
@@ -61,7 +61,7 @@ public:
 private:
     std::atomic<bool> m_stopped{false};
     std::mutex m_mutex;
-    std::set<std::pair<const gateway_client*, std::string>> m_kernels;
+    std::set<std::pair<const client::http_client*, std::string>> m_kernels;
 };
 
 } // namespace cellbox::gateway::runner
