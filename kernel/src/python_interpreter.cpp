@@ -3,7 +3,8 @@
 #include "cellbox/kernel/fd_capture.hpp"
 #include "cellbox/kernel/kernel_server.hpp"
 #include "cellbox/kernel/version.hpp"
-#include "cellbox_kernel_py_source.hpp" // generated: the source of python/cellbox_kernel.py
+#include "cellbox_hibernate_py_source.hpp" // generated: python/cellbox_hibernate.py
+#include "cellbox_kernel_py_source.hpp"    // generated: the source of python/cellbox_kernel.py
 
 #include <Python.h>
 #include <cerrno>
@@ -60,6 +61,10 @@ py::module load_kernel_support_module()
     py::module module =
         module_from_source("cellbox_kernel", cellbox_kernel_py_source, "cellbox_kernel.py");
     sys.attr("modules")["cellbox_kernel"] = module;
+    // Importable by name for the gateway's hibernate and restore requests; dill itself is
+    // imported only when one comes.
+    sys.attr("modules")["cellbox_hibernate"] = module_from_source(
+        "cellbox_hibernate", cellbox_hibernate_py_source, "cellbox_hibernate.py");
     return module;
 }
 
