@@ -10,6 +10,7 @@
 #include "backends/work_quota.hpp"
 #include "kernels/culler.hpp"
 #include "kernels/execution_tracker.hpp"
+#include "kernels/hibernation_store.hpp"
 #include "kernels/kernel_lifecycle.hpp"
 #include "kernels/kernel_record.hpp"
 #include "kernels/kernel_request.hpp"
@@ -66,6 +67,15 @@ struct manager_options
     double cull_interval_s = 300;
     bool cull_connected = false;
     bool cull_busy = false;
+    // What culling does to an idle kernel: "hibernate" (its namespace saved, its process
+    // stopped, resumed on the next request) or "shutdown" (deleted, as jupyter_server).
+    std::string cull_action = "hibernate";
+    // Hibernation images (kernels/hibernation_store.hpp): where (empty: no hibernation), how
+    // many bytes of images one user may have (0: no limit), how long saving or restoring may
+    // take before it counts as failed.
+    std::string state_dir;
+    std::uint64_t hibernate_max_bytes = 4ull << 30;
+    std::chrono::seconds hibernate_timeout{300};
 };
 
 // The running kernels. Lives on the server's io_context thread; kernel_io threads report
@@ -91,6 +101,13 @@ public:
     void shutdown(const std::string& id, std::function<void()> done);
     void restart(const std::string& id, std::function<void(bool)> done);
     bool interrupt(const std::string& id);
+    // Hibernation (kernel_hibernation.cpp): saves the kernel's namespace into the state
+    // directory and stops its process; the first request that needs it resumes it. `done`:
+    // an empty error and the kernel's manifest (saved, not_saved and why), or why not (then
+    // the kernel runs on as before). `conflict` tells a kernel in the wrong state for it.
+    using hibernate_handler =
+        std::function<void(std::string error, bool conflict, nlohmann::json manifest)>;
+    void hibernate(const std::string& id, hibernate_handler done);
 
     // WebSocket connections (the deliver function runs on the kernel's I/O thread).
     bool attach(const std::string& id, std::uint64_t connection, const std::string& session_id,
@@ -172,6 +189,26 @@ private:
     void touch(kernel& k);
     // Removes the kernel's record and tells the on_removed observer.
     void forget(const std::string& id);
+    // Hibernation (kernel_hibernation.cpp). A hibernated kernel gets a process again, which
+    // restores the image before anything else reaches it.
+    void resume(kernel& k);
+    // Its new process answered: the image goes into its exchange directory and is restored.
+    void restore_image(kernel& k);
+    // The restore failed: the user's next cell is told so, and the kernel starts afresh.
+    void restore_failed(kernel& k, const std::string& why);
+    // Its process exited while it hibernated (expected) or restored (not): true if handled.
+    bool hibernation_exit(kernel& k);
+    // The cull policy's action on an idle kernel.
+    void cull(const std::string& id);
+    // One silent execute_request (no history, no execution count) on a connection of the
+    // gateway's own; `done` on the manager's thread with the kernel (null if it went or its
+    // process changed) and an empty error or the kernel's ename and evalue.
+    using silent_handler = std::function<void(kernel* k, const std::string& error)>;
+    void ask_silently(kernel& k, const std::string& code, silent_handler done);
+    // Bytes of images `owner`'s hibernated kernels hold.
+    std::uint64_t image_bytes_of(const std::string& owner) const;
+    // The kernel took its process: ready, held requests released, waiters told.
+    void serve(kernel& k);
     // What the culler sees of every kernel now.
     std::vector<std::pair<std::string, cull_view>> cull_survey() const;
 
@@ -186,6 +223,7 @@ private:
     // processes refer to their backends.
     std::vector<std::unique_ptr<kernel_backend>> m_backends;
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
+    hibernation_store m_images;
     culler m_culler;
     std::function<void(const std::string& id)> m_on_removed;
 };

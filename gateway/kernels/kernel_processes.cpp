@@ -200,6 +200,18 @@ void kernel_manager::mark_ready(const std::string& id)
     {
         return;
     }
+    if (k->resuming)
+    {
+        restore_image(*k); // then serve()
+        return;
+    }
+    serve(*k);
+}
+
+void kernel_manager::serve(kernel& ready)
+{
+    kernel* k = &ready;
+    const std::string id = k->id;
     k->ready = true;
     if (!k->lifecycle.is(lifecycle_state::deleting))
     {
@@ -279,7 +291,12 @@ void kernel_manager::process_exited(const process_exit& exit)
     stop_io(k);
     // Before anything starts the next process, which may use the same directory.
     remove_directory(gone->directory());
-    if (k.exit_waiters.empty() && k.lifecycle.is(lifecycle_state::ready))
+    if (hibernation_exit(k))
+    {
+        return;
+    }
+    if (k.exit_waiters.empty() &&
+        (k.lifecycle.is(lifecycle_state::ready) || k.lifecycle.is(lifecycle_state::hibernating)))
     {
         handle_death(k, exit.verdict);
         return;

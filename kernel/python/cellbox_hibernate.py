@@ -235,7 +235,13 @@ def restore(directory):
     history = shell.user_ns.get("In")
     if isinstance(history, list) and meta.get("In"):
         history[:] = meta["In"]
-    shell.execution_count = int(meta.get("execution_count", shell.execution_count))
+    count = int(meta.get("execution_count", shell.execution_count))
+    try:
+        import cellbox_native  # xeus numbers the replies itself: shift them to match
+        cellbox_native.set_execution_count_offset(count - shell.execution_count)
+    except ImportError:
+        pass
+    shell.execution_count = count
     try:
         os.chdir(meta.get("cwd", "/work"))
     except OSError as error:

@@ -97,6 +97,8 @@ PYBIND11_EMBEDDED_MODULE(cellbox_native, m)
           { return python_interpreter::active().request_input(prompt, password); });
     m.def("write_stream", [](const std::string& name, const std::string& text)
           { return python_interpreter::active().write_stream(name, text); });
+    m.def("set_execution_count_offset",
+          [](int offset) { python_interpreter::active().set_execution_count_offset(offset); });
 }
 
 python_interpreter::python_interpreter(interrupt_router& router, double default_cell_timeout_s)
@@ -245,6 +247,14 @@ nl::json python_interpreter::execute_request_impl(int, const std::string& code, 
                                                {"cpu_ms", usage.cpu_ms},
                                                {"peak_rss_bytes", usage.peak_rss_bytes}};
     return reply;
+}
+
+void python_interpreter::set_execution_count_offset(int offset)
+{
+    if (m_server != nullptr)
+    {
+        m_server->set_execution_count_offset(offset);
+    }
 }
 
 bool python_interpreter::write_stream(const std::string& name, const std::string& text)

@@ -136,3 +136,91 @@ def test_numpy_pandas_and_a_figure_come_back_equal(gw):
     assert value(gw, second, SCIENCE_CHECK) == before
     for k in (first, second):
         gw.request("DELETE", f"/api/kernels/{k}")
+
+
+def hibernate(gw, kernel_id, token=None):
+    kwargs = {} if token is None else {"token": token}
+    return gw.request("POST", f"/api/kernels/{kernel_id}/hibernate", **kwargs)
+
+
+def wait_for_state(gw, kernel_id, state, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status, body, _ = gw.request("GET", f"/api/kernels/{kernel_id}")
+        if status == 200 and body["execution_state"] == state:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"kernel {kernel_id} never became {state}: {body}")
+
+
+def kernel_processes(kernel_id, gw):
+    """The kernel's process directory on the host exists only while it has a process."""
+    run_dir = os.path.join(gw.runtime, "run")
+    return [name for name in os.listdir(run_dir) if kernel_id in name] if os.path.isdir(run_dir) else []
+
+
+def test_the_api_hibernates_and_the_next_execute_resumes(gw):
+    k = new_kernel(gw)
+    body = run(gw, k, STATE + "\n" + "counter = 0\nfor i in range(3):\n    counter += i\n")
+    assert body["status"] == "ok", body
+    count_before = run(gw, k, "1")["execution_count"]
+    status, answer, _ = hibernate(gw, k)
+    assert status == 200, answer
+    assert answer["kernel"]["id"] == k
+    assert answer["kernel"]["execution_state"] == "hibernated"
+    assert set(answer["manifest"]["not_saved"]) == {"fh", "th", "sock", "gen"}
+    images = os.path.join(gw.work_dir, "state", "images")
+    image = os.path.join(images, k + ".img")
+    assert os.path.exists(image)
+    assert os.stat(image).st_mode & 0o777 == 0o600
+    assert os.stat(image).st_uid == 0
+    # Listed with the same id, as hibernated; hibernating again is a no-op.
+    status, model, _ = gw.request("GET", f"/api/kernels/{k}")
+    assert (status, model["execution_state"]) == (200, "hibernated")
+    assert hibernate(gw, k)[0] == 200
+    # The next cell resumes it: first the line saying what came back, then the cell.
+    body = run(gw, k, "counter")
+    assert body["status"] == "ok", body
+    assert body["stdout"].startswith("[cellbox] session resumed from hibernation"), body
+    assert "not restored" in body["stdout"] and "gen (" in body["stdout"]
+    assert body["result"] == {"text/plain": "3"}
+    assert body["execution_count"] == count_before + 1
+    assert value(gw, k, CHECK) == EXPECTED
+    assert not os.path.exists(image), "the image of a restored kernel stays behind"
+    assert wait_for_state(gw, k, "idle")
+    gw.request("DELETE", f"/api/kernels/{k}")
+
+
+def test_a_busy_kernel_is_not_hibernated_and_unknown_ids_are_404(gw):
+    k = new_kernel(gw)
+    assert hibernate(gw, "00000000-0000-0000-0000-000000000000")[0] == 404
+    import threading
+    slow = threading.Thread(target=run, args=(gw, k, "import time; time.sleep(3)"))
+    slow.start()
+    time.sleep(1)
+    status, body, _ = hibernate(gw, k)
+    slow.join()
+    assert status == 409, body
+    assert "idle" in body["message"]
+    gw.request("DELETE", f"/api/kernels/{k}")
+
+
+def test_deleting_a_hibernated_kernel_removes_its_image(gw):
+    k = new_kernel(gw)
+    run(gw, k, "x = list(range(1000))")
+    assert hibernate(gw, k)[0] == 200
+    image = os.path.join(gw.work_dir, "state", "images", k + ".img")
+    assert os.path.exists(image)
+    assert gw.request("DELETE", f"/api/kernels/{k}")[0] == 204
+    assert not os.path.exists(image)
+    assert gw.request("GET", f"/api/kernels/{k}")[0] == 404
+
+
+def test_restart_of_a_hibernated_kernel_is_a_fresh_kernel(gw):
+    k = new_kernel(gw)
+    run(gw, k, "x = 5")
+    assert hibernate(gw, k)[0] == 200
+    status, body, _ = gw.request("POST", f"/api/kernels/{k}/restart")
+    assert status == 200, body
+    assert run(gw, k, "print('x' in dir())")["stdout"] == "False\n"
+    gw.request("DELETE", f"/api/kernels/{k}")
