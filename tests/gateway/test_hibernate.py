@@ -224,3 +224,62 @@ def test_restart_of_a_hibernated_kernel_is_a_fresh_kernel(gw):
     assert status == 200, body
     assert run(gw, k, "print('x' in dir())")["stdout"] == "False\n"
     gw.request("DELETE", f"/api/kernels/{k}")
+
+
+def test_culling_hibernates_and_a_websocket_connect_resumes():
+    import asyncio
+    import uuid
+    import websockets
+    from conftest import TOKEN, reply_and_outputs
+    g = Gateway("--cull-idle-timeout", "1", "--cull-interval", "1")
+    try:
+        k = new_kernel(g)
+        assert run(g, k, "kept = {'a': [1, 2]}")["status"] == "ok"
+        wait_for_state(g, k, "hibernated", seconds=15)
+        assert "kernel hibernated" in g.logs()
+
+        async def connect_and_run():
+            url = (f"ws://127.0.0.1:{g.port}/api/kernels/{k}/channels"
+                   f"?session_id={uuid.uuid4().hex}&token={TOKEN}")
+            async with websockets.connect(url) as ws:
+                async def receive():
+                    return json.loads(await ws.recv())
+                msg_id = uuid.uuid4().hex
+                await ws.send(json.dumps({
+                    "channel": "shell", "header": {"msg_id": msg_id, "msg_type": "execute_request",
+                                                   "session": "s", "username": "u", "version": "5.3"},
+                    "parent_header": {}, "metadata": {},
+                    "content": {"code": "print(kept)", "silent": False}}))
+                return await reply_and_outputs(receive, msg_id)
+
+        reply, outputs = asyncio.run(connect_and_run())
+        assert reply["content"]["status"] == "ok", reply
+        text = "".join(o["content"]["text"] for o in outputs if o["msg_type"] == "stream")
+        assert "[cellbox] session resumed from hibernation" in text
+        assert "{'a': [1, 2]}" in text
+        status, metrics, _ = None, g.request_text("/metrics"), None
+        assert "cellbox_hibernate_seconds_count 1" in metrics
+        assert "cellbox_restore_seconds_count 1" in metrics
+    finally:
+        g.stop()
+
+
+def test_culling_can_still_shut_down():
+    g = Gateway("--cull-idle-timeout", "1", "--cull-interval", "1", "--cull-action", "shutdown")
+    try:
+        k = new_kernel(g)
+        deadline = time.monotonic() + 15
+        while g.request("GET", f"/api/kernels/{k}")[0] == 200:
+            assert time.monotonic() < deadline, "not culled"
+            time.sleep(0.2)
+    finally:
+        g.stop()
+
+
+def test_a_bad_cull_action_is_refused():
+    import subprocess
+    from conftest import CELLBOX
+    done = subprocess.run([str(CELLBOX), "serve", "--port", "0", "--cull-action", "pause"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "cull_action" in done.stderr
