@@ -19,8 +19,10 @@ void add_hibernate_api(router& routes, const std::shared_ptr<api_context>& ctx)
                 // Another user's kernel is not found either: ids are not confirmed.
                 if (ctx->kernels.find(id, call.who) == nullptr)
                 {
-                    call.respond->send(error_response(call.req, http::status::not_found,
-                                                      "Kernel does not exist: " + id));
+                    const auto lost = ctx->kernels.lost_reason(id, call.who);
+                    call.respond->send(lost ? error_response(call.req, http::status::gone, *lost)
+                                            : error_response(call.req, http::status::not_found,
+                                                             "Kernel does not exist: " + id));
                     return;
                 }
                 ctx->kernels.hibernate(

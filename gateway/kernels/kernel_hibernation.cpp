@@ -200,6 +200,7 @@ void kernel_manager::hibernate(const std::string& id, hibernate_handler done)
                      }
                      k->image_bytes = image.bytes;
                      k->lifecycle.move_to(lifecycle_state::hibernated);
+                     persist();
                      stop_io(*k); // requests wait for the next process
                      k->process->terminate();
                      metric::hibernation(seconds_since(started));
@@ -258,6 +259,7 @@ void kernel_manager::restore_image(kernel& k)
             k->resuming = false;
             m_images.remove(k->id);
             k->image_bytes = 0;
+            persist();
             metric::restore(seconds_since(k->resume_started));
             log::info("kernel restored",
                       {{"kernel", k->id}, {"ms", seconds_since(k->resume_started) * 1000}});
@@ -275,6 +277,7 @@ void kernel_manager::restore_failed(kernel& k, const std::string& why)
                         "hibernation: " +
                         not_saved_text(m_images.manifest(k.id));
     m_images.remove(k.id);
+    persist();
     k.image_bytes = 0;
     // A fresh process: the one that failed may hold part of the image, or worse.
     restart(k.id, [](bool) {});
@@ -304,6 +307,7 @@ bool kernel_manager::hibernation_exit(kernel& k)
                   {{"kernel", k.id}, {"error", "the process exited while it restored"}});
         metric::hibernation_failure("restore");
         m_images.remove(k.id);
+        persist();
         k.image_bytes = 0;
         try
         {

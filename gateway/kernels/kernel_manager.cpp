@@ -45,6 +45,7 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
     {
         backend->on_exit([this](const process_exit& exit) { process_exited(exit); });
     }
+    load_records();
 }
 
 kernel_manager::~kernel_manager()
@@ -83,6 +84,7 @@ void kernel_manager::start(const std::string& name, const identity& who,
     record->cell_timeout_cap_s = allowance.cell_timeout_cap_s;
     kernel& k = *record;
     m_kernels[k.id] = std::move(record);
+    persist(); // known after a SIGKILL too: then its id says it was lost
     const std::string id = k.id;
     auto timer = std::make_shared<boost::asio::steady_timer>(m_io, m_options.start_timeout);
     const auto requested = std::chrono::steady_clock::now();
@@ -246,9 +248,13 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
 void kernel_manager::forget(const std::string& id)
 {
     m_images.remove(id); // images of deleted kernels do not stay behind
-    if (m_kernels.erase(id) != 0 && m_on_removed)
+    if (m_kernels.erase(id) != 0)
     {
-        m_on_removed(id);
+        persist();
+        if (m_on_removed)
+        {
+            m_on_removed(id);
+        }
     }
 }
 
@@ -336,6 +342,10 @@ user_registry::home kernel_manager::home_of(const identity& who)
 
 void kernel_manager::shutdown_all()
 {
+    if (!m_kernels.empty())
+    {
+        persist(/*stopping=*/true);
+    }
     for (auto& [id, k] : m_kernels)
     {
         if (k->process)

@@ -13,6 +13,7 @@
 #include "kernels/hibernation_store.hpp"
 #include "kernels/kernel_lifecycle.hpp"
 #include "kernels/kernel_record.hpp"
+#include "kernels/kernel_records.hpp"
 #include "kernels/kernel_request.hpp"
 #include "kernels/kernelspec_catalog.hpp"
 #include "kernels/user_registry.hpp"
@@ -108,6 +109,12 @@ public:
     using hibernate_handler =
         std::function<void(std::string error, bool conflict, nlohmann::json manifest)>;
     void hibernate(const std::string& id, hibernate_handler done);
+    // A graceful stop (SIGTERM): every idle kernel hibernated, then `done` (within
+    // stop_hibernate_timeout however many are left); shutdown_all records the rest as lost.
+    void hibernate_all(std::function<void()> done);
+    // Why the kernel `id` of `who` (its owner, or the admin) is gone for good, if it was one
+    // of an earlier gateway's that could not be saved; nothing for an unknown id.
+    std::optional<std::string> lost_reason(const std::string& id, const identity& who) const;
 
     // WebSocket connections (the deliver function runs on the kernel's I/O thread).
     bool attach(const std::string& id, std::uint64_t connection, const std::string& session_id,
@@ -198,6 +205,12 @@ private:
     void restore_failed(kernel& k, const std::string& why);
     // Its process exited while it hibernated (expected) or restored (not): true if handled.
     bool hibernation_exit(kernel& k);
+    // The kernels of the previous gateway on this state directory: the hibernated ones back
+    // as hibernated kernels, the others remembered as lost.
+    void load_records();
+    // Writes the records (kernel_records.hpp). `stopping`: kernels that are not hibernated
+    // are recorded as lost, since they end with this gateway.
+    void persist(bool stopping = false);
     // The cull policy's action on an idle kernel.
     void cull(const std::string& id);
     // One silent execute_request (no history, no execution count) on a connection of the
@@ -224,6 +237,7 @@ private:
     std::vector<std::unique_ptr<kernel_backend>> m_backends;
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
     hibernation_store m_images;
+    std::map<std::string, lost_kernel> m_lost;
     culler m_culler;
     std::function<void(const std::string& id)> m_on_removed;
 };

@@ -283,3 +283,50 @@ def test_a_bad_cull_action_is_refused():
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "cull_action" in done.stderr
+
+
+def test_sigterm_hibernates_and_the_next_gateway_resumes_under_the_same_id(tmp_path):
+    work = str(tmp_path / "work")
+    first = Gateway(work_dir=work)
+    try:
+        k = new_kernel(first)
+        assert run(first, k, "import math\nsaved = [math.pi, 'kept']")["status"] == "ok"
+    finally:
+        first.stop()  # SIGTERM
+    assert first.process.returncode == 0
+    assert "kernel hibernated" in first.logs()
+    second = Gateway(work_dir=work)
+    try:
+        status, model, _ = second.request("GET", f"/api/kernels/{k}")
+        assert status == 200, model
+        assert model["execution_state"] == "hibernated"
+        assert [m["id"] for m in second.request("GET", "/api/kernels")[1]] == [k]
+        assert value(second, k, "saved + [math.e > 2]") == [3.141592653589793, "kept", True]
+    finally:
+        second.stop()
+
+
+def test_sigkill_keeps_hibernated_kernels_and_explains_the_lost_ones(tmp_path):
+    work = str(tmp_path / "work")
+    first = Gateway(work_dir=work)
+    try:
+        saved = new_kernel(first)
+        lost = new_kernel(first)
+        run(first, saved, "v = 'checkpointed'")
+        run(first, lost, "v = 'gone'")
+        assert hibernate(first, saved)[0] == 200
+    finally:
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait()
+    second = Gateway(work_dir=work)
+    try:
+        status, body, _ = second.request("GET", f"/api/kernels/{lost}")
+        assert status == 410, body
+        assert "was lost" in body["message"] and "killed" in body["message"]
+        assert second.request("POST", f"/api/kernels/{lost}/hibernate")[0] == 410
+        # Another user learns nothing of it.
+        from test_users import user_token
+        assert second.request("GET", f"/api/kernels/{lost}", token=user_token("eve"))[0] == 404
+        assert value(second, saved, "v") == "checkpointed"
+    finally:
+        second.stop()
