@@ -78,8 +78,11 @@ unique_fd open_kernel_file(int directory, const char* name, std::uint64_t max_by
     return fd;
 }
 
-// Copies `size` bytes of `from` into a new file `path` (0600), durably and atomically.
-void copy_atomically(int from, std::uint64_t size, const std::string& path, mode_t mode)
+// Copies `size` bytes of `from` into a new file `path` with `mode`, atomically; `durable`:
+// fsync'd before the rename (an image in the store must survive a crash; the copy handed to a
+// new process is gone with it anyway).
+void copy_atomically(int from, std::uint64_t size, const std::string& path, mode_t mode,
+                     bool durable)
 {
     const std::string temporary = path + ".tmp";
     unlink(temporary.c_str());
@@ -109,7 +112,7 @@ void copy_atomically(int from, std::uint64_t size, const std::string& path, mode
         }
         copied += static_cast<std::uint64_t>(n);
     }
-    if (fchmod(to.get(), mode) != 0 || fsync(to.get()) != 0 ||
+    if (fchmod(to.get(), mode) != 0 || (durable && fsync(to.get()) != 0) ||
         rename(temporary.c_str(), path.c_str()) != 0)
     {
         unlink(temporary.c_str());
@@ -197,11 +200,11 @@ hibernation_store::taken hibernation_store::take(const std::string& exchange_dir
         throw std::runtime_error("the kernel's manifest is not a JSON object");
     }
     const unique_fd image = open_kernel_file(directory.get(), image_name, max_bytes, result.bytes);
-    copy_atomically(image.get(), result.bytes, image_path(id), 0600);
+    copy_atomically(image.get(), result.bytes, image_path(id), 0600, true);
     std::uint64_t written = 0;
     const unique_fd again =
         open_kernel_file(directory.get(), manifest_name, max_manifest_bytes, written);
-    copy_atomically(again.get(), written, manifest_path(id), 0600);
+    copy_atomically(again.get(), written, manifest_path(id), 0600, true);
     return result;
 }
 
@@ -211,11 +214,11 @@ void hibernation_store::give(const std::string& id, const std::string& exchange_
     const unique_fd image = open_store_file(image_path(id), size);
     // Readable by the sandbox's uid: EXCHANGE is private to it (its parent is the gateway's,
     // 0700), so no one else can reach the copy.
-    copy_atomically(image.get(), size, exchange_dir + "/" + image_name, 0644);
+    copy_atomically(image.get(), size, exchange_dir + "/" + image_name, 0644, false);
     if (access(manifest_path(id).c_str(), F_OK) == 0)
     {
         const unique_fd manifest = open_store_file(manifest_path(id), size);
-        copy_atomically(manifest.get(), size, exchange_dir + "/" + manifest_name, 0644);
+        copy_atomically(manifest.get(), size, exchange_dir + "/" + manifest_name, 0644, false);
     }
 }
 

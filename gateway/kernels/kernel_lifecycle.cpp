@@ -45,8 +45,9 @@ bool kernel_lifecycle::allowed(lifecycle_state from, lifecycle_state to)
         return to == s::starting || to == s::restarting || to == s::deleting;
     case s::restarting:
         // Any: starting (the old process exited, a restart launched the next one), ready,
-        // restarting again (a second request), dead (the next one failed), deleting.
-        return true;
+        // restarting again (a second request), dead (the next one failed), deleting; not
+        // hibernating, which needs a ready process.
+        return to != s::hibernating && to != s::hibernated;
     case s::dead:
         return to == s::restarting || to == s::deleting;
     case s::deleting:

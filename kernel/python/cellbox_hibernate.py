@@ -8,7 +8,7 @@ and read there, inside the sandbox; the gateway only moves its bytes and never u
 
 Image layout: MAGIC, then records, each a 12-byte header (kind, flags, name length, payload
 length) + name + payload. Kind: "M" metadata (JSON), "V" one namespace value (dill), "O" one
-Out entry (dill). Flag 1: payload zlib-compressed. Each value is pickled alone so one that
+Out entry (dill), "B" an out-of-band buffer (pickle protocol 5) of the next V or O record. Flag 1: payload zlib-compressed. Each value is pickled alone so one that
 cannot be saved is named in the manifest with the reason instead of sinking the whole image
 (objects shared between two names become two copies on restore).
 """
@@ -71,7 +71,15 @@ def _dumps(value):
         raise TypeError("an open file: its descriptor and position do not outlive the process")
     # recurse: a cell's function takes the globals it uses, not the whole namespace (which
     # holds the shell itself); _rebind gives it the live namespace back on restore.
-    return dill.dumps(value, protocol=dill.HIGHEST_PROTOCOL, recurse=True)
+    # Protocol 5 hands large contiguous buffers (numpy arrays) over out of band: written
+    # straight from the array, and restored as views of the image read into memory, without
+    # copies in between (what makes a 100 MiB resume fast).
+    buffers = []
+    payload = dill.dumps(value, protocol=5, recurse=True, buffer_callback=buffers.append)
+    try:
+        return payload, [buffer.raw() for buffer in buffers]
+    except BufferError:  # a non-contiguous buffer: in band, then
+        return dill.dumps(value, protocol=5, recurse=True), []
 
 
 def _rebind(value, namespace):
@@ -135,23 +143,28 @@ def hibernate(directory, limit_bytes=0):
                 modules[name] = value.__name__  # re-imported on restore
                 continue
             try:
-                payload = _dumps(value)
+                payload, buffers = _dumps(value)
             except BaseException as error:  # noqa: B902 - a value's __reduce__ may raise anything
                 failed[name] = _reason(error)
                 continue
-            if limit_bytes and size + len(payload) > limit_bytes:
-                failed[name] = f"image size limit: {len(payload)} bytes would exceed {limit_bytes}"
+            needed = len(payload) + sum(buffer.nbytes for buffer in buffers)
+            if limit_bytes and size + needed > limit_bytes:
+                failed[name] = f"image size limit: {needed} bytes would exceed {limit_bytes}"
                 continue
+            for buffer in buffers:  # before the value they belong to
+                size += _write_record(out, b"B", name, buffer)
             size += _write_record(out, b"V", name, payload)
             saved.append(name)
-            del payload
+            del payload, buffers
         out_cache = shell.user_ns.get("Out", {})
         for number, value in list(out_cache.items()):
             try:
-                payload = _dumps(value)
+                payload, buffers = _dumps(value)
             except BaseException as error:  # noqa: B902
                 failed[f"Out[{number}]"] = _reason(error)
                 continue
+            for buffer in buffers:
+                size += _write_record(out, b"B", str(number), buffer)
             size += _write_record(out, b"O", str(number), payload)
         size += _write_record(out, b"M", "meta", json.dumps(meta).encode())
         out.flush()
@@ -192,7 +205,8 @@ def _read_records(data):
         at += name_len
         body = view[at: at + body_len]
         at += body_len
-        yield kind, name, (zlib.decompress(body) if flags & 1 else body)
+        # Decompressed buffers become bytearrays: numpy arrays on them stay writable.
+        yield kind, name, (bytearray(zlib.decompress(body)) if flags & 1 else body)
 
 
 def restore(directory):
@@ -203,13 +217,18 @@ def restore(directory):
     started = time.monotonic()
     shell = _shell()
     with open(os.path.join(directory, IMAGE), "rb") as source:
-        data = source.read()
-    values, outs, meta = {}, {}, None
+        # A bytearray: the arrays restored from it are writable views of it, not copies.
+        data = bytearray(os.fstat(source.fileno()).st_size)
+        source.readinto(data)
+    values, outs, meta, pending = {}, {}, None, []
     for kind, name, body in _read_records(data):
         if kind == b"M":
             meta = json.loads(bytes(body))
+        elif kind == b"B":
+            pending.append(body)
         elif kind in (b"V", b"O"):
-            (values if kind == b"V" else outs)[name] = body
+            (values if kind == b"V" else outs)[name] = (body, pending)
+            pending = []
     if meta is None:
         raise ValueError("the image has no metadata record")
     del data
@@ -220,16 +239,16 @@ def restore(directory):
             restored.append(name)
         except BaseException as error:  # noqa: B902
             not_restored[name] = _reason(error)
-    for name, body in values.items():
+    for name, (body, buffers) in values.items():
         try:
-            shell.user_ns[name] = _rebind(dill.loads(body), shell.user_ns)
+            shell.user_ns[name] = _rebind(dill.loads(body, buffers=buffers), shell.user_ns)
             restored.append(name)
         except BaseException as error:  # noqa: B902 - a value's state may raise anything
             not_restored[name] = _reason(error)
     out_cache = shell.user_ns.setdefault("Out", {})
-    for number, body in outs.items():
+    for number, (body, buffers) in outs.items():
         try:
-            out_cache[int(number)] = dill.loads(body)
+            out_cache[int(number)] = dill.loads(body, buffers=buffers)
         except BaseException as error:  # noqa: B902
             not_restored[f"Out[{number}]"] = _reason(error)
     history = shell.user_ns.get("In")
