@@ -63,10 +63,8 @@ def value(gw, kernel_id, expression):
 
 
 @pytest.fixture(scope="module")
-def gw():
-    g = Gateway()
-    yield g
-    g.stop()
+def gw(gateway):
+    return gateway  # conftest's, under a short name
 
 
 def test_the_module_round_trips_a_namespace_between_two_kernels(gw):
@@ -151,12 +149,6 @@ def wait_for_state(gw, kernel_id, state, seconds=20):
             return body
         time.sleep(0.1)
     raise AssertionError(f"kernel {kernel_id} never became {state}: {body}")
-
-
-def kernel_processes(kernel_id, gw):
-    """The kernel's process directory on the host exists only while it has a process."""
-    run_dir = os.path.join(gw.runtime, "run")
-    return [name for name in os.listdir(run_dir) if kernel_id in name] if os.path.isdir(run_dir) else []
 
 
 def test_the_api_hibernates_and_the_next_execute_resumes(gw):
