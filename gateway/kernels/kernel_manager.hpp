@@ -136,6 +136,8 @@ public:
     nlohmann::json pools() const;
     // Users' homes and their /work usage (for /api/status).
     const user_registry& users() const { return m_users; }
+    // Where the gateway keeps what outlives it (empty: nowhere).
+    const std::string& state_dir() const { return m_images.directory(); }
     // The caller's /work on the host, made and mounted if it is not yet (with the disk quota
     // of the caller's token), for the contents API. Throws std::runtime_error as home_of.
     user_registry::home home_of(const identity& who);

@@ -104,8 +104,15 @@ void save_kernel_records(const std::string& state_dir, const kernel_records& rec
         }
         lost[id] = {{"owner", why.owner}, {"reason", why.reason}};
     }
-    const std::string text = nlohmann::json{{"kernels", kernels}, {"lost", lost}}.dump();
     const std::string path = records_path(state_dir);
+    if (!write_state_file(path, nlohmann::json{{"kernels", kernels}, {"lost", lost}}.dump()))
+    {
+        log::warn("cannot save the kernel records", {{"path", path}});
+    }
+}
+
+bool write_state_file(const std::string& path, const std::string& text)
+{
     const std::string temporary = path + ".tmp";
     const int fd =
         open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -115,10 +122,7 @@ void save_kernel_records(const std::string& state_dir, const kernel_records& rec
     {
         ok = close(fd) == 0 && ok;
     }
-    if (!ok || std::rename(temporary.c_str(), path.c_str()) != 0)
-    {
-        log::warn("cannot save the kernel records", {{"path", path}});
-    }
+    return ok && std::rename(temporary.c_str(), path.c_str()) == 0;
 }
 
 } // namespace cellbox::gateway

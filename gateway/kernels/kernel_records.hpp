@@ -41,5 +41,7 @@ struct kernel_records
 kernel_records load_kernel_records(const std::string& state_dir);
 // Writes it atomically (a temporary file, fsync, rename); failures are logged, not thrown.
 void save_kernel_records(const std::string& state_dir, const kernel_records& records);
+// `text` into `path` (0600) through a temporary file, fsync and rename; false if it failed.
+bool write_state_file(const std::string& path, const std::string& text);
 
 } // namespace cellbox::gateway

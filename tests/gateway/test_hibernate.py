@@ -281,7 +281,11 @@ def test_sigterm_hibernates_and_the_next_gateway_resumes_under_the_same_id(tmp_p
     work = str(tmp_path / "work")
     first = Gateway(work_dir=work)
     try:
-        k = new_kernel(first)
+        status, session, _ = first.request("POST", "/api/sessions", {
+            "path": "notes/a.ipynb", "name": "a.ipynb", "type": "notebook",
+            "kernel": {"name": "cellbox-python"}})
+        assert status == 201, session
+        k = session["kernel"]["id"]
         assert run(first, k, "import math\nsaved = [math.pi, 'kept']")["status"] == "ok"
     finally:
         first.stop()  # SIGTERM
@@ -293,6 +297,10 @@ def test_sigterm_hibernates_and_the_next_gateway_resumes_under_the_same_id(tmp_p
         assert status == 200, model
         assert model["execution_state"] == "hibernated"
         assert [m["id"] for m in second.request("GET", "/api/kernels")[1]] == [k]
+        # Its notebook session too: same id, path, name, kernel.
+        sessions = second.request("GET", "/api/sessions")[1]
+        assert [(x["id"], x["path"], x["name"], x["kernel"]["id"]) for x in sessions] == \
+            [(session["id"], "notes/a.ipynb", "a.ipynb", k)]
         assert value(second, k, "saved + [math.e > 2]") == [3.141592653589793, "kept", True]
     finally:
         second.stop()
