@@ -325,6 +325,9 @@ std::vector<setting> settings_of(serve_settings& s)
          "WORK_DIR/state)"},
         {"hibernate_max", &s.hibernate_max,
          "Bytes of hibernation images one user may have (0: no limit)"},
+        {"checkpoint_interval", &manager.checkpoint_interval_s,
+         "Seconds between checkpoints of idle kernels' variables, the fallback after a "
+         "SIGKILL of the gateway (0: none)"},
         {"log_level", &s.log_level, "trace, debug, info, warn, error, critical or off"},
         {"log_format", &s.log_format, "text (logfmt key=value) or json"},
         {"jwt_secret", &server.jwt_secret,
@@ -505,6 +508,7 @@ void finish_settings(serve_settings& s)
     require(s.manager.cull_interval_s > 0, "cull_interval", "must be more than 0");
     require(!s.manager.memory_limit.empty(), "memory", "must not be empty");
     require(!s.manager.runtime_dir.empty(), "runtime_dir", "must not be empty");
+    require(s.manager.checkpoint_interval_s >= 0, "checkpoint_interval", "must not be negative");
     require(s.manager.cull_action == "hibernate" || s.manager.cull_action == "shutdown",
             "cull_action", "'" + s.manager.cull_action + "' is not hibernate or shutdown");
     if (s.manager.state_dir.empty())

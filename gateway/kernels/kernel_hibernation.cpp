@@ -16,6 +16,7 @@
 #include "telemetry/metrics.hpp"
 
 #include <boost/asio/post.hpp>
+#include <tuple>
 
 namespace cellbox::gateway
 {
@@ -125,6 +126,11 @@ std::uint64_t kernel_manager::image_bytes_of(const std::string& owner) const
 
 void kernel_manager::hibernate(const std::string& id, hibernate_handler done)
 {
+    save_image(id, false, std::move(done));
+}
+
+void kernel_manager::save_image(const std::string& id, bool keep_running, hibernate_handler done)
+{
     kernel* k = find(id);
     if (k == nullptr)
     {
@@ -149,7 +155,8 @@ void kernel_manager::hibernate(const std::string& id, hibernate_handler done)
              true, {});
         return;
     }
-    const std::uint64_t used = image_bytes_of(k->owner);
+    // Its own last checkpoint is replaced, so it does not count.
+    const std::uint64_t used = image_bytes_of(k->owner) - k->image_bytes;
     const std::uint64_t limit = m_options.hibernate_max_bytes;
     if (limit != 0 && used >= limit)
     {
@@ -160,55 +167,78 @@ void kernel_manager::hibernate(const std::string& id, hibernate_handler done)
     }
     const std::uint64_t room = limit == 0 ? 0 : limit - used;
     k->lifecycle.move_to(lifecycle_state::hibernating);
+    k->quiet_until = std::chrono::steady_clock::time_point::max();
     k->ready = false; // requests wait from now on: for this process, or for the next one
     const std::string exchange = ipc_dir_of(k->process->directory());
     const auto started = std::chrono::steady_clock::now();
     log::info("kernel hibernating", {{"kernel", id}});
-    ask_silently(*k,
-                 "__import__('cellbox_hibernate').hibernate(" + nlohmann::json(exchange).dump() +
-                     ", " + std::to_string(room) + ")",
-                 [this, id, exchange, room, started, done](kernel* k, std::string error)
-                 {
-                     if (k == nullptr || !k->lifecycle.is(lifecycle_state::hibernating))
-                     {
-                         // Shut down, or died (its death was handled): nothing to save any more.
-                         metric::hibernation_failure("hibernate");
-                         done("the kernel stopped while it hibernated", true, {});
-                         return;
-                     }
-                     hibernation_store::taken image;
-                     if (error.empty())
-                     {
-                         try
-                         {
-                             image = m_images.take(exchange, id, room == 0 ? UINT64_MAX : room);
-                         }
-                         catch (const std::exception& e)
-                         {
-                             error = e.what();
-                         }
-                     }
-                     if (!error.empty())
-                     {
-                         log::warn("kernel hibernation failed", {{"kernel", id}, {"error", error}});
-                         metric::hibernation_failure("hibernate");
-                         k->lifecycle.move_to(lifecycle_state::ready);
-                         k->ready = true;
-                         release_held(*k);
-                         done("the kernel could not hibernate: " + error, true, {});
-                         return;
-                     }
-                     k->image_bytes = image.bytes;
-                     k->lifecycle.move_to(lifecycle_state::hibernated);
-                     persist();
-                     stop_io(*k); // requests wait for the next process
-                     k->process->terminate();
-                     metric::hibernation(seconds_since(started));
-                     log::info("kernel hibernated", {{"kernel", id},
-                                                     {"image_bytes", image.bytes},
-                                                     {"ms", seconds_since(started) * 1000}});
-                     done("", false, image.manifest);
-                 });
+    ask_silently(
+        *k,
+        "__import__('cellbox_hibernate').hibernate(" + nlohmann::json(exchange).dump() + ", " +
+            std::to_string(room) + ")",
+        [this, id, exchange, room, started, keep_running, done,
+         active = std::make_pair(k->active_at, k->last_activity)](kernel* k, std::string error)
+        {
+            if (k != nullptr)
+            {
+                // The gateway's own messages are not the user's activity: they must
+                // not postpone culling (the last ones arrive a moment later).
+                std::tie(k->active_at, k->last_activity) = active;
+                k->quiet_until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+            }
+            if (k == nullptr || !k->lifecycle.is(lifecycle_state::hibernating))
+            {
+                // Shut down, or died (its death was handled): nothing to save any more.
+                metric::hibernation_failure("hibernate");
+                done("the kernel stopped while it hibernated", true, {});
+                return;
+            }
+            hibernation_store::taken image;
+            if (error.empty())
+            {
+                try
+                {
+                    image = m_images.take(exchange, id, room == 0 ? UINT64_MAX : room);
+                }
+                catch (const std::exception& e)
+                {
+                    error = e.what();
+                }
+            }
+            if (!error.empty())
+            {
+                log::warn("kernel hibernation failed", {{"kernel", id}, {"error", error}});
+                metric::hibernation_failure("hibernate");
+                k->lifecycle.move_to(lifecycle_state::ready);
+                k->ready = true;
+                release_held(*k);
+                done("the kernel could not hibernate: " + error, true, {});
+                return;
+            }
+            k->image_bytes = image.bytes;
+            if (keep_running)
+            {
+                // A checkpoint: what a SIGKILL of the gateway would fall back on.
+                k->lifecycle.move_to(lifecycle_state::ready);
+                k->ready = true;
+                persist();
+                release_held(*k);
+                log::info("kernel checkpointed", {{"kernel", id},
+                                                  {"image_bytes", image.bytes},
+                                                  {"ms", seconds_since(started) * 1000}});
+                done("", false, image.manifest);
+                return;
+            }
+            k->lifecycle.move_to(lifecycle_state::hibernated);
+            persist();
+            stop_io(*k); // requests wait for the next process
+            k->process->terminate();
+            metric::hibernation(seconds_since(started));
+            log::info("kernel hibernated", {{"kernel", id},
+                                            {"image_bytes", image.bytes},
+                                            {"ms", seconds_since(started) * 1000}});
+            done("", false, image.manifest);
+        });
 }
 
 void kernel_manager::resume(kernel& k)

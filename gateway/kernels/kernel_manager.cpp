@@ -46,6 +46,7 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
         backend->on_exit([this](const process_exit& exit) { process_exited(exit); });
     }
     load_records();
+    schedule_checkpoints();
 }
 
 kernel_manager::~kernel_manager()

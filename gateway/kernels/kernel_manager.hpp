@@ -77,6 +77,7 @@ struct manager_options
     std::string state_dir;
     std::uint64_t hibernate_max_bytes = 4ull << 30;
     std::chrono::seconds hibernate_timeout{300};
+    double checkpoint_interval_s = 0; // 0: no checkpoints
 };
 
 // The running kernels. Lives on the server's io_context thread; kernel_io threads report
@@ -109,6 +110,9 @@ public:
     using hibernate_handler =
         std::function<void(std::string error, bool conflict, nlohmann::json manifest)>;
     void hibernate(const std::string& id, hibernate_handler done);
+    // Every checkpoint_interval: idle kernels active since their last image saved again,
+    // their processes kept (a fallback for a SIGKILL of the gateway).
+    void checkpoint_all();
     // A graceful stop (SIGTERM): every idle kernel hibernated, then `done` (within
     // stop_hibernate_timeout however many are left); shutdown_all records the rest as lost.
     void hibernate_all(std::function<void()> done);
@@ -201,6 +205,10 @@ private:
     // Hibernation (kernel_hibernation.cpp). A hibernated kernel gets a process again, which
     // restores the image before anything else reaches it.
     void resume(kernel& k);
+    // hibernate(), or a checkpoint with `keep_running`: the image saved, the process kept.
+    void save_image(const std::string& id, bool keep_running, hibernate_handler done);
+    // Runs checkpoint_all every checkpoint_interval_s.
+    void schedule_checkpoints();
     // Its new process answered: the image goes into its exchange directory and is restored.
     void restore_image(kernel& k);
     // The restore failed: the user's next cell is told so, and the kernel starts afresh.
@@ -240,6 +248,7 @@ private:
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
     hibernation_store m_images;
     std::map<std::string, lost_kernel> m_lost;
+    std::unique_ptr<boost::asio::steady_timer> m_checkpoints;
     culler m_culler;
     std::function<void(const std::string& id)> m_on_removed;
 };

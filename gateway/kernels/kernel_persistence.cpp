@@ -66,7 +66,9 @@ void kernel_manager::persist(bool stopping)
     records.lost = m_lost;
     for (const auto& [id, k] : m_kernels)
     {
-        const bool hibernated = k->lifecycle.is(lifecycle_state::hibernated);
+        // A running kernel with a checkpoint comes back from it.
+        const bool hibernated =
+            k->lifecycle.is(lifecycle_state::hibernated) || (k->image_bytes != 0 && !k->resuming);
         if (stopping && !hibernated)
         {
             records.lost[id] = {k->owner, "it was " + k->lifecycle.model_state(k->execution_state) +
@@ -148,6 +150,50 @@ void kernel_manager::hibernate_all(std::function<void()> done)
                     finish();
                 }
             });
+    }
+}
+
+void kernel_manager::schedule_checkpoints()
+{
+    if (m_options.checkpoint_interval_s <= 0 || m_images.directory().empty())
+    {
+        return;
+    }
+    if (!m_checkpoints)
+    {
+        m_checkpoints = std::make_unique<boost::asio::steady_timer>(m_io);
+    }
+    m_checkpoints->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(m_options.checkpoint_interval_s)));
+    m_checkpoints->async_wait(
+        [this](const boost::system::error_code& error)
+        {
+            if (!error)
+            {
+                checkpoint_all();
+                schedule_checkpoints();
+            }
+        });
+}
+
+void kernel_manager::checkpoint_all()
+{
+    for (const auto& [id, k] : m_kernels)
+    {
+        // Only kernels that clients sent something since their last image.
+        if (k->lifecycle.is(lifecycle_state::ready) && k->execution_state == "idle" &&
+            (k->image_bytes == 0 || k->client_requests != k->checkpointed_requests))
+        {
+            k->checkpointed_requests = k->client_requests;
+            save_image(id, true,
+                       [id](const std::string& error, bool, const nlohmann::json&)
+                       {
+                           if (!error.empty())
+                           {
+                               log::warn("checkpoint failed", {{"kernel", id}, {"why", error}});
+                           }
+                       });
+        }
     }
 }
 

@@ -28,6 +28,7 @@ void kernel_manager::launch(kernel& k)
 {
     k.execution_state = "starting";
     k.ready = false;
+    k.quiet_until = {}; // a new process: its messages are activity
     k.launched_at = std::chrono::steady_clock::now();
     touch(k);
     launch_from(k, 0);
@@ -161,7 +162,18 @@ void kernel_manager::connect(kernel& k)
         boost::asio::post(m_io, [this, id, msg_id, status, ename]
                           { on_execute_reply(id, msg_id, status, ename); });
     };
-    events.on_activity = [this, on_manager] { on_manager([this](kernel& k) { touch(k); }); };
+    events.on_activity = [this, on_manager]
+    {
+        on_manager(
+            [this](kernel& k)
+            {
+                // The gateway's own silent requests (checkpoints) are not activity.
+                if (std::chrono::steady_clock::now() >= k.quiet_until)
+                {
+                    touch(k);
+                }
+            });
+    };
     events.on_failure = [this, on_manager](const std::string& reason)
     {
         on_manager(

@@ -73,6 +73,7 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
         hold(*k, connection, std::move(message));
         return;
     }
+    ++k->client_requests;
     if (message.channel == "shell")
     {
         const auto header = parse_json_bounded(message.header);

@@ -39,6 +39,16 @@ EXPECTED = [42, "héllo", [1, [2, 3], "x"], {"a": 1, "b": [1.5, None]}, 45, 43, 
             '{"a": 1, "b": [1.5, null]}', []]
 
 
+def unmount_under(directory):
+    """A SIGKILLed gateway leaves its users' /work filesystems mounted (it cannot unmount
+    them); the test's directory cannot be removed until they are gone."""
+    import subprocess
+    with open("/proc/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(directory)]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+
+
 def has(module):
     return importlib.util.find_spec(module) is not None
 
@@ -304,6 +314,7 @@ def test_sigterm_hibernates_and_the_next_gateway_resumes_under_the_same_id(tmp_p
         assert value(second, k, "saved + [math.e > 2]") == [3.141592653589793, "kept", True]
     finally:
         second.stop()
+        unmount_under(work)
 
 
 def test_sigkill_keeps_hibernated_kernels_and_explains_the_lost_ones(tmp_path):
@@ -330,3 +341,30 @@ def test_sigkill_keeps_hibernated_kernels_and_explains_the_lost_ones(tmp_path):
         assert value(second, saved, "v") == "checkpointed"
     finally:
         second.stop()
+        unmount_under(work)
+
+
+def test_after_sigkill_a_checkpoint_brings_the_kernel_back(tmp_path):
+    work = str(tmp_path / "work")
+    first = Gateway("--checkpoint-interval", "1", work_dir=work)
+    try:
+        k = new_kernel(first)
+        run(first, k, "v = 'from the checkpoint'")
+        deadline = time.monotonic() + 15
+        while "kernel checkpointed" not in first.logs():
+            assert time.monotonic() < deadline, "no checkpoint"
+            time.sleep(0.2)
+        # Still running: a checkpoint keeps the process; an idle kernel is not saved again.
+        assert first.request("GET", f"/api/kernels/{k}")[1]["execution_state"] == "idle"
+        time.sleep(2.5)
+        assert first.logs().count("kernel checkpointed") == 1
+    finally:
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait()
+    second = Gateway(work_dir=work)
+    try:
+        assert second.request("GET", f"/api/kernels/{k}")[1]["execution_state"] == "hibernated"
+        assert value(second, k, "v") == "from the checkpoint"
+    finally:
+        second.stop()
+        unmount_under(work)
