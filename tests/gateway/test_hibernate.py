@@ -368,3 +368,27 @@ def test_after_sigkill_a_checkpoint_brings_the_kernel_back(tmp_path):
     finally:
         second.stop()
         unmount_under(work)
+
+
+def test_the_per_user_image_limit():
+    g = Gateway("--hibernate-max", "2M")
+    try:
+        k = new_kernel(g)
+        run(g, k, "import os\nsmall = 'x'\nbig = os.urandom(3 << 20)")
+        status, body, _ = hibernate(g, k)
+        assert status == 200, body
+        # The value that does not fit is named, the others are saved.
+        assert "image size limit" in body["manifest"]["not_saved"]["big"]
+        assert "small" in body["manifest"]["saved"]
+        assert value(g, k, "[small, 'big' in dir()]") == ["x", False]
+        other = new_kernel(g)
+        run(g, other, "import os\nfill = os.urandom(1900 << 10)")
+        assert hibernate(g, other)[0] == 200
+        # k's image went when it resumed; other's 1.9 MiB leave no room for 200 KiB more.
+        third = new_kernel(g)
+        run(g, third, "import os\nmore = os.urandom(200 << 10)")
+        status, body, _ = hibernate(g, third)
+        assert status == 200, body
+        assert "image size limit" in body["manifest"]["not_saved"]["more"]
+    finally:
+        g.stop()
