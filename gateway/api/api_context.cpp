@@ -25,6 +25,13 @@ std::shared_ptr<api_context> make_api_context(boost::asio::io_context& io,
                     io,
                     std::make_shared<execution_registry>(options.max_executions_per_kernel),
                     std::make_shared<boost::asio::thread_pool>(file_io_threads)});
+    if (!kernels.state_dir().empty())
+    {
+        // Sessions of kernels that came back hibernated from the previous gateway stay.
+        ctx->sessions.keep_in(kernels.state_dir() + "/sessions.json",
+                              [&kernels](const std::string& id)
+                              { return kernels.find(id) != nullptr; });
+    }
     kernels.on_removed(
         [weak = std::weak_ptr<api_context>(ctx)](const std::string& kernel_id)
         {

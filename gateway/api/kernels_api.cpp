@@ -67,8 +67,11 @@ auto* kernel_of(api_context& ctx, const http_call& call)
     auto* k = ctx.kernels.find(id, call.who);
     if (k == nullptr)
     {
-        call.respond->send(
-            error_response(call.req, http::status::not_found, "Kernel does not exist: " + id));
+        // One of an earlier gateway's that could not be saved: 410 with why, for its owner.
+        const auto lost = ctx.kernels.lost_reason(id, call.who);
+        call.respond->send(lost ? error_response(call.req, http::status::gone, *lost)
+                                : error_response(call.req, http::status::not_found,
+                                                 "Kernel does not exist: " + id));
     }
     return k;
 }

@@ -255,6 +255,7 @@ void update_session(const std::shared_ptr<api_context>& ctx, const identity& who
         s->name = name.value_or(s->name);
         s->type = type.value_or(s->type);
         s->kernel_id = kernel_id;
+        ctx->sessions.changed();
         reply(json_response(req, http::status::ok, session_model(*ctx, *s)));
     };
     if (!choice.id && !choice.name)

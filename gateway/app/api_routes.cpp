@@ -3,6 +3,7 @@
 #include "api/channels_api.hpp"
 #include "api/contents_api.hpp"
 #include "api/execute_api.hpp"
+#include "api/hibernate_api.hpp"
 #include "api/kernels_api.hpp"
 #include "api/kernelspecs_api.hpp"
 #include "api/mcp_api.hpp"
@@ -19,6 +20,7 @@ router api_routes(const std::shared_ptr<api_context>& ctx)
     add_status_api(routes, ctx);
     add_kernelspecs_api(routes, ctx);
     add_kernels_api(routes, ctx);
+    add_hibernate_api(routes, ctx);
     add_sessions_api(routes, ctx);
     add_channels_api(routes, ctx);
     add_static_api(routes, ctx);

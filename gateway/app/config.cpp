@@ -317,6 +317,17 @@ std::vector<setting> settings_of(serve_settings& s)
         {"cull_connected", &manager.cull_connected,
          "Also cull idle kernels that have WebSocket connections"},
         {"cull_busy", &manager.cull_busy, "Also cull busy kernels that show no activity"},
+        {"cull_action", &manager.cull_action,
+         "What culling does to an idle kernel: hibernate (saved, resumed on the next request) "
+         "or shutdown"},
+        {"state_dir", &manager.state_dir,
+         "The gateway's own state, root-only: hibernated kernels' images (default: "
+         "WORK_DIR/state)"},
+        {"hibernate_max", &s.hibernate_max,
+         "Bytes of hibernation images one user may have (0: no limit)"},
+        {"checkpoint_interval", &manager.checkpoint_interval_s,
+         "Seconds between checkpoints of idle kernels' variables, the fallback after a "
+         "SIGKILL of the gateway (0: none)"},
         {"log_level", &s.log_level, "trace, debug, info, warn, error, critical or off"},
         {"log_format", &s.log_format, "text (logfmt key=value) or json"},
         {"jwt_secret", &server.jwt_secret,
@@ -501,6 +512,22 @@ void finish_settings(serve_settings& s)
     require(s.manager.cull_interval_s > 0, "cull_interval", "must be more than 0");
     require(!s.manager.memory_limit.empty(), "memory", "must not be empty");
     require(!s.manager.runtime_dir.empty(), "runtime_dir", "must not be empty");
+    require(s.manager.checkpoint_interval_s >= 0, "checkpoint_interval", "must not be negative");
+    require(s.manager.cull_action == "hibernate" || s.manager.cull_action == "shutdown",
+            "cull_action", "'" + s.manager.cull_action + "' is not hibernate or shutdown");
+    if (s.manager.state_dir.empty())
+    {
+        s.manager.state_dir = s.manager.work_dir + "/state";
+    }
+    try
+    {
+        s.manager.hibernate_max_bytes =
+            s.hibernate_max == "0" ? 0 : parse_byte_size(s.hibernate_max);
+    }
+    catch (const std::invalid_argument& e)
+    {
+        throw config_error(std::string("hibernate_max: ") + e.what());
+    }
 
     require(s.token_file.empty() || s.server.token.empty(), "token_file",
             "give either token or token_file, not both");

@@ -36,8 +36,9 @@ struct serve_settings
     bool allow_degraded = false;
     std::string log_level = "info";
     std::string log_format = "text";
-    double replay_timeout_s = 300; // manager.streams.replay_timeout, in the config's unit
-    std::string work_quota = "1G"; // manager.work_quota.bytes ("0": no quota)
+    double replay_timeout_s = 300;    // manager.streams.replay_timeout, in the config's unit
+    std::string work_quota = "1G";    // manager.work_quota.bytes ("0": no quota)
+    std::string hibernate_max = "4G"; // manager.hibernate_max_bytes ("0": no limit)
     server_options server;
     manager_options manager;
 };

@@ -89,8 +89,14 @@ int serve(const cg::serve_settings& settings)
         [&](const boost::system::error_code&, int signal_number)
         {
             cg::log::info("shutting down", {{"signal", signal_number}});
-            kernels.shutdown_all();
-            io.stop();
+            // Every session saved first: the next gateway on the same state directory
+            // resumes them under their ids.
+            kernels.hibernate_all(
+                [&]
+                {
+                    kernels.shutdown_all();
+                    io.stop();
+                });
         });
     const cg::server_options& options = settings.server;
     std::optional<cg::server> front;

@@ -58,6 +58,7 @@ public:
 
     // Between two processes: whether another request may wait (max_held).
     bool can_hold() const { return m_held.size() < max_held; }
+    std::size_t held_count() const { return m_held.size(); }
     void hold(std::uint64_t connection, kernel_message message);
     std::vector<std::pair<std::uint64_t, kernel_message>> take_held();
 

@@ -17,6 +17,10 @@ const char* to_string(lifecycle_state state)
         return "dead";
     case lifecycle_state::deleting:
         return "deleting";
+    case lifecycle_state::hibernating:
+        return "hibernating";
+    case lifecycle_state::hibernated:
+        return "hibernated";
     }
     return "unknown";
 }
@@ -27,13 +31,23 @@ bool kernel_lifecycle::allowed(lifecycle_state from, lifecycle_state to)
     switch (from)
     {
     case s::starting:
-        return to == s::ready || to == s::restarting || to == s::dead || to == s::deleting;
+        // hibernated: a record loaded from the state directory at start-up.
+        return to == s::ready || to == s::restarting || to == s::dead || to == s::deleting ||
+               to == s::hibernated;
     case s::ready:
-        return to == s::restarting || to == s::dead || to == s::deleting;
+        return to == s::restarting || to == s::dead || to == s::deleting || to == s::hibernating;
+    case s::hibernating:
+        // hibernated (image saved, process gone), ready again (saving failed), restarting
+        // (the process died while saving), deleting.
+        return to == s::hibernated || to == s::ready || to == s::restarting || to == s::deleting;
+    case s::hibernated:
+        // starting: resumed by a request; restarting: a restart asks for a fresh kernel.
+        return to == s::starting || to == s::restarting || to == s::deleting;
     case s::restarting:
         // Any: starting (the old process exited, a restart launched the next one), ready,
-        // restarting again (a second request), dead (the next one failed), deleting.
-        return true;
+        // restarting again (a second request), dead (the next one failed), deleting; not
+        // hibernating, which needs a ready process.
+        return to != s::hibernating && to != s::hibernated;
     case s::dead:
         return to == s::restarting || to == s::deleting;
     case s::deleting:

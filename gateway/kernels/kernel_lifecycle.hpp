@@ -11,12 +11,15 @@ namespace cellbox::gateway
 // "delete".
 enum class lifecycle_state
 {
-    starting,   // a process is launched and has not answered kernel_info yet
-    ready,      // its process answered: requests go to it
-    restarting, // between two processes (a restart waits for the old one to exit, or a
-                // kernel that died is started again)
-    dead,       // no process, and none coming: requests get an error answer
-    deleting,   // shut down: its record goes when its process has exited
+    starting,    // a process is launched and has not answered kernel_info yet
+    ready,       // its process answered: requests go to it
+    restarting,  // between two processes (a restart waits for the old one to exit, or a
+                 // kernel that died is started again)
+    dead,        // no process, and none coming: requests get an error answer
+    deleting,    // shut down: its record goes when its process has exited
+    hibernating, // its process is writing its namespace's image; requests wait
+    hibernated,  // no process: its image is in the state directory; the first request that
+                 // needs the kernel starts one and restores the image
 };
 
 const char* to_string(lifecycle_state state);

@@ -20,11 +20,12 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
     : m_io(io), m_specs(specs), m_options(std::move(options)),
       m_memory_bytes(parse_byte_size(m_options.memory_limit)),
       m_users(m_options.work_dir, m_options.first_user_uid, m_options.work_quota),
+      m_images(m_options.state_dir),
       m_culler(
           io,
           {m_options.cull_idle_timeout_s, m_options.cull_interval_s, m_options.cull_connected,
            m_options.cull_busy},
-          [this] { return cull_survey(); }, [this](const std::string& id) { shutdown(id, [] {}); })
+          [this] { return cull_survey(); }, [this](const std::string& id) { cull(id); })
 {
     // ZeroMQ caps a context at 1023 sockets by default; each kernel takes about five.
     zmq_ctx_set(m_zmq.handle(), ZMQ_MAX_SOCKETS, 65536);
@@ -44,6 +45,8 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
     {
         backend->on_exit([this](const process_exit& exit) { process_exited(exit); });
     }
+    load_records();
+    schedule_checkpoints();
 }
 
 kernel_manager::~kernel_manager()
@@ -82,6 +85,7 @@ void kernel_manager::start(const std::string& name, const identity& who,
     record->cell_timeout_cap_s = allowance.cell_timeout_cap_s;
     kernel& k = *record;
     m_kernels[k.id] = std::move(record);
+    persist(); // known after a SIGKILL too: then its id says it was lost
     const std::string id = k.id;
     auto timer = std::make_shared<boost::asio::steady_timer>(m_io, m_options.start_timeout);
     const auto requested = std::chrono::steady_clock::now();
@@ -133,6 +137,11 @@ void kernel_manager::start(const std::string& name, const identity& who,
 bool kernel_manager::interrupt(const std::string& id)
 {
     kernel* k = find(id);
+    if (k != nullptr && k->lifecycle.is(lifecycle_state::hibernated))
+    {
+        resume(*k); // nothing runs to interrupt; the client wants the kernel back
+        return true;
+    }
     if (k == nullptr || !k->process)
     {
         return false;
@@ -185,6 +194,12 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
         done(false);
         return;
     }
+    if (k->lifecycle.is(lifecycle_state::hibernated))
+    {
+        // A restart asks for a fresh kernel: the saved state goes.
+        m_images.remove(id);
+        k->image_bytes = 0;
+    }
     if (!k->lifecycle.move_to(lifecycle_state::restarting))
     {
         // Being shut down: its exit deletes it.
@@ -233,9 +248,14 @@ void kernel_manager::restart(const std::string& id, std::function<void(bool)> do
 
 void kernel_manager::forget(const std::string& id)
 {
-    if (m_kernels.erase(id) != 0 && m_on_removed)
+    m_images.remove(id); // images of deleted kernels do not stay behind
+    if (m_kernels.erase(id) != 0)
     {
-        m_on_removed(id);
+        persist();
+        if (m_on_removed)
+        {
+            m_on_removed(id);
+        }
     }
 }
 
@@ -323,6 +343,10 @@ user_registry::home kernel_manager::home_of(const identity& who)
 
 void kernel_manager::shutdown_all()
 {
+    if (!m_kernels.empty())
+    {
+        persist(/*stopping=*/true);
+    }
     for (auto& [id, k] : m_kernels)
     {
         if (k->process)

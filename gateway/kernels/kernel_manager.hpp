@@ -10,8 +10,10 @@
 #include "backends/work_quota.hpp"
 #include "kernels/culler.hpp"
 #include "kernels/execution_tracker.hpp"
+#include "kernels/hibernation_store.hpp"
 #include "kernels/kernel_lifecycle.hpp"
 #include "kernels/kernel_record.hpp"
+#include "kernels/kernel_records.hpp"
 #include "kernels/kernel_request.hpp"
 #include "kernels/kernelspec_catalog.hpp"
 #include "kernels/user_registry.hpp"
@@ -66,6 +68,16 @@ struct manager_options
     double cull_interval_s = 300;
     bool cull_connected = false;
     bool cull_busy = false;
+    // What culling does to an idle kernel: "hibernate" (its namespace saved, its process
+    // stopped, resumed on the next request) or "shutdown" (deleted, as jupyter_server).
+    std::string cull_action = "hibernate";
+    // Hibernation images (kernels/hibernation_store.hpp): where (empty: no hibernation), how
+    // many bytes of images one user may have (0: no limit), how long saving or restoring may
+    // take before it counts as failed.
+    std::string state_dir;
+    std::uint64_t hibernate_max_bytes = 4ull << 30;
+    std::chrono::seconds hibernate_timeout{300};
+    double checkpoint_interval_s = 0; // 0: no checkpoints
 };
 
 // The running kernels. Lives on the server's io_context thread; kernel_io threads report
@@ -91,6 +103,22 @@ public:
     void shutdown(const std::string& id, std::function<void()> done);
     void restart(const std::string& id, std::function<void(bool)> done);
     bool interrupt(const std::string& id);
+    // Hibernation (kernel_hibernation.cpp): saves the kernel's namespace into the state
+    // directory and stops its process; the first request that needs it resumes it. `done`:
+    // an empty error and the kernel's manifest (saved, not_saved and why), or why not (then
+    // the kernel runs on as before). `conflict` tells a kernel in the wrong state for it.
+    using hibernate_handler =
+        std::function<void(std::string error, bool conflict, nlohmann::json manifest)>;
+    void hibernate(const std::string& id, hibernate_handler done);
+    // Every checkpoint_interval: idle kernels active since their last image saved again,
+    // their processes kept (a fallback for a SIGKILL of the gateway).
+    void checkpoint_all();
+    // A graceful stop (SIGTERM): every idle kernel hibernated, then `done` (within
+    // stop_hibernate_timeout however many are left); shutdown_all records the rest as lost.
+    void hibernate_all(std::function<void()> done);
+    // Why the kernel `id` of `who` (its owner, or the admin) is gone for good, if it was one
+    // of an earlier gateway's that could not be saved; nothing for an unknown id.
+    std::optional<std::string> lost_reason(const std::string& id, const identity& who) const;
 
     // WebSocket connections (the deliver function runs on the kernel's I/O thread).
     bool attach(const std::string& id, std::uint64_t connection, const std::string& session_id,
@@ -112,6 +140,8 @@ public:
     nlohmann::json pools() const;
     // Users' homes and their /work usage (for /api/status).
     const user_registry& users() const { return m_users; }
+    // Where the gateway keeps what outlives it (empty: nowhere).
+    const std::string& state_dir() const { return m_images.directory(); }
     // The caller's /work on the host, made and mounted if it is not yet (with the disk quota
     // of the caller's token), for the contents API. Throws std::runtime_error as home_of.
     user_registry::home home_of(const identity& who);
@@ -172,6 +202,36 @@ private:
     void touch(kernel& k);
     // Removes the kernel's record and tells the on_removed observer.
     void forget(const std::string& id);
+    // Hibernation (kernel_hibernation.cpp). A hibernated kernel gets a process again, which
+    // restores the image before anything else reaches it.
+    void resume(kernel& k);
+    // hibernate(), or a checkpoint with `keep_running`: the image saved, the process kept.
+    void save_image(const std::string& id, bool keep_running, hibernate_handler done);
+    // Runs checkpoint_all every checkpoint_interval_s.
+    void schedule_checkpoints();
+    // Its new process answered: the image goes into its exchange directory and is restored.
+    void restore_image(kernel& k);
+    // The restore failed: the user's next cell is told so, and the kernel starts afresh.
+    void restore_failed(kernel& k, const std::string& why);
+    // Its process exited while it hibernated (expected) or restored (not): true if handled.
+    bool hibernation_exit(kernel& k);
+    // The kernels of the previous gateway on this state directory: the hibernated ones back
+    // as hibernated kernels, the others remembered as lost.
+    void load_records();
+    // Writes the records (kernel_records.hpp). `stopping`: kernels that are not hibernated
+    // are recorded as lost, since they end with this gateway.
+    void persist(bool stopping = false);
+    // The cull policy's action on an idle kernel.
+    void cull(const std::string& id);
+    // One silent execute_request (no history, no execution count) on a connection of the
+    // gateway's own; `done` on the manager's thread with the kernel (null if it went or its
+    // process changed) and an empty error or the kernel's ename and evalue.
+    using silent_handler = std::function<void(kernel* k, const std::string& error)>;
+    void ask_silently(kernel& k, const std::string& code, silent_handler done);
+    // Bytes of images `owner`'s hibernated kernels hold.
+    std::uint64_t image_bytes_of(const std::string& owner) const;
+    // The kernel took its process: ready, held requests released, waiters told.
+    void serve(kernel& k);
     // What the culler sees of every kernel now.
     std::vector<std::pair<std::string, cull_view>> cull_survey() const;
 
@@ -186,6 +246,9 @@ private:
     // processes refer to their backends.
     std::vector<std::unique_ptr<kernel_backend>> m_backends;
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
+    hibernation_store m_images;
+    std::map<std::string, lost_kernel> m_lost;
+    std::unique_ptr<boost::asio::steady_timer> m_checkpoints;
     culler m_culler;
     std::function<void(const std::string& id)> m_on_removed;
 };

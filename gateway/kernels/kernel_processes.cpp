@@ -28,6 +28,7 @@ void kernel_manager::launch(kernel& k)
 {
     k.execution_state = "starting";
     k.ready = false;
+    k.quiet_until = {}; // a new process: its messages are activity
     k.launched_at = std::chrono::steady_clock::now();
     touch(k);
     launch_from(k, 0);
@@ -161,7 +162,18 @@ void kernel_manager::connect(kernel& k)
         boost::asio::post(m_io, [this, id, msg_id, status, ename]
                           { on_execute_reply(id, msg_id, status, ename); });
     };
-    events.on_activity = [this, on_manager] { on_manager([this](kernel& k) { touch(k); }); };
+    events.on_activity = [this, on_manager]
+    {
+        on_manager(
+            [this](kernel& k)
+            {
+                // The gateway's own silent requests (checkpoints) are not activity.
+                if (std::chrono::steady_clock::now() >= k.quiet_until)
+                {
+                    touch(k);
+                }
+            });
+    };
     events.on_failure = [this, on_manager](const std::string& reason)
     {
         on_manager(
@@ -200,6 +212,18 @@ void kernel_manager::mark_ready(const std::string& id)
     {
         return;
     }
+    if (k->resuming)
+    {
+        restore_image(*k); // then serve()
+        return;
+    }
+    serve(*k);
+}
+
+void kernel_manager::serve(kernel& ready)
+{
+    kernel* k = &ready;
+    const std::string id = k->id;
     k->ready = true;
     if (!k->lifecycle.is(lifecycle_state::deleting))
     {
@@ -279,7 +303,12 @@ void kernel_manager::process_exited(const process_exit& exit)
     stop_io(k);
     // Before anything starts the next process, which may use the same directory.
     remove_directory(gone->directory());
-    if (k.exit_waiters.empty() && k.lifecycle.is(lifecycle_state::ready))
+    if (hibernation_exit(k))
+    {
+        return;
+    }
+    if (k.exit_waiters.empty() &&
+        (k.lifecycle.is(lifecycle_state::ready) || k.lifecycle.is(lifecycle_state::hibernating)))
     {
         handle_death(k, exit.verdict);
         return;

@@ -63,6 +63,18 @@ struct kernel_record
     // Between two processes (io is null): what disconnected sessions have waiting, handed
     // from the old kernel_io to the next.
     kernel_io::kept_sessions kept;
+    // Hibernation (kernels/kernel_hibernation.cpp): the next process must restore the image
+    // before it serves requests; the bytes of the image in the state directory (0: none);
+    // why the last restore failed, told to the next execute_request (SessionRestoreError).
+    bool resuming = false;
+    std::chrono::steady_clock::time_point resume_started;
+    // Client requests sent to it, and how many there were at its last image: a checkpoint only
+    // when they differ. Until quiet_until, messages are the gateway's own, not activity.
+    std::uint64_t client_requests = 0;
+    std::uint64_t checkpointed_requests = 0;
+    std::chrono::steady_clock::time_point quiet_until;
+    std::uint64_t image_bytes = 0;
+    std::string restore_failure;
 };
 
 // jupyter_server's model of a kernel (GET /api/kernels/ID).

@@ -21,6 +21,10 @@ bool kernel_manager::attach(const std::string& id, std::uint64_t connection,
     }
     k->attached[connection] = {session_id, deliver};
     ++k->connections;
+    if (k->lifecycle.is(lifecycle_state::hibernated))
+    {
+        resume(*k); // a client connected: it will want the kernel
+    }
     if (k->io)
     {
         k->io->attach(connection, session_id, std::move(deliver));
@@ -65,13 +69,23 @@ void kernel_manager::send(const std::string& id, std::uint64_t connection, kerne
     if (!k->io || !k->ready)
     {
         // Between two processes, or the new one has not answered yet (its iopub may not be
-        // subscribed: outputs would be lost).
+        // subscribed: outputs would be lost), or hibernated (this request resumes it).
         hold(*k, connection, std::move(message));
         return;
     }
+    ++k->client_requests;
     if (message.channel == "shell")
     {
         const auto header = parse_json_bounded(message.header);
+        if (string_field(header, "msg_type") == "execute_request" && !k->restore_failure.empty())
+        {
+            // The first cell after a failed restore: the user learns the state is gone.
+            const auto attachment = k->attached.find(connection);
+            answer_with_error(
+                *k, attachment != k->attached.end() ? attachment->second.first : std::string(),
+                message, "SessionRestoreError", std::exchange(k->restore_failure, {}));
+            return;
+        }
         if (string_field(header, "msg_type") == "execute_request")
         {
             // The kernel enforces the limit softly (state kept); the gateway kills the kernel
@@ -129,6 +143,10 @@ void kernel_manager::hold(kernel& k, std::uint64_t connection, kernel_message me
         return;
     }
     k.requests.hold(connection, std::move(message));
+    if (k.lifecycle.is(lifecycle_state::hibernated))
+    {
+        resume(k);
+    }
 }
 
 void kernel_manager::release_held(kernel& k)

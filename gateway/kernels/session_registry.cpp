@@ -1,6 +1,12 @@
 #include "kernels/session_registry.hpp"
 
+#include "cellbox/bounded_json.hpp"
+#include "kernels/kernel_records.hpp"
+#include "telemetry/log.hpp"
+
 #include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace cellbox::gateway
 {
@@ -14,10 +20,60 @@ bool visible(const session_registry::session& s, const identity& who)
 
 } // namespace
 
+void session_registry::keep_in(std::string file,
+                               const std::function<bool(const std::string&)>& exists)
+{
+    m_file = std::move(file);
+    std::ifstream in(m_file);
+    const nlohmann::json saved = in ? parse_json_bounded(in) : nlohmann::json::array();
+    for (const auto& s : saved.is_array() ? saved : nlohmann::json::array())
+    {
+        try
+        {
+            session loaded{s.at("id").get<std::string>(),   s.at("path").get<std::string>(),
+                           s.at("name").get<std::string>(), s.at("type").get<std::string>(),
+                           s.at("kernel").get<std::string>(), s.at("owner").get<std::string>()};
+            if (exists(loaded.kernel_id))
+            {
+                m_sessions[loaded.id] = std::move(loaded);
+            }
+        }
+        catch (const nlohmann::json::exception& e)
+        {
+            log::warn("a saved session is malformed, ignored", {{"error", e.what()}});
+        }
+    }
+    save();
+}
+
+void session_registry::save() const
+{
+    if (m_file.empty())
+    {
+        return;
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [id, s] : m_sessions)
+    {
+        out.push_back({{"id", s.id},
+                       {"path", s.path},
+                       {"name", s.name},
+                       {"type", s.type},
+                       {"kernel", s.kernel_id},
+                       {"owner", s.owner}});
+    }
+    if (!write_state_file(m_file, out.dump()))
+    {
+        log::warn("cannot save the sessions", {{"path", m_file}});
+    }
+}
+
 session_registry::session& session_registry::add(session s)
 {
     const std::string id = s.id;
-    return m_sessions[id] = std::move(s);
+    session& added = m_sessions[id] = std::move(s);
+    save();
+    return added;
 }
 
 session_registry::session* session_registry::find(const std::string& id, const identity& who)
@@ -55,6 +111,7 @@ std::vector<session_registry::session*> session_registry::list(const identity& w
 void session_registry::remove(const std::string& id)
 {
     m_sessions.erase(id);
+    save();
 }
 
 void session_registry::remove_kernel(const std::string& kernel_id)
@@ -63,6 +120,7 @@ void session_registry::remove_kernel(const std::string& kernel_id)
     {
         it = it->second.kernel_id == kernel_id ? m_sessions.erase(it) : std::next(it);
     }
+    save();
 }
 
 std::size_t session_registry::count_on_kernel(const std::string& kernel_id) const

@@ -3,6 +3,7 @@
 // /api/sessions needs; the kernels themselves stay with kernel_manager.
 #include "auth/identity.hpp"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,6 +24,13 @@ public:
         std::string owner;
     };
 
+    // Keeps the sessions in `file` (0600, rewritten atomically on every change) so that they
+    // outlive the gateway, after loading those already there whose kernel `exists` (the
+    // hibernated kernels the gateway brought back).
+    void keep_in(std::string file, const std::function<bool(const std::string&)>& exists);
+    // A session found by find() was changed in place (PATCH): saved again.
+    void changed() { save(); }
+
     session& add(session s);
     // The session if `who` may see it (its owner or the admin).
     session* find(const std::string& id, const identity& who);
@@ -37,7 +45,10 @@ public:
     std::size_t count_of(const std::string& user) const;
 
 private:
+    void save() const;
+
     std::map<std::string, session> m_sessions;
+    std::string m_file; // none: not kept
 };
 
 } // namespace cellbox::gateway

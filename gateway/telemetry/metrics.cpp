@@ -224,6 +224,18 @@ void declare_gateway_metrics(metrics_registry& r)
     r.histogram("cellbox_kernel_start_seconds",
                 "Time from POST /api/kernels to the kernel's first answer",
                 {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+    r.histogram("cellbox_hibernate_seconds",
+                "Time to hibernate a kernel: its image written, moved to the state directory",
+                {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+    r.histogram("cellbox_restore_seconds",
+                "Time from the request that resumed a hibernated kernel to its image restored",
+                {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
+    r.counter("cellbox_hibernation_failures_total",
+              "Hibernations (what=hibernate) and restores (what=restore) that failed");
+    for (const char* what : {"hibernate", "restore"})
+    {
+        r.increment("cellbox_hibernation_failures_total", {{"what", what}}, 0);
+    }
     r.histogram("cellbox_execute_seconds",
                 "Time from an execute_request sent to the kernel to its execute_reply",
                 {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300});
@@ -323,6 +335,21 @@ void kernel_culled()
     gateway_metrics().increment("cellbox_kernels_culled_total");
 }
 
+void hibernation(double seconds)
+{
+    gateway_metrics().observe("cellbox_hibernate_seconds", {}, seconds);
+}
+
+void restore(double seconds)
+{
+    gateway_metrics().observe("cellbox_restore_seconds", {}, seconds);
+}
+
+void hibernation_failure(const std::string& what)
+{
+    gateway_metrics().increment("cellbox_hibernation_failures_total", {{"what", what}});
+}
+
 void stream_budget_drop(const std::string& what)
 {
     gateway_metrics().increment("cellbox_stream_budget_drops_total", {{"what", what}});
@@ -332,7 +359,7 @@ void kernels_by_state(const std::map<std::string, int>& counts)
 {
     metrics_registry& r = gateway_metrics();
     r.clear("cellbox_kernels");
-    for (const char* state : {"starting", "idle", "busy", "restarting", "dead"})
+    for (const char* state : {"starting", "idle", "busy", "restarting", "dead", "hibernated"})
     {
         r.set("cellbox_kernels", {{"state", state}}, 0);
     }

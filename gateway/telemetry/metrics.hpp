@@ -70,7 +70,10 @@ void cell_timeout(bool hard);                                      // soft: the 
 void kernel_death(const std::string& verdict, bool out_of_memory); // verdict: the error name
 void kernel_restart(const std::string& cause);                     // request or death
 void kernel_culled();
-void pool_take(bool hit); // a start from the pool or not
+void hibernation(double seconds);                  // a kernel's image saved, its process gone
+void restore(double seconds);                      // a hibernated kernel's image restored
+void hibernation_failure(const std::string& what); // "hibernate" or "restore"
+void pool_take(bool hit);                          // a start from the pool or not
 void pool_size(const std::string& kernelspec, std::size_t ready);
 void pool_fork_to_ready(double seconds);
 void kernels_by_state(const std::map<std::string, int>& counts);

@@ -140,6 +140,16 @@ void kernel_server::on_control_message(xeus::xmessage message)
 
 // ---- outgoing ----------------------------------------------------------------------------
 
+void kernel_server::shift_execution_count(nl::json& content) const
+{
+    const int offset = m_count_offset;
+    if (auto count = content.find("execution_count");
+        offset != 0 && count != content.end() && count->is_number_integer())
+    {
+        *count = count->get<int>() + offset;
+    }
+}
+
 void kernel_server::send_shell_impl(xeus::xmessage message)
 {
     if (msg_type_of(message.header()) != "execute_reply")
@@ -155,6 +165,7 @@ void kernel_server::send_shell_impl(xeus::xmessage message)
     }
     nl::json content = message.content();
     nl::json metadata = message.metadata();
+    shift_execution_count(content);
     if (auto usage = content.find(usage_content_key); usage != content.end())
     {
         metadata["cellbox"] = *usage;
@@ -238,6 +249,14 @@ void kernel_server::publish_impl(xeus::xpub_message message, xeus::channel c)
             return;
         }
         flush_streams_locked();
+        if (type == "execute_input" && m_count_offset != 0)
+        {
+            nl::json content = message.content();
+            shift_execution_count(content);
+            message = xeus::xpub_message(message.topic(), message.header(), message.parent_header(),
+                                         message.metadata(), std::move(content),
+                                         std::move(message).buffers());
+        }
         m_inner->publish(std::move(message), c);
     }
     if (idle && !m_abort_after_idle_of.empty() && parent_id == m_abort_after_idle_of)

@@ -3,7 +3,8 @@
 #include "cellbox/kernel/fd_capture.hpp"
 #include "cellbox/kernel/kernel_server.hpp"
 #include "cellbox/kernel/version.hpp"
-#include "cellbox_kernel_py_source.hpp" // generated: the source of python/cellbox_kernel.py
+#include "cellbox_hibernate_py_source.hpp" // generated: python/cellbox_hibernate.py
+#include "cellbox_kernel_py_source.hpp"    // generated: the source of python/cellbox_kernel.py
 
 #include <Python.h>
 #include <cerrno>
@@ -60,6 +61,10 @@ py::module load_kernel_support_module()
     py::module module =
         module_from_source("cellbox_kernel", cellbox_kernel_py_source, "cellbox_kernel.py");
     sys.attr("modules")["cellbox_kernel"] = module;
+    // Importable by name for the gateway's hibernate and restore requests; dill itself is
+    // imported only when one comes.
+    sys.attr("modules")["cellbox_hibernate"] = module_from_source(
+        "cellbox_hibernate", cellbox_hibernate_py_source, "cellbox_hibernate.py");
     return module;
 }
 
@@ -105,6 +110,8 @@ PYBIND11_EMBEDDED_MODULE(cellbox_native, m)
           { return python_interpreter::active().request_input(prompt, password); });
     m.def("write_stream", [](const std::string& name, const std::string& text)
           { return python_interpreter::active().write_stream(name, text); });
+    m.def("set_execution_count_offset",
+          [](int offset) { python_interpreter::active().set_execution_count_offset(offset); });
 }
 
 python_interpreter::python_interpreter(interrupt_router& router, double default_cell_timeout_s)
@@ -253,6 +260,14 @@ nl::json python_interpreter::execute_request_impl(int, const std::string& code, 
                                                {"cpu_ms", usage.cpu_ms},
                                                {"peak_rss_bytes", usage.peak_rss_bytes}};
     return reply;
+}
+
+void python_interpreter::set_execution_count_offset(int offset)
+{
+    if (m_server != nullptr)
+    {
+        m_server->set_execution_count_offset(offset);
+    }
 }
 
 bool python_interpreter::write_stream(const std::string& name, const std::string& text)

@@ -13,7 +13,9 @@ import websockets
 
 from conftest import TOKEN, Gateway
 
-CULL = ("--cull-idle-timeout", "1", "--cull-interval", "1")
+# jupyter_server's culling: idle kernels deleted (the default action, hibernation, is tested
+# in test_hibernate.py).
+CULL = ("--cull-idle-timeout", "1", "--cull-interval", "1", "--cull-action", "shutdown")
 
 
 @pytest.fixture(scope="module")

@@ -209,3 +209,38 @@ def test_contents_manager_paths_stay_in_work(run):
     assert escape["saveOutside"] in (400, 404) and escape["renameOutside"] in (400, 404), escape
     assert not os.path.exists(os.path.join(gateway.work_dir, "users", "escaped.txt"))
     assert not os.path.exists("/tmp/escaped.txt")
+
+
+def run_restart_phase(url, *args):
+    done = subprocess.run(["node", str(HERE / "restart.mjs"), url, GATEWAY_TOKEN, *args],
+                          cwd=HERE, capture_output=True, text=True, timeout=NODE_TIMEOUT)
+    lines = done.stdout.strip().splitlines()
+    assert lines, f"restart.mjs printed nothing: {done.stderr[-2000:]}"
+    return json.loads(lines[-1])
+
+
+def test_same_kernel_id_and_state_across_a_gateway_restart(tmp_path):
+    """JupyterLab's client keeps its kernel id across a SIGTERM and a new gateway on the same
+    work/state directories, and finds its variables (issue 16)."""
+    npm_ci()
+    work = str(tmp_path / "work")
+    first = Gateway(work_dir=work)
+    try:
+        before = run_restart_phase(first.url, "before")
+    finally:
+        first.stop()
+    assert before.get("run", {}).get("status") == "ok", before
+    second = Gateway(work_dir=work)
+    try:
+        after = run_restart_phase(second.url, "after", before["id"])
+    finally:
+        second.stop()
+        with open("/proc/mounts") as mounts:  # the users' /work filesystems of both gateways
+            points = [line.split()[1] for line in mounts if line.split()[1].startswith(work)]
+        for point in sorted(points, reverse=True):
+            subprocess.run(["umount", "-l", point], check=False)
+    assert after.get("id") == before["id"], after
+    assert after["run"]["status"] == "ok", after
+    assert after["run"]["text"].endswith("42\n"), after
+    assert "session resumed from hibernation" in after["run"]["text"]
+    assert after["run"]["count"] == before["run"]["count"] + 1

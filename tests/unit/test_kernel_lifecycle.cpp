@@ -99,3 +99,23 @@ TEST_CASE("states have names for logs", "[kernel_lifecycle]")
     CHECK(std::string(to_string(s::deleting)) == "deleting");
     CHECK(std::string(to_string(s::ready)) == "ready");
 }
+
+TEST_CASE("hibernation: saved from ready, resumed through starting", "[kernel_lifecycle]")
+{
+    auto life = in_state({s::ready, s::hibernating, s::hibernated});
+    CHECK(life.model_state("idle") == "hibernated"); // not the last status of its process
+    CHECK_FALSE(life.move_to(s::ready));             // only through a new process
+    CHECK_FALSE(life.move_to(s::dead));
+    CHECK(life.move_to(s::starting)); // a request resumes it
+    CHECK(life.move_to(s::ready));
+    // Saving failed: back to ready; the process died while saving: restarting.
+    CHECK(in_state({s::ready, s::hibernating}).move_to(s::ready));
+    CHECK(in_state({s::ready, s::hibernating}).move_to(s::restarting));
+    // A restart of a hibernated kernel is a fresh one; a shutdown deletes it.
+    CHECK(in_state({s::ready, s::hibernating, s::hibernated}).move_to(s::restarting));
+    CHECK(in_state({s::ready, s::hibernating, s::hibernated}).move_to(s::deleting));
+    // Only an idle running kernel hibernates.
+    CHECK_FALSE(in_state({}).move_to(s::hibernating));
+    CHECK_FALSE(in_state({s::ready, s::dead}).move_to(s::hibernating));
+    CHECK_FALSE(in_state({s::ready, s::restarting}).move_to(s::hibernating));
+}

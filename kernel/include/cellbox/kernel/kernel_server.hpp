@@ -50,9 +50,14 @@ public:
     // Output captured from file descriptors 1 and 2 (any thread). Returns false when no cell
     // is executing: there is no request to attach it to and the caller logs it instead.
     bool publish_captured(const std::string& stream_name, std::string text);
+    // Adds the execution count offset to a message's content.execution_count.
+    void shift_execution_count(nl::json& content) const;
 
     // Options of the execute_request being handled (main thread, during execution).
     const cell_options& current_cell_options() const { return m_cell_options; }
+    // A restored session's execution count continues where it stopped: xeus counts on its
+    // own from 1, so its count in execute_input and execute_reply is shifted by this much.
+    void set_execution_count_offset(int offset) { m_count_offset = offset; }
 
     // Called from the control thread when a frontend sends interrupt_request.
     void on_interrupt_request(std::function<void()> handler);
@@ -88,6 +93,7 @@ private:
     // Main-thread state of the execute_request being handled.
     cell_options m_cell_options;
     bool m_stop_on_error = true;
+    std::atomic<int> m_count_offset{0};
     std::string m_abort_after_idle_of;               // msg_id whose idle status starts an abort
     std::vector<xeus::xmessage> m_queued_at_failure; // requests queued when that cell failed
 

@@ -49,6 +49,8 @@ public:
     // Text a cell wrote to sys.stdout/sys.stderr, into the output coalescer; false outside a
     // cell (the caller then publishes it the ordinary way).
     bool write_stream(const std::string& name, const std::string& text);
+    // A restored session's count: see kernel_server::set_execution_count_offset.
+    void set_execution_count_offset(int offset);
 
 private:
     struct cell_error
