@@ -43,20 +43,6 @@ CELLS = [
 ]
 
 
-def npm_ci():
-    """Installs the pinned playwright-core into tests/browser/node_modules unless that exact
-    version is already there: quiet, and a no-op on every run after the first."""
-    wanted = json.loads((HERE / "package.json").read_text())["dependencies"]["playwright-core"]
-    installed = HERE / "node_modules" / "playwright-core" / "package.json"
-    if installed.exists() and json.loads(installed.read_text())["version"] == wanted:
-        return
-    if shutil.which("npm") is None:
-        pytest.fail("npm is missing: install Debian's nodejs/npm (see packages.debian)")
-    run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                         cwd=HERE, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"
-
-
 class NotebookServer:
     """Debian's Notebook 6.4 with its kernels on the gateway, in a throwaway Jupyter home."""
 
@@ -134,7 +120,7 @@ def run_driver(url, screenshot):
 
 @pytest.fixture
 def servers():
-    npm_ci()
+    gateway_conftest.npm_ci(HERE)
     notebook_dir = tempfile.mkdtemp(prefix="cellbox-notebooks-")
     nb = new_notebook(cells=[new_code_cell(c) for c in CELLS], metadata={
         "kernelspec": {"name": "cellbox-python", "display_name": "Python 3 (cellbox)", "language": "python"}})

@@ -36,13 +36,7 @@ EMBED_JS = gateway_conftest.BUILD_DIR / "share" / "cellbox" / "static" / "embed"
 def npm_ci():
     if not pathlib.Path("/usr/bin/chromium").exists():
         pytest.skip("Debian's chromium is not installed (/usr/bin/chromium)")
-    wanted = json.loads((HERE / "package.json").read_text())["dependencies"]["playwright-core"]
-    installed = HERE / "node_modules" / "playwright-core" / "package.json"
-    if installed.exists() and json.loads(installed.read_text())["version"] == wanted:
-        return
-    run = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                         cwd=HERE, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, f"npm ci failed:\n{run.stdout}\n{run.stderr}"
+    gateway_conftest.npm_ci(HERE)
 
 
 def drive(scenario, url, **options):

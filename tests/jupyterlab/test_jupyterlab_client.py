@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import subprocess
 
 import pytest
 
@@ -222,7 +223,7 @@ def run_restart_phase(url, *args):
 def test_same_kernel_id_and_state_across_a_gateway_restart(tmp_path):
     """JupyterLab's client keeps its kernel id across a SIGTERM and a new gateway on the same
     work/state directories, and finds its variables (issue 16)."""
-    npm_ci()
+    gateway_conftest.npm_ci(HERE)
     work = str(tmp_path / "work")
     first = Gateway(work_dir=work)
     try:
