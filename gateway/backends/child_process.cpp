@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string_view>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <system_error>
 #include <unistd.h>
@@ -84,6 +85,7 @@ pid_t spawn_in_own_session(std::vector<std::string> argv, const std::string& wha
     sigset_t all, before;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &before);
+    const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid != 0)
     {
@@ -96,6 +98,14 @@ pid_t spawn_in_own_session(std::vector<std::string> argv, const std::string& wha
         return pid;
     }
     setsid();
+    // The gateway's children die with it: after a SIGKILL of the gateway, a sandbox nobody
+    // can reach or reap any more must not run on (the next gateway reports its kernel lost).
+    // Children are started from the manager's thread, which lives as long as the gateway
+    // (the signal comes when the forking thread ends). The parent may be gone already.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+    {
+        _exit(127);
+    }
     // What execve would do, done first: caught signals go back to their default action
     // (ignored ones stay ignored).
     struct sigaction default_action = {};

@@ -139,7 +139,7 @@ void kernel_manager::hibernate_all(std::function<void()> done)
     {
         hibernate(
             id,
-            [this, id, state, finish](const std::string& error, bool, const nlohmann::json&)
+            [id, state, finish](const std::string& error, bool, const nlohmann::json&)
             {
                 if (!error.empty())
                 {
@@ -178,8 +178,11 @@ void kernel_manager::schedule_checkpoints()
 
 void kernel_manager::checkpoint_all()
 {
-    for (const auto& [id, k] : m_kernels)
+    for (const auto& entry : m_kernels)
     {
+        // A copy: a lambda cannot capture a structured binding in C++17 (clang refuses it).
+        const std::string id = entry.first;
+        kernel* k = entry.second.get();
         // Only kernels that clients sent something since their last image.
         if (k->lifecycle.is(lifecycle_state::ready) && k->execution_state == "idle" &&
             (k->image_bytes == 0 || k->client_requests != k->checkpointed_requests))

@@ -49,6 +49,24 @@ def unmount_under(directory):
         subprocess.run(["umount", "-l", point], check=False)
 
 
+def processes_left_by(gateway, seconds=10):
+    """The processes a gateway started that still run after it (their command lines name its
+    runtime directory), once they had `seconds` to go."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if gateway.runtime.encode() in f.read():
+                        left.append(int(pid))
+            except OSError:
+                pass  # gone meanwhile
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
 def has(module):
     return importlib.util.find_spec(module) is not None
 
@@ -329,6 +347,8 @@ def test_sigkill_keeps_hibernated_kernels_and_explains_the_lost_ones(tmp_path):
     finally:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
+    # Its sandboxes die with it: nobody could reach or reap them any more.
+    assert processes_left_by(first) == [], "the killed gateway's kernels outlived it"
     second = Gateway(work_dir=work)
     try:
         status, body, _ = second.request("GET", f"/api/kernels/{lost}")
@@ -361,6 +381,8 @@ def test_after_sigkill_a_checkpoint_brings_the_kernel_back(tmp_path):
     finally:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
+    # The checkpointed kernel's process was kept running: it dies with its gateway too.
+    assert processes_left_by(first) == [], "the killed gateway's kernels outlived it"
     second = Gateway(work_dir=work)
     try:
         assert second.request("GET", f"/api/kernels/{k}")[1]["execution_state"] == "hibernated"
