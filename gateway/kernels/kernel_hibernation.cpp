@@ -114,6 +114,37 @@ void kernel_manager::ask_silently(kernel& k, const std::string& code, silent_han
         });
 }
 
+void kernel_manager::on_image_thread(std::function<void()> work,
+                                     std::function<void(std::string error)> then)
+{
+    boost::asio::post(m_image_thread,
+                      [this, alive = std::weak_ptr<bool>(m_alive), work = std::move(work),
+                       then = std::move(then)]() mutable
+                      {
+                          std::string error;
+                          try
+                          {
+                              work();
+                          }
+                          catch (const std::exception& e)
+                          {
+                              error = e.what();
+                          }
+                          if (alive.expired())
+                          {
+                              return;
+                          }
+                          boost::asio::post(m_io,
+                                            [this, alive, then = std::move(then), error]
+                                            {
+                                                if (!alive.expired())
+                                                {
+                                                    then(error);
+                                                }
+                                            });
+                      });
+}
+
 std::uint64_t kernel_manager::image_bytes_of(const std::string& owner) const
 {
     std::uint64_t bytes = 0;
@@ -193,52 +224,77 @@ void kernel_manager::save_image(const std::string& id, bool keep_running, hibern
                 done("the kernel stopped while it hibernated", true, {});
                 return;
             }
-            hibernation_store::taken image;
-            if (error.empty())
-            {
-                try
-                {
-                    image = m_images.take(exchange, id, room == 0 ? UINT64_MAX : room);
-                }
-                catch (const std::exception& e)
-                {
-                    error = e.what();
-                }
-            }
             if (!error.empty())
             {
-                log::warn("kernel hibernation failed", {{"kernel", id}, {"error", error}});
-                metric::hibernation_failure("hibernate");
-                k->lifecycle.move_to(lifecycle_state::ready);
-                k->ready = true;
-                release_held(*k);
-                done("the kernel could not hibernate: " + error, true, {});
+                hibernation_failed(*k, error, done);
                 return;
             }
-            k->image_bytes = image.bytes;
-            if (keep_running)
-            {
-                // A checkpoint: what a SIGKILL of the gateway would fall back on.
-                k->lifecycle.move_to(lifecycle_state::ready);
-                k->ready = true;
-                persist();
-                release_held(*k);
-                log::info("kernel checkpointed", {{"kernel", id},
-                                                  {"image_bytes", image.bytes},
-                                                  {"ms", seconds_since(started) * 1000}});
-                done("", false, image.manifest);
-                return;
-            }
-            k->lifecycle.move_to(lifecycle_state::hibernated);
-            persist();
-            stop_io(*k); // requests wait for the next process
-            k->process->terminate();
-            metric::hibernation(seconds_since(started));
-            log::info("kernel hibernated", {{"kernel", id},
-                                            {"image_bytes", image.bytes},
-                                            {"ms", seconds_since(started) * 1000}});
-            done("", false, image.manifest);
+            auto image = std::make_shared<hibernation_store::taken>();
+            on_image_thread([store = m_images, exchange, id, room, image]
+                            { *image = store.take(exchange, id, room == 0 ? UINT64_MAX : room); },
+                            [this, id, started, keep_running, done, image](const std::string& error)
+                            {
+                                kernel* k = find(id);
+                                if (k == nullptr || !k->lifecycle.is(lifecycle_state::hibernating))
+                                {
+                                    // Shut down or died while its image moved: the image goes too
+                                    // (unless it replaced a checkpoint the kernel still counts on).
+                                    if (k == nullptr || k->image_bytes == 0)
+                                    {
+                                        m_images.remove(id);
+                                    }
+                                    metric::hibernation_failure("hibernate");
+                                    done("the kernel stopped while it hibernated", true, {});
+                                    return;
+                                }
+                                if (!error.empty())
+                                {
+                                    hibernation_failed(*k, error, done);
+                                    return;
+                                }
+                                image_saved(*k, *image, started, keep_running, done);
+                            });
         });
+}
+
+void kernel_manager::hibernation_failed(kernel& k, const std::string& error,
+                                        const hibernate_handler& done)
+{
+    log::warn("kernel hibernation failed", {{"kernel", k.id}, {"error", error}});
+    metric::hibernation_failure("hibernate");
+    k.lifecycle.move_to(lifecycle_state::ready);
+    k.ready = true;
+    release_held(k);
+    done("the kernel could not hibernate: " + error, true, {});
+}
+
+void kernel_manager::image_saved(kernel& k, const hibernation_store::taken& image,
+                                 std::chrono::steady_clock::time_point started, bool keep_running,
+                                 const hibernate_handler& done)
+{
+    k.image_bytes = image.bytes;
+    if (keep_running)
+    {
+        // A checkpoint: what a SIGKILL of the gateway would fall back on.
+        k.lifecycle.move_to(lifecycle_state::ready);
+        k.ready = true;
+        persist();
+        release_held(k);
+        log::info("kernel checkpointed", {{"kernel", k.id},
+                                          {"image_bytes", image.bytes},
+                                          {"ms", seconds_since(started) * 1000}});
+        done("", false, image.manifest);
+        return;
+    }
+    k.lifecycle.move_to(lifecycle_state::hibernated);
+    persist();
+    stop_io(k); // requests wait for the next process
+    k.process->terminate();
+    metric::hibernation(seconds_since(started));
+    log::info(
+        "kernel hibernated",
+        {{"kernel", k.id}, {"image_bytes", image.bytes}, {"ms", seconds_since(started) * 1000}});
+    done("", false, image.manifest);
 }
 
 void kernel_manager::resume(kernel& k)
@@ -264,15 +320,26 @@ void kernel_manager::resume(kernel& k)
 void kernel_manager::restore_image(kernel& k)
 {
     const std::string exchange = ipc_dir_of(k.process->directory());
-    try
-    {
-        m_images.give(k.id, exchange);
-    }
-    catch (const std::exception& e)
-    {
-        restore_failed(k, e.what());
-        return;
-    }
+    on_image_thread([store = m_images, id = k.id, exchange] { store.give(id, exchange); },
+                    [this, id = k.id, serial = k.launch_serial, exchange](const std::string& error)
+                    {
+                        kernel* k = find(id);
+                        if (k == nullptr || !k->resuming || k->launch_serial != serial ||
+                            !k->process)
+                        {
+                            return; // shut down, or its process went: handled there
+                        }
+                        if (!error.empty())
+                        {
+                            restore_failed(*k, error);
+                            return;
+                        }
+                        ask_restore(*k, exchange);
+                    });
+}
+
+void kernel_manager::ask_restore(kernel& k, const std::string& exchange)
+{
     ask_silently(
         k, "__import__('cellbox_hibernate').restore(" + nlohmann::json(exchange).dump() + ")",
         [this](kernel* k, const std::string& error)

@@ -22,6 +22,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -207,6 +208,14 @@ private:
     void resume(kernel& k);
     // hibernate(), or a checkpoint with `keep_running`: the image saved, the process kept.
     void save_image(const std::string& id, bool keep_running, hibernate_handler done);
+    // The kernel's image could not be saved: it runs on, and `done` says why.
+    void hibernation_failed(kernel& k, const std::string& error, const hibernate_handler& done);
+    // The image is in the store: the kernel hibernated (its process stopped), or checkpointed.
+    void image_saved(kernel& k, const hibernation_store::taken& image,
+                     std::chrono::steady_clock::time_point started, bool keep_running,
+                     const hibernate_handler& done);
+    // Its image is in its new process's exchange directory: the kernel is asked to restore it.
+    void ask_restore(kernel& k, const std::string& exchange);
     // Runs checkpoint_all every checkpoint_interval_s.
     void schedule_checkpoints();
     // Its new process answered: the image goes into its exchange directory and is restored.
@@ -228,6 +237,11 @@ private:
     // process changed) and an empty error or the kernel's ename and evalue.
     using silent_handler = std::function<void(kernel* k, const std::string& error)>;
     void ask_silently(kernel& k, const std::string& code, silent_handler done);
+    // Moving an image (a copy of up to gigabytes, and an fsync) would hold up every other
+    // kernel and request on the manager's thread: `work` runs on the image thread, then
+    // `then` back on the manager's thread with what `work` threw ("" if nothing). Images move
+    // one at a time, in order.
+    void on_image_thread(std::function<void()> work, std::function<void(std::string error)> then);
     // Bytes of images `owner`'s hibernated kernels hold.
     std::uint64_t image_bytes_of(const std::string& owner) const;
     // The kernel took its process: ready, held requests released, waiters told.
@@ -251,6 +265,10 @@ private:
     std::unique_ptr<boost::asio::steady_timer> m_checkpoints;
     culler m_culler;
     std::function<void(const std::string& id)> m_on_removed;
+    // Gone with the manager: image work that finishes later finds no manager to answer to.
+    std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
+    // Last: joined first, before anything its work refers to goes.
+    boost::asio::thread_pool m_image_thread{1};
 };
 
 } // namespace cellbox::gateway
