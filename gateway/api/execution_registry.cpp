@@ -55,6 +55,19 @@ void execution_registry::forget(const std::string& kernel_id, const std::string&
     }
 }
 
+void execution_registry::remove_all()
+{
+    std::vector<std::string> kernels;
+    for (const auto& entry : m_kernels)
+    {
+        kernels.push_back(entry.first);
+    }
+    for (const auto& kernel_id : kernels)
+    {
+        remove_kernel(kernel_id);
+    }
+}
+
 void execution_registry::remove_kernel(const std::string& kernel_id)
 {
     const auto kernel = m_kernels.find(kernel_id);

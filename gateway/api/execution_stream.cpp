@@ -1,7 +1,9 @@
 #include "api/execution_stream.hpp"
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
+#include <vector>
 
 namespace cellbox::gateway
 {
@@ -70,6 +72,14 @@ public:
     }
 
     void changed() override { pump(); }
+
+    // The gateway stopped: its loop will never complete the write this follower waits on, so
+    // it lets itself go (otherwise it, its runner and its session outlive the loop).
+    void let_go()
+    {
+        m_over = true;
+        m_self.reset(); // the last reference may be this one: nothing after it
+    }
 
 private:
     void pump()
@@ -239,12 +249,41 @@ std::optional<stream_format> negotiate_format(std::string_view accept)
     return std::nullopt;
 }
 
+namespace
+{
+
+// The followers started on this server's thread, for release_followers.
+std::vector<std::weak_ptr<follower>>& started_followers()
+{
+    static std::vector<std::weak_ptr<follower>> followers;
+    return followers;
+}
+
+} // namespace
+
 void follow_execution(const std::shared_ptr<execution_runner>& run,
                       std::shared_ptr<responder> respond, const std::string& location,
                       follow_options options)
 {
     auto& io = run->io();
-    std::make_shared<follower>(run, std::move(respond), std::move(options), io)->start(location);
+    auto started = std::make_shared<follower>(run, std::move(respond), std::move(options), io);
+    auto& followers = started_followers();
+    followers.erase(std::remove_if(followers.begin(), followers.end(),
+                                   [](const auto& weak) { return weak.expired(); }),
+                    followers.end());
+    followers.push_back(started);
+    started->start(location);
+}
+
+void release_followers()
+{
+    for (const auto& weak : std::exchange(started_followers(), {}))
+    {
+        if (const auto alive = weak.lock())
+        {
+            alive->let_go();
+        }
+    }
 }
 
 } // namespace cellbox::gateway

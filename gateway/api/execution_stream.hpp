@@ -42,4 +42,8 @@ void follow_execution(const std::shared_ptr<execution_runner>& run,
                       std::shared_ptr<responder> respond, const std::string& location,
                       follow_options options);
 
+// When the gateway's loop has stopped: every execution answer still being written is let go
+// (its writes can no longer complete). Only on the server's thread, after its loop.
+void release_followers();
+
 } // namespace cellbox::gateway

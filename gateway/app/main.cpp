@@ -1,5 +1,7 @@
 // cellbox: the gateway program. `cellbox serve` runs the Jupyter kernels API; see README.md.
 #include "api/api_context.hpp"
+#include "api/execution_registry.hpp"
+#include "api/execution_stream.hpp"
 #include "app/api_routes.hpp"
 #include "app/config.hpp"
 #include "app/mcp_command.hpp"
@@ -100,10 +102,11 @@ int serve(const cg::serve_settings& settings)
         });
     const cg::server_options& options = settings.server;
     std::optional<cg::server> front;
+    const auto api = cg::make_api_context(io, options, specs, kernels);
     try
     {
         front.emplace(io, net::ip::tcp::endpoint{net::ip::make_address(settings.ip), settings.port},
-                      options, cg::api_routes(cg::make_api_context(io, options, specs, kernels)));
+                      options, cg::api_routes(api));
     }
     catch (const cg::tls_config_error& e)
     {
@@ -151,6 +154,9 @@ int serve(const cg::serve_settings& settings)
                                   options.token, settings.token_from, token_file, terminal)
               << std::endl;
     io.run();
+    // What the stopped loop can no longer finish holds itself: let it go.
+    api->executions->remove_all();
+    cg::release_followers();
     return 0;
 }
 

@@ -60,7 +60,9 @@ kernel_records load_kernel_records(const std::string& state_dir)
             saved.hibernated = k.value("hibernated", false);
             records.kernels.push_back(std::move(saved));
         }
-        for (const auto& [id, lost] : doc.value("lost", nlohmann::json::object()).items())
+        // Named: items() of a temporary would outlive it in the loop (a use after scope).
+        const nlohmann::json lost_kernels = doc.value("lost", nlohmann::json::object());
+        for (const auto& [id, lost] : lost_kernels.items())
         {
             records.lost[id] = {lost.at("owner").get<std::string>(),
                                 lost.at("reason").get<std::string>()};

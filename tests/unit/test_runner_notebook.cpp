@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 using namespace cellbox::gateway::runner;
 using json = nlohmann::json;
@@ -13,7 +14,9 @@ using json = nlohmann::json;
 namespace
 {
 
-json notebook_of(json cells, int minor = 5)
+// A vector, not a json: `{code(...)}` as one json would be that cell itself under clang (a
+// braced list of one json copies it) and an array under gcc.
+json notebook_of(const std::vector<json>& cells, int minor = 5)
 {
     return read_notebook(json{
         {"nbformat", 4},
