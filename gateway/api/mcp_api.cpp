@@ -316,14 +316,24 @@ void remove(const std::shared_ptr<mcp_service>& service, http_call call)
 
 void add_mcp_api(router& routes, const std::shared_ptr<api_context>& ctx)
 {
-    auto service = std::make_shared<mcp_service>(ctx);
-    service->start();
+    // The service is made by the first request: registering a route must not use the context
+    // (the HTTP fuzz target registers the real route table without one).
+    auto made = std::make_shared<std::shared_ptr<mcp_service>>();
+    auto service = [ctx, made]
+    {
+        if (!*made)
+        {
+            *made = std::make_shared<mcp_service>(ctx);
+            (*made)->start();
+        }
+        return *made;
+    };
     // GET would open a server-initiated SSE stream; cellbox sends nothing unasked, and the
     // specification lets a server answer 405 (the router does, with Allow: POST, DELETE).
     routes.add({verb::post}, "/mcp",
-               activity(ctx, [service](http_call call) { post(service, std::move(call)); }));
+               activity(ctx, [service](http_call call) { post(service(), std::move(call)); }));
     routes.add({verb::delete_}, "/mcp",
-               activity(ctx, [service](http_call call) { remove(service, std::move(call)); }));
+               activity(ctx, [service](http_call call) { remove(service(), std::move(call)); }));
 }
 
 } // namespace cellbox::gateway
