@@ -217,11 +217,8 @@ void kernel_manager::save_image(const std::string& id, bool keep_running, hibern
                 std::tie(k->active_at, k->last_activity) = active;
                 k->quiet_until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
             }
-            if (k == nullptr || !k->lifecycle.is(lifecycle_state::hibernating))
+            if (!still_hibernating(k, done))
             {
-                // Shut down, or died (its death was handled): nothing to save any more.
-                metric::hibernation_failure("hibernate");
-                done("the kernel stopped while it hibernated", true, {});
                 return;
             }
             if (!error.empty())
@@ -235,16 +232,14 @@ void kernel_manager::save_image(const std::string& id, bool keep_running, hibern
                             [this, id, started, keep_running, done, image](const std::string& error)
                             {
                                 kernel* k = find(id);
-                                if (k == nullptr || !k->lifecycle.is(lifecycle_state::hibernating))
+                                if (!still_hibernating(k, done))
                                 {
-                                    // Shut down or died while its image moved: the image goes too
-                                    // (unless it replaced a checkpoint the kernel still counts on).
+                                    // Its image moved meanwhile: it goes too (unless it replaced
+                                    // a checkpoint the kernel still counts on).
                                     if (k == nullptr || k->image_bytes == 0)
                                     {
                                         m_images.remove(id);
                                     }
-                                    metric::hibernation_failure("hibernate");
-                                    done("the kernel stopped while it hibernated", true, {});
                                     return;
                                 }
                                 if (!error.empty())
@@ -255,6 +250,18 @@ void kernel_manager::save_image(const std::string& id, bool keep_running, hibern
                                 image_saved(*k, *image, started, keep_running, done);
                             });
         });
+}
+
+bool kernel_manager::still_hibernating(kernel* k, const hibernate_handler& done)
+{
+    if (k != nullptr && k->lifecycle.is(lifecycle_state::hibernating))
+    {
+        return true;
+    }
+    // Shut down, or died (its death was handled): nothing to save any more.
+    metric::hibernation_failure("hibernate");
+    done("the kernel stopped while it hibernated", true, {});
+    return false;
 }
 
 void kernel_manager::hibernation_failed(kernel& k, const std::string& error,

@@ -208,6 +208,8 @@ private:
     void resume(kernel& k);
     // hibernate(), or a checkpoint with `keep_running`: the image saved, the process kept.
     void save_image(const std::string& id, bool keep_running, hibernate_handler done);
+    // Whether `k` (null: gone) is still hibernating; if not, `done` is told it stopped.
+    bool still_hibernating(kernel* k, const hibernate_handler& done);
     // The kernel's image could not be saved: it runs on, and `done` says why.
     void hibernation_failed(kernel& k, const std::string& error, const hibernate_handler& done);
     // The image is in the store: the kernel hibernated (its process stopped), or checkpointed.
