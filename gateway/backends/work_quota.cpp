@@ -242,6 +242,7 @@ work_volumes::work_volumes(std::string work_dir, work_quota_options options)
     {
         m_enabled = true;
         log::info("/work quotas on", {{"bytes", m_options.bytes}, {"inodes", m_options.inodes}});
+        adopt_left_mounts();
         return;
     }
     if (!m_options.allow_without)
@@ -263,6 +264,49 @@ work_volumes::~work_volumes()
         log::info("unmounting users' /work", {{"users", m_volumes.size()}});
     }
     m_volumes.clear();
+}
+
+work_volumes::volume* work_volumes::adopt(const std::string& user, const std::string& mount_point)
+{
+    dev_t device = 0;
+    if (!is_mount_root(mount_point, device))
+    {
+        return nullptr;
+    }
+    // Left mounted by a gateway that did not stop cleanly: ours if it is the user's image.
+    const std::string image = image_of(user);
+    auto loop = fs::exists(image) ? loop_device::of_mount(device, image) : std::nullopt;
+    if (!loop)
+    {
+        throw std::runtime_error(mount_point + " is a mount point, but not of " + image +
+                                 "; unmount it");
+    }
+    auto adopted = std::make_unique<volume>(mount_point, image, std::move(*loop));
+    volume* held = adopted.get();
+    m_volumes.emplace(user, std::move(adopted));
+    log::info("adopted a mounted /work", {{"user", user}, {"image", image}});
+    return held;
+}
+
+void work_volumes::adopt_left_mounts()
+{
+    // A gateway that was killed left its users' filesystems mounted. Taking them now (not at
+    // each user's next kernel) means this gateway unmounts them when it stops, even for users
+    // who never come back: nothing stays mounted on the host after both gateways are gone.
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(m_work_dir + "/users", error))
+    {
+        const std::string user = entry.path().filename().string();
+        try
+        {
+            adopt(user, entry.path().string());
+        }
+        catch (const std::exception& e)
+        {
+            log::warn("a mount left in users' /work is not a user's image; left alone",
+                      {{"path", entry.path().string()}, {"error", e.what()}});
+        }
+    }
 }
 
 std::string work_volumes::image_of(const std::string& user) const
@@ -479,20 +523,9 @@ void work_volumes::mount(const std::string& user, const std::string& mount_point
         return;
     }
     const std::string image = image_of(user);
-    dev_t device = 0;
-    if (is_mount_root(mount_point, device))
+    if (volume* adopted = adopt(user, mount_point))
     {
-        // Left mounted by a gateway that did not stop cleanly: ours if it is the user's image.
-        auto loop = fs::exists(image) ? loop_device::of_mount(device, image) : std::nullopt;
-        if (!loop)
-        {
-            throw std::runtime_error(mount_point + " is a mount point, but not of " + image +
-                                     "; unmount it");
-        }
-        auto adopted = std::make_unique<volume>(mount_point, image, std::move(*loop));
         grow_online(*adopted, plan);
-        m_volumes.emplace(user, std::move(adopted));
-        log::info("adopted a mounted /work", {{"user", user}, {"image", image}});
         return;
     }
     std::optional<loop_device> loop;

@@ -86,6 +86,10 @@ private:
     void grow_mounted(volume& v, const work_image_plan& plan) const;
     // Why quotas cannot be had here ("" when they can).
     std::string unavailable_reason();
+    // Takes `user`'s filesystem if it is already mounted on `mount_point` (by a gateway that
+    // was killed); nullptr if nothing is mounted there. Throws if something else is.
+    volume* adopt(const std::string& user, const std::string& mount_point);
+    void adopt_left_mounts();
 
     std::string m_work_dir;
     work_quota_options m_options;

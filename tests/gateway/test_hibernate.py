@@ -43,9 +43,7 @@ def unmount_under(directory):
     """A SIGKILLed gateway leaves its users' /work filesystems mounted (it cannot unmount
     them); the test's directory cannot be removed until they are gone."""
     import subprocess
-    with open("/proc/mounts") as mounts:
-        points = [line.split()[1] for line in mounts if line.split()[1].startswith(directory)]
-    for point in sorted(points, reverse=True):
+    for point in sorted(mounts_under(directory), reverse=True):
         subprocess.run(["umount", "-l", point], check=False)
 
 
@@ -71,8 +69,13 @@ def has(module):
     return importlib.util.find_spec(module) is not None
 
 
-def new_kernel(gw):
-    status, body, _ = gw.request("POST", "/api/kernels", {})
+def mounts_under(directory):
+    with open("/proc/mounts") as mounts:
+        return [line.split()[1] for line in mounts if line.split()[1].startswith(directory)]
+
+
+def new_kernel(gw, **auth):
+    status, body, _ = gw.request("POST", "/api/kernels", {}, **auth)
     assert status == 201, body
     return body["id"]
 
@@ -337,6 +340,7 @@ def test_sigterm_hibernates_and_the_next_gateway_resumes_under_the_same_id(tmp_p
 
 def test_sigkill_keeps_hibernated_kernels_and_explains_the_lost_ones(tmp_path):
     work = str(tmp_path / "work")
+    from test_users import user_token
     first = Gateway(work_dir=work)
     try:
         saved = new_kernel(first)
@@ -344,11 +348,15 @@ def test_sigkill_keeps_hibernated_kernels_and_explains_the_lost_ones(tmp_path):
         run(first, saved, "v = 'checkpointed'")
         run(first, lost, "v = 'gone'")
         assert hibernate(first, saved)[0] == 200
+        # A user who never comes back: the next gateway must still unmount her /work.
+        new_kernel(first, token=user_token("carol"))
     finally:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
     # Its sandboxes die with it: nobody could reach or reap them any more.
     assert processes_left_by(first) == [], "the killed gateway's kernels outlived it"
+    carols_work = os.path.join(work, "users", "carol")
+    assert carols_work in mounts_under(work), "the killed gateway could not have unmounted it"
     second = Gateway(work_dir=work)
     try:
         status, body, _ = second.request("GET", f"/api/kernels/{lost}")
@@ -356,9 +364,12 @@ def test_sigkill_keeps_hibernated_kernels_and_explains_the_lost_ones(tmp_path):
         assert "was lost" in body["message"] and "killed" in body["message"]
         assert second.request("POST", f"/api/kernels/{lost}/hibernate")[0] == 410
         # Another user learns nothing of it.
-        from test_users import user_token
         assert second.request("GET", f"/api/kernels/{lost}", token=user_token("eve"))[0] == 404
         assert value(second, saved, "v") == "checkpointed"
+        second.stop()
+        # Everything the killed gateway left mounted, carol's /work included, is gone with
+        # the gateway that came after it.
+        assert mounts_under(work) == []
     finally:
         second.stop()
         unmount_under(work)
