@@ -11,6 +11,10 @@ fuzz_seconds=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+started=$SECONDS
+# Each phase's end, in seconds since `make test` began testing: where the budget goes.
+phase() { echo "== $1 at $((SECONDS - started)) s"; }
+
 san_log=$(mktemp /tmp/cellbox-san-build.XXXXXX.log)
 setsid nice -n 19 make --no-print-directory san-build BUILD_DIR="$build" SAN_DIR="$san" >"$san_log" 2>&1 &
 san_pid=$!
@@ -22,6 +26,7 @@ if ! (cd "$build" && ctest --output-on-failure --timeout 600); then
   exit 1 # the trap stops the background build
 fi
 
+phase "ctest suites done"
 echo "waiting for the sanitizer build (log: $san_log) ..."
 if ! wait "$san_pid"; then
   echo "the sanitizer build failed:"
@@ -29,6 +34,9 @@ if ! wait "$san_pid"; then
   exit 1
 fi
 rm -f "$san_log"
+phase "sanitizer build done"
 
 scripts/run-sanitized-tests.sh "$san" || exit 1
-scripts/run-fuzzers.sh "$san" "$fuzz_seconds"
+phase "sanitized suites done"
+scripts/run-fuzzers.sh "$san" "$fuzz_seconds" || exit 1
+phase "fuzzers done"
