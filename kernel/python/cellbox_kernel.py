@@ -6,6 +6,7 @@ signals into Python exceptions and adapts IPython to the kernel protocol.
 
 import builtins
 import getpass
+import inspect
 import signal
 import sys
 import traceback
@@ -216,7 +217,68 @@ def install(shell):
     sys.stderr = _DirectStream(sys.stderr, "stderr")
     _skip_needless_token_transforms(shell.input_transformer_manager)
     _lighten_formatter_calls()
+    _skip_needless_await_check(shell)
     _rehearse_a_cell(shell)
+
+
+def _settled_traits_format(ipython_format):
+    """BaseFormatter.__call__ (nine of the eleven formatters use it) with its traits read
+    from the dictionary where traitlets keeps them once set: each read through its descriptor
+    costs ~0.5 us, and each formatter reads about fifteen per result. The same steps as
+    IPython's lookup, lookup_by_type and get_real_method. A formatter whose traits are not all
+    set yet, whose class changes the lookup, or whose printer is still a deferred one (IPython
+    moves it into its type printers) takes IPython's code."""
+    from IPython.core import formatters
+    from IPython.lib import pretty
+    from IPython.utils.dir2 import get_real_method
+
+    base = formatters.BaseFormatter
+    settled = ("enabled", "singleton_printers", "type_printers", "deferred_printers",
+               "print_method")
+
+    def format_with_settled_traits(self, obj):
+        cls = type(self)
+        values = self._trait_values
+        if (cls.lookup is not base.lookup or cls.lookup_by_type is not base.lookup_by_type
+                or cls._in_deferred_types is not base._in_deferred_types
+                or not all(name in values for name in settled)):
+            return ipython_format(self, obj)
+        if not values["enabled"]:
+            return None
+        singletons = values["singleton_printers"]
+        if id(obj) in singletons:
+            return singletons[id(obj)](obj)
+        type_printers = values["type_printers"]
+        deferred = values["deferred_printers"]
+        for klass in pretty._get_mro(formatters._get_type(obj)):
+            if klass in type_printers:
+                return type_printers[klass](obj)
+            if deferred and (getattr(klass, "__module__", None),
+                             getattr(klass, "__name__", None)) in deferred:
+                return ipython_format(self, obj)
+        method = get_real_method(obj, values["print_method"])
+        if method is not None:
+            return method()
+        return None
+
+    return format_with_settled_traits
+
+
+def _skip_needless_await_check(shell):
+    """Before running a cell IPython compiles it once more only to see whether it awaits at
+    top level. That needs the word 'await' or 'async' in the code (await, async for, async
+    with, async comprehensions): an ASCII cell with neither is not asynchronous, and the
+    compile is skipped. Others go through IPython's check."""
+    ipython_check = shell.should_run_async
+
+    def should_run_async(raw_cell, *, transformed_cell=None, preprocessing_exc_tuple=None):
+        if (transformed_cell is not None and transformed_cell.isascii()
+                and "await" not in transformed_cell and "async" not in transformed_cell):
+            return False
+        return ipython_check(raw_cell, transformed_cell=transformed_cell,
+                             preprocessing_exc_tuple=preprocessing_exc_tuple)
+
+    shell.should_run_async = should_run_async
 
 
 def _skip_needless_token_transforms(manager):
@@ -246,19 +308,25 @@ def _skip_needless_token_transforms(manager):
 def _lighten_formatter_calls():
     """Every display formatter's __call__ (eleven per cell result) is wrapped by
     `decorator`, which binds the arguments to the signature with inspect on each call (~10 us
-    each). Called with the object alone, as the display machinery calls them, the same
-    wrapper without the binding: IPython's catch_format_error, the same steps. Other calls
+    each). Called with the object and keywords of the method, as the display machinery calls
+    them, the same wrapper without the binding: IPython's catch_format_error, the same steps. Other calls
     keep IPython's wrapper."""
     from IPython.core import formatters
 
-    def lean(decorated):
+    def lean(decorated, cls):
         method = decorated.__wrapped__
+        if cls is formatters.BaseFormatter:
+            method = _settled_traits_format(method)
+        # Keywords that bind as they are (the mime-bundle formatter's include and exclude).
+        parameters = list(inspect.signature(method).parameters.values())[2:]
+        keywords = frozenset(p.name for p in parameters
+                             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
         def __call__(self, *args, **kwargs):
-            if kwargs or len(args) != 1:
+            if len(args) != 1 or not keywords.issuperset(kwargs):
                 return decorated(self, *args, **kwargs)
             try:
-                result = method(self, *args)
+                result = method(self, *args, **kwargs)
             except NotImplementedError:
                 return self._check_return(None, args[0])
             except Exception:
@@ -271,7 +339,7 @@ def _lighten_formatter_calls():
                 return self._check_return(None, args[0])
             return self._check_return(result, args[0])
 
-        __call__.__wrapped__ = method
+        __call__.__wrapped__ = decorated.__wrapped__
         __call__.__doc__ = decorated.__doc__
         return __call__
 
@@ -282,7 +350,7 @@ def _lighten_formatter_calls():
         decorated = cls.__dict__.get("__call__")
         if decorated is not None and hasattr(decorated, "__wrapped__") and not getattr(
                 decorated, "_cellbox_lean", False):
-            lean_call = lean(decorated)
+            lean_call = lean(decorated, cls)
             lean_call._cellbox_lean = True
             cls.__call__ = lean_call
 

@@ -94,3 +94,23 @@ def test_formatters_called_directly_keep_ipython_argument_checks(kernel):
     )
     _, outputs = kernel.execute(code)
     assert result_text(outputs) == "('7', ({}, {}), 'TypeError')"
+
+
+def test_printers_registered_by_type_and_by_name(fresh_kernel):
+    code = textwrap.dedent(
+        """
+        html = get_ipython().display_formatter.formatters["text/html"]
+        html.for_type(int, lambda n: f"<b>{n}</b>")
+        html.for_type_by_name("collections", "OrderedDict", lambda d: "<i>ordered</i>")
+        """
+    )
+    fresh_kernel.execute(code)
+    _, outputs = fresh_kernel.execute("5")
+    (result,) = of_type(outputs, "execute_result")
+    assert result["content"]["data"] == {"text/plain": "5", "text/html": "<b>5</b>"}
+    _, outputs = fresh_kernel.execute("import collections\ncollections.OrderedDict()")
+    (result,) = of_type(outputs, "execute_result")
+    assert result["content"]["data"]["text/html"] == "<i>ordered</i>"
+    _, outputs = fresh_kernel.execute("html.enabled = False\n5")
+    (result,) = of_type(outputs, "execute_result")
+    assert result["content"]["data"] == {"text/plain": "5"}
