@@ -218,7 +218,28 @@ def install(shell):
     _skip_needless_token_transforms(shell.input_transformer_manager)
     _lighten_formatter_calls()
     _skip_needless_await_check(shell)
+    _skip_history_database_queue(shell.history_manager)
     _rehearse_a_cell(shell)
+
+
+class _NoDatabaseQueue(list):
+    """A history write queue that keeps nothing (see _skip_history_database_queue)."""
+
+    def append(self, item):
+        pass
+
+
+def _skip_history_database_queue(history_manager):
+    """Without the SQLite history (make_shell_app) IPython still queues every cell's source
+    for the database and signals the saving thread, which does not run: the queue only grew
+    (two copies of every cell's source for the kernel's lifetime) and each cell paid for a
+    lock and an Event. In, Out, _i<n> and %history do not read that queue."""
+    if history_manager.enabled:
+        return
+    history_manager.db_input_cache = _NoDatabaseQueue()
+    history_manager.db_output_cache = _NoDatabaseQueue()
+    # The saving thread is signalled when the queue holds db_cache_size entries: never now.
+    history_manager.db_cache_size = 1
 
 
 def _settled_traits_format(ipython_format):

@@ -114,3 +114,12 @@ def test_printers_registered_by_type_and_by_name(fresh_kernel):
     _, outputs = fresh_kernel.execute("html.enabled = False\n5")
     (result,) = of_type(outputs, "execute_result")
     assert result["content"]["data"] == {"text/plain": "5"}
+
+
+def test_input_history_variables_and_ranges(fresh_kernel):
+    for code in ("first = 1", "second = 2", "third = 3"):
+        fresh_kernel.execute(code)
+    _, outputs = fresh_kernel.execute("_i, _ii, _iii, _i2, In[1]")
+    assert result_text(outputs) == "('third = 3', 'second = 2', 'first = 1', 'second = 2', 'first = 1')"
+    _, outputs = fresh_kernel.execute("list(get_ipython().history_manager.get_range(start=3, stop=5))")
+    assert result_text(outputs) == "[(0, 3, 'third = 3'), (0, 4, '_i, _ii, _iii, _i2, In[1]')]"
