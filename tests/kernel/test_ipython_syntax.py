@@ -123,3 +123,24 @@ def test_input_history_variables_and_ranges(fresh_kernel):
     assert result_text(outputs) == "('third = 3', 'second = 2', 'first = 1', 'second = 2', 'first = 1')"
     _, outputs = fresh_kernel.execute("list(get_ipython().history_manager.get_range(start=3, stop=5))")
     assert result_text(outputs) == "[(0, 3, 'third = 3'), (0, 4, '_i, _ii, _iii, _i2, In[1]')]"
+
+
+def test_ipython_display_and_mimebundle_printers(fresh_kernel):
+    code = textwrap.dedent(
+        """
+        class Custom:
+            def _ipython_display_(self):
+                print("displayed by itself")
+        class Plain:
+            pass
+        bundle = get_ipython().display_formatter.mimebundle_formatter
+        bundle.for_type(Plain, lambda obj: {"text/x-plain-bundle": "from a printer"})
+        Custom()
+        """
+    )
+    _, outputs = fresh_kernel.execute(code)
+    assert stdout_of(outputs) == "displayed by itself\n"
+    assert of_type(outputs, "execute_result") == []
+    _, outputs = fresh_kernel.execute("Plain()")
+    (result,) = of_type(outputs, "execute_result")
+    assert result["content"]["data"]["text/x-plain-bundle"] == "from a printer"
