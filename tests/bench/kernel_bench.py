@@ -236,7 +236,8 @@ def compare_cpu(args):
     print("| cell | base CPU/cell | this CPU/cell | base / this | base p50 | this p50 |")
     print("|---|---|---|---|---|---|")
     for label in CPU_CELLS:
-        (base_cpu, base_p50), (our_cpu, our_p50) = results[("base", label)], results[("this", label)]
+        base_cpu, base_p50 = results[("base", label)]
+        our_cpu, our_p50 = results[("this", label)]
         print(f"| `{label}` | {base_cpu:.3f} ms | {our_cpu:.3f} ms | {base_cpu / our_cpu:.2f}x "
               f"| {base_p50:.2f} ms | {our_p50:.2f} ms |")
 

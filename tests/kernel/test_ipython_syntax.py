@@ -120,8 +120,10 @@ def test_input_history_variables_and_ranges(fresh_kernel):
     for code in ("first = 1", "second = 2", "third = 3"):
         fresh_kernel.execute(code)
     _, outputs = fresh_kernel.execute("_i, _ii, _iii, _i2, In[1]")
-    assert result_text(outputs) == "('third = 3', 'second = 2', 'first = 1', 'second = 2', 'first = 1')"
-    _, outputs = fresh_kernel.execute("list(get_ipython().history_manager.get_range(start=3, stop=5))")
+    assert result_text(outputs) == ("('third = 3', 'second = 2', 'first = 1', 'second = 2', "
+                                    "'first = 1')")
+    _, outputs = fresh_kernel.execute(
+        "list(get_ipython().history_manager.get_range(start=3, stop=5))")
     assert result_text(outputs) == "[(0, 3, 'third = 3'), (0, 4, '_i, _ii, _iii, _i2, In[1]')]"
 
 
