@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
 
 namespace cellbox::kernel
@@ -62,11 +63,16 @@ bool wake_timer::wait()
     {
         if (poll(fds, 2, -1) < 0)
         {
-            if (errno == EINTR)
+            if (errno == ENOMEM)
             {
-                continue;
+                // A cell near its memory limit: the sleeper must outlive it, so wait and retry.
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
-            throw std::system_error(errno, std::generic_category(), "poll on a timerfd");
+            else if (errno != EINTR)
+            {
+                throw std::system_error(errno, std::generic_category(), "poll on a timerfd");
+            }
+            continue;
         }
         if (fds[1].revents != 0)
         {
