@@ -10,6 +10,7 @@ import signal
 import sys
 import traceback
 
+import cellbox_lean_ipython
 import cellbox_native
 from IPython.core.error import StdinNotImplementedError
 
@@ -214,6 +215,7 @@ def install(shell):
     builtins.CellTimeoutError = CellTimeoutError
     sys.stdout = _DirectStream(sys.stdout, "stdout")
     sys.stderr = _DirectStream(sys.stderr, "stderr")
+    cellbox_lean_ipython.apply(shell)
     _rehearse_a_cell(shell)
 
 

@@ -12,31 +12,26 @@ deadline_timer::deadline_timer(callback on_expiry, std::chrono::milliseconds rep
 
 deadline_timer::~deadline_timer()
 {
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_stopping = true;
-    }
-    m_wake.notify_all();
+    m_wake.stop();
     m_thread.join();
 }
 
 void deadline_timer::arm(clock::duration timeout)
 {
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_deadline = clock::now() + timeout;
-        m_expirations = 0;
-    }
-    m_wake.notify_all();
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_deadline = clock::now() + timeout;
+    m_expirations = 0;
+    m_wake.arm_at(*m_deadline);
 }
 
 void deadline_timer::disarm()
 {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_deadline)
     {
-        std::lock_guard<std::mutex> lock(m_mutex);
         m_deadline.reset();
+        m_wake.disarm();
     }
-    m_wake.notify_all();
 }
 
 std::uint64_t deadline_timer::expirations() const
@@ -47,20 +42,15 @@ std::uint64_t deadline_timer::expirations() const
 
 void deadline_timer::run()
 {
-    std::unique_lock<std::mutex> lock(m_mutex);
-    while (!m_stopping)
+    while (m_wake.wait())
     {
-        if (!m_deadline)
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (!m_deadline || clock::now() < *m_deadline)
         {
-            m_wake.wait(lock);
-            continue;
-        }
-        if (clock::now() < *m_deadline)
-        {
-            m_wake.wait_until(lock, *m_deadline);
-            continue;
+            continue; // a stale wake: disarmed or re-armed later meanwhile
         }
         m_deadline = clock::now() + m_repeat;
+        m_wake.arm_at(*m_deadline);
         ++m_expirations;
         // The callback runs under the lock so that a disarm() that returned is final:
         // no expiry can fire for a cell that has already finished.

@@ -54,11 +54,7 @@ kernel_server::kernel_server(std::unique_ptr<xeus::xserver> inner, coalescer_lim
 
 kernel_server::~kernel_server()
 {
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_stopping = true;
-    }
-    m_flush_wake.notify_all();
+    m_flush_timer.stop();
     m_flusher.join();
 }
 
@@ -293,7 +289,9 @@ void kernel_server::buffer_stream_locked(const std::string& name, const std::str
     }
     else if (was_empty)
     {
-        m_flush_wake.notify_one(); // a new deadline for the flush thread
+        // The deadline stays until the buffer is taken: set once, by a system call
+        // instead of a wake-up of the flush thread.
+        m_flush_timer.arm_at(*m_coalescer.deadline());
     }
 }
 
@@ -303,6 +301,9 @@ void kernel_server::flush_streams_locked()
     {
         return;
     }
+    // Flushed before its deadline (the cell's reply, a full buffer): the flush thread need
+    // not wake at all.
+    m_flush_timer.disarm();
     for (auto& chunk : m_coalescer.take())
     {
         nl::json content = {{"name", std::move(chunk.name)}, {"text", std::move(chunk.text)}};
@@ -316,22 +317,15 @@ void kernel_server::flush_streams_locked()
 
 void kernel_server::flush_loop()
 {
-    std::unique_lock<std::mutex> lock(m_mutex);
-    while (!m_stopping)
+    while (m_flush_timer.wait())
     {
+        std::lock_guard<std::mutex> lock(m_mutex);
         const auto deadline = m_coalescer.deadline();
-        if (!deadline)
-        {
-            m_flush_wake.wait(lock);
-        }
-        else if (output_coalescer::clock::now() < *deadline)
-        {
-            m_flush_wake.wait_until(lock, *deadline);
-        }
-        else
+        if (deadline && output_coalescer::clock::now() >= *deadline)
         {
             flush_streams_locked();
         }
+        // Otherwise a stale wake: flushed meanwhile, or new output whose deadline is armed.
     }
 }
 

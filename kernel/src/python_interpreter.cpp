@@ -3,8 +3,9 @@
 #include "cellbox/kernel/fd_capture.hpp"
 #include "cellbox/kernel/kernel_server.hpp"
 #include "cellbox/kernel/version.hpp"
-#include "cellbox_hibernate_py_source.hpp" // generated: python/cellbox_hibernate.py
-#include "cellbox_kernel_py_source.hpp"    // generated: the source of python/cellbox_kernel.py
+#include "cellbox_hibernate_py_source.hpp"    // generated: python/cellbox_hibernate.py
+#include "cellbox_kernel_py_source.hpp"       // generated: the source of python/cellbox_kernel.py
+#include "cellbox_lean_ipython_py_source.hpp" // generated: python/cellbox_lean_ipython.py
 
 #include <Python.h>
 #include <cerrno>
@@ -58,6 +59,9 @@ py::module load_kernel_support_module()
     {
         return sys.attr("modules")["cellbox_kernel"].cast<py::module>();
     }
+    // Imported by cellbox_kernel.
+    sys.attr("modules")["cellbox_lean_ipython"] = module_from_source(
+        "cellbox_lean_ipython", cellbox_lean_ipython_py_source, "cellbox_lean_ipython.py");
     py::module module =
         module_from_source("cellbox_kernel", cellbox_kernel_py_source, "cellbox_kernel.py");
     sys.attr("modules")["cellbox_kernel"] = module;

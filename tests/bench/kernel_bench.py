@@ -8,6 +8,14 @@ cellbox). Not a test: nothing here passes or fails.
 
     make bench                       # or:
     /usr/bin/python3 tests/bench/kernel_bench.py --build-dir build --starts 10 --round-trips 500
+
+With --base-build-dir, it compares instead the kernel CPU time per cell (user + system of the
+kernel process, all its threads, from /proc) of another build's cellbox-kernel (e.g. main's,
+in a worktree beside) with this build's, batches of cells alternating between the two kernels
+in one run so that the load of a shared machine falls on both alike:
+
+    /usr/bin/python3 tests/bench/kernel_bench.py --build-dir build \
+        --base-build-dir ../wt-base/build --cells 3000
 """
 
 import argparse
@@ -23,6 +31,8 @@ import uuid
 
 import zmq
 from jupyter_client.session import Session
+
+from proc_stats import process_cpu_seconds
 
 
 def free_ports(count):
@@ -180,12 +190,70 @@ def measure_interrupt(command, runs=5):
         kernel.close()
 
 
+CPU_CELLS = {"1+1": "1+1", "print(1)": "print(1)"}
+
+
+def measure_cpu_per_cell(commands, cells, batch):
+    """Per kernel and cell code: kernel CPU ms per cell and the p50 round trip in ms. The
+    kernels run side by side; batches of `batch` cells alternate between them."""
+    kernels = {name: DirectKernel(command) for name, command in commands.items()}
+    try:
+        for kernel in kernels.values():
+            kernel.wait_ready()
+            for _ in range(50):  # warm-up: first-use costs are not per-cell costs
+                kernel.execute("1+1")
+                kernel.execute("print(1)")
+            kernel.drain_iopub()
+        results = {}
+        for label, code in CPU_CELLS.items():
+            cpu = {name: 0.0 for name in kernels}
+            samples = {name: [] for name in kernels}
+            for _ in range(max(1, cells // batch)):
+                for name, kernel in kernels.items():
+                    before = process_cpu_seconds(kernel.process.pid)
+                    for _ in range(batch):
+                        start = time.perf_counter()
+                        kernel.execute(code)
+                        samples[name].append(time.perf_counter() - start)
+                    cpu[name] += process_cpu_seconds(kernel.process.pid) - before
+            for name in kernels:
+                results[(name, label)] = (cpu[name] * 1000 / len(samples[name]),
+                                          statistics.median(samples[name]) * 1000)
+        return results
+    finally:
+        for kernel in kernels.values():
+            kernel.close()
+
+
+def compare_cpu(args):
+    commands = {
+        "base": [os.path.join(args.base_build_dir, "bin", "cellbox-kernel"), "-f",
+                 "{connection_file}"],
+        "this": [os.path.join(args.build_dir, "bin", "cellbox-kernel"), "-f", "{connection_file}"],
+    }
+    results = measure_cpu_per_cell(commands, args.cells, args.batch)
+    print()
+    print("| cell | base CPU/cell | this CPU/cell | base / this | base p50 | this p50 |")
+    print("|---|---|---|---|---|---|")
+    for label in CPU_CELLS:
+        base_cpu, base_p50 = results[("base", label)]
+        our_cpu, our_p50 = results[("this", label)]
+        print(f"| `{label}` | {base_cpu:.3f} ms | {our_cpu:.3f} ms | {base_cpu / our_cpu:.2f}x "
+              f"| {base_p50:.2f} ms | {our_p50:.2f} ms |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", default="build")
     parser.add_argument("--starts", type=int, default=10)
     parser.add_argument("--round-trips", type=int, default=500)
+    parser.add_argument("--base-build-dir", help="compare kernel CPU per cell with this build")
+    parser.add_argument("--cells", type=int, default=3000, help="cells per kernel and code")
+    parser.add_argument("--batch", type=int, default=250, help="cells per alternation")
     args = parser.parse_args()
+    if args.base_build_dir:
+        compare_cpu(args)
+        return
 
     kernels = {
         "cellbox": [os.path.join(args.build_dir, "bin", "cellbox-kernel"), "-f", "{connection_file}"],

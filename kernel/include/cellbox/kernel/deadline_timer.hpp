@@ -1,7 +1,8 @@
 #pragma once
 
+#include "cellbox/kernel/wake_timer.hpp"
+
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -13,6 +14,7 @@ namespace cellbox::kernel
 
 // Calls `on_expiry` from its own thread once an armed deadline passes, then again every
 // `repeat` until disarmed: a cell that swallows the first interruption is interrupted again.
+// Arming and disarming (around every cell) do not wake the timer's thread (wake_timer).
 class deadline_timer
 {
 public:
@@ -38,10 +40,9 @@ private:
     callback m_on_expiry;
     std::chrono::milliseconds m_repeat;
     mutable std::mutex m_mutex;
-    std::condition_variable m_wake;
+    wake_timer m_wake;
     std::optional<clock::time_point> m_deadline;
     std::uint64_t m_expirations = 0;
-    bool m_stopping = false;
     std::thread m_thread;
 };
 

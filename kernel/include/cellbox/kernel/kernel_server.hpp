@@ -2,9 +2,9 @@
 
 #include "cellbox/kernel/kernel_options.hpp"
 #include "cellbox/kernel/output_coalescer.hpp"
+#include "cellbox/kernel/wake_timer.hpp"
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -100,14 +100,13 @@ private:
     // Shared with the capture and flush threads; m_mutex also serialises every publication
     // on the shell-side iopub socket, which is not thread-safe.
     std::mutex m_mutex;
-    std::condition_variable m_flush_wake;
+    wake_timer m_flush_timer; // at the buffered output's deadline; writers never wake the thread
     output_coalescer m_coalescer;
     nl::json m_stream_parent;    // parent header of the buffered stream output
     nl::json m_executing_parent; // header of the executing request, null when idle
     std::string m_topic_prefix;  // "kernel_core.<id>."
     std::string m_user_name;
     std::string m_session_id;
-    bool m_stopping = false;
     std::thread m_flusher;
 
     std::function<void()> m_interrupt_handler;
