@@ -46,6 +46,24 @@ std::string output_path_of(const std::string& directory)
     return directory + "/output";
 }
 
+pool_sizing sizing_of(const pool_options& options)
+{
+    pool_sizing sizing;
+    sizing.min = options.size;
+    sizing.max = std::max(options.max, options.size);
+    sizing.window = options.window;
+    sizing.session_memory_bytes = options.memory_bytes;
+    return sizing;
+}
+
+// How often the target is recomputed: often enough to shrink soon after the window passes,
+// rarely enough to cost nothing (one read of /proc/meminfo).
+std::chrono::milliseconds resize_tick(const pool_options& options)
+{
+    return std::clamp(options.window / 4, std::chrono::milliseconds(100),
+                      std::chrono::milliseconds(1000));
+}
+
 // The answer to a request the zygote never saw.
 contract::zygote_answer refusal(const std::string& why)
 {
@@ -60,8 +78,16 @@ zygote_pool::zygote_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::
                          pool_options options)
     : m_io(io), m_zmq(zmq), m_name(std::move(name)), m_options(std::move(options)),
       m_socket_path(m_options.runtime_dir + "/zygote-" + m_name + ".sock"),
-      m_pool(io, zmq, m_name, m_options.streams), m_restart_timer(io), m_refill_timer(io)
+      m_pool(io, zmq, m_name, m_options.streams), m_sizer(sizing_of(m_options)),
+      m_target(m_options.size), m_resize_timer(io), m_restart_timer(io), m_refill_timer(io)
 {
+    if (m_options.parallel == 0)
+    {
+        m_options.parallel = std::max(1U, std::thread::hardware_concurrency());
+    }
+    // A session that answers frees a starting slot: the next one is forked.
+    m_pool.on_ready = [this] { refill_when_free(); };
+    metric::pool_target(m_name, m_target);
 }
 
 zygote_pool::~zygote_pool()
@@ -73,6 +99,10 @@ void zygote_pool::start()
 {
     fs::create_directories(m_options.runtime_dir);
     launch_zygote();
+    if (m_sizer.adaptive())
+    {
+        resize_every_tick();
+    }
 }
 
 void zygote_pool::launch_zygote()
@@ -93,7 +123,8 @@ void zygote_pool::launch_zygote()
     log::info("zygote starting", {{"kernelspec", m_name},
                                   {"pid", pid},
                                   {"warm_modules", m_options.warm_modules},
-                                  {"pool_size", m_options.size}});
+                                  {"pool_size", m_options.size},
+                                  {"pool_max", m_sizer.sizing().max}});
     accept();
 }
 
@@ -162,7 +193,13 @@ void zygote_pool::handle(const contract::zygote_message& message)
     {
         const pid_t pid = exit->pid;
         session_ended(pid);
-        if (m_pool.remove(pid))
+        if (const auto retired = m_retiring.find(pid); retired != m_retiring.end())
+        {
+            std::error_code ignored;
+            fs::remove_all(retired->second, ignored);
+            m_retiring.erase(retired);
+        }
+        else if (m_pool.remove(pid))
         {
             log::warn("pooled session ended before use",
                       {{"kernelspec", m_name},
@@ -245,9 +282,14 @@ contract::zygote_spawn zygote_pool::spawn_request(session& s)
     return spawn;
 }
 
+// As many forks as the target is short of, but only `parallel` sessions starting at once:
+// each one's start (its sandbox, its kernel's first answer) takes a core, and more at once
+// would only slow the cold starts users wait for. The rest follow as these answer (on_ready).
 void zygote_pool::refill()
 {
-    while (m_connection && !m_stopping && m_pool.size() + m_spawning < m_options.size)
+    const std::size_t target = update_target();
+    while (m_connection && !m_stopping && m_pool.size() + m_spawning < target &&
+           starting() < m_options.parallel)
     {
         session s = pooled_sessions::prepare(m_options.runtime_dir);
         ++m_spawning;
@@ -263,7 +305,8 @@ void zygote_pool::refill()
                         log::error("zygote could not fork a pooled session",
                                    {{"kernelspec", m_name}, {"error", answer.error}});
                         abandon(s);
-                        return; // refilled at the next take(), not in a tight loop
+                        // Refilled at the next take() or tick, not in a tight loop.
+                        return;
                     }
                     s.pid = *answer.pid;
                     session_started(s);
@@ -308,6 +351,66 @@ void zygote_pool::wait_to_refill(std::chrono::milliseconds delay,
         });
 }
 
+void zygote_pool::refill_when_free()
+{
+    if (m_refill_pending || !m_cold_starting.empty())
+    {
+        refill_soon(); // after the cold starts (at most 2 s), as refill_soon explains
+        return;
+    }
+    refill();
+}
+
+void zygote_pool::resize_every_tick()
+{
+    m_resize_timer.expires_after(resize_tick(m_options));
+    m_resize_timer.async_wait(
+        [this](const boost::system::error_code& error)
+        {
+            if (error || m_stopping)
+            {
+                return;
+            }
+            if (m_connection)
+            {
+                shrink_to_target();
+                refill_when_free();
+            }
+            resize_every_tick();
+        });
+}
+
+std::size_t zygote_pool::update_target()
+{
+    const std::size_t target = m_sizer.target(std::chrono::steady_clock::now(),
+                                              m_pool.size() + m_spawning, available_memory_bytes());
+    if (target != m_target)
+    {
+        log::info("pool target", {{"kernelspec", m_name}, {"from", m_target}, {"to", target}});
+        m_target = target;
+        metric::pool_target(m_name, target);
+    }
+    return target;
+}
+
+// Ready sessions beyond the target are stopped, youngest first (the oldest are handed out
+// first: they are the ones whose start is paid for longest).
+void zygote_pool::shrink_to_target()
+{
+    const std::size_t target = update_target();
+    while (m_pool.size() + m_spawning > target)
+    {
+        const auto pid = m_pool.youngest_ready();
+        if (!pid)
+        {
+            return; // only starting ones: let go when they answer, at a later tick
+        }
+        auto s = m_pool.release(*pid);
+        m_retiring[*pid] = s->directory;
+        kill(*pid);
+    }
+}
+
 void zygote_pool::cold_start_finished(pid_t pid)
 {
     m_cold_starting.erase(pid);
@@ -315,6 +418,7 @@ void zygote_pool::cold_start_finished(pid_t pid)
 
 std::optional<taken_session> zygote_pool::take()
 {
+    m_sizer.started(std::chrono::steady_clock::now());
     auto claimed = m_pool.take();
     if (claimed)
     {
@@ -421,6 +525,11 @@ void zygote_pool::zygote_lost(const std::string& why)
     }
     m_pool.remove_all();
     m_spawning = 0;
+    for (const auto& [pid, directory] : std::exchange(m_retiring, {}))
+    {
+        std::error_code ignored;
+        fs::remove_all(directory, ignored);
+    }
     // Their supervisors end the sessions: the outputs end with them.
     for (const auto& [pid, output] : std::exchange(m_outputs, {}))
     {
@@ -480,7 +589,12 @@ void zygote_pool::stop()
     m_stopping = true;
     m_restart_timer.cancel();
     m_refill_timer.cancel();
+    m_resize_timer.cancel();
     std::vector<pid_t> sessions = m_handed_out;
+    for (const auto& [pid, directory] : m_retiring)
+    {
+        sessions.push_back(pid);
+    }
     for (const pid_t pid : m_pool.pids())
     {
         sessions.push_back(pid);
