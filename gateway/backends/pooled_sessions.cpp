@@ -51,7 +51,7 @@ void pooled_sessions::add(pooled_session s, std::chrono::steady_clock::time_poin
     m_sessions.emplace(pid, entry{std::move(s), std::move(probe), false, started});
 }
 
-std::optional<taken_session> pooled_sessions::take()
+std::optional<taken_session> pooled_sessions::take(bool counted)
 {
     auto best = m_sessions.end();
     for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it)
@@ -64,12 +64,18 @@ std::optional<taken_session> pooled_sessions::take()
     }
     if (best == m_sessions.end())
     {
-        metric::pool_take(false);
+        if (counted)
+        {
+            metric::pool_take(false);
+        }
         return std::nullopt;
     }
     taken_session claimed{best->second.s, std::move(best->second.probe)};
     m_sessions.erase(best);
-    metric::pool_take(true);
+    if (counted)
+    {
+        metric::pool_take(true);
+    }
     metric::pool_size(m_kernelspec, ready_count());
     return claimed;
 }

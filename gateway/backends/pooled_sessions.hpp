@@ -49,8 +49,9 @@ public:
 
     // A session just started (its pid known): probed until its kernel answers, then ready.
     void add(pooled_session s, std::chrono::steady_clock::time_point started);
-    // The longest-ready session, no longer pooled; counts a pool hit or miss.
-    std::optional<taken_session> take();
+    // The longest-ready session, no longer pooled; counts a pool hit or miss (unless
+    // `counted` is false: a start that already counted its miss and waited for this one).
+    std::optional<taken_session> take(bool counted = true);
     // A pooled session ended or is dropped: forgotten, its directory removed. False if it was
     // not in the pool.
     bool remove(pid_t pid);

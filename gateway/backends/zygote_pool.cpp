@@ -56,14 +56,6 @@ pool_sizing sizing_of(const pool_options& options)
     return sizing;
 }
 
-// How often the target is recomputed: often enough to shrink soon after the window passes,
-// rarely enough to cost nothing (one read of /proc/meminfo).
-std::chrono::milliseconds resize_tick(const pool_options& options)
-{
-    return std::clamp(options.window / 4, std::chrono::milliseconds(100),
-                      std::chrono::milliseconds(1000));
-}
-
 // The answer to a request the zygote never saw.
 contract::zygote_answer refusal(const std::string& why)
 {
@@ -85,8 +77,13 @@ zygote_pool::zygote_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::
     {
         m_options.parallel = std::max(1U, std::thread::hardware_concurrency());
     }
-    // A session that answers frees a starting slot: the next one is forked.
-    m_pool.on_ready = [this] { refill_when_free(); };
+    // A session that answers goes to a start waiting for it, and frees a starting slot: the
+    // next one is forked.
+    m_pool.on_ready = [this]
+    {
+        serve_waiters();
+        refill_when_free();
+    };
     metric::pool_target(m_name, m_target);
 }
 
@@ -205,6 +202,7 @@ void zygote_pool::handle(const contract::zygote_message& message)
                       {{"kernelspec", m_name},
                        {"pid", pid},
                        {"verdict", contract::encode(exit->verdict)}});
+            release_excess_waiters();
             refill();
         }
         else if (const auto out = std::find(m_handed_out.begin(), m_handed_out.end(), pid);
@@ -280,152 +278,6 @@ contract::zygote_spawn zygote_pool::spawn_request(session& s)
     }
     give_output(s, spawn);
     return spawn;
-}
-
-// As many forks as the target is short of, but only `parallel` sessions starting at once:
-// each one's start (its sandbox, its kernel's first answer) takes a core, and more at once
-// would only slow the cold starts users wait for. The rest follow as these answer (on_ready).
-void zygote_pool::refill()
-{
-    const std::size_t target = update_target();
-    while (m_connection && !m_stopping && m_pool.size() + m_spawning < target &&
-           starting() < m_options.parallel)
-    {
-        session s = pooled_sessions::prepare(m_options.runtime_dir);
-        ++m_spawning;
-        const auto forked = std::chrono::steady_clock::now();
-        contract::zygote_spawn spawn = spawn_request(s);
-        spawn.limits.memory_bytes = m_options.memory_bytes;
-        request(std::move(spawn),
-                [this, s, forked](const contract::zygote_answer& answer) mutable
-                {
-                    --m_spawning;
-                    if (!answer.ok || !answer.pid)
-                    {
-                        log::error("zygote could not fork a pooled session",
-                                   {{"kernelspec", m_name}, {"error", answer.error}});
-                        abandon(s);
-                        // Refilled at the next take() or tick, not in a tight loop.
-                        return;
-                    }
-                    s.pid = *answer.pid;
-                    session_started(s);
-                    m_pool.add(std::move(s), forked);
-                });
-    }
-}
-
-// Replacements are forked a little later than the take: at once, they would compete with
-// handing over the session just taken (the single-threaded zygote answers `go` only after a
-// fork) and, after a miss, with the cold start a user waits for, which would be queued behind
-// them. So: 100 ms after the take, and not while a cold start is still coming up (at most 2 s).
-void zygote_pool::refill_soon()
-{
-    if (m_refill_pending)
-    {
-        return;
-    }
-    m_refill_pending = true;
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    wait_to_refill(std::chrono::milliseconds(100), give_up);
-}
-
-void zygote_pool::wait_to_refill(std::chrono::milliseconds delay,
-                                 std::chrono::steady_clock::time_point give_up)
-{
-    m_refill_timer.expires_after(delay);
-    m_refill_timer.async_wait(
-        [this, give_up](const boost::system::error_code& error)
-        {
-            if (error)
-            {
-                return; // cancelled: the pool is stopping
-            }
-            if (!m_cold_starting.empty() && std::chrono::steady_clock::now() < give_up)
-            {
-                wait_to_refill(std::chrono::milliseconds(10), give_up);
-                return;
-            }
-            m_refill_pending = false;
-            refill();
-        });
-}
-
-void zygote_pool::refill_when_free()
-{
-    if (m_refill_pending || !m_cold_starting.empty())
-    {
-        refill_soon(); // after the cold starts (at most 2 s), as refill_soon explains
-        return;
-    }
-    refill();
-}
-
-void zygote_pool::resize_every_tick()
-{
-    m_resize_timer.expires_after(resize_tick(m_options));
-    m_resize_timer.async_wait(
-        [this](const boost::system::error_code& error)
-        {
-            if (error || m_stopping)
-            {
-                return;
-            }
-            if (m_connection)
-            {
-                shrink_to_target();
-                refill_when_free();
-            }
-            resize_every_tick();
-        });
-}
-
-std::size_t zygote_pool::update_target()
-{
-    const std::size_t target = m_sizer.target(std::chrono::steady_clock::now(),
-                                              m_pool.size() + m_spawning, available_memory_bytes());
-    if (target != m_target)
-    {
-        log::info("pool target", {{"kernelspec", m_name}, {"from", m_target}, {"to", target}});
-        m_target = target;
-        metric::pool_target(m_name, target);
-    }
-    return target;
-}
-
-// Ready sessions beyond the target are stopped, youngest first (the oldest are handed out
-// first: they are the ones whose start is paid for longest).
-void zygote_pool::shrink_to_target()
-{
-    const std::size_t target = update_target();
-    while (m_pool.size() + m_spawning > target)
-    {
-        const auto pid = m_pool.youngest_ready();
-        if (!pid)
-        {
-            return; // only starting ones: let go when they answer, at a later tick
-        }
-        auto s = m_pool.release(*pid);
-        m_retiring[*pid] = s->directory;
-        kill(*pid);
-    }
-}
-
-void zygote_pool::cold_start_finished(pid_t pid)
-{
-    m_cold_starting.erase(pid);
-}
-
-std::optional<taken_session> zygote_pool::take()
-{
-    m_sizer.started(std::chrono::steady_clock::now());
-    auto claimed = m_pool.take();
-    if (claimed)
-    {
-        m_handed_out.push_back(claimed->s.pid);
-    }
-    refill_soon(); // a replacement, or (after a miss) the session the cold start will need
-    return claimed;
 }
 
 void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
@@ -525,6 +377,7 @@ void zygote_pool::zygote_lost(const std::string& why)
     }
     m_pool.remove_all();
     m_spawning = 0;
+    release_excess_waiters(); // all of them: nothing is starting now
     for (const auto& [pid, directory] : std::exchange(m_retiring, {}))
     {
         std::error_code ignored;

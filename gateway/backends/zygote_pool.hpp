@@ -71,6 +71,12 @@ public:
     // the kernel's client from now on, see kernel_io::adopt), or nothing (the pool is empty or
     // the zygote still warming up).
     std::optional<taken_session> take();
+    // After a miss: the next pooled session to answer, if one is starting that no other start
+    // waits for (it is closer to ready than a cold fork, which would also compete with it for
+    // the CPU). `done` gets it, or nothing if it died or the zygote went away (then fork cold).
+    // False: none is coming, fork cold now.
+    using wait_handler = std::function<void(std::optional<taken_session>)>;
+    bool wait_for_starting(wait_handler done);
     // Forks a session straight away (the cold path), bound to `workdir` owned by `owner_uid`.
     void spawn(const std::string& workdir, std::uint32_t owner_uid, std::uint64_t memory_bytes,
                spawn_handler done);
@@ -117,6 +123,10 @@ private:
     void shrink_to_target();
     std::size_t update_target();
     std::size_t starting() const { return m_spawning + m_pool.size() - m_pool.ready_count(); }
+    // Sessions that answered go to the starts waiting for them, oldest first.
+    void serve_waiters();
+    // Starts waiting for more sessions than are starting (one died): they fork cold.
+    void release_excess_waiters();
     void wait_to_refill(std::chrono::milliseconds delay,
                         std::chrono::steady_clock::time_point give_up);
     void zygote_lost(const std::string& why);
@@ -143,6 +153,7 @@ private:
     std::size_t m_target;
     // Sessions let go as the pool shrank, until their exit: their directories.
     std::map<pid_t, std::string> m_retiring;
+    std::deque<wait_handler> m_waiters; // starts waiting for a starting session
     boost::asio::steady_timer m_resize_timer;
     std::vector<pid_t> m_handed_out; // given to kernels: their exits go to on_session_exit
     std::size_t m_spawning = 0;      // pool spawns not answered yet
@@ -150,6 +161,7 @@ private:
     boost::asio::steady_timer m_refill_timer;
     bool m_refill_pending = false;
     std::set<pid_t> m_cold_starting; // cold spawns whose kernel has not answered yet
+    std::chrono::steady_clock::time_point m_last_take;
     std::chrono::seconds m_restart_delay{1};
     // Forked sessions' outputs, by pid: the gateway holds a write end of each until the
     // session's exit (child_output::fifo).

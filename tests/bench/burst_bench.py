@@ -13,7 +13,8 @@ Per server: the pool-hit median (starts spaced so that the pool is full before e
 bursts of --burst starts, sequential (one client, back to back) and concurrent (one thread
 per start, all at once). Between bursts every kernel is deleted and the pool is left to settle
 (ready == target): the first burst meets a pool of --pool-size, the next ones a pool that has
-seen a burst. Not a test.
+seen a burst. Before the first burst of each variant the adaptive server is left idle until
+its pool is back to --pool-size (--pool-window seconds without starts). Not a test.
 
     /usr/bin/python3 tests/bench/burst_bench.py --build-dir build
 """
@@ -95,6 +96,14 @@ class Server:
                 raise RuntimeError(f"{self.name}: the pool did not settle ({m})")
             time.sleep(0.1)
 
+    def wait_idle(self, size, timeout=300):
+        """Until the pool is back to `size` (no starts for a window)."""
+        deadline = time.monotonic() + timeout
+        while (m := self.metrics())["target"] != size or m["ready"] != size:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: the pool did not shrink back ({m})")
+            time.sleep(0.5)
+
     def delete_all(self):
         for k in self.http("GET", "/api/kernels"):
             self.http("DELETE", f"/api/kernels/{k['id']}")
@@ -157,7 +166,7 @@ def main():
     parser.add_argument("--build-dir", default=os.environ.get("CELLBOX_BUILD_DIR", "build"))
     parser.add_argument("--pool-size", type=int, default=4)
     parser.add_argument("--pool-max", type=int, default=24)
-    parser.add_argument("--pool-window", type=float, default=60)
+    parser.add_argument("--pool-window", type=float, default=20)
     parser.add_argument("--burst", type=int, default=20)
     parser.add_argument("--bursts", type=int, default=3, help="per variant and server")
     parser.add_argument("--hits", type=int, default=15, help="pool-hit samples per server")
@@ -182,6 +191,7 @@ def main():
             median = hit_median(server, args.hits)
             print(f"{name}: pool-hit median {median * 1000:.1f} ms", flush=True)
             for concurrent in (False, True):
+                server.wait_idle(args.pool_size)
                 for i in range(args.bursts):
                     times, before, after = burst(server, args.burst, concurrent)
                     variant = "concurrent" if concurrent else "sequential"
