@@ -166,7 +166,7 @@ def main():
     parser.add_argument("--build-dir", default=os.environ.get("CELLBOX_BUILD_DIR", "build"))
     parser.add_argument("--pool-size", type=int, default=4)
     parser.add_argument("--pool-max", type=int, default=24)
-    parser.add_argument("--pool-window", type=float, default=20)
+    parser.add_argument("--pool-window", type=float, default=60)
     parser.add_argument("--burst", type=int, default=20)
     parser.add_argument("--bursts", type=int, default=3, help="per variant and server")
     parser.add_argument("--hits", type=int, default=15, help="pool-hit samples per server")
