@@ -144,7 +144,8 @@ std::size_t zygote_pool::update_target()
 // first: they are the ones whose start is paid for longest).
 void zygote_pool::shrink_to_target()
 {
-    const std::size_t target = update_target();
+    // Sessions starting for a waiting start are not surplus.
+    const std::size_t target = update_target() + m_waiters.size();
     while (m_pool.size() + m_spawning > target)
     {
         const auto pid = m_pool.youngest_ready();

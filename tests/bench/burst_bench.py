@@ -5,7 +5,7 @@ Issue #13: 20 `POST /api/kernels` back to back, with no pause for refills, must 
 first result within 2x the pool-hit median. A start is timed from its POST /api/kernels to the
 answer of `POST /api/kernels/{id}/execute {"code": "1+1"}` (the result checked).
 
-Two servers, measured one after the other (the other one idle, its pool full):
+Two servers, their samples interleaved (every pool settled before each sample):
 - "fixed" (before): --pool-max equal to --pool-size, the pool never grows;
 - "adaptive" (after): --pool-max N, the pool grows with the starts it saw in the last
   --pool-window seconds and shrinks back when idle.
@@ -123,16 +123,14 @@ def one_start(server):
     return took
 
 
-def hit_median(server, samples):
-    times = []
-    for _ in range(samples):
-        server.settle()
-        misses = server.metrics()["misses"]
-        times.append(one_start(server))
-        if server.metrics()["misses"] != misses:
-            raise RuntimeError(f"{server.name}: a pool-hit sample was a miss")
-        server.delete_all()
-    return percentile(times, 0.5)
+def hit_sample(server):
+    """One start with the pool full (the caller settled it)."""
+    misses = server.metrics()["misses"]
+    took = one_start(server)
+    if server.metrics()["misses"] != misses:
+        raise RuntimeError(f"{server.name}: a pool-hit sample was a miss")
+    server.delete_all()
+    return took
 
 
 def burst(server, count, concurrent):
@@ -180,30 +178,47 @@ def main():
                                      "--pool-max", str(args.pool_max),
                                      "--pool-window", str(args.pool_window)])]
     rows = []
-    for name, extra in configs:
-        if args.only and not name.startswith(args.only):
-            continue
-        server = Server(name, cellbox, root, extra)
-        try:
+    servers = []
+    try:
+        for name, extra in configs:
+            if not args.only or name.startswith(args.only):
+                servers.append(Server(name, cellbox, root, extra))
+        for server in servers:
             server.settle()
             one_start(server)  # warm-up (page cache, first use), not measured
             server.delete_all()
-            median = hit_median(server, args.hits)
+        # Interleaved, each sample with every pool settled: the machine's other load (and the
+        # other server's refills) hit both alike.
+        samples = {server.name: [] for server in servers}
+        for _ in range(args.hits):
+            for server in servers:
+                for other in servers:
+                    other.settle()
+                samples[server.name].append(hit_sample(server))
+        medians = {name: percentile(times, 0.5) for name, times in samples.items()}
+        for name, median in medians.items():
             print(f"{name}: pool-hit median {median * 1000:.1f} ms", flush=True)
-            for concurrent in (False, True):
+        for concurrent in (False, True):
+            variant = "concurrent" if concurrent else "sequential"
+            for server in servers:
                 server.wait_idle(args.pool_size)
-                for i in range(args.bursts):
+            for i in range(args.bursts):
+                for server in servers:
+                    for other in servers:
+                        other.settle()
                     times, before, after = burst(server, args.burst, concurrent)
-                    variant = "concurrent" if concurrent else "sequential"
-                    row = (name, variant, i + 1, median, times,
+                    median = medians[server.name]
+                    row = (server.name, variant, i + 1, median, times,
                            int(before["ready"]), int(after["hits"] - before["hits"]),
                            int(after["misses"] - before["misses"]))
                     rows.append(row)
-                    print(f"  {variant} burst {i + 1}: pool {row[5]} ready, "
+                    print(f"  {server.name} {variant} burst {i + 1}: pool {row[5]} ready, "
                           f"{row[6]} hits {row[7]} misses, max {max(times) * 1000:.1f} ms, "
                           f"max/median {max(times) / median:.2f}", flush=True)
-        finally:
+    finally:
+        for server in servers:
             server.stop()
+    rows.sort(key=lambda r: (r[0] != configs[0][0], r[1], r[2]))
 
     print()
     print(f"{args.burst} starts per burst, POST /api/kernels to the `1+1` answer of the execute API "
