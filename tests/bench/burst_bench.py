@@ -218,7 +218,7 @@ def main():
     finally:
         for server in servers:
             server.stop()
-    rows.sort(key=lambda r: (r[0] != configs[0][0], r[1], r[2]))
+    rows.sort(key=lambda r: (r[0] != configs[0][0], r[1] != "sequential", r[2]))
 
     print()
     print(f"{args.burst} starts per burst, POST /api/kernels to the `1+1` answer of the execute API "
