@@ -410,12 +410,9 @@ std::vector<setting> settings_of(serve_settings& s)
         {"pool_size", &manager.pool_size,
          "Pre-forked sessions kept ready per zygote kernelspec (0: no zygote, plain launches)"},
         {"pool_max", &manager.pool_max,
-         "Pre-forked sessions a zygote pool may keep after a burst of starts: as many as were "
-         "started in the last pool_window seconds, while free memory holds each one's memory "
-         "limit (pool_size: a fixed pool)"},
+         "Sessions a zygote pool may keep after bursts, within free memory (pool_size: fixed)"},
         {"pool_window", &manager.pool_window_s,
-         "Seconds of starts that size a zygote pool; without starts for this long it shrinks "
-         "back to pool_size"},
+         "Seconds of starts that size a zygote pool (none for this long: back to pool_size)"},
         {"pool_warm_modules", &manager.pool_warm_modules,
          "Modules the zygote imports before forking (comma-separated)"},
         {"launch_pool_size", &manager.launch_pool_size,
@@ -571,9 +568,8 @@ void finish_settings(serve_settings& s)
     require(s.server.http_body_timeout_s >= 0, "http_body_timeout", "must not be negative");
     require(s.server.http_write_timeout_s > 0, "http_write_timeout", "must be more than 0");
     require(s.manager.streams.rate_limit_window > 0, "rate_limit_window", "must be more than 0");
-    require(s.manager.pool_max >= s.manager.pool_size, "pool_max",
-            "must be at least pool_size (" + std::to_string(s.manager.pool_size) + ")");
-    require(s.manager.pool_max <= 4096, "pool_max", "must be at most 4096");
+    require(s.manager.pool_max >= s.manager.pool_size && s.manager.pool_max <= 4096, "pool_max",
+            "must be from pool_size (" + std::to_string(s.manager.pool_size) + ") to 4096");
     require(s.manager.pool_window_s > 0 && s.manager.pool_window_s <= 86400, "pool_window",
             "must be more than 0 and at most 86400 seconds");
     s.manager.streams.replay_timeout =
