@@ -409,6 +409,10 @@ std::vector<setting> settings_of(serve_settings& s)
          "ZeroMQ I/O threads that carry all kernels' messages (0: one per core)"},
         {"pool_size", &manager.pool_size,
          "Pre-forked sessions kept ready per zygote kernelspec (0: no zygote, plain launches)"},
+        {"pool_max", &manager.pool_max,
+         "Sessions a zygote pool may keep after bursts, within free memory (pool_size: fixed)"},
+        {"pool_window", &manager.pool_window_s,
+         "Seconds of starts that size a zygote pool (none for this long: back to pool_size)"},
         {"pool_warm_modules", &manager.pool_warm_modules,
          "Modules the zygote imports before forking (comma-separated)"},
         {"launch_pool_size", &manager.launch_pool_size,
@@ -564,6 +568,10 @@ void finish_settings(serve_settings& s)
     require(s.server.http_body_timeout_s >= 0, "http_body_timeout", "must not be negative");
     require(s.server.http_write_timeout_s > 0, "http_write_timeout", "must be more than 0");
     require(s.manager.streams.rate_limit_window > 0, "rate_limit_window", "must be more than 0");
+    require(s.manager.pool_max >= s.manager.pool_size && s.manager.pool_max <= 4096, "pool_max",
+            "must be from pool_size (" + std::to_string(s.manager.pool_size) + ") to 4096");
+    require(s.manager.pool_window_s > 0 && s.manager.pool_window_s <= 86400, "pool_window",
+            "must be more than 0 and at most 86400 seconds");
     s.manager.streams.replay_timeout =
         std::chrono::milliseconds(static_cast<long long>(s.replay_timeout_s * 1000));
     s.manager.restart_on_death = !s.no_restart_on_death;

@@ -48,9 +48,11 @@ struct process_exit
 struct pool_figures
 {
     std::string kernelspec;
-    const char* kind;  // "zygote" or "launch"
-    std::size_t ready; // sessions that answer and wait to be taken
-    std::size_t size;  // how many it keeps ready
+    const char* kind;   // "zygote" or "launch"
+    std::size_t ready;  // sessions that answer and wait to be taken
+    std::size_t size;   // how many it keeps ready at least (pool_size)
+    std::size_t target; // how many it keeps now: more than size after a burst of starts
+    std::size_t max;    // how many it may keep at most (pool_max)
 };
 
 class kernel_backend

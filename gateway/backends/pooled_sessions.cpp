@@ -40,6 +40,10 @@ void pooled_sessions::add(pooled_session s, std::chrono::steady_clock::time_poin
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                             .count());
                     metric::pool_size(m_kernelspec, ready_count());
+                    if (on_ready)
+                    {
+                        on_ready();
+                    }
                 }
             });
     };
@@ -47,7 +51,7 @@ void pooled_sessions::add(pooled_session s, std::chrono::steady_clock::time_poin
     m_sessions.emplace(pid, entry{std::move(s), std::move(probe), false, started});
 }
 
-std::optional<taken_session> pooled_sessions::take()
+std::optional<taken_session> pooled_sessions::take(bool counted)
 {
     auto best = m_sessions.end();
     for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it)
@@ -60,12 +64,18 @@ std::optional<taken_session> pooled_sessions::take()
     }
     if (best == m_sessions.end())
     {
-        metric::pool_take(false);
+        if (counted)
+        {
+            metric::pool_take(false);
+        }
         return std::nullopt;
     }
     taken_session claimed{best->second.s, std::move(best->second.probe)};
     m_sessions.erase(best);
-    metric::pool_take(true);
+    if (counted)
+    {
+        metric::pool_take(true);
+    }
     metric::pool_size(m_kernelspec, ready_count());
     return claimed;
 }
@@ -82,6 +92,34 @@ bool pooled_sessions::remove(pid_t pid)
     m_sessions.erase(it);
     metric::pool_size(m_kernelspec, ready_count());
     return true;
+}
+
+std::optional<pooled_session> pooled_sessions::release(pid_t pid)
+{
+    const auto it = m_sessions.find(pid);
+    if (it == m_sessions.end() || !it->second.ready)
+    {
+        return std::nullopt;
+    }
+    pooled_session s = std::move(it->second.s);
+    m_sessions.erase(it);
+    metric::pool_size(m_kernelspec, ready_count());
+    return s;
+}
+
+std::optional<pid_t> pooled_sessions::youngest_ready() const
+{
+    std::optional<pid_t> youngest;
+    std::chrono::steady_clock::time_point started{};
+    for (const auto& [pid, e] : m_sessions)
+    {
+        if (e.ready && (!youngest || e.started > started))
+        {
+            youngest = pid;
+            started = e.started;
+        }
+    }
+    return youngest;
 }
 
 void pooled_sessions::remove_all()

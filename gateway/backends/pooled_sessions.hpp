@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,12 +49,20 @@ public:
 
     // A session just started (its pid known): probed until its kernel answers, then ready.
     void add(pooled_session s, std::chrono::steady_clock::time_point started);
-    // The longest-ready session, no longer pooled; counts a pool hit or miss.
-    std::optional<taken_session> take();
+    // The longest-ready session, no longer pooled; counts a pool hit or miss (unless
+    // `counted` is false: a start that already counted its miss and waited for this one).
+    std::optional<taken_session> take(bool counted = true);
     // A pooled session ended or is dropped: forgotten, its directory removed. False if it was
     // not in the pool.
     bool remove(pid_t pid);
     void remove_all();
+    // A ready session taken out of the pool to be stopped (the pool shrinks): no longer handed
+    // out nor counted; its directory is left to the caller until the session has exited.
+    std::optional<pooled_session> release(pid_t pid);
+    // The youngest ready session (the first to let go when shrinking), if any.
+    std::optional<pid_t> youngest_ready() const;
+    // A session's kernel answered: it is ready (the pool may start the next one).
+    std::function<void()> on_ready;
 
     std::size_t size() const { return m_sessions.size(); }
     // How many have answered and wait to be taken.

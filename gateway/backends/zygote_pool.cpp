@@ -46,6 +46,16 @@ std::string output_path_of(const std::string& directory)
     return directory + "/output";
 }
 
+pool_sizing sizing_of(const pool_options& options)
+{
+    pool_sizing sizing;
+    sizing.min = options.size;
+    sizing.max = std::max(options.max, options.size);
+    sizing.window = options.window;
+    sizing.session_memory_bytes = options.memory_bytes;
+    return sizing;
+}
+
 // The answer to a request the zygote never saw.
 contract::zygote_answer refusal(const std::string& why)
 {
@@ -60,8 +70,21 @@ zygote_pool::zygote_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::
                          pool_options options)
     : m_io(io), m_zmq(zmq), m_name(std::move(name)), m_options(std::move(options)),
       m_socket_path(m_options.runtime_dir + "/zygote-" + m_name + ".sock"),
-      m_pool(io, zmq, m_name, m_options.streams), m_restart_timer(io), m_refill_timer(io)
+      m_pool(io, zmq, m_name, m_options.streams), m_sizer(sizing_of(m_options)),
+      m_target(m_options.size), m_resize_timer(io), m_restart_timer(io), m_refill_timer(io)
 {
+    if (m_options.parallel == 0)
+    {
+        m_options.parallel = std::max(1U, std::thread::hardware_concurrency());
+    }
+    // A session that answers goes to a start waiting for it, and frees a starting slot: the
+    // next one is forked.
+    m_pool.on_ready = [this]
+    {
+        serve_waiters();
+        refill_when_free();
+    };
+    metric::pool_target(m_name, m_target);
 }
 
 zygote_pool::~zygote_pool()
@@ -73,6 +96,10 @@ void zygote_pool::start()
 {
     fs::create_directories(m_options.runtime_dir);
     launch_zygote();
+    if (m_sizer.adaptive())
+    {
+        resize_every_tick();
+    }
 }
 
 void zygote_pool::launch_zygote()
@@ -93,7 +120,8 @@ void zygote_pool::launch_zygote()
     log::info("zygote starting", {{"kernelspec", m_name},
                                   {"pid", pid},
                                   {"warm_modules", m_options.warm_modules},
-                                  {"pool_size", m_options.size}});
+                                  {"pool_size", m_options.size},
+                                  {"pool_max", m_sizer.sizing().max}});
     accept();
 }
 
@@ -162,12 +190,19 @@ void zygote_pool::handle(const contract::zygote_message& message)
     {
         const pid_t pid = exit->pid;
         session_ended(pid);
-        if (m_pool.remove(pid))
+        if (const auto retired = m_retiring.find(pid); retired != m_retiring.end())
+        {
+            std::error_code ignored;
+            fs::remove_all(retired->second, ignored);
+            m_retiring.erase(retired);
+        }
+        else if (m_pool.remove(pid))
         {
             log::warn("pooled session ended before use",
                       {{"kernelspec", m_name},
                        {"pid", pid},
                        {"verdict", contract::encode(exit->verdict)}});
+            release_excess_waiters();
             refill();
         }
         else if (const auto out = std::find(m_handed_out.begin(), m_handed_out.end(), pid);
@@ -243,85 +278,6 @@ contract::zygote_spawn zygote_pool::spawn_request(session& s)
     }
     give_output(s, spawn);
     return spawn;
-}
-
-void zygote_pool::refill()
-{
-    while (m_connection && !m_stopping && m_pool.size() + m_spawning < m_options.size)
-    {
-        session s = pooled_sessions::prepare(m_options.runtime_dir);
-        ++m_spawning;
-        const auto forked = std::chrono::steady_clock::now();
-        contract::zygote_spawn spawn = spawn_request(s);
-        spawn.limits.memory_bytes = m_options.memory_bytes;
-        request(std::move(spawn),
-                [this, s, forked](const contract::zygote_answer& answer) mutable
-                {
-                    --m_spawning;
-                    if (!answer.ok || !answer.pid)
-                    {
-                        log::error("zygote could not fork a pooled session",
-                                   {{"kernelspec", m_name}, {"error", answer.error}});
-                        abandon(s);
-                        return; // refilled at the next take(), not in a tight loop
-                    }
-                    s.pid = *answer.pid;
-                    session_started(s);
-                    m_pool.add(std::move(s), forked);
-                });
-    }
-}
-
-// Replacements are forked a little later than the take: at once, they would compete with
-// handing over the session just taken (the single-threaded zygote answers `go` only after a
-// fork) and, after a miss, with the cold start a user waits for, which would be queued behind
-// them. So: 100 ms after the take, and not while a cold start is still coming up (at most 2 s).
-void zygote_pool::refill_soon()
-{
-    if (m_refill_pending)
-    {
-        return;
-    }
-    m_refill_pending = true;
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    wait_to_refill(std::chrono::milliseconds(100), give_up);
-}
-
-void zygote_pool::wait_to_refill(std::chrono::milliseconds delay,
-                                 std::chrono::steady_clock::time_point give_up)
-{
-    m_refill_timer.expires_after(delay);
-    m_refill_timer.async_wait(
-        [this, give_up](const boost::system::error_code& error)
-        {
-            if (error)
-            {
-                return; // cancelled: the pool is stopping
-            }
-            if (!m_cold_starting.empty() && std::chrono::steady_clock::now() < give_up)
-            {
-                wait_to_refill(std::chrono::milliseconds(10), give_up);
-                return;
-            }
-            m_refill_pending = false;
-            refill();
-        });
-}
-
-void zygote_pool::cold_start_finished(pid_t pid)
-{
-    m_cold_starting.erase(pid);
-}
-
-std::optional<taken_session> zygote_pool::take()
-{
-    auto claimed = m_pool.take();
-    if (claimed)
-    {
-        m_handed_out.push_back(claimed->s.pid);
-    }
-    refill_soon(); // a replacement, or (after a miss) the session the cold start will need
-    return claimed;
 }
 
 void zygote_pool::spawn(const std::string& workdir, std::uint32_t owner_uid,
@@ -421,6 +377,12 @@ void zygote_pool::zygote_lost(const std::string& why)
     }
     m_pool.remove_all();
     m_spawning = 0;
+    release_excess_waiters(); // all of them: nothing is starting now
+    for (const auto& [pid, directory] : std::exchange(m_retiring, {}))
+    {
+        std::error_code ignored;
+        fs::remove_all(directory, ignored);
+    }
     // Their supervisors end the sessions: the outputs end with them.
     for (const auto& [pid, output] : std::exchange(m_outputs, {}))
     {
@@ -480,7 +442,12 @@ void zygote_pool::stop()
     m_stopping = true;
     m_restart_timer.cancel();
     m_refill_timer.cancel();
+    m_resize_timer.cancel();
     std::vector<pid_t> sessions = m_handed_out;
+    for (const auto& [pid, directory] : m_retiring)
+    {
+        sessions.push_back(pid);
+    }
     for (const pid_t pid : m_pool.pids())
     {
         sessions.push_back(pid);

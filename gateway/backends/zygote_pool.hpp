@@ -5,6 +5,7 @@
 // "Instant sessions".
 //
 // Lives on the server's io_context thread, like kernel_manager.
+#include "backends/pool_sizer.hpp"
 #include "backends/pooled_sessions.hpp"
 #include "cellbox/contract/zygote.hpp"
 #include "protocol/connection_info.hpp"
@@ -36,8 +37,11 @@ struct pool_options
 {
     std::string kernel_program; // cellbox-kernel
     std::string warm_modules = "numpy,pandas,matplotlib";
-    std::size_t size = 4;            // ready sessions kept
-    std::string runtime_dir;         // sessions' private directories, the control socket
+    std::size_t size = 4;                    // ready sessions kept at least
+    std::size_t max = 0;                     // kept at most after bursts (0 or size: a fixed pool)
+    std::chrono::milliseconds window{60000}; // the starts that size the pool: this recent
+    std::size_t parallel = 0;                // sessions starting at once (0: one per core)
+    std::string runtime_dir;                 // sessions' private directories, the control socket
     std::uint64_t memory_bytes;      // cgroup limit of a pooled session (the server's default)
     std::uint64_t soft_memory_bytes; // the kernels' own limit (MemoryError), a little lower
     stream_options streams;          // of the pool's connections, handed over with the kernels
@@ -67,6 +71,12 @@ public:
     // the kernel's client from now on, see kernel_io::adopt), or nothing (the pool is empty or
     // the zygote still warming up).
     std::optional<taken_session> take();
+    // After a miss: the next pooled session to answer, if one is starting that no other start
+    // waits for (it is closer to ready than a cold fork, which would also compete with it for
+    // the CPU). `done` gets it, or nothing if it died or the zygote went away (then fork cold).
+    // False: none is coming, fork cold now.
+    using wait_handler = std::function<void(std::optional<taken_session>)>;
+    bool wait_for_starting(wait_handler done);
     // Forks a session straight away (the cold path), bound to `workdir` owned by `owner_uid`.
     void spawn(const std::string& workdir, std::uint32_t owner_uid, std::uint64_t memory_bytes,
                spawn_handler done);
@@ -81,7 +91,10 @@ public:
     bool ready() const { return m_connection.has_value(); }
     // Sessions ready to hand out now, and how many the pool keeps.
     std::size_t ready_sessions() const { return m_pool.ready_count(); }
-    std::size_t target_size() const { return m_options.size; }
+    // How many it keeps now (grown after a burst), at least, and at most.
+    std::size_t target_size() const { return m_target; }
+    std::size_t min_size() const { return m_options.size; }
+    std::size_t max_size() const { return m_sizer.sizing().max; }
     // A session handed out ended (exit event, or the zygote died): its pid.
     std::function<void(pid_t)> on_session_exit;
     // SIGCHLD: true if `pid` was the zygote (it is restarted).
@@ -103,6 +116,17 @@ private:
     contract::zygote_spawn spawn_request(session& s);
     void refill();
     void refill_soon();
+    // Forks, in order: not when a refill waits for its moment (refill_soon) or a cold start.
+    void refill_when_free();
+    // Every tick: the target recomputed, the pool refilled or shrunk to it.
+    void resize_every_tick();
+    void shrink_to_target();
+    std::size_t update_target();
+    std::size_t starting() const { return m_spawning + m_pool.size() - m_pool.ready_count(); }
+    // Sessions that answered go to the starts waiting for them, oldest first.
+    void serve_waiters();
+    // Starts waiting for more sessions than are starting (one died): they fork cold.
+    void release_excess_waiters();
     void wait_to_refill(std::chrono::milliseconds delay,
                         std::chrono::steady_clock::time_point give_up);
     void zygote_lost(const std::string& why);
@@ -124,13 +148,20 @@ private:
     std::deque<std::string> m_output;
     std::uint64_t m_next_request = 1;
     std::map<std::uint64_t, answer_handler> m_answers;
-    pooled_sessions m_pool;          // forked, not handed out yet
+    pooled_sessions m_pool; // forked, not handed out yet
+    pool_sizer m_sizer;
+    std::size_t m_target;
+    // Sessions let go as the pool shrank, until their exit: their directories.
+    std::map<pid_t, std::string> m_retiring;
+    std::deque<wait_handler> m_waiters; // starts waiting for a starting session
+    boost::asio::steady_timer m_resize_timer;
     std::vector<pid_t> m_handed_out; // given to kernels: their exits go to on_session_exit
     std::size_t m_spawning = 0;      // pool spawns not answered yet
     boost::asio::steady_timer m_restart_timer;
     boost::asio::steady_timer m_refill_timer;
     bool m_refill_pending = false;
     std::set<pid_t> m_cold_starting; // cold spawns whose kernel has not answered yet
+    std::chrono::steady_clock::time_point m_last_take;
     std::chrono::seconds m_restart_delay{1};
     // Forked sessions' outputs, by pid: the gateway holds a write end of each until the
     // session's exit (child_output::fifo).

@@ -56,7 +56,22 @@ void zygote_pool_backend::launch_impl(const launch_spec& spec, launch_handler do
         hand_over(spec, std::move(*claimed), std::move(done));
         return;
     }
-    spawn_cold(spec, std::move(done));
+    const bool waits = m_pool->wait_for_starting(
+        [this, spec, done](std::optional<taken_session> claimed)
+        {
+            if (claimed)
+            {
+                hand_over(spec, std::move(*claimed), done);
+            }
+            else
+            {
+                spawn_cold(spec, done);
+            }
+        });
+    if (!waits)
+    {
+        spawn_cold(spec, std::move(done));
+    }
 }
 
 void zygote_pool_backend::hand_over(const launch_spec& spec, taken_session claimed,

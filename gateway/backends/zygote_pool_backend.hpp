@@ -24,8 +24,9 @@ private:
     void stop_impl() override;
     std::optional<pool_figures> pool_impl() const override
     {
-        return pool_figures{m_kernelspec, "zygote", m_pool->ready_sessions(),
-                            m_pool->target_size()};
+        return pool_figures{
+            m_kernelspec,          "zygote",          m_pool->ready_sessions(), m_pool->min_size(),
+            m_pool->target_size(), m_pool->max_size()};
     }
 
     void hand_over(const launch_spec& spec, taken_session claimed, launch_handler done);

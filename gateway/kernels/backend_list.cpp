@@ -37,6 +37,8 @@ std::unique_ptr<kernel_backend> zygote_backend(boost::asio::io_context& io, zmq:
     pool.kernel_program = entry.spec["argv"][0].get<std::string>();
     pool.warm_modules = options.pool_warm_modules;
     pool.size = options.pool_size;
+    pool.max = options.pool_max;
+    pool.window = std::chrono::milliseconds(static_cast<long long>(options.pool_window_s * 1000));
     pool.runtime_dir = options.runtime_dir;
     pool.memory_bytes = options.memory_bytes;
     pool.soft_memory_bytes = soft_memory_limit(options.memory_bytes);

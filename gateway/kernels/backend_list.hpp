@@ -27,6 +27,8 @@ struct backend_list_options
     std::uint64_t memory_bytes = 0; // the server's default, for pooled sessions
     std::size_t pool_size = 0;      // zygote sessions kept per kernelspec (0: no zygotes)
     std::string pool_warm_modules;
+    std::size_t pool_max = 0;         // zygote sessions kept at most after bursts (0: pool_size)
+    double pool_window_s = 60;        // the starts of this many seconds size a zygote pool
     std::size_t launch_pool_size = 0; // prespawned launches per kernelspec (0: none)
     stream_options streams;
 };

@@ -59,6 +59,10 @@ struct manager_options
     // many pre-forked sessions each (0: every kernel is launched through cellbox-sandbox).
     std::size_t pool_size = 4;
     std::string pool_warm_modules = "numpy,pandas,matplotlib";
+    // After bursts of starts a pool keeps as many sessions as were started in the last
+    // pool_window_s seconds, up to pool_max (pool_size: a fixed pool) and within free memory.
+    std::size_t pool_max = 32;
+    double pool_window_s = 60;
     // Other kernelspecs (ipykernel...): this many sandboxed kernels launched ahead each, bound
     // to their user when taken (0: every kernel is launched on demand). Needs a root gateway.
     std::size_t launch_pool_size = 1;

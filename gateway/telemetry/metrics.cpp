@@ -240,6 +240,9 @@ void declare_gateway_metrics(metrics_registry& r)
                 "Time from an execute_request sent to the kernel to its execute_reply",
                 {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300});
     r.gauge("cellbox_pool_ready_sessions", "Pre-forked sessions ready to hand out, by kernelspec");
+    r.gauge("cellbox_pool_target_sessions",
+            "Sessions a zygote pool keeps now, by kernelspec: pool_size, more after a burst of "
+            "starts (up to pool_max, within free memory), back to pool_size when idle");
     r.counter("cellbox_pool_takes_total",
               "Kernel starts served from the pool (hit) or forked on demand (miss)");
     for (const char* result : {"hit", "miss"})
@@ -323,6 +326,12 @@ void pool_size(const std::string& kernelspec, std::size_t ready)
 {
     gateway_metrics().set("cellbox_pool_ready_sessions", {{"kernelspec", kernelspec}},
                           static_cast<double>(ready));
+}
+
+void pool_target(const std::string& kernelspec, std::size_t sessions)
+{
+    gateway_metrics().set("cellbox_pool_target_sessions", {{"kernelspec", kernelspec}},
+                          static_cast<double>(sessions));
 }
 
 void pool_fork_to_ready(double seconds)

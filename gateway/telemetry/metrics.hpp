@@ -75,6 +75,7 @@ void restore(double seconds);                      // a hibernated kernel's imag
 void hibernation_failure(const std::string& what); // "hibernate" or "restore"
 void pool_take(bool hit);                          // a start from the pool or not
 void pool_size(const std::string& kernelspec, std::size_t ready);
+void pool_target(const std::string& kernelspec, std::size_t sessions); // kept now (grows, shrinks)
 void pool_fork_to_ready(double seconds);
 void kernels_by_state(const std::map<std::string, int>& counts);
 // The stream memory budget made the gateway let go of a disconnected session's replay buffer

@@ -125,6 +125,11 @@ def test_config_file_named_by_the_environment_and_booleans():
     ('work_quota = "lots"\n', {}, "work_quota"),
     ("work_inodes = 10\n", {}, "work_inodes"),
     ("", {"CELLBOX_WORK_INODES": "-1"}, "CELLBOX_WORK_INODES"),
+    ("pool_size = 8\npool_max = 4\n", {}, "pool_max: must be from pool_size (8) to 4096"),
+    ("pool_max = 100000\n", {}, "pool_max: must be from pool_size (4) to 4096"),
+    ("pool_window = 0\n", {}, "pool_window: must be more than 0"),
+    ('pool_window = "soon"\n', {}, "key 'pool_window' must be a number"),
+    ("", {"CELLBOX_POOL_MAX": "-1"}, "CELLBOX_POOL_MAX"),
 ])
 def test_bad_settings_exit_2_with_the_key_named(text, env, expected):
     result = run_to_exit(["--config", write_config(text)], env)
