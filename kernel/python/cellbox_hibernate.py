@@ -10,7 +10,7 @@ Image layout: MAGIC, then records, each a 12-byte header (kind, flags, name leng
 length) + name + payload. Kind: "M" metadata (JSON), "V" one namespace value (dill), "O" one
 Out entry (dill), "B" an out-of-band buffer (pickle protocol 5) of the next V or O record, "P"
 padding (ignored: it puts the next B record's payload on a 64-byte boundary, so the arrays
-restored over it are aligned). Flag 1: payload zlib-compressed. Each value is pickled alone so
+restored over it are aligned). Flag 1: payload zlib-compressed (pickles only, when it pays). Each value is pickled alone so
 one that cannot be saved is named in the manifest with the reason instead of sinking the whole
 image (objects shared between two names become two copies on restore).
 
@@ -155,9 +155,11 @@ def _compress(payload):
 
 def _write_record(out, kind, name, payload):
     encoded = name.encode("utf-8")
-    flags, body = _compress(payload)
+    # Out-of-band buffers (array data) are stored as they are: restore maps them, where a
+    # compressed one would cost its whole size in decompression and memory up front.
+    flags, body = (0, payload) if kind == b"B" else _compress(payload)
     written = 0
-    if kind == b"B" and not flags:
+    if kind == b"B":
         # The payload on a 64-byte boundary (a P record before it if needed): numpy arrays
         # restored over the mapping are then aligned, as they were.
         at = out.tell() + _HEADER.size + len(encoded)
