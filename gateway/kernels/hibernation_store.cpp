@@ -208,18 +208,50 @@ hibernation_store::taken hibernation_store::take(const std::string& exchange_dir
     return result;
 }
 
-void hibernation_store::give(const std::string& id, const std::string& exchange_dir) const
+void hibernation_store::give(const std::string& id, const std::string& exchange_dir,
+                             bool with_image) const
 {
     std::uint64_t size = 0;
-    const unique_fd image = open_store_file(image_path(id), size);
-    // Readable by the sandbox's uid: EXCHANGE is private to it (its parent is the gateway's,
-    // 0700), so no one else can reach the copy.
-    copy_atomically(image.get(), size, exchange_dir + "/" + image_name, 0644, false);
+    if (with_image)
+    {
+        const unique_fd image = open_store_file(image_path(id), size);
+        // Readable by the sandbox's uid: EXCHANGE is private to it (its parent is the
+        // gateway's, 0700), so no one else can reach the copy.
+        copy_atomically(image.get(), size, exchange_dir + "/" + image_name, 0644, false);
+    }
     if (access(manifest_path(id).c_str(), F_OK) == 0)
     {
         const unique_fd manifest = open_store_file(manifest_path(id), size);
         copy_atomically(manifest.get(), size, exchange_dir + "/" + manifest_name, 0644, false);
     }
+}
+
+hibernation_store::mappable
+hibernation_store::open_for_mapping(const std::string& id, const std::string& exchange_dir) const
+{
+    mappable result;
+    const unique_fd directory = open_directory(exchange_dir);
+    std::uint64_t size = 0;
+    unique_fd image = open_store_file(image_path(id), size);
+    struct stat dir_stat
+    {
+    };
+    struct stat image_stat
+    {
+    };
+    if (fstat(directory.get(), &dir_stat) != 0 || fstat(image.get(), &image_stat) != 0)
+    {
+        fail("stat the image or the exchange directory");
+    }
+    // The owner of a file may reopen /proc/self/fd/N for writing, chmod it...; root anything.
+    if (dir_stat.st_uid != 0 && dir_stat.st_uid != image_stat.st_uid &&
+        (image_stat.st_mode & 0077) == 0)
+    {
+        result.image = std::move(image);
+        result.owner = dir_stat.st_uid;
+        result.group = dir_stat.st_gid;
+    }
+    return result;
 }
 
 bool hibernation_store::has(const std::string& id) const

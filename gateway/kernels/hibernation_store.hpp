@@ -4,9 +4,12 @@
 // gateway only moves their bytes between a kernel's private exchange directory (its ipc
 // directory, which the sandboxed kernel owns) and here: it never parses an image, so a
 // tampered one can only hurt the session that restores it, inside its own sandbox.
+#include "cellbox/unique_fd.hpp"
+
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <sys/types.h>
 
 namespace cellbox::gateway
 {
@@ -32,8 +35,19 @@ public:
     // `max_bytes`. Throws std::runtime_error naming the problem; the store is unchanged then.
     taken take(const std::string& exchange_dir, const std::string& id,
                std::uint64_t max_bytes) const;
-    // Copies the image and manifest of `id` into EXCHANGE for a new process to restore.
-    void give(const std::string& id, const std::string& exchange_dir) const;
+    // Copies the image (unless `with_image` is false: it is handed over, see open_for_mapping)
+    // and manifest of `id` into EXCHANGE for a new process to restore.
+    void give(const std::string& id, const std::string& exchange_dir, bool with_image = true) const;
+    struct mappable
+    {
+        unique_fd image; // read-only; empty: the image must be copied (give) instead
+        uid_t owner = 0; // of EXCHANGE: the sandbox's uid
+        gid_t group = 0;
+    };
+    // The image of `id` opened read-only, for the new process behind EXCHANGE to map without a
+    // copy (image_handover.hpp): only when that process's uid cannot write the file however it
+    // reopens it, i.e. when the file's owner (the gateway) is another uid and not root.
+    mappable open_for_mapping(const std::string& id, const std::string& exchange_dir) const;
     bool has(const std::string& id) const;
     std::uint64_t size_of(const std::string& id) const;
     // The image and manifest of `id` go (its kernel was shut down or restored).

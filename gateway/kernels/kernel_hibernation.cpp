@@ -8,6 +8,7 @@
 // anything registered first, `silent` keeps it out of the user's outputs and execution count,
 // `store_history: false` out of In/history, and its execute_reply says whether it worked.
 #include "cellbox/bounded_json.hpp"
+#include "kernels/image_handover.hpp"
 #include "kernels/kernel_manager.hpp"
 #include "protocol/message_builder.hpp"
 #include "protocol/message_fields.hpp"
@@ -327,8 +328,44 @@ void kernel_manager::resume(kernel& k)
 void kernel_manager::restore_image(kernel& k)
 {
     const std::string exchange = ipc_dir_of(k.process->directory());
+    k.resume_process_ms = seconds_since(k.resume_started) * 1000;
+    const auto handover_started = std::chrono::steady_clock::now();
+    // Without a copy when the sandbox cannot write the store's file: the kernel maps it from a
+    // read-only descriptor (image_handover.hpp); only the small manifest is copied, here.
+    hibernation_store::mappable image;
+    try
+    {
+        image = m_images.open_for_mapping(k.id, exchange);
+    }
+    catch (const std::exception& e)
+    {
+        restore_failed(k, e.what());
+        return;
+    }
+    std::shared_ptr<image_handover> handover;
+    if (image.image)
+    {
+        try
+        {
+            m_images.give(k.id, exchange, false);
+            handover = image_handover::offer(m_io, std::move(image.image), exchange, image.owner,
+                                             image.group);
+        }
+        catch (const std::exception& e)
+        {
+            log::warn("image handover impossible, the image is copied",
+                      {{"kernel", k.id}, {"error", e.what()}});
+        }
+    }
+    if (handover)
+    {
+        k.resume_handover_ms = seconds_since(handover_started) * 1000;
+        ask_restore(k, exchange, std::move(handover));
+        return;
+    }
     on_image_thread([store = m_images, id = k.id, exchange] { store.give(id, exchange); },
-                    [this, id = k.id, serial = k.launch_serial, exchange](const std::string& error)
+                    [this, id = k.id, serial = k.launch_serial, exchange,
+                     handover_started](const std::string& error)
                     {
                         kernel* k = find(id);
                         if (k == nullptr || !k->resuming || k->launch_serial != serial ||
@@ -341,15 +378,19 @@ void kernel_manager::restore_image(kernel& k)
                             restore_failed(*k, error);
                             return;
                         }
-                        ask_restore(*k, exchange);
+                        k->resume_handover_ms = seconds_since(handover_started) * 1000;
+                        ask_restore(*k, exchange, nullptr);
                     });
 }
 
-void kernel_manager::ask_restore(kernel& k, const std::string& exchange)
+void kernel_manager::ask_restore(kernel& k, const std::string& exchange,
+                                 std::shared_ptr<image_handover> handover)
 {
+    const auto asked = std::chrono::steady_clock::now();
     ask_silently(
         k, "__import__('cellbox_hibernate').restore(" + nlohmann::json(exchange).dump() + ")",
-        [this](kernel* k, const std::string& error)
+        // The handover lives until the kernel answers (its socket goes then, taken or not).
+        [this, asked, handover = std::move(handover)](kernel* k, const std::string& error)
         {
             if (k == nullptr || !k->resuming)
             {
@@ -365,8 +406,14 @@ void kernel_manager::ask_restore(kernel& k, const std::string& exchange)
             k->image_bytes = 0;
             persist();
             metric::restore(seconds_since(k->resume_started));
-            log::info("kernel restored",
-                      {{"kernel", k->id}, {"ms", seconds_since(k->resume_started) * 1000}});
+            // Where a resume's time goes: a process (a pool hit, or a launch), the image handed
+            // to it, the kernel's restore (round trip included).
+            log::info("kernel restored", {{"kernel", k->id},
+                                          {"ms", seconds_since(k->resume_started) * 1000},
+                                          {"process_ms", k->resume_process_ms},
+                                          {"handover_ms", k->resume_handover_ms},
+                                          {"mapped", handover != nullptr},
+                                          {"restore_ms", seconds_since(asked) * 1000}});
             serve(*k);
         });
 }

@@ -38,6 +38,8 @@
 namespace cellbox::gateway
 {
 
+class image_handover;
+
 struct manager_options
 {
     std::string sandbox_program;         // cellbox-sandbox
@@ -220,8 +222,10 @@ private:
     void image_saved(kernel& k, const hibernation_store::taken& image,
                      std::chrono::steady_clock::time_point started, bool keep_running,
                      const hibernate_handler& done);
-    // Its image is in its new process's exchange directory: the kernel is asked to restore it.
-    void ask_restore(kernel& k, const std::string& exchange);
+    // Its image is in its new process's exchange directory, or offered by `handover` (null
+    // then): the kernel is asked to restore it.
+    void ask_restore(kernel& k, const std::string& exchange,
+                     std::shared_ptr<image_handover> handover);
     // Runs checkpoint_all every checkpoint_interval_s.
     void schedule_checkpoints();
     // Its new process answered: the image goes into its exchange directory and is restored.

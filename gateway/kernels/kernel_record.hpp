@@ -68,6 +68,8 @@ struct kernel_record
     // why the last restore failed, told to the next execute_request (SessionRestoreError).
     bool resuming = false;
     std::chrono::steady_clock::time_point resume_started;
+    double resume_process_ms = 0;  // resume_started to its new process answering
+    double resume_handover_ms = 0; // the image handed to that process
     // Client requests sent to it, and how many there were at its last image: a checkpoint only
     // when they differ. Until quiet_until, messages are the gateway's own, not activity.
     std::uint64_t client_requests = 0;

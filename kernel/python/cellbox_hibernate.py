@@ -8,14 +8,24 @@ and read there, inside the sandbox; the gateway only moves its bytes and never u
 
 Image layout: MAGIC, then records, each a 12-byte header (kind, flags, name length, payload
 length) + name + payload. Kind: "M" metadata (JSON), "V" one namespace value (dill), "O" one
-Out entry (dill), "B" an out-of-band buffer (pickle protocol 5) of the next V or O record. Flag 1: payload zlib-compressed. Each value is pickled alone so one that
-cannot be saved is named in the manifest with the reason instead of sinking the whole image
-(objects shared between two names become two copies on restore).
+Out entry (dill), "B" an out-of-band buffer (pickle protocol 5) of the next V or O record, "P"
+padding (ignored: it puts the next B record's payload on a 64-byte boundary, so the arrays
+restored over it are aligned). Flag 1: payload zlib-compressed (pickles only, when it pays). Each value is pickled alone so
+one that cannot be saved is named in the manifest with the reason instead of sinking the whole
+image (objects shared between two names become two copies on restore).
+
+Restore maps the image copy-on-write (MAP_PRIVATE) instead of reading it: numpy arrays and
+pandas frames come back as views of the mapping, writable (a page written is copied then), and
+a 100 MiB array costs no copy and no page until it is touched. The gateway hands the store's
+file itself over a Unix socket (EXCHANGE/image.sock, a read-only descriptor) when the sandbox's
+uid cannot write it; otherwise it copies the image into EXCHANGE first.
 """
 
 import io
 import json
+import mmap
 import os
+import socket
 import struct
 import sys
 import time
@@ -26,6 +36,8 @@ MAGIC = b"CELLBOX-HIBERNATE-1\n"
 IMAGE = "hibernate.img"
 MANIFEST = "hibernate.json"
 RESTORED = "restore.json"
+HANDOVER = "image.sock"
+_ALIGN = 64
 _HEADER = struct.Struct("<cBHQ")
 _MAX_NAME = 4096
 # IPython's own names: kept by IPython itself, or rebuilt from In/Out.
@@ -64,22 +76,51 @@ def _reason(error):
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+class _Pickler:
+    """dill's pickler, except that numpy arrays go out of band: dill pickles every ndarray with
+    its protocol-2 reduction, in band (a copy into the pickle at hibernation, and another out
+    of it at restore), while numpy's own protocol-5 reduction hands a contiguous array's memory
+    to buffer_callback as it is (pandas frames hold their columns in such arrays)."""
+
+    _class = None
+
+    @classmethod
+    def make(cls, out, buffer_callback):
+        if cls._class is None:
+            import dill
+
+            class Pickler(dill.Pickler):
+                def save(self, obj, save_persistent_id=True):
+                    numpy = sys.modules.get("numpy")
+                    if numpy is None or type(obj) is not numpy.ndarray or self.proto < 5:
+                        return super().save(obj, save_persistent_id)
+                    memoized = self.memo.get(id(obj))
+                    if memoized is not None:
+                        self.write(self.get(memoized[0]))
+                        return None
+                    return self.save_reduce(*obj.__reduce_ex__(self.proto), obj=obj)
+
+            cls._class = Pickler
+        return cls._class(out, 5, recurse=True, buffer_callback=buffer_callback)
+
+
 def _dumps(value):
-    import dill
     if isinstance(value, io.IOBase):
         # dill would reopen the path at restore, silently another file at another position.
         raise TypeError("an open file: its descriptor and position do not outlive the process")
     # recurse: a cell's function takes the globals it uses, not the whole namespace (which
     # holds the shell itself); _rebind gives it the live namespace back on restore.
     # Protocol 5 hands large contiguous buffers (numpy arrays) over out of band: written
-    # straight from the array, and restored as views of the image read into memory, without
-    # copies in between (what makes a 100 MiB resume fast).
-    buffers = []
-    payload = dill.dumps(value, protocol=5, recurse=True, buffer_callback=buffers.append)
+    # straight from the array, and restored as views of the mapped image, without copies in
+    # between (what makes a 100 MiB resume fast).
+    buffers, out = [], io.BytesIO()
+    _Pickler.make(out, buffers.append).dump(value)
     try:
-        return payload, [buffer.raw() for buffer in buffers]
+        return out.getvalue(), [buffer.raw() for buffer in buffers]
     except BufferError:  # a non-contiguous buffer: in band, then
-        return dill.dumps(value, protocol=5, recurse=True), []
+        out = io.BytesIO()
+        _Pickler.make(out, None).dump(value)
+        return out.getvalue(), []
 
 
 def _rebind(value, namespace):
@@ -114,11 +155,23 @@ def _compress(payload):
 
 def _write_record(out, kind, name, payload):
     encoded = name.encode("utf-8")
-    flags, body = _compress(payload)
+    # Out-of-band buffers (array data) are stored as they are: restore maps them, where a
+    # compressed one would cost its whole size in decompression and memory up front.
+    flags, body = (0, payload) if kind == b"B" else _compress(payload)
+    written = 0
+    if kind == b"B":
+        # The payload on a 64-byte boundary (a P record before it if needed): numpy arrays
+        # restored over the mapping are then aligned, as they were.
+        at = out.tell() + _HEADER.size + len(encoded)
+        if at % _ALIGN:
+            pad = -(at + _HEADER.size) % _ALIGN
+            out.write(_HEADER.pack(b"P", 0, 0, pad))
+            out.write(bytes(pad))
+            written = _HEADER.size + pad
     out.write(_HEADER.pack(kind, flags, len(encoded), len(body)))
     out.write(encoded)
     out.write(body)
-    return len(body)
+    return written + _HEADER.size + len(encoded) + len(body)
 
 
 def hibernate(directory, limit_bytes=0):
@@ -167,8 +220,8 @@ def hibernate(directory, limit_bytes=0):
                 size += _write_record(out, b"B", str(number), buffer)
             size += _write_record(out, b"O", str(number), payload)
         size += _write_record(out, b"M", "meta", json.dumps(meta).encode())
-        out.flush()
-        os.fsync(out.fileno())
+        # No fsync: this file is a hand-over; the gateway's copy into its store is the one made
+        # durable.
     os.replace(temporary, os.path.join(directory, IMAGE))
     manifest = {
         "saved": saved,
@@ -209,17 +262,39 @@ def _read_records(data):
         yield kind, name, (bytearray(zlib.decompress(body)) if flags & 1 else body)
 
 
+def _map_image(directory):
+    """The image, mapped copy-on-write: the store's file handed over by the gateway on
+    DIRECTORY/image.sock (a read-only descriptor), else the copy DIRECTORY/hibernate.img."""
+    handover = os.path.join(directory, HANDOVER)
+    if os.path.lexists(handover):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as link:
+            link.settimeout(30)
+            link.connect(handover)
+            _, fds, _, _ = socket.recv_fds(link, 1, 1)
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise ValueError("the gateway handed over no image")
+        fd = fds[0]
+    else:
+        fd = os.open(os.path.join(directory, IMAGE), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        # ACCESS_COPY: MAP_PRIVATE, writable; nothing written reaches the file.
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+    finally:
+        os.close(fd)
+
+
 def restore(directory):
     """Loads DIRECTORY/hibernate.img into this kernel's namespace; writes what was and was
     not restored to DIRECTORY/restore.json and announces it on the next cell's output. Raises
     if the image cannot be read at all (the gateway then gives the user a fresh kernel)."""
-    import dill
     started = time.monotonic()
+    import dill  # warm in a zygote's session (cellbox_zygote.KERNEL_MODULES)
     shell = _shell()
-    with open(os.path.join(directory, IMAGE), "rb") as source:
-        # A bytearray: the arrays restored from it are writable views of it, not copies.
-        data = bytearray(os.fstat(source.fileno()).st_size)
-        source.readinto(data)
+    phases = {"import_ms": round((time.monotonic() - started) * 1000, 3)}
+    data = _map_image(directory)
+    phases["map_ms"] = round((time.monotonic() - started) * 1000, 3)
     values, outs, meta, pending = {}, {}, None, []
     for kind, name, body in _read_records(data):
         if kind == b"M":
@@ -232,6 +307,7 @@ def restore(directory):
     if meta is None:
         raise ValueError("the image has no metadata record")
     del data
+    phases["parse_ms"] = round((time.monotonic() - started) * 1000, 3)
     restored, not_restored = [], {}
     for name, module in meta.get("modules", {}).items():
         try:
@@ -245,6 +321,7 @@ def restore(directory):
             restored.append(name)
         except BaseException as error:  # noqa: B902 - a value's state may raise anything
             not_restored[name] = _reason(error)
+    phases["loads_ms"] = round((time.monotonic() - started) * 1000, 3)
     out_cache = shell.user_ns.setdefault("Out", {})
     for number, (body, buffers) in outs.items():
         try:
@@ -267,7 +344,7 @@ def restore(directory):
         not_restored["cwd"] = _reason(error)
     report = {"restored": restored, "not_restored": not_restored,
               "execution_count": shell.execution_count,
-              "ms": round((time.monotonic() - started) * 1000, 3)}
+              "ms": round((time.monotonic() - started) * 1000, 3), "phases": phases}
     _write_json(os.path.join(directory, RESTORED), report)
     _announce_on_next_cell(shell, report, _not_saved(directory))
     return report

@@ -26,6 +26,8 @@ KERNEL_MODULES = [
     "signal",
     "traceback",
     "types",
+    # What a resumed session unpickles its hibernation image with (cellbox_hibernate).
+    "dill",
 ]
 
 

@@ -1,8 +1,11 @@
 """Attacks on hibernation (issue 16): another tenant hibernating, resuming or reading a
 kernel's image; a cell handing the gateway a link instead of its image; a tampered image in the
-state directory. An image holds a user's code and data: only its own kernel may restore it, it
+state directory; a resumed kernel using the read-only descriptor of the store's file it was
+handed (it maps the image instead of receiving a copy) to change that file. An image holds a user's code and data: only its own kernel may restore it, it
 is unpickled only inside that kernel's sandbox, and a bad one hurts only its own session."""
 
+import glob
+import hashlib
 import json
 import os
 import pickle
@@ -171,4 +174,79 @@ def test_a_tampered_image_hurts_only_its_own_session(gateway, alice, content):
     out, error = run_cell(gateway, alice["kernel"], alice["token"], "print(secret)")
     assert error is None and "alice-secret-5521" in out
     assert gateway.request("GET", "/api/status")[0] == 200
+    gateway.request("DELETE", f"/api/kernels/{kernel_id}", token=token)
+
+
+# Run in the resumed kernel: every descriptor on the store's file (the one its mapping keeps),
+# each way of writing through it tried; the errors (or "DONE") and the bytes it reads.
+_USE_THE_HANDED_OVER_DESCRIPTOR = """
+import errno, hashlib, json, mmap, os
+found = {}
+for name in os.listdir('/proc/self/fd'):
+    fd = int(name)
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        continue
+    if st.st_ino != INODE:
+        continue
+    tried = {'uid': st.st_uid, 'mode': oct(st.st_mode & 0o777)}
+    def attempt(what, action):
+        try:
+            action()
+            tried[what] = 'DONE'
+        except OSError as e:
+            tried[what] = errno.errorcode.get(e.errno, str(e.errno))
+    attempt('write', lambda: os.pwrite(fd, b'X', 0))
+    attempt('reopen', lambda: os.open('/proc/self/fd/%d' % fd, os.O_RDWR))
+    attempt('truncate', lambda: os.ftruncate(fd, 0))
+    attempt('chmod', lambda: os.fchmod(fd, 0o666))
+    attempt('chown', lambda: os.fchown(fd, os.getuid(), os.getgid()))
+    attempt('map_shared', lambda: mmap.mmap(fd, 0, flags=mmap.MAP_SHARED,
+                                            prot=mmap.PROT_READ | mmap.PROT_WRITE))
+    digest, at = hashlib.sha256(), 0
+    while True:
+        chunk = os.pread(fd, 1 << 20, at)
+        if not chunk:
+            break
+        digest.update(chunk)
+        at += len(chunk)
+    tried['sha256'] = digest.hexdigest()
+    found[fd] = tried
+a[0] = -1.0  # the mapping is copy-on-write: the session may change its arrays
+print(json.dumps({'found': found, 'a': [float(a[0]), float(a[1]) == second]}))
+"""
+
+
+def test_a_resumed_kernel_cannot_change_the_image_it_was_handed(gateway):
+    """A resumed kernel maps the store's file through a read-only descriptor: whatever it
+    does with it (write, reopen writable through /proc, truncate, chmod, chown, map it shared
+    writable), the file keeps its bytes, owner and mode; its own arrays stay writable."""
+    if os.geteuid() != 0:
+        pytest.skip("the image is handed over only when the sandbox runs kernels as another "
+                    "uid than the gateway's (a root gateway); otherwise it is copied")
+    token = user_token("mallory")
+    kernel_id = start(gateway, token)
+    code = ("import numpy as np\na = np.random.default_rng(0).random(1 << 18)\n"
+            "second = float(a[1])")
+    assert run_cell(gateway, kernel_id, token, code)[1] is None
+    assert hibernate(gateway, kernel_id, token)[0] == 200
+    path = image_path(gateway, kernel_id)
+    st = os.stat(path)
+    assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600)
+    with open(path, "rb") as source:
+        digest = hashlib.sha256(source.read()).hexdigest()
+    out, error = run_cell(gateway, kernel_id, token,
+                          _USE_THE_HANDED_OVER_DESCRIPTOR.replace("INODE", str(st.st_ino)))
+    assert error is None, error
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["a"] == [-1.0, True]
+    assert len(result["found"]) == 1, result  # the mapping's descriptor, and only it
+    tried = next(iter(result["found"].values()))
+    assert (tried["uid"], tried["mode"]) == (0, "0o600")
+    for what in ("write", "reopen", "truncate", "chmod", "chown", "map_shared"):
+        assert tried[what] in ("EBADF", "EACCES", "EPERM", "EINVAL"), (what, tried)
+    assert tried["sha256"] == digest
+    # The socket it came through is gone: no second descriptor to ask for.
+    assert glob.glob(os.path.join(gateway.runtime, "**", "image.sock"), recursive=True) == []
     gateway.request("DELETE", f"/api/kernels/{kernel_id}", token=token)
