@@ -2,6 +2,7 @@
 // its exchange directory, to the exchange directory's owner only, once.
 #include "kernels/image_handover.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
@@ -82,11 +83,19 @@ unique_fd take_while_serving(boost::asio::io_context& io, const std::string& soc
 {
     unique_fd received;
     bool done = false;
+    // Without work the io_context stops as soon as the handover has nothing more to wait for,
+    // and a stopped io_context runs nothing more, not even the client's `done`: it would spin.
+    auto keep_running = boost::asio::make_work_guard(io);
     std::thread client(
         [&]
         {
             received = take(socket_path);
-            boost::asio::post(io, [&] { done = true; });
+            boost::asio::post(io,
+                              [&]
+                              {
+                                  done = true;
+                                  keep_running.reset();
+                              });
         });
     while (!done)
     {
