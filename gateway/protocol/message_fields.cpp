@@ -53,6 +53,7 @@ message_info describe(const kernel_message& message)
     const auto parent = parse_json_bounded(message.parent_header);
     info.parent_msg_id = string_field(parent, "msg_id");
     info.parent_session = string_field(parent, "session");
+    info.has_parent = parent.is_object();
     if (info.msg_type == "status")
     {
         info.execution_state = string_field(parse_json_bounded(message.content), "execution_state");

@@ -33,6 +33,7 @@ struct message_info
     std::string parent_msg_id;
     std::string parent_session;
     std::string execution_state; // status messages only
+    bool has_parent = false;     // the parent header is a JSON object
 };
 message_info describe(const kernel_message& message);
 

@@ -413,10 +413,9 @@ void kernel_io::become_ready()
 
 void kernel_io::on_iopub(kernel_message message)
 {
-    const message_info info = describe(message);
-    const auto parent = parse_json_bounded(message.parent_header);
+    const message_info info = describe(message); // the one parse of its header and parent
     const bool own_nudge = info.parent_session == m_session;
-    if (info.msg_type == "execute_input" && m_events.on_execute_started && parent.is_object())
+    if (info.msg_type == "execute_input" && m_events.on_execute_started && info.has_parent)
     {
         m_events.on_execute_started(info.parent_msg_id);
     }
@@ -432,8 +431,14 @@ void kernel_io::on_iopub(kernel_message message)
     const auto now = steady::now();
     for (auto& capped : m_output_limiter.filter(std::move(message), info))
     {
-        // The limiter's own notice describes itself differently from the message it replaced.
-        const message_info capped_info = describe(capped);
+        // The limiter's own notice describes itself differently from the message it replaced;
+        // anything else passed as it came.
+        std::optional<message_info> notice_info;
+        if (output_limiter::may_replace(info))
+        {
+            notice_info = describe(capped);
+        }
+        const message_info& capped_info = notice_info ? *notice_info : info;
         for (auto& filtered : m_rate_limiter.filter(std::move(capped), capped_info, now))
         {
             // One copy for every session and connection that gets it.
