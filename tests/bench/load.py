@@ -382,6 +382,7 @@ def main():
                "--port", str(port), "--runtime-dir", runtime_dir,
                "--work-dir", os.path.join(root, "work"), "--pool-size", str(args.pool_size),
                "--max-kernels", str(args.sessions + 64), "--max-kernels-per-user", "0",
+               "--max-connections", "0", "--max-connections-per-ip", "0",
                "--memory", args.memory, "--log-level", "warn"]
     print(f"RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; load avg {os.getloadavg()}; "
           f"MemAvailable {mem_available() / 2**30:.1f} GiB; pid_max "
