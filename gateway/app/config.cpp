@@ -406,7 +406,8 @@ std::vector<setting> settings_of(serve_settings& s)
         {"rate_limit_window", &manager.streams.rate_limit_window,
          "Seconds over which the IOPub rates are averaged"},
         {"io_threads", &manager.streams.io_threads,
-         "ZeroMQ I/O threads that carry all kernels' messages (0: one per core)"},
+         "Threads of their own that carry all kernels' ZeroMQ messages (0: none, the HTTP "
+         "thread does)"},
         {"pool_size", &manager.pool_size,
          "Pre-forked sessions kept ready per zygote kernelspec (0: no zygote, plain launches)"},
         {"pool_max", &manager.pool_max,

@@ -11,6 +11,7 @@
 #include "http/tls_context.hpp"
 #include "kernels/kernel_manager.hpp"
 #include "protocol/connection_info.hpp"
+#include "streams/io_thread_driver.hpp"
 #include "telemetry/log.hpp"
 
 #include <CLI/CLI.hpp>
@@ -82,6 +83,13 @@ int serve(const cg::serve_settings& settings)
         cg::log::error("kernelspec not found", {{"kernelspec", settings.server.default_kernel},
                                                 {"hint", "see kernelspec_path"}});
         return 2;
+    }
+    // io_threads 0: the kernels' sockets are served on this thread, between the WebSocket
+    // writes (before the first kernel: the shared I/O threads are made once).
+    std::optional<cg::io_thread_driver> kernel_traffic;
+    if (settings.manager.streams.io_threads == 0)
+    {
+        kernel_traffic.emplace(io, cg::io_threads::driven().first());
     }
     cg::kernel_manager kernels(io, specs, settings.manager);
     net::signal_set children(io, SIGCHLD);

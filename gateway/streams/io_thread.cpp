@@ -44,18 +44,35 @@ bool readable(zmq::socket_ref socket)
 
 } // namespace
 
-io_thread::io_thread()
+io_thread::io_thread(bool own_thread)
     : m_epoll(checked(epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
-      m_wake(checked(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd"))
+      m_wake(checked(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd")),
+      m_owner(std::this_thread::get_id())
 {
     add_to_epoll(m_epoll.get(), m_wake.get(), 0);
-    m_thread = std::thread([this] { run(); });
+    if (own_thread)
+    {
+        m_thread = std::thread(
+            [this]
+            {
+                claim_current_thread();
+                run();
+            });
+        // Before anyone posts: on_this_thread() must not mistake the maker for the thread.
+        while (m_owner.load() != m_thread.get_id())
+        {
+            std::this_thread::yield();
+        }
+    }
 }
 
 io_thread::~io_thread()
 {
-    post_always([this] { m_stopping = true; });
-    m_thread.join();
+    if (m_thread.joinable())
+    {
+        post_always([this] { m_stopping = true; });
+        m_thread.join();
+    }
 }
 
 void io_thread::enqueue(job j)
@@ -288,42 +305,81 @@ int io_thread::timeout_ms() const
     return static_cast<int>(std::clamp<long long>(wait + 1, 0, 60000));
 }
 
+bool io_thread::pass(bool wait)
+{
+    constexpr int max_events = 256;
+    std::array<epoll_event, max_events> events{};
+    run_timers();
+    const int n = epoll_wait(m_epoll.get(), events.data(), max_events, wait ? timeout_ms() : 0);
+    bool jobs = false;
+    for (int i = 0; i < n; ++i)
+    {
+        if (events[i].data.u64 == 0)
+        {
+            jobs = true;
+        }
+        else
+        {
+            mark_hot(events[i].data.u64);
+        }
+    }
+    if (jobs)
+    {
+        run_jobs(); // first, as a kernel's thread applied its commands first
+    }
+    serve_ready();
+    // A full batch may have left events behind, and their descriptors will not signal again.
+    return !m_hot.empty() || n == max_events;
+}
+
 void io_thread::run()
 {
-    std::array<epoll_event, 256> events{};
+    bool more = false;
     while (!m_stopping)
     {
-        run_timers();
-        const int n = epoll_wait(m_epoll.get(), events.data(), events.size(), timeout_ms());
-        bool jobs = false;
-        for (int i = 0; i < n; ++i)
-        {
-            if (events[i].data.u64 == 0)
-            {
-                jobs = true;
-            }
-            else
-            {
-                mark_hot(events[i].data.u64);
-            }
-        }
-        if (jobs)
-        {
-            run_jobs(); // first, as a kernel's thread applied its commands first
-        }
-        serve_ready();
+        more = pass(!more);
     }
+}
+
+bool io_thread::poll()
+{
+    return pass(false);
+}
+
+std::optional<io_thread::clock::time_point> io_thread::next_timer() const
+{
+    if (m_timers.empty())
+    {
+        return std::nullopt;
+    }
+    return m_timers.begin()->first;
+}
+
+io_threads& io_threads::instance(std::size_t count, bool own_threads)
+{
+    // Lives until exit: a kernel_io may be destroyed on any thread, even on one of these.
+    static io_threads threads(count, own_threads);
+    return threads;
 }
 
 io_threads& io_threads::shared(std::size_t count)
 {
-    // Lives until exit: a kernel_io may be destroyed on any thread, even on one of these.
-    static io_threads threads(count);
-    return threads;
+    return instance(count, true);
 }
 
-io_threads::io_threads(std::size_t count)
+io_threads& io_threads::driven()
 {
+    return instance(1, false);
+}
+
+io_threads::io_threads(std::size_t count, bool own_threads)
+{
+    if (!own_threads)
+    {
+        m_threads.push_back(std::make_unique<io_thread>(false));
+        log::info("kernels' ZeroMQ traffic served on the event loop's thread");
+        return;
+    }
     if (count == 0)
     {
         count = std::max(1u, std::thread::hardware_concurrency());

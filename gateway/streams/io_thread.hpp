@@ -41,7 +41,10 @@ public:
         std::function<void(const std::string& reason)> on_failure;
     };
 
-    io_thread();
+    // `own_thread` false: no thread of its own; whoever owns the caller's event loop drives it
+    // (io_thread_driver), so that the kernels' messages reach the thread that writes to the
+    // clients without a hand-off between threads.
+    explicit io_thread(bool own_thread = true);
     ~io_thread(); // every client has left
     io_thread(const io_thread&) = delete;
     io_thread& operator=(const io_thread&) = delete;
@@ -54,7 +57,17 @@ public:
     // Any thread. `client` joins with `hooks` and runs `first` here, after everything posted
     // before; if `first` throws, the client fails.
     void start(client_id client, client_hooks hooks, std::function<void()> first);
-    bool on_this_thread() const { return std::this_thread::get_id() == m_thread.get_id(); }
+    bool on_this_thread() const { return std::this_thread::get_id() == m_owner.load(); }
+
+    // For a driver (no thread of its own). The thread that calls poll() from now on.
+    void claim_current_thread() { m_owner = std::this_thread::get_id(); }
+    // Readable when poll() has work: a socket's message, posted work.
+    int wait_fd() const { return m_epoll.get(); }
+    // One pass without waiting: due timers, ready sockets, posted work. Returns true when
+    // more is ready already (call again soon, after letting others run).
+    bool poll();
+    // When poll() must run next for a timer, if one is set.
+    std::optional<clock::time_point> next_timer() const;
 
     // Clients served (for choosing the least busy thread); changed by the pool.
     std::atomic<std::size_t> load{0};
@@ -95,6 +108,9 @@ private:
 
     void enqueue(job j);
     void run();
+    // One pass: serves due timers, then waits for readiness (if `wait`: until the next timer),
+    // then serves it. True when more is ready already.
+    bool pass(bool wait);
     void run_jobs();
     void run_timers();
     void serve_ready();
@@ -115,22 +131,31 @@ private:
     std::unordered_map<token, std::shared_ptr<watched_socket>> m_sockets;
     std::vector<token> m_hot; // may have a message waiting
     std::set<std::pair<clock::time_point, client_id>> m_timers;
-    std::thread m_thread;
+    std::atomic<std::thread::id> m_owner;
+    std::thread m_thread; // none when a driver runs it
 };
 
-// The process's I/O threads, made on first use: `count` of them (0: one per core).
+// The process's I/O threads, made on first use: `count` of them (0: one per core), or one
+// driven by the caller's event loop.
 class io_threads
 {
 public:
+    // The first call decides: `count` threads of their own, unless driven() came first.
     static io_threads& shared(std::size_t count);
-    explicit io_threads(std::size_t count);
+    // One io_thread without a thread, for the caller's event loop to drive (io_thread_driver);
+    // call before any kernel_io exists. Later shared() calls return it whatever their count.
+    static io_threads& driven();
+    io_threads(std::size_t count, bool own_threads);
 
     // The least busy thread, for a new client; give it back with release().
     io_thread& acquire();
     void release(io_thread& thread);
     std::size_t size() const { return m_threads.size(); }
+    io_thread& first() { return *m_threads.front(); }
 
 private:
+    static io_threads& instance(std::size_t count, bool own_threads);
+
     std::mutex m_mutex;
     std::vector<std::unique_ptr<io_thread>> m_threads;
 };

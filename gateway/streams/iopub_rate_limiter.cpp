@@ -74,15 +74,20 @@ iopub_rate_limiter::filter(kernel_message message, const message_info& info, clo
     const double msg_rate = static_cast<double>(m_entries.size()) / m_window;
     const double data_rate = static_cast<double>(m_bytes) / m_window;
 
-    std::ostringstream window_text;
-    window_text << m_window;
+    // Only for a notice: a stream per message was an allocation on every output's path.
+    const auto window_text = [this]
+    {
+        std::ostringstream text;
+        text << m_window;
+        return text;
+    };
     if (check(msg_rate, m_msg_limit, m_msgs_exceeded, "message"))
     {
         std::ostringstream text;
         text << "IOPub message rate exceeded.\nThe gateway will temporarily stop sending output "
                 "to the client in order to avoid crashing it.\nTo change this limit, set the "
                 "option `--iopub-msg-rate-limit`.\n\nCurrent values:\n--iopub-msg-rate-limit="
-             << m_msg_limit << " (msgs/sec)\n--rate-limit-window=" << window_text.str()
+             << m_msg_limit << " (msgs/sec)\n--rate-limit-window=" << window_text().str()
              << " (secs)\n";
         log::warn("iopub message rate exceeded, dropping output", {{"limit", m_msg_limit}});
         out.push_back(make_stderr_notice(message.parent_header, text.str()));
@@ -93,7 +98,7 @@ iopub_rate_limiter::filter(kernel_message message, const message_info& info, clo
         text << "IOPub data rate exceeded.\nThe gateway will temporarily stop sending output "
                 "to the client in order to avoid crashing it.\nTo change this limit, set the "
                 "option `--iopub-data-rate-limit`.\n\nCurrent values:\n--iopub-data-rate-limit="
-             << m_data_limit << " (bytes/sec)\n--rate-limit-window=" << window_text.str()
+             << m_data_limit << " (bytes/sec)\n--rate-limit-window=" << window_text().str()
              << " (secs)\n";
         log::warn("iopub data rate exceeded, dropping output", {{"limit", m_data_limit}});
         out.push_back(make_stderr_notice(message.parent_header, text.str()));

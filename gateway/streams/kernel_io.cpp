@@ -1,6 +1,5 @@
 #include "streams/kernel_io.hpp"
 
-#include "cellbox/bounded_json.hpp"
 #include "protocol/message_builder.hpp"
 #include "protocol/message_fields.hpp"
 #include "protocol/wire_codec.hpp"
@@ -413,10 +412,9 @@ void kernel_io::become_ready()
 
 void kernel_io::on_iopub(kernel_message message)
 {
-    const message_info info = describe(message);
-    const auto parent = parse_json_bounded(message.parent_header);
+    const message_info info = describe(message); // the one parse of its header and parent
     const bool own_nudge = info.parent_session == m_session;
-    if (info.msg_type == "execute_input" && m_events.on_execute_started && parent.is_object())
+    if (info.msg_type == "execute_input" && m_events.on_execute_started && info.has_parent)
     {
         m_events.on_execute_started(info.parent_msg_id);
     }
@@ -432,8 +430,14 @@ void kernel_io::on_iopub(kernel_message message)
     const auto now = steady::now();
     for (auto& capped : m_output_limiter.filter(std::move(message), info))
     {
-        // The limiter's own notice describes itself differently from the message it replaced.
-        const message_info capped_info = describe(capped);
+        // The limiter's own notice describes itself differently from the message it replaced;
+        // anything else passed as it came.
+        std::optional<message_info> notice_info;
+        if (output_limiter::may_replace(info))
+        {
+            notice_info = describe(capped);
+        }
+        const message_info& capped_info = notice_info ? *notice_info : info;
         for (auto& filtered : m_rate_limiter.filter(std::move(capped), capped_info, now))
         {
             // One copy for every session and connection that gets it.
@@ -462,20 +466,14 @@ void kernel_io::report_execute_reply(const kernel_message& reply, const std::str
     {
         return;
     }
-    const auto header = parse_json_bounded(reply.header);
-    if (!header.is_object() || header.value("msg_type", "") != "execute_reply")
+    const auto header = string_members(reply.header, {"msg_type"});
+    if (!header || (*header)[0] != "execute_reply")
     {
         return;
     }
-    const auto content = parse_json_bounded(reply.content);
-    if (content.is_object())
+    if (const auto content = string_members(reply.content, {"status", "ename"}))
     {
-        const auto text = [&](const char* key)
-        {
-            const auto it = content.find(key);
-            return it != content.end() && it->is_string() ? it->get<std::string>() : "";
-        };
-        m_events.on_execute_reply(parent_id, text("status"), text("ename"));
+        m_events.on_execute_reply(parent_id, (*content)[0], (*content)[1]);
     }
 }
 
@@ -499,11 +497,10 @@ void kernel_io::on_session_input(session& s, int channel_index)
         kernel_message reply = decode_wire(receive_frames(socket), channel, m_signer);
         if (m_events.on_reply && channel_index == 0)
         {
-            const auto parent = parse_json_bounded(reply.parent_header);
-            if (parent.is_object())
+            if (const auto parent = string_members(reply.parent_header, {"msg_id"}))
             {
-                report_execute_reply(reply, string_field(parent, "msg_id"));
-                m_events.on_reply(string_field(parent, "msg_id"));
+                report_execute_reply(reply, (*parent)[0]);
+                m_events.on_reply((*parent)[0]);
             }
         }
         deliver_to(s, share_message(m_options.budget.get(), std::move(reply)));

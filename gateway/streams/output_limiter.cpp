@@ -24,6 +24,11 @@ constexpr std::size_t max_tracked_cells = 4096;
 
 output_limiter::output_limiter(std::size_t max_bytes) : m_max_bytes(max_bytes) {}
 
+bool output_limiter::may_replace(const message_info& info)
+{
+    return is_output(info.msg_type);
+}
+
 std::vector<kernel_message> output_limiter::filter(kernel_message message, const message_info& info)
 {
     std::vector<kernel_message> out;

@@ -23,6 +23,9 @@ public:
 
     // What to forward in place of `message`: itself, nothing, or the notice.
     std::vector<kernel_message> filter(kernel_message message, const message_info& info);
+    // Whether filter() may put the notice in its place (else what it forwards is `message`,
+    // described by the same `info`).
+    static bool may_replace(const message_info& info);
 
 private:
     struct cell

@@ -29,7 +29,8 @@ struct stream_options
     std::size_t memory_budget = std::size_t(512) << 20;
     // Enforces memory_budget (kernel_manager makes it); null: messages are not counted.
     std::shared_ptr<stream_budget> budget;
-    // ZeroMQ I/O threads that serve all kernels, fixed by the first kernel (0: one per core).
+    // ZeroMQ I/O threads that serve all kernels, fixed by the first kernel (0: one per core;
+    // `serve` makes 0 mean its HTTP thread instead, see io_thread_driver).
     std::size_t io_threads = 0;
 };
 

@@ -56,6 +56,17 @@ def process_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def processes_cpu(pids):
+    """CPU seconds so far of the processes `pids` that are still alive (all their threads)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += process_cpu_seconds(pid)
+        except (OSError, IndexError):
+            pass
+    return total
+
+
 def cpu_split(server_pid):
     """(whole machine, this client, the gateway) CPU seconds so far."""
     mine = os.times()

@@ -1,9 +1,11 @@
 // json_check (is_json_object) and the bounded parser (json_depth_within, parse_json_bounded):
 // the gateway splices a kernel's message parts into legacy frames after is_json_object alone,
-// so it must accept exactly what a parser accepts as an object, and never more nesting.
+// so it must accept exactly what a parser accepts as an object, and never more nesting. And
+// string_members (the SAX reading of a header's fields) must read what the parsed object holds.
 #include "cellbox/bounded_json.hpp"
 #include "fuzz_support.hpp"
 #include "protocol/json_check.hpp"
+#include "protocol/message_fields.hpp"
 
 using namespace cellbox;
 using cellbox::fuzz::require;
@@ -29,6 +31,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!json_depth_within(text, depth))
         {
             require(parsed.is_discarded(), "too deep is never parsed");
+        }
+    }
+    const nlohmann::json parsed = parse_json_bounded(text);
+    const auto members = gateway::string_members(text, {"msg_id", "msg_type", "session", "a"});
+    require(members.has_value() == parsed.is_object(), "string_members reads exactly objects");
+    if (members)
+    {
+        const char* keys[] = {"msg_id", "msg_type", "session", "a"};
+        for (std::size_t i = 0; i < 4; ++i)
+        {
+            require((*members)[i] == gateway::string_field(parsed, keys[i]),
+                    "string_members reads what the parsed object holds");
         }
     }
     return 0;

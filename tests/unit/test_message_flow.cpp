@@ -223,3 +223,34 @@ TEST_CASE("other requests get their own reply type; messages that wait for none 
     kernel_message broken{"shell", "not json", "{}", "{}", "{}", {}};
     CHECK(make_error_answer(broken, "E", "v").empty());
 }
+
+TEST_CASE("string_members reads a header's fields as the parsed object holds them")
+{
+    using cellbox::gateway::string_members;
+    const auto read = string_members(
+        R"({"msg_id": "m\"1", "msg_type": 3, "msg_type": "stream", "session": {"msg_id": "inner"},
+            "date": [{"session": "no"}], "version": "5.3"})",
+        {"msg_id", "msg_type", "session", "version", "absent"});
+    REQUIRE(read);
+    CHECK(*read == std::vector<std::string>{"m\"1", "stream", "", "5.3", ""});
+    // The last of duplicates wins, whatever it is, as in the parsed object.
+    CHECK((*string_members(R"({"a": "x", "a": null})", {"a"}))[0].empty());
+    for (const char* not_object : {"", "[]", "\"s\"", "3", "{\"a\": \"x\"", "{\"a\": \"x\"} x",
+                                   "{\"a\": \"x\"}\n{}", "null"})
+    {
+        CHECK_FALSE(string_members(not_object, {"a"}));
+    }
+    CHECK_FALSE(string_members(std::string("{\"a\": \"x\"}\0", 11), {"a"}));
+    CHECK_FALSE(string_members(std::string(300, '[') + std::string(300, ']'), {"a"}));
+
+    // describe() reads through it: type, parent, and the status of a status message.
+    auto idle = iopub("status", {{"execution_state", "idle"}}, "cell-9");
+    const auto info = describe(idle);
+    CHECK(info.msg_type == "status");
+    CHECK(info.parent_msg_id == "cell-9");
+    CHECK(info.execution_state == "idle");
+    CHECK(info.has_parent);
+    idle.parent_header = "[]";
+    CHECK_FALSE(describe(idle).has_parent);
+    CHECK(describe(idle).parent_msg_id.empty());
+}
