@@ -406,8 +406,7 @@ std::vector<setting> settings_of(serve_settings& s)
         {"rate_limit_window", &manager.streams.rate_limit_window,
          "Seconds over which the IOPub rates are averaged"},
         {"io_threads", &manager.streams.io_threads,
-         "Threads of their own that carry all kernels' ZeroMQ messages (0: none, the HTTP "
-         "thread does)"},
+         "Threads for all kernels' ZeroMQ messages (0: none, the HTTP thread serves them)"},
         {"pool_size", &manager.pool_size,
          "Pre-forked sessions kept ready per zygote kernelspec (0: no zygote, plain launches)"},
         {"pool_max", &manager.pool_max,
