@@ -1,5 +1,6 @@
 // The image handover: a kernel's image passed as a read-only descriptor over a Unix socket in
 // its exchange directory, to the exchange directory's owner only, once.
+#include "cellbox/sandbox/handover.hpp"
 #include "kernels/image_handover.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -56,26 +57,14 @@ unique_fd take(const std::string& socket_path)
     {
         return {};
     }
-    char byte = 0;
-    iovec data{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    if (recvmsg(link.get(), &message, MSG_CMSG_CLOEXEC) != 1)
+    // The sandbox library already reads records that carry a descriptor (SCM_RIGHTS).
+    std::string byte;
+    unique_fd received;
+    if (!cellbox::sandbox::receive_record(link.get(), byte, &received) || byte.size() != 1)
     {
         return {};
     }
-    const cmsghdr* header = CMSG_FIRSTHDR(&message);
-    if (header == nullptr || header->cmsg_type != SCM_RIGHTS)
-    {
-        return {};
-    }
-    int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
-    return unique_fd(fd);
+    return received;
 }
 
 // Runs the io_context until `client` (on its own thread) finished.
