@@ -7,7 +7,7 @@
 #include <cctype>
 #include <cmath>
 #include <openssl/crypto.h>
-#include <regex>
+#include <boost/regex.hpp>
 
 namespace cellbox::gateway
 {
@@ -71,8 +71,8 @@ user_limits parse_limits(const nlohmann::json& claims)
 // else (browsers send exactly this form in Origin).
 bool valid_origin(const std::string& origin)
 {
-    static const std::regex pattern(R"(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)");
-    return origin.size() <= 256 && std::regex_match(origin, pattern);
+    static const boost::regex pattern(R"(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)");
+    return origin.size() <= 256 && boost::regex_match(origin, pattern);
 }
 
 std::vector<std::string> parse_origins(const nlohmann::json& claims)
@@ -136,8 +136,8 @@ bool origin_allowed(const identity& who, std::string_view origin)
 
 bool valid_user_name(const std::string& name)
 {
-    static const std::regex pattern(R"([A-Za-z0-9_@-][A-Za-z0-9._@-]{0,63})");
-    return name != admin_user && std::regex_match(name, pattern);
+    static const boost::regex pattern(R"([A-Za-z0-9_@-][A-Za-z0-9._@-]{0,63})");
+    return name != admin_user && boost::regex_match(name, pattern);
 }
 
 authenticator::authenticator(std::string admin_token, std::string jwt_secret, jwt_options options)

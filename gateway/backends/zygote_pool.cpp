@@ -458,7 +458,9 @@ void zygote_pool::stop()
     }
     zygote_lost("the gateway is shutting down");
     m_acceptor.reset();
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    // Generous: a supervisor SIGKILLed here cannot remove its cgroups (the next session's
+    // launcher does), and on a loaded machine a session's interpreter can take seconds to end.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
     auto all_gone = [&]
     {
         if (m_zygote > 0 && waitpid(m_zygote, nullptr, WNOHANG) == m_zygote)
@@ -475,6 +477,8 @@ void zygote_pool::stop()
     {
         if (!gone(pid))
         {
+            log::warn("a session's supervisor did not stop in time; killed",
+                         {{"session_pid", pid}});
             ::kill(pid, SIGKILL);
         }
     }

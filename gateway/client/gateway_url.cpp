@@ -1,6 +1,6 @@
 #include "client/gateway_url.hpp"
 
-#include <regex>
+#include <boost/regex.hpp>
 
 namespace cellbox::gateway::client
 {
@@ -35,10 +35,10 @@ gateway_url parse_gateway_url(std::string_view url)
                             shown(url));
     }
     // No user info, query or fragment: a base path is all a gateway's URL has after the port.
-    static const std::regex form(
+    static const boost::regex form(
         R"(http://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?(/[^?#\s]*)?)");
-    std::match_results<std::string_view::const_iterator> match;
-    if (!std::regex_match(url.begin(), url.end(), match, form))
+    boost::match_results<std::string_view::const_iterator> match;
+    if (!boost::regex_match(url.begin(), url.end(), match, form))
     {
         throw gateway_error("--url must look like http://HOST[:PORT][/BASE/], got " + shown(url));
     }

@@ -3,7 +3,7 @@
 #include "cellbox/bounded_json.hpp"
 
 #include <openssl/crypto.h>
-#include <regex>
+#include <boost/regex.hpp>
 #include <sstream>
 
 namespace cellbox::gateway
@@ -80,9 +80,10 @@ std::string query_parameter(const std::string& target, const std::string& key)
 std::string request_token(const http_request& req)
 {
     const std::string header(req[http::field::authorization]);
-    static const std::regex scheme(R"(^\s*(token|bearer)\s+(\S+)\s*$)", std::regex::icase);
-    std::smatch match;
-    if (std::regex_match(header, match, scheme))
+    // Boost.Regex: libstdc++'s std::regex recurses once per character of a token.
+    static const boost::regex scheme(R"(^\s*(token|bearer)\s+(\S+)\s*$)", boost::regex::icase);
+    boost::smatch match;
+    if (boost::regex_match(header, match, scheme))
     {
         return match[2];
     }

@@ -37,7 +37,7 @@ const std::string& route_captures::operator[](std::string_view name) const
 }
 
 // One pass over the pattern: {name} and {name:regex} become groups, and every group, named or
-// not, gets its number in the order its "(" appears, as std::regex numbers them. Escapes and
+// not, gets its number in the order its "(" appears, as regular expressions number them. Escapes and
 // bracket expressions are copied as they are (a "(" in them is no group).
 std::pair<std::string, std::vector<std::string>> compile_route_pattern(std::string_view pattern)
 {
@@ -144,9 +144,9 @@ std::pair<std::string, std::vector<std::string>> compile_route_pattern(std::stri
     }
     try
     {
-        (void)std::regex(out);
+        (void)boost::regex(out);
     }
-    catch (const std::regex_error& e)
+    catch (const boost::regex_error& e)
     {
         throw std::invalid_argument("route pattern " + std::string(pattern) + ": " + e.what());
     }
@@ -158,7 +158,7 @@ router::route& router::compile(std::string_view pattern)
     auto [regex, names] = compile_route_pattern(pattern);
     route r;
     r.pattern = std::string(pattern);
-    r.compiled = std::regex(regex, std::regex::ECMAScript | std::regex::optimize);
+    r.compiled = boost::regex(regex, boost::regex::ECMAScript);
     r.names = std::move(names);
     if (r.compiled.mark_count() != r.names.size())
     {
@@ -186,7 +186,7 @@ bool router::is_public(const std::string& path) const
 {
     return std::any_of(m_routes.begin(), m_routes.end(),
                        [&](const route& r)
-                       { return r.open && std::regex_match(path, r.compiled); });
+                       { return r.open && boost::regex_match(path, r.compiled); });
 }
 
 void router::add_upgrade(std::string_view pattern, upgrade_handler handler)
@@ -206,8 +206,8 @@ router::match_result router::match(verb method, const std::string& path, bool up
         {
             continue;
         }
-        std::smatch groups;
-        if (!std::regex_match(path, groups, r.compiled))
+        boost::smatch groups;
+        if (!boost::regex_match(path, groups, r.compiled))
         {
             continue;
         }

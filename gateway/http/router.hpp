@@ -10,9 +10,9 @@
 #include "http/transport.hpp"
 
 #include <boost/beast/http/verb.hpp>
+#include <boost/regex.hpp>
 #include <functional>
 #include <memory>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -81,7 +81,8 @@ class router
 public:
     using verb = boost::beast::http::verb;
 
-    // `pattern`: an ECMAScript regular expression that must match the whole path (relative
+    // `pattern`: a Perl/ECMAScript regular expression (Boost.Regex: its matcher is not
+    // recursive, so a long path cannot exhaust the stack as libstdc++'s std::regex can) that must match the whole path (relative
     // to the base URL, without the query string), in which {name} stands for a named capture
     // of one path segment, ([^/]+), and {name:regex} for a named capture of `regex`. Other
     // groups capture by position only. Throws std::invalid_argument for a bad pattern.
@@ -124,7 +125,7 @@ private:
     {
         std::vector<verb> methods;
         std::string pattern;
-        std::regex compiled;
+        boost::regex compiled;
         std::vector<std::string> names;
         http_handler handler;
         upgrade_handler upgrade;

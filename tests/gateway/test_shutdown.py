@@ -41,4 +41,4 @@ def test_sigterm_with_a_pool_leaves_nothing():
     deadline = time.monotonic() + 5
     while session_cgroups() - before and time.monotonic() < deadline:
         time.sleep(0.1)  # supervisors remove theirs as their sessions end
-    assert not session_cgroups() - before, "session cgroups left behind"
+    assert not session_cgroups() - before, "session cgroups left behind\n" + g.logs()[-6000:]
