@@ -195,6 +195,10 @@ void execution_runner::on_kernel_message(const kernel_message& message)
                 auto self = weak.lock();
                 if (!error && self && !self->m_model.done())
                 {
+                    // As nbclient's iopub_timeout: the kernel's iopub dropped messages (its
+                    // high-water mark) while this gateway read slower than the cell wrote.
+                    log::warn("execution ended without its idle status: some output may be lost",
+                              {{"kernel", self->m_kernel_id}, {"execution", self->id()}});
                     self->m_model.end_now();
                     self->ended();
                 }

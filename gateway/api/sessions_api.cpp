@@ -3,7 +3,6 @@
 #include "api/kernel_start.hpp"
 #include "protocol/connection_info.hpp"
 
-
 namespace cellbox::gateway
 {
 namespace

@@ -4,10 +4,10 @@
 #include "cellbox/byte_size.hpp"
 
 #include <algorithm>
+#include <boost/regex.hpp>
 #include <cctype>
 #include <cmath>
 #include <openssl/crypto.h>
-#include <boost/regex.hpp>
 
 namespace cellbox::gateway
 {

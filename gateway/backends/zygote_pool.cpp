@@ -478,7 +478,7 @@ void zygote_pool::stop()
         if (!gone(pid))
         {
             log::warn("a session's supervisor did not stop in time; killed",
-                         {{"session_pid", pid}});
+                      {{"session_pid", pid}});
             ::kill(pid, SIGKILL);
         }
     }

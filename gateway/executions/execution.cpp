@@ -182,6 +182,7 @@ bool execution::on_message(const kernel_message& message, clock::time_point now)
     const json header = object_part(message.header);
     const std::string type = string_of(header, "msg_type");
     const std::size_t before = m_events.size();
+    const bool had_reply = m_reply.has_value();
     const json content = object_part(message.content);
     if (message.channel == "shell")
     {
@@ -285,7 +286,7 @@ bool execution::on_message(const kernel_message& message, clock::time_point now)
     {
         finish(now);
     }
-    return m_events.size() != before || m_done;
+    return m_events.size() != before || m_reply.has_value() != had_reply || m_done;
 }
 
 void execution::on_reply(const json& header, const json& content, const json& metadata,

@@ -39,7 +39,9 @@ public:
     const std::string& msg_id() const { return m_msg_id; }
 
     // An iopub or shell message whose parent is this execution's request. Returns whether
-    // anything changed (new events, the end).
+    // anything changed (new events, the reply, the end): a reply whose idle status never
+    // comes (the kernel's iopub dropped it at its high-water mark) must still be seen, so
+    // that the runner ends the execution after a grace period.
     bool on_message(const kernel_message& message, clock::time_point now = clock::now());
     // input() was answered with `value`: shown on stdout after its prompt, as a terminal would
     // (the kernel itself prints neither).

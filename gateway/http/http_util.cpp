@@ -2,8 +2,8 @@
 
 #include "cellbox/bounded_json.hpp"
 
-#include <openssl/crypto.h>
 #include <boost/regex.hpp>
+#include <openssl/crypto.h>
 #include <sstream>
 
 namespace cellbox::gateway

@@ -37,8 +37,8 @@ const std::string& route_captures::operator[](std::string_view name) const
 }
 
 // One pass over the pattern: {name} and {name:regex} become groups, and every group, named or
-// not, gets its number in the order its "(" appears, as regular expressions number them. Escapes and
-// bracket expressions are copied as they are (a "(" in them is no group).
+// not, gets its number in the order its "(" appears, as regular expressions number them. Escapes
+// and bracket expressions are copied as they are (a "(" in them is no group).
 std::pair<std::string, std::vector<std::string>> compile_route_pattern(std::string_view pattern)
 {
     std::string out;

@@ -82,11 +82,11 @@ public:
     using verb = boost::beast::http::verb;
 
     // `pattern`: a Perl/ECMAScript regular expression (Boost.Regex: its matcher is not
-    // recursive, so a long path cannot exhaust the stack as libstdc++'s std::regex can) that must match the whole path (relative
-    // to the base URL, without the query string), in which {name} stands for a named capture
-    // of one path segment, ([^/]+), and {name:regex} for a named capture of `regex`. Other
-    // groups capture by position only. Throws std::invalid_argument for a bad pattern.
-    // `methods` empty: any method.
+    // recursive, so a long path cannot exhaust the stack as libstdc++'s std::regex can) that must
+    // match the whole path (relative to the base URL, without the query string), in which {name}
+    // stands for a named capture of one path segment, ([^/]+), and {name:regex} for a named capture
+    // of `regex`. Other groups capture by position only. Throws std::invalid_argument for a bad
+    // pattern. `methods` empty: any method.
     void add(std::vector<verb> methods, std::string_view pattern, http_handler handler);
     // A route answered without a token (the landing page, the widget's static files): its
     // handler gets an empty identity and a request without a body. Only paths outside the

@@ -136,7 +136,7 @@ void kernel_manager::on_image_thread(std::function<void()> work,
                               return;
                           }
                           boost::asio::post(m_io,
-                                            [this, alive, then = std::move(then), error]
+                                            [alive, then = std::move(then), error]
                                             {
                                                 if (!alive.expired())
                                                 {

@@ -181,6 +181,8 @@ private:
     void launch_failed(kernel& k, const std::string& why);
     // The gateway's ZeroMQ side of a launched kernel.
     void connect(kernel& k);
+    // After a reply that left nothing pending: idle if no status comes within a grace period.
+    void watch_for_lost_idle(kernel& k, std::function<kernel*()> current);
     // A process a backend started has ended.
     void process_exited(const process_exit& exit);
     // The kernel died on its own (or we killed a stuck cell): explain it to every waiting

@@ -105,6 +105,25 @@ void kernel_manager::launch_failed(kernel& k, const std::string& why)
     refuse_unanswered(k, "KernelDied", why);
 }
 
+void kernel_manager::watch_for_lost_idle(kernel& k, std::function<kernel*()> current)
+{
+    constexpr auto grace = std::chrono::seconds(2); // as the execute API's runner waits
+    k.lost_idle = std::make_unique<boost::asio::steady_timer>(m_io, grace);
+    k.lost_idle->async_wait(
+        [current = std::move(current), heard = k.statuses_heard](boost::system::error_code error)
+        {
+            kernel* k = error ? nullptr : current();
+            if (k != nullptr && k->statuses_heard == heard && k->execution_state == "busy" &&
+                k->requests.pending_count() == 0)
+            {
+                // Else the culler and hibernation would wait for it forever.
+                log::warn("kernel's idle status lost (iopub over its high-water mark): idle",
+                          {{"kernel", k->id}});
+                k->execution_state = "idle";
+            }
+        });
+}
+
 void kernel_manager::connect(kernel& k)
 {
     const std::string id = k.id;
@@ -139,19 +158,24 @@ void kernel_manager::connect(kernel& k)
                 // The kernel's own "starting" can arrive after its kernel_info reply made it
                 // ready (idle): keep idle, or an unused kernel would look like it never
                 // started.
+                ++k.statuses_heard;
                 if (!state.empty() && !(state == "starting" && k.ready))
                 {
                     k.execution_state = state;
                 }
             });
     };
-    events.on_reply = [on_manager](const std::string& parent_msg_id)
+    events.on_reply = [this, current, on_manager](const std::string& parent_msg_id)
     {
         on_manager(
-            [parent_msg_id](kernel& k)
+            [this, current, parent_msg_id](kernel& k)
             {
                 k.requests.replied(parent_msg_id);
                 k.hard_deadline.reset(); // the cell answered in time
+                if (k.execution_state == "busy" && k.requests.pending_count() == 0)
+                {
+                    watch_for_lost_idle(k, current);
+                }
             });
     };
     events.on_execute_started = [this, on_manager](const std::string& msg_id)

@@ -55,7 +55,12 @@ struct kernel_record
     // or before the new one was ready: sent to it once it is, or answered with an error.
     execution_tracker requests;
     std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
-    std::string kill_reason;                                  // set before we kill it
+    // A reply that leaves nothing pending while the kernel looks busy arms lost_idle: if no
+    // status comes before it fires, the kernel's iopub dropped its idle status (ZeroMQ's
+    // high-water mark, a gateway reading slower than a cell writes) and it is idle.
+    std::uint64_t statuses_heard = 0;
+    std::unique_ptr<boost::asio::steady_timer> lost_idle;
+    std::string kill_reason; // set before we kill it
     std::vector<std::function<void(bool)>> ready_waiters;
     std::vector<std::function<void()>> exit_waiters;
     // WebSocket connections, re-attached to the new process after a restart.

@@ -282,8 +282,11 @@ def test_a_client_that_stops_reading_is_dropped_without_slowing_the_others():
         assert elapsed < 60
         assert "WebSocket client not reading" in gateway.logs()
         stalled.close()
-        rss = int(next(line.split()[1] for line in open(f"/proc/{gateway.process.pid}/status")
-                       if line.startswith("VmRSS:")))
-        assert rss < 300 * 1024, f"gateway RSS {rss} kB"
+        # Under AddressSanitizer the RSS measures its quarantine and shadow memory, not what
+        # the gateway holds (tests/security/test_memory_amplification.py skips for the same).
+        if os.environ.get("CELLBOX_SANITIZED") != "1":
+            rss = int(next(line.split()[1] for line in open(f"/proc/{gateway.process.pid}/status")
+                           if line.startswith("VmRSS:")))
+            assert rss < 300 * 1024, f"gateway RSS {rss} kB"
     finally:
         gateway.stop()

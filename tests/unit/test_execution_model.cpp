@@ -194,3 +194,19 @@ TEST_CASE("events are capped, the end always kept")
     CHECK(e.result(false)["usage"]["dropped_events"] == 5);
     CHECK(e.result(false)["truncated"] == true);
 }
+
+TEST_CASE("a reply is a change even without an event: its idle status may never come")
+{
+    // A kernel's iopub drops messages at its high-water mark (3000 displays read by a slow
+    // gateway), the final idle status among them: the runner ends the execution a grace
+    // period after the reply, and only if it is told the reply came.
+    execution e = run();
+    CHECK(e.on_message(iopub("status", {{"execution_state", "busy"}})) == false);
+    CHECK(e.on_message(reply({{"status", "ok"}, {"execution_count", 3}})));
+    CHECK(e.replied());
+    CHECK_FALSE(e.done());
+    CHECK_FALSE(e.on_message(reply({{"status", "ok"}}))); // a second reply changes nothing
+    e.end_now();
+    CHECK(e.done());
+    CHECK(e.status() == "ok");
+}
