@@ -174,9 +174,8 @@ cg::serve_settings default_settings()
 {
     cg::serve_settings defaults;
     // One ZeroMQ I/O thread per core. io_threads 0 (the HTTP thread serves the kernels'
-    // sockets: one hand-off less per message) is opt-in: under AddressSanitizer's timing a
-    // cell's replies were left unread until the next event (tests/security's
-    // test_huge_output_cut_to_the_budget hung) and the cause is not found yet.
+    // sockets: one hand-off less per message) is opt-in until measured on its own (the hang
+    // once blamed on it was a lost idle status: tests/gateway/test_lost_idle.py).
     defaults.manager.streams.io_threads = std::max(1u, std::thread::hardware_concurrency());
     defaults.kernelspec_path = {CELLBOX_KERNELSPEC_DIR, "/usr/local/share/jupyter",
                                 "/usr/share/jupyter"};
