@@ -101,6 +101,19 @@ TEST_CASE("a real kernel accepts our signed messages and signs its own")
     CHECK(json::parse(info_reply.content)["implementation"] == "cellbox");
     CHECK_THROWS_AS(decode_wire(reply, "shell", forger), protocol_error);
 
+    // The iopub subscription may reach the kernel after its shell answers: a SUB that
+    // connected before the kernel bound retries on its own timer, and a PUB drops what it
+    // publishes before the subscription arrives (ZeroMQ's slow joiner; CI saw the cell's
+    // output lost). As jupyter_client does, nudge with kernel_info until iopub speaks.
+    bool iopub_heard = false;
+    for (int attempt = 0; attempt < 100 && !iopub_heard; ++attempt)
+    {
+        send(shell, encode_wire(make_request("shell", "kernel_info_request", json::object(), "w"),
+                                {}, signer));
+        iopub_heard = !receive(iopub, 200).empty();
+    }
+    REQUIRE(iopub_heard);
+
     const kernel_message execute =
         make_request("shell", "execute_request",
                      {{"code", "print(6 * 7)"}, {"silent", false}, {"allow_stdin", false}}, "w");
