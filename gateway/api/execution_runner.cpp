@@ -28,9 +28,6 @@ constexpr const char* execute_session = "cellbox-execute";
 constexpr auto reinterrupt_after = std::chrono::seconds(1);
 constexpr int max_interrupts = 3;
 
-// A reply without its idle status this long after it: the cell is over anyway.
-constexpr auto idle_grace = std::chrono::seconds(2);
-
 std::size_t budget_of(const std::optional<std::size_t>& asked, std::size_t cap)
 {
     return asked ? std::min(*asked, cap) : cap;
@@ -188,15 +185,14 @@ void execution_runner::on_kernel_message(const kernel_message& message)
     }
     if (!had_reply && m_model.replied() && !m_model.done())
     {
-        m_grace.expires_after(idle_grace);
+        m_grace.expires_after(lost_idle_grace);
         m_grace.async_wait(
             [weak = weak_from_this()](const boost::system::error_code& error)
             {
                 auto self = weak.lock();
                 if (!error && self && !self->m_model.done())
                 {
-                    // As nbclient's iopub_timeout: the kernel's iopub dropped messages (its
-                    // high-water mark) while this gateway read slower than the cell wrote.
+                    // lost_idle_grace (streams/stream_options.hpp) after the reply.
                     log::warn("execution ended without its idle status: some output may be lost",
                               {{"kernel", self->m_kernel_id}, {"execution", self->id()}});
                     self->m_model.end_now();

@@ -107,14 +107,13 @@ void kernel_manager::launch_failed(kernel& k, const std::string& why)
 
 void kernel_manager::watch_for_lost_idle(kernel& k, std::function<kernel*()> current)
 {
-    constexpr auto grace = std::chrono::seconds(2); // as the execute API's runner waits
-    k.lost_idle = std::make_unique<boost::asio::steady_timer>(m_io, grace);
+    k.lost_idle = std::make_unique<boost::asio::steady_timer>(m_io, lost_idle_grace);
     k.lost_idle->async_wait(
-        [current = std::move(current), heard = k.statuses_heard](boost::system::error_code error)
+        [current = std::move(current)](boost::system::error_code error)
         {
+            // Cancelled (a status came, or the kernel went): error is operation_aborted.
             kernel* k = error ? nullptr : current();
-            if (k != nullptr && k->statuses_heard == heard && k->execution_state == "busy" &&
-                k->requests.pending_count() == 0)
+            if (k != nullptr && k->execution_state == "busy" && k->requests.pending_count() == 0)
             {
                 // Else the culler and hibernation would wait for it forever.
                 log::warn("kernel's idle status lost (iopub over its high-water mark): idle",
@@ -155,10 +154,10 @@ void kernel_manager::connect(kernel& k)
         on_manager(
             [state](kernel& k)
             {
+                k.lost_idle.reset(); // a status came: none was lost
                 // The kernel's own "starting" can arrive after its kernel_info reply made it
                 // ready (idle): keep idle, or an unused kernel would look like it never
                 // started.
-                ++k.statuses_heard;
                 if (!state.empty() && !(state == "starting" && k.ready))
                 {
                     k.execution_state = state;

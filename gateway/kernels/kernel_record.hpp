@@ -55,10 +55,8 @@ struct kernel_record
     // or before the new one was ready: sent to it once it is, or answered with an error.
     execution_tracker requests;
     std::unique_ptr<boost::asio::steady_timer> hard_deadline; // of the running cell
-    // A reply that leaves nothing pending while the kernel looks busy arms lost_idle: if no
-    // status comes before it fires, the kernel's iopub dropped its idle status (ZeroMQ's
-    // high-water mark, a gateway reading slower than a cell writes) and it is idle.
-    std::uint64_t statuses_heard = 0;
+    // Armed by a reply that leaves nothing pending while the kernel looks busy, dropped by
+    // the next status: if it fires, the kernel's iopub lost the idle status (lost_idle_grace).
     std::unique_ptr<boost::asio::steady_timer> lost_idle;
     std::string kill_reason; // set before we kill it
     std::vector<std::function<void(bool)>> ready_waiters;

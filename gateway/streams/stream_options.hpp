@@ -9,6 +9,12 @@ namespace cellbox::gateway
 
 class stream_budget;
 
+// A kernel's iopub is a PUB socket: it drops messages at ZeroMQ's high-water mark when the
+// gateway reads slower than a cell writes, the cell's final idle status among them. A reply
+// without its idle status this long after it: the cell is over anyway (nbclient's
+// iopub_timeout). The execute API's runner ends the execution, the kernel manager the busy state.
+constexpr std::chrono::seconds lost_idle_grace{2};
+
 // How a kernel's messages flow to its clients (kernel_io applies them).
 struct stream_options
 {
