@@ -66,7 +66,9 @@ def user_token(user, secret=ADMIN_TOKEN, **limits):
 
 def run_cell(gateway, kernel_id, token, code, metadata=None):
     """Runs `code` in the kernel on a legacy WebSocket; returns (stdout, error or None): the
-    error output's ename and evalue joined by ': '."""
+    error output's ename and evalue joined by ': '. Waits, as jupyter_client does, for both the
+    execute_reply and the idle status: they come on two sockets in no fixed order, and until
+    the reply has passed, the gateway counts the cell as pending (hibernation refuses it)."""
     session = uuid.uuid4().hex
 
     async def scenario():
@@ -81,8 +83,8 @@ def run_cell(gateway, kernel_id, token, code, metadata=None):
                 "parent_header": {}, "metadata": metadata or {}, "channel": "shell",
                 "content": {"code": code, "silent": False, "allow_stdin": False,
                             "stop_on_error": True}}))
-            out, error = "", None
-            while True:
+            out, error, replied, idle = "", None, False, False
+            while not (replied and idle):
                 m = json.loads(await asyncio.wait_for(ws.recv(), 60))
                 if m["parent_header"].get("msg_id") != msg_id:
                     continue
@@ -90,8 +92,10 @@ def run_cell(gateway, kernel_id, token, code, metadata=None):
                     out += m["content"]["text"]
                 if m["msg_type"] == "error":
                     error = f'{m["content"]["ename"]}: {m["content"]["evalue"]}'
-                if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-                    return out, error
+                replied = replied or m["msg_type"] == "execute_reply"
+                idle = idle or (m["msg_type"] == "status"
+                                and m["content"]["execution_state"] == "idle")
+            return out, error
 
     return asyncio.run(scenario())
 

@@ -84,7 +84,8 @@ def test_another_user_cannot_hibernate_a_kernel(gateway, alice):
 
 def test_another_user_cannot_resume_or_read_a_hibernated_kernel(gateway, alice):
     """mallory resumes alice's hibernated kernel (execute, WebSocket, interrupt, restart, GET)."""
-    assert hibernate(gateway, alice["kernel"], alice["token"])[0] == 200
+    status, body, _ = hibernate(gateway, alice["kernel"], alice["token"])
+    assert status == 200, body
     mallory = user_token("mallory")
     kid = alice["kernel"]
     for method, path, body in (("GET", f"/api/kernels/{kid}", None),
