@@ -1,5 +1,7 @@
 #include "backends/kernel_process.hpp"
 
+#include "backends/process_shutdown.hpp"
+
 #include <atomic>
 #include <signal.h>
 #include <sys/wait.h>
@@ -55,19 +57,17 @@ void kernel_process::kill_impl()
     }
 }
 
-void kernel_process::reap_on_shutdown_impl()
+void kernel_process::reap_on_shutdown_impl(std::chrono::steady_clock::time_point deadline)
 {
     if (pid() <= 0)
     {
         return;
     }
-    // The launcher is the gateway's child: up to 2 s to clean up its sandbox.
-    for (int i = 0; i < 40 && waitpid(pid(), nullptr, WNOHANG) == 0; ++i)
+    // The launcher is the gateway's child: it stops its sandbox and removes its cgroups.
+    for (const pid_t late : kill_when_late({pid()}, child_reaped, deadline, "a kernel's launcher"))
     {
-        usleep(50000);
+        waitpid(late, nullptr, 0);
     }
-    ::kill(pid(), SIGKILL);
-    waitpid(pid(), nullptr, 0);
 }
 
 } // namespace cellbox::gateway

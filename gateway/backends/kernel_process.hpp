@@ -12,6 +12,7 @@
 #include "protocol/connection_info.hpp"
 #include "streams/kernel_io.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,9 +62,12 @@ public:
     void discard() { discard_impl(); }
     // The kernel answered for the first time.
     void on_ready() { on_ready_impl(); }
-    // The gateway is stopping and terminate() was called: waits briefly for it to go, then
-    // kills it, so that nothing is left behind.
-    void reap_on_shutdown() { reap_on_shutdown_impl(); }
+    // The gateway is stopping and terminate() was called: waits until `deadline` for it to
+    // go, then kills it, so that nothing is left behind.
+    void reap_on_shutdown(std::chrono::steady_clock::time_point deadline)
+    {
+        reap_on_shutdown_impl(deadline);
+    }
 
 protected:
     pid_t pid() const { return m_place.pid; }
@@ -74,7 +78,7 @@ private:
     virtual void kill_impl();
     virtual void discard_impl() { kill_impl(); }
     virtual void on_ready_impl() {}
-    virtual void reap_on_shutdown_impl();
+    virtual void reap_on_shutdown_impl(std::chrono::steady_clock::time_point deadline);
 
     std::uint64_t m_serial;
     process_place m_place;

@@ -2,6 +2,7 @@
 
 #include "backends/child_output.hpp"
 #include "backends/child_process.hpp"
+#include "backends/process_shutdown.hpp"
 #include "cellbox/bounded_json.hpp"
 #include "cellbox/contract/late_binding.hpp"
 #include "telemetry/log.hpp"
@@ -238,21 +239,10 @@ void launcher_pool::stop()
     {
         ::kill(pid, SIGTERM); // the launcher stops its sandbox and removes its cgroups
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    std::vector<pid_t> left = pids;
-    while (!left.empty() && std::chrono::steady_clock::now() < deadline)
+    for (const pid_t pid :
+         kill_when_late(pids, child_reaped, std::chrono::steady_clock::now() + shutdown_grace,
+                        "a pooled launcher"))
     {
-        left.erase(std::remove_if(left.begin(), left.end(),
-                                  [](pid_t pid) { return waitpid(pid, nullptr, WNOHANG) != 0; }),
-                   left.end());
-        if (!left.empty())
-        {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-    }
-    for (const pid_t pid : left)
-    {
-        ::kill(pid, SIGKILL);
         waitpid(pid, nullptr, 0);
     }
     m_links.clear();

@@ -2,6 +2,7 @@
 
 #include "backends/child_output.hpp"
 #include "backends/child_process.hpp"
+#include "backends/process_shutdown.hpp"
 #include "cellbox/bounded_json.hpp"
 #include "cellbox/contract/zygote.hpp"
 #include "telemetry/log.hpp"
@@ -27,19 +28,6 @@ namespace
 {
 
 namespace fs = std::filesystem;
-
-// A process that is gone, or a zombie waiting for whoever inherited it.
-bool gone(pid_t pid)
-{
-    if (::kill(pid, 0) != 0)
-    {
-        return errno == ESRCH;
-    }
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    const auto close = text.rfind(')');
-    return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
-}
 
 std::string output_path_of(const std::string& directory)
 {
@@ -458,30 +446,16 @@ void zygote_pool::stop()
     }
     zygote_lost("the gateway is shutting down");
     m_acceptor.reset();
-    // Generous: a supervisor SIGKILLed here cannot remove its cgroups (the next session's
-    // launcher does), and on a loaded machine a session's interpreter can take seconds to end.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
-    auto all_gone = [&]
+    const auto zygote_gone = [this]
     {
         if (m_zygote > 0 && waitpid(m_zygote, nullptr, WNOHANG) == m_zygote)
         {
             m_zygote = -1; // it exited on losing its connection
         }
-        return m_zygote <= 0 && std::all_of(sessions.begin(), sessions.end(), gone);
+        return m_zygote <= 0;
     };
-    while (!all_gone() && std::chrono::steady_clock::now() < deadline)
-    {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    for (const pid_t pid : sessions)
-    {
-        if (!gone(pid))
-        {
-            log::warn("a session's supervisor did not stop in time; killed",
-                      {{"session_pid", pid}});
-            ::kill(pid, SIGKILL);
-        }
-    }
+    kill_when_late(sessions, process_gone, std::chrono::steady_clock::now() + shutdown_grace,
+                   "a session's supervisor", zygote_gone);
     if (m_zygote > 0)
     {
         ::kill(m_zygote, SIGKILL);

@@ -20,7 +20,7 @@ public:
 private:
     void kill_impl() override { m_pool.kill(pid()); }
     // Its pool stops it, and waits until it is gone.
-    void reap_on_shutdown_impl() override {}
+    void reap_on_shutdown_impl(std::chrono::steady_clock::time_point) override {}
     void on_ready_impl() override
     {
         if (std::exchange(m_cold, false))

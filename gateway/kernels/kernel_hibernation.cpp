@@ -158,7 +158,40 @@ std::uint64_t kernel_manager::image_bytes_of(const std::string& owner) const
 
 void kernel_manager::hibernate(const std::string& id, hibernate_handler done)
 {
-    save_image(id, false, std::move(done));
+    // A client may ask as soon as it sees its cell's idle status: the execute_reply comes on
+    // another socket (shell), in no fixed order with iopub's status, and until the gateway has
+    // read it the kernel still counts a cell pending. So a kernel that is finishing gets a
+    // moment to become idle; one running a longer cell is refused after it (409).
+    hibernate_when_idle(id, std::chrono::steady_clock::now() + std::chrono::seconds(2),
+                        std::move(done));
+}
+
+void kernel_manager::hibernate_when_idle(const std::string& id,
+                                         std::chrono::steady_clock::time_point deadline,
+                                         hibernate_handler done)
+{
+    kernel* k = find(id);
+    const bool busy = k != nullptr && k->lifecycle.is(lifecycle_state::ready) && k->ready &&
+                      (k->requests.pending_count() != 0 || k->execution_state == "busy");
+    if (!busy || std::chrono::steady_clock::now() >= deadline)
+    {
+        save_image(id, false, std::move(done));
+        return;
+    }
+    // One waiting request per kernel: a second one replaces the first's timer, and the first
+    // is answered at once (as without the wait).
+    k->hibernate_wait =
+        std::make_unique<boost::asio::steady_timer>(m_io, std::chrono::milliseconds(20));
+    k->hibernate_wait->async_wait(
+        [this, id, deadline, done = std::move(done)](boost::system::error_code error) mutable
+        {
+            if (error)
+            {
+                save_image(id, false, std::move(done)); // replaced, or the kernel went
+                return;
+            }
+            hibernate_when_idle(id, deadline, std::move(done));
+        });
 }
 
 void kernel_manager::save_image(const std::string& id, bool keep_running, hibernate_handler done)

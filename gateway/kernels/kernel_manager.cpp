@@ -2,6 +2,7 @@
 // Processes are in kernel_processes.cpp, clients' messages in kernel_traffic.cpp.
 #include "kernels/kernel_manager.hpp"
 
+#include "backends/process_shutdown.hpp"
 #include "cellbox/byte_size.hpp"
 #include "kernels/admission.hpp"
 #include "kernels/backend_list.hpp"
@@ -356,6 +357,8 @@ void kernel_manager::shutdown_all()
             k->process->terminate();
         }
     }
+    // Every launcher and supervisor got SIGTERM by now or gets it next; one grace for all.
+    const auto deadline = std::chrono::steady_clock::now() + shutdown_grace;
     // Pools stop what they run (a zygote's sessions among them) and wait until it is gone.
     for (auto& backend : m_backends)
     {
@@ -367,7 +370,7 @@ void kernel_manager::shutdown_all()
         k->io.reset();
         if (k->process)
         {
-            k->process->reap_on_shutdown();
+            k->process->reap_on_shutdown(deadline);
             std::error_code ignored;
             std::filesystem::remove_all(k->process->directory(), ignored);
         }

@@ -214,6 +214,9 @@ private:
     // Hibernation (kernel_hibernation.cpp). A hibernated kernel gets a process again, which
     // restores the image before anything else reaches it.
     void resume(kernel& k);
+    // hibernate() once the kernel has no cell left, or at `deadline` (then refused if busy).
+    void hibernate_when_idle(const std::string& id, std::chrono::steady_clock::time_point deadline,
+                             hibernate_handler done);
     // hibernate(), or a checkpoint with `keep_running`: the image saved, the process kept.
     void save_image(const std::string& id, bool keep_running, hibernate_handler done);
     // Whether `k` (null: gone) is still hibernating; if not, `done` is told it stopped.

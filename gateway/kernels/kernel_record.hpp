@@ -58,6 +58,8 @@ struct kernel_record
     // Armed by a reply that leaves nothing pending while the kernel looks busy, dropped by
     // the next status: if it fires, the kernel's iopub lost the idle status (lost_idle_grace).
     std::unique_ptr<boost::asio::steady_timer> lost_idle;
+    // A hibernate request waiting for the reply of a cell that just ended (hibernate()).
+    std::unique_ptr<boost::asio::steady_timer> hibernate_wait;
     std::string kill_reason; // set before we kill it
     std::vector<std::function<void(bool)>> ready_waiters;
     std::vector<std::function<void()>> exit_waiters;

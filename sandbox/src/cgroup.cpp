@@ -383,7 +383,7 @@ void session_cgroup::destroy()
     // Usually the tasks are gone already (the sandbox's pid namespace died with its init), and
     // removing the directories is all there is to do: a directory that still holds a task
     // refuses (EBUSY), and only then are the tasks listed and killed.
-    const auto remove_directories = [this](int attempts)
+    const auto remove_directories = [this](int attempts, bool report)
     {
         bool all_removed = true;
         for (auto it = m_created.rbegin(); it != m_created.rend(); ++it)
@@ -397,6 +397,12 @@ void session_cgroup::destroy()
                 if (attempt >= attempts)
                 {
                     all_removed = false;
+                    if (report)
+                    {
+                        // Nobody else removes it while this launcher lives: say so in its log.
+                        std::fprintf(stderr, "cellbox-sandbox: cannot remove %s: still busy\n",
+                                     it->c_str());
+                    }
                     break;
                 }
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -404,7 +410,7 @@ void session_cgroup::destroy()
         }
         return all_removed;
     };
-    if (!remove_directories(1))
+    if (!remove_directories(1, false))
     {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         while (!empty() && std::chrono::steady_clock::now() < deadline)
@@ -428,7 +434,7 @@ void session_cgroup::destroy()
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
-        remove_directories(100);
+        remove_directories(100, true);
     }
     m_created.clear();
     m_memory.clear();

@@ -218,13 +218,34 @@ def test_a_busy_kernel_is_not_hibernated_and_unknown_ids_are_404(gw):
     k = new_kernel(gw)
     assert hibernate(gw, "00000000-0000-0000-0000-000000000000")[0] == 404
     import threading
-    slow = threading.Thread(target=run, args=(gw, k, "import time; time.sleep(3)"))
+    # A cell still running 2 s after the request (the gateway's wait for a cell that is just
+    # ending) is refused.
+    slow = threading.Thread(target=run, args=(gw, k, "import time; time.sleep(8)"))
     slow.start()
-    time.sleep(1)
+    wait_for_state(gw, k, "busy")
     status, body, _ = hibernate(gw, k)
     slow.join()
     assert status == 409, body
     assert "idle" in body["message"]
+    gw.request("DELETE", f"/api/kernels/{k}")
+
+
+def test_a_kernel_ending_its_cell_hibernates_once_idle(gw):
+    # A client that saw its cell's idle status may ask before the gateway read the reply (it
+    # comes on another socket): asked while the cell still runs, the gateway waits for it.
+    import threading
+    k = new_kernel(gw)
+    outcome = {}
+    cell = threading.Thread(
+        target=lambda: outcome.update(run(gw, k, "import time; time.sleep(0.3); kept = 41")))
+    cell.start()
+    wait_for_state(gw, k, "busy")
+    status, body, _ = hibernate(gw, k)
+    cell.join()
+    assert outcome["status"] == "ok", outcome
+    assert status == 200, body
+    assert body["kernel"]["execution_state"] == "hibernated"
+    assert value(gw, k, "kept + 1") == 42
     gw.request("DELETE", f"/api/kernels/{k}")
 
 
