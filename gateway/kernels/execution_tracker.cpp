@@ -46,11 +46,22 @@ void execution_tracker::request_sent(const std::string& msg_id, const std::strin
     m_unanswered[msg_id] = {session_id, kernel_message{channel, header, "{}", "{}", "{}", {}}};
 }
 
-void execution_tracker::replied(const std::string& msg_id)
+std::optional<execution_tracker::replied_request>
+execution_tracker::replied(const std::string& msg_id)
 {
-    m_pending.erase(msg_id);
+    std::optional<replied_request> request;
+    if (const auto execute = m_pending.find(msg_id); execute != m_pending.end())
+    {
+        request = replied_request{execute->second.first, execute->second.second};
+        m_pending.erase(execute);
+    }
+    else if (const auto other = m_unanswered.find(msg_id); other != m_unanswered.end())
+    {
+        request = replied_request{other->second.first, other->second.second.header};
+        m_unanswered.erase(other);
+    }
     m_limits.erase(msg_id);
-    m_unanswered.erase(msg_id);
+    return request;
 }
 
 std::optional<double> execution_tracker::started(const std::string& msg_id)

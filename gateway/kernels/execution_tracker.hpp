@@ -47,8 +47,14 @@ public:
                       const std::string& header, double limit_s, clock::time_point now);
     void request_sent(const std::string& msg_id, const std::string& session_id,
                       const std::string& header, const std::string& channel);
-    // A reply to `msg_id` reached the client.
-    void replied(const std::string& msg_id);
+    // A reply to `msg_id` reached the client. Returns the request's session id and header if
+    // it was one of the requests tracked (execute or other shell requests).
+    struct replied_request
+    {
+        std::string session_id;
+        std::string header;
+    };
+    std::optional<replied_request> replied(const std::string& msg_id);
     // The kernel started the cell: its limit if it is one of ours and has one.
     std::optional<double> started(const std::string& msg_id);
     bool is_pending(const std::string& msg_id) const { return m_pending.count(msg_id) != 0; }

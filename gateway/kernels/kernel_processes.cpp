@@ -109,16 +109,25 @@ void kernel_manager::watch_for_lost_idle(kernel& k, std::function<kernel*()> cur
 {
     k.lost_idle = std::make_unique<boost::asio::steady_timer>(m_io, lost_idle_grace);
     k.lost_idle->async_wait(
-        [current = std::move(current)](boost::system::error_code error)
+        [this, current = std::move(current)](boost::system::error_code error)
         {
             // Cancelled (a status came, or the kernel went): error is operation_aborted.
             kernel* k = error ? nullptr : current();
             if (k != nullptr && k->execution_state == "busy" && k->requests.pending_count() == 0)
             {
-                // Else the culler and hibernation would wait for it forever.
+                // Else the culler and hibernation would wait for it forever, and so would a
+                // client (JupyterLab ends a request on its reply and its idle status): each
+                // connected session gets the idle status, as the kernel's own goes to all.
                 log::warn("kernel's idle status lost (iopub over its high-water mark): idle",
                           {{"kernel", k->id}});
                 k->execution_state = "idle";
+                const std::string parent = k->last_replied ? k->last_replied->header : "{}";
+                for (const auto& session_id : sessions_of(*k))
+                {
+                    tell_session(
+                        *k, session_id,
+                        make_reply("iopub", "status", parent, {{"execution_state", "idle"}}));
+                }
             }
         });
 }
@@ -169,7 +178,10 @@ void kernel_manager::connect(kernel& k)
         on_manager(
             [this, current, parent_msg_id](kernel& k)
             {
-                k.requests.replied(parent_msg_id);
+                if (auto request = k.requests.replied(parent_msg_id))
+                {
+                    k.last_replied = std::move(request);
+                }
                 k.hard_deadline.reset(); // the cell answered in time
                 if (k.execution_state == "busy" && k.requests.pending_count() == 0)
                 {
@@ -453,16 +465,7 @@ void kernel_manager::handle_death(kernel& k, const contract::decoded<contract::v
         refuse_unanswered(k, "KernelDied", evalue);
         return;
     }
-    std::set<std::string> sessions;
-    for (const auto& [connection, attachment] : k.attached)
-    {
-        sessions.insert(attachment.first);
-    }
-    for (const auto& [session_id, waiting] : k.kept)
-    {
-        sessions.insert(session_id);
-    }
-    for (const auto& session_id : sessions)
+    for (const auto& session_id : sessions_of(k))
     {
         tell_session(k, session_id,
                      make_reply("iopub", "status", "{}", {{"execution_state", "restarting"}}));

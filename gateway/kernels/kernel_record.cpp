@@ -21,4 +21,18 @@ nlohmann::json kernel_model(const kernel_record& k)
     return model;
 }
 
+std::set<std::string> sessions_of(const kernel_record& k)
+{
+    std::set<std::string> sessions;
+    for (const auto& [connection, attachment] : k.attached)
+    {
+        sessions.insert(attachment.first);
+    }
+    for (const auto& [session_id, waiting] : k.kept)
+    {
+        sessions.insert(session_id);
+    }
+    return sessions;
+}
+
 } // namespace cellbox::gateway

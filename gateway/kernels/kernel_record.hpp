@@ -12,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +60,9 @@ struct kernel_record
     // Armed by a reply that leaves nothing pending while the kernel looks busy, dropped by
     // the next status: if it fires, the kernel's iopub lost the idle status (lost_idle_grace).
     std::unique_ptr<boost::asio::steady_timer> lost_idle;
+    // The request answered last (session id, request header): the parent of the idle status
+    // the gateway sends in place of a lost one.
+    std::optional<execution_tracker::replied_request> last_replied;
     // A hibernate request waiting for the reply of a cell that just ended (hibernate()).
     std::unique_ptr<boost::asio::steady_timer> hibernate_wait;
     std::string kill_reason; // set before we kill it
@@ -86,5 +91,7 @@ struct kernel_record
 
 // jupyter_server's model of a kernel (GET /api/kernels/ID).
 nlohmann::json kernel_model(const kernel_record& k);
+// The client sessions of the kernel: connected, or kept for their reconnect (replay).
+std::set<std::string> sessions_of(const kernel_record& k);
 
 } // namespace cellbox::gateway

@@ -45,9 +45,19 @@ TEST_CASE("a started cell reports its limit until its reply", "[execution_tracke
     CHECK_FALSE(t.started("b").has_value()); // no limit
     CHECK_FALSE(t.started("unknown").has_value());
     CHECK(t.is_pending("a"));
-    t.replied("a");
+    const auto replied = t.replied("a");
+    REQUIRE(replied.has_value()); // whose request it was: for a status the kernel lost
+    CHECK(replied->session_id == "s1");
+    CHECK(replied->header == "{\"msg_id\":\"a\"}");
     CHECK_FALSE(t.is_pending("a"));
     CHECK(t.pending_count() == 1);
+    CHECK_FALSE(t.replied("a").has_value()); // once
+    CHECK_FALSE(t.replied("never-sent").has_value());
+    t.request_sent("complete", "s2", "{\"msg_id\":\"complete\"}", "shell");
+    const auto other = t.replied("complete");
+    REQUIRE(other.has_value());
+    CHECK(other->session_id == "s2");
+    CHECK(other->header == "{\"msg_id\":\"complete\"}");
     // The execute_reply's timing is kept apart: it may come before or after the reply.
     CHECK(t.execute_answered("a", at(3)) == std::optional<double>(3.0));
     CHECK_FALSE(t.execute_answered("a", at(4)).has_value());
