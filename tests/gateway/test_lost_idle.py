@@ -29,12 +29,16 @@ def stop_gateway_for(g, seconds):
         os.kill(g.process.pid, signal.SIGCONT)
 
 
+def new_kernel(g):
+    status, body, _ = g.request("POST", "/api/kernels", {})
+    assert status == 201, body
+    return body["id"]
+
+
 def test_an_execution_whose_idle_status_was_dropped_still_ends_and_the_kernel_is_idle():
     g = Gateway()
     try:
-        status, body, _ = g.request("POST", "/api/kernels", {})
-        assert status == 201, body
-        kernel_id = body["id"]
+        kernel_id = new_kernel(g)
         status, body, _ = g.request("POST", f"/api/kernels/{kernel_id}/execute",
                                     {"code": "1"})
         assert status == 200 and body["status"] == "ok", body
@@ -78,9 +82,7 @@ def test_an_execution_whose_idle_status_was_dropped_still_ends_and_the_kernel_is
 def test_a_websocket_client_gets_the_idle_status_its_kernel_lost():
     g = Gateway()
     try:
-        status, body, _ = g.request("POST", "/api/kernels", {})
-        assert status == 201, body
-        kernel_id = body["id"]
+        kernel_id = new_kernel(g)
         session = uuid.uuid4().hex
         url = (f"ws://127.0.0.1:{g.port}/api/kernels/{kernel_id}/channels"
                f"?session_id={session}&token={TOKEN}")
