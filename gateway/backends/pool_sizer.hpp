@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <string>
 
 namespace cellbox::gateway
 {
@@ -50,7 +51,13 @@ private:
     std::deque<clock::time_point> m_starts; // in the window, oldest first
 };
 
-// MemAvailable of /proc/meminfo, in bytes; none if it cannot be read.
-std::optional<std::uint64_t> available_memory_bytes();
+// The memory new sessions may still take, in bytes: the machine's MemAvailable, or less where
+// the cgroup they are created under (the root of this process's cgroup namespace, a
+// container's own cgroup in a container) has a memory limit: that limit minus what the cgroup
+// uses, page cache it can drop (inactive files) not counted. None if nothing can be read.
+// `proc` and `cgroup_root` are the places to read (other ones in tests).
+std::optional<std::uint64_t>
+available_memory_bytes(const std::string& proc = "/proc",
+                       const std::string& cgroup_root = "/sys/fs/cgroup");
 
 } // namespace cellbox::gateway

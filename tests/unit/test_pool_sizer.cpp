@@ -3,6 +3,9 @@
 #include "backends/pool_sizer.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 
 using cellbox::gateway::pool_sizer;
 using cellbox::gateway::pool_sizing;
@@ -89,4 +92,64 @@ TEST_CASE("available memory is read from /proc/meminfo", "[pool_sizer]")
     const auto available = cellbox::gateway::available_memory_bytes();
     REQUIRE(available.has_value());
     CHECK(*available > 1024 * 1024);
+}
+
+namespace
+{
+
+// A directory with the files available_memory_bytes reads, as a container would show them.
+struct fake_host
+{
+    std::filesystem::path root =
+        std::filesystem::temp_directory_path() / ("pool-sizer-" + std::to_string(getpid()));
+    fake_host()
+    {
+        std::filesystem::create_directories(root / "proc");
+        std::filesystem::create_directories(root / "cgroup" / "memory");
+        write("proc/meminfo", "MemTotal:       24000000 kB\nMemAvailable:   20000000 kB\n");
+    }
+    ~fake_host() { std::filesystem::remove_all(root); }
+    void write(const std::string& name, const std::string& text) const
+    {
+        std::ofstream(root / name) << text;
+    }
+    std::optional<std::uint64_t> available() const
+    {
+        return cellbox::gateway::available_memory_bytes((root / "proc").string(),
+                                                        (root / "cgroup").string());
+    }
+};
+
+} // namespace
+
+TEST_CASE("available memory: the machine's, or less in a memory-limited container", "[pool_sizer]")
+{
+    fake_host host;
+    // No cgroup files (or an unlimited cgroup): MemAvailable.
+    CHECK(host.available() == std::optional<std::uint64_t>(20000000ULL * 1024));
+    SECTION("cgroup v2: memory.max minus memory.current, inactive files reclaimable")
+    {
+        host.write("cgroup/memory.max", "4294967296\n");
+        host.write("cgroup/memory.current", "3221225472\n");
+        host.write("cgroup/memory.stat", "anon 1\nfile 2\ninactive_file 536870912\n");
+        // 4 GiB - (3 GiB used - 0.5 GiB of inactive files)
+        CHECK(host.available() == std::optional<std::uint64_t>(gib + gib / 2));
+        host.write("cgroup/memory.max", "max\n");
+        CHECK(host.available() == std::optional<std::uint64_t>(20000000ULL * 1024));
+    }
+    SECTION("cgroup v1: limit_in_bytes minus usage_in_bytes; its 'unlimited' is ignored")
+    {
+        host.write("cgroup/memory/memory.limit_in_bytes", "2147483648\n");
+        host.write("cgroup/memory/memory.usage_in_bytes", "2684354560\n"); // over: no room
+        host.write("cgroup/memory/memory.stat", "cache 1\ntotal_inactive_file 0\n");
+        CHECK(host.available() == std::optional<std::uint64_t>(0));
+        host.write("cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+        CHECK(host.available() == std::optional<std::uint64_t>(20000000ULL * 1024));
+    }
+    SECTION("the smaller of the two wins")
+    {
+        host.write("cgroup/memory.max", "1099511627776\n"); // 1 TiB: more than the machine
+        host.write("cgroup/memory.current", "0\n");
+        CHECK(host.available() == std::optional<std::uint64_t>(20000000ULL * 1024));
+    }
 }
