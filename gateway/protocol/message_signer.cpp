@@ -26,16 +26,20 @@ std::string to_hex(const unsigned char* bytes, std::size_t size)
 
 struct mac_ctx_deleter
 {
-    void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
+    void operator()(const EVP_MAC_CTX* ctx) const
+    {
+        EVP_MAC_CTX_free(const_cast<EVP_MAC_CTX*>(ctx));
+    }
 };
 struct mac_deleter
 {
     void operator()(EVP_MAC* mac) const { EVP_MAC_free(mac); }
 };
 
-std::string hmac_parts(std::string_view key, std::initializer_list<std::string_view> parts)
+// The HMAC-SHA256 context keyed with `key`.
+std::unique_ptr<EVP_MAC_CTX, mac_ctx_deleter> keyed_hmac(std::string_view key)
 {
-    std::unique_ptr<EVP_MAC, mac_deleter> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    static const std::unique_ptr<EVP_MAC, mac_deleter> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
     std::unique_ptr<EVP_MAC_CTX, mac_ctx_deleter> ctx(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);
     if (!ctx)
     {
@@ -49,6 +53,18 @@ std::string hmac_parts(std::string_view key, std::initializer_list<std::string_v
     {
         throw std::runtime_error("HMAC initialisation failed");
     }
+    return ctx;
+}
+
+std::string hmac_parts(const EVP_MAC_CTX* keyed, std::initializer_list<std::string_view> parts)
+{
+    // EVP_MAC_CTX_dup takes a non-const pointer but only reads its source.
+    std::unique_ptr<EVP_MAC_CTX, mac_ctx_deleter> ctx(
+        EVP_MAC_CTX_dup(const_cast<EVP_MAC_CTX*>(keyed)));
+    if (!ctx)
+    {
+        throw std::runtime_error("HMAC context copy failed");
+    }
     for (std::string_view part : parts)
     {
         EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(part.data()), part.size());
@@ -61,15 +77,21 @@ std::string hmac_parts(std::string_view key, std::initializer_list<std::string_v
 
 } // namespace
 
-message_signer::message_signer(std::string key) : m_key(std::move(key)) {}
+message_signer::message_signer(std::string key)
+{
+    if (!key.empty())
+    {
+        m_keyed = std::shared_ptr<const EVP_MAC_CTX>(keyed_hmac(key).release(), mac_ctx_deleter{});
+    }
+}
 
 std::string message_signer::sign(const kernel_message& message) const
 {
-    if (m_key.empty())
+    if (!m_keyed)
     {
         return "";
     }
-    return hmac_parts(m_key,
+    return hmac_parts(m_keyed.get(),
                       {message.header, message.parent_header, message.metadata, message.content});
 }
 
@@ -82,7 +104,7 @@ bool message_signer::verify(const kernel_message& message, std::string_view sign
 
 std::string message_signer::hmac_sha256_hex(std::string_view key, std::string_view data)
 {
-    return hmac_parts(key, {data});
+    return hmac_parts(keyed_hmac(key).get(), {data});
 }
 
 } // namespace cellbox::gateway

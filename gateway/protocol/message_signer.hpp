@@ -2,8 +2,11 @@
 
 #include "protocol/kernel_message.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
+
+struct evp_mac_ctx_st;
 
 namespace cellbox::gateway
 {
@@ -22,7 +25,10 @@ public:
     static std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 
 private:
-    std::string m_key;
+    // The HMAC keyed once (the key schedule, and OpenSSL 3's method fetch, are most of the
+    // cost of signing a small message); each signature works on a copy of it. Shared between
+    // copies of the signer and read-only after construction, so threads may sign at once.
+    std::shared_ptr<const evp_mac_ctx_st> m_keyed;
 };
 
 } // namespace cellbox::gateway
