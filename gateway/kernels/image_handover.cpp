@@ -1,5 +1,6 @@
 #include "kernels/image_handover.hpp"
 
+#include "cellbox/descriptor_passing.hpp"
 #include "telemetry/log.hpp"
 
 #include <cerrno>
@@ -16,30 +17,6 @@ namespace
 {
 
 constexpr const char* socket_name = "image.sock";
-
-// One byte of data carrying the descriptor (a stream needs at least one byte to carry it).
-bool send_descriptor(int socket, int fd)
-{
-    char byte = 'I';
-    iovec data{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
-    ssize_t sent = -1;
-    do
-    {
-        sent = sendmsg(socket, &message, MSG_NOSIGNAL);
-    } while (sent < 0 && errno == EINTR);
-    return sent == 1;
-}
 
 } // namespace
 
@@ -116,7 +93,8 @@ void image_handover::accept()
                 self->accept();
                 return;
             }
-            self->m_handed_over = send_descriptor(peer.native_handle(), self->m_image.get());
+            self->m_handed_over =
+                send_with_descriptor(peer.native_handle(), "I", self->m_image.get());
             if (!self->m_handed_over)
             {
                 log::warn("image handover failed",

@@ -6,6 +6,7 @@
 // detach_workdir); the same function prepares a cold session's idmapped workdir.
 #include "cellbox/sandbox/handover.hpp"
 
+#include "cellbox/descriptor_passing.hpp"
 #include "cellbox/sandbox/cgroup.hpp"
 #include "cellbox/sandbox/tmpfs_sizes.hpp"
 #include "mount_api.hpp"
@@ -299,22 +300,7 @@ bool serve_late_binding(int init_link)
 
 bool send_record(int socket, const std::string& text, int fd)
 {
-    iovec data{const_cast<char*>(text.data()), text.size()};
-    msghdr message{};
-    message.msg_iov = &data;
-    message.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    if (fd >= 0)
-    {
-        message.msg_control = control;
-        message.msg_controllen = sizeof control;
-        cmsghdr* header = CMSG_FIRSTHDR(&message);
-        header->cmsg_level = SOL_SOCKET;
-        header->cmsg_type = SCM_RIGHTS;
-        header->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
-    }
-    return sendmsg(socket, &message, MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+    return send_with_descriptor(socket, text, fd);
 }
 
 bool receive_record(int socket, std::string& text, unique_fd* fd)
