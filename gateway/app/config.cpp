@@ -385,8 +385,8 @@ std::vector<setting> settings_of(serve_settings& s)
          "Seconds between WebSocket pings; a connection silent for another interval after a "
          "ping is closed (0: no pings)"},
         {"ws_max_outbox_bytes", &server.ws_max_outbox_bytes,
-         "Bytes that may wait for a WebSocket client before it is dropped as not reading "
-         "(0: no limit)"},
+         "Bytes that may wait for a WebSocket client before it is dropped as not reading, once "
+         "the oldest has waited 1 s (0: no limit)"},
         {"replay_timeout", &s.replay_timeout_s,
          "Seconds a disconnected session's messages are kept for its reconnect (0: none)"},
         {"replay_max_messages", &manager.streams.replay_max_messages,

@@ -1,6 +1,7 @@
 #include "executions/execution.hpp"
 
 #include "cellbox/bounded_json.hpp"
+#include "protocol/message_builder.hpp"
 
 namespace cellbox::gateway
 {
@@ -191,8 +192,10 @@ bool execution::on_message(const kernel_message& message, clock::time_point now)
             on_reply(header, content, object_part(message.metadata), now);
         }
     }
-    else if (type == "status")
+    else if (type == "status" && !is_lost_idle_status(message))
     {
+        // (The gateway's stand-in for a lost idle status is left to the runner's own grace,
+        // which ends the execution with its warning that output may be lost.)
         const std::string state = string_of(content, "execution_state");
         m_idle = m_idle || state == "idle";
         m_began = m_began || state == "busy";

@@ -122,11 +122,10 @@ void kernel_manager::watch_for_lost_idle(kernel& k, std::function<kernel*()> cur
                           {{"kernel", k->id}});
                 k->execution_state = "idle";
                 const std::string parent = k->last_replied ? k->last_replied->header : "{}";
+                const kernel_message idle = make_lost_idle_status(parent);
                 for (const auto& session_id : sessions_of(*k))
                 {
-                    tell_session(
-                        *k, session_id,
-                        make_reply("iopub", "status", parent, {{"execution_state", "idle"}}));
+                    tell_session(*k, session_id, idle);
                 }
             }
         });

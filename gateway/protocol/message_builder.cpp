@@ -51,6 +51,24 @@ kernel_message make_reply(const std::string& channel, const std::string& msg_typ
     return message;
 }
 
+namespace
+{
+constexpr std::string_view lost_idle_metadata = R"({"cellbox":{"idle_status_lost":true}})";
+} // namespace
+
+kernel_message make_lost_idle_status(const std::string& parent_header)
+{
+    kernel_message idle =
+        make_reply("iopub", "status", parent_header, {{"execution_state", "idle"}});
+    idle.metadata = lost_idle_metadata;
+    return idle;
+}
+
+bool is_lost_idle_status(const kernel_message& message)
+{
+    return message.metadata == lost_idle_metadata;
+}
+
 std::vector<kernel_message> make_error_answer(const kernel_message& request,
                                               const std::string& ename, const std::string& evalue)
 {

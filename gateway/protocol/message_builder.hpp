@@ -21,6 +21,11 @@ kernel_message make_stderr_notice(const std::string& parent_header, const std::s
 kernel_message make_reply(const std::string& channel, const std::string& msg_type,
                           const std::string& parent_header, const nlohmann::json& content);
 
+// The idle status the gateway sends in place of one its kernel lost (iopub dropped it at its
+// high-water mark), answering `parent_header`; marked in its metadata as the gateway's.
+kernel_message make_lost_idle_status(const std::string& parent_header);
+bool is_lost_idle_status(const kernel_message& message);
+
 // What a client gets when the gateway answers `request` itself with an error (the kernel is
 // gone or cannot take it): for an execute_request the error, its execute_reply and the idle
 // status; for another shell or control *_request its *_reply with status "error"; for

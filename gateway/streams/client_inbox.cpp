@@ -15,7 +15,7 @@ client_inbox::offer_result client_inbox::offer(const shared_message& message, cl
     {
         return {};
     }
-    if (m_limit > 0 && m_pending_bytes + bytes > m_limit)
+    if (m_limit > 0 && m_pending_bytes + bytes > m_limit && not_reading(bytes, now))
     {
         m_open = false;
         m_overflowed = true;
@@ -26,6 +26,16 @@ client_inbox::offer_result client_inbox::offer(const shared_message& message, cl
     m_messages.push_back({message, now}); // a pointer, not a copy
     m_backlog->set(m_pending_bytes, m_backlog->oldest().value_or(now));
     return {true, wake};
+}
+
+bool client_inbox::not_reading(std::size_t bytes, clock::time_point now) const
+{
+    // A message that could never fit, or a client whose oldest unwritten message has waited
+    // stall_grace: it is not keeping up. A client that writes out, but fell behind a burst
+    // (the gateway itself was slowed, then read a kernel's queued output at once), catches
+    // up; meanwhile the stream memory budget bounds what waits for it.
+    const auto oldest = m_backlog->oldest();
+    return bytes > m_limit || (oldest && now - *oldest >= stall_grace);
 }
 
 std::deque<client_inbox::entry> client_inbox::take()

@@ -34,7 +34,12 @@ public:
         bool wake = false;
     };
 
-    // `limit`: bytes taken but not yet written out by the client (0: no limit).
+    // How long the oldest message past the limit may wait before the client counts as not
+    // reading.
+    static constexpr std::chrono::seconds stall_grace{1};
+
+    // `limit`: bytes taken but not yet written out by the client (0: no limit) past which it
+    // is dropped, once its oldest message has also waited stall_grace.
     explicit client_inbox(std::size_t limit);
 
     // On the kernel's I/O thread. Refused once closed (or overflowed): the caller keeps the
@@ -63,6 +68,7 @@ public:
 private:
     // Under the mutex.
     void update_backlog(std::optional<clock::time_point> client_oldest);
+    bool not_reading(std::size_t bytes, clock::time_point now) const;
 
     const std::size_t m_limit;
     mutable std::mutex m_mutex;

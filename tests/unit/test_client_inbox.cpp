@@ -68,9 +68,10 @@ TEST_CASE("an inbox counts bytes until the client has written them out")
 TEST_CASE("a client that stops reading is dropped at the limit, its messages kept for replay")
 {
     client_inbox inbox(250);
-    CHECK(inbox.offer(message_of(100, "a")).taken);
-    CHECK(inbox.offer(message_of(100, "b")).taken);
-    const auto over = inbox.offer(message_of(100, "c"));
+    const auto t0 = client_inbox::clock::now();
+    CHECK(inbox.offer(message_of(100, "a"), t0).taken);
+    CHECK(inbox.offer(message_of(100, "b"), t0).taken);
+    const auto over = inbox.offer(message_of(100, "c"), t0 + client_inbox::stall_grace);
     CHECK_FALSE(over.taken); // the kernel side keeps it for the session's replay
     CHECK(over.wake);        // the client must look: it is to be dropped
     CHECK(inbox.overflowed());
@@ -82,6 +83,25 @@ TEST_CASE("a client that stops reading is dropped at the limit, its messages kep
     }
     CHECK(back == std::vector<std::string>{"a", "b"});   // ...but handed back, oldest first
     CHECK_FALSE(inbox.offer(message_of(10, "d")).taken); // closed for good
+}
+
+TEST_CASE("a client past the limit that is still writing out is not dropped for a burst")
+{
+    // The gateway read a kernel's queued output at once (it had been slowed): the client's
+    // oldest message is recent, so it is catching up, not stalled.
+    client_inbox inbox(250);
+    const auto t0 = client_inbox::clock::now();
+    CHECK(inbox.offer(message_of(100, "a"), t0).taken);
+    CHECK(inbox.offer(message_of(100, "b"), t0).taken);
+    CHECK(inbox.offer(message_of(100, "c"), t0 + std::chrono::milliseconds(500)).taken);
+    CHECK_FALSE(inbox.overflowed());
+    REQUIRE(inbox.take().size() == 3);
+    inbox.written(200, t0 + std::chrono::milliseconds(500)); // a and b out; c held since 0.5 s
+    CHECK(inbox.offer(message_of(100, "d"), t0 + std::chrono::milliseconds(1200)).taken);
+    // c has now waited stall_grace while the client is over its limit: not reading.
+    const auto over = inbox.offer(message_of(100, "e"), t0 + std::chrono::milliseconds(1500));
+    CHECK_FALSE(over.taken);
+    CHECK(inbox.overflowed());
 }
 
 TEST_CASE("a message larger than the whole limit drops the client even when nothing waits")

@@ -3,6 +3,7 @@
 #include "executions/execute_request.hpp"
 #include "executions/execution.hpp"
 #include "executions/output_budget.hpp"
+#include "protocol/message_builder.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -206,6 +207,13 @@ TEST_CASE("a reply is a change even without an event: its idle status may never 
     CHECK(e.replied());
     CHECK_FALSE(e.done());
     CHECK_FALSE(e.on_message(reply({{"status", "ok"}}))); // a second reply changes nothing
+    // The gateway's stand-in for the lost idle status (sent to every client of the kernel)
+    // is not the end: the runner's own grace is, with its warning.
+    const kernel_message stand_in = make_lost_idle_status(R"({"msg_id":"m"})");
+    CHECK(is_lost_idle_status(stand_in));
+    CHECK_FALSE(is_lost_idle_status(iopub("status", {{"execution_state", "idle"}})));
+    e.on_message(stand_in);
+    CHECK_FALSE(e.done());
     e.end_now();
     CHECK(e.done());
     CHECK(e.status() == "ok");
