@@ -5,7 +5,6 @@
 #include <atomic>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 namespace cellbox::gateway
 {
