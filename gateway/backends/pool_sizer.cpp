@@ -1,7 +1,8 @@
 #include "backends/pool_sizer.hpp"
 
+#include "cellbox/kernel_file_numbers.hpp"
+
 #include <algorithm>
-#include <fstream>
 #include <string>
 
 namespace cellbox::gateway
@@ -56,36 +57,6 @@ void pool_sizer::forget_before(clock::time_point now)
 namespace
 {
 
-// The first number of a file ("max" and unreadable files: none).
-std::optional<std::uint64_t> read_number(const std::string& path)
-{
-    std::ifstream file(path);
-    std::uint64_t value = 0;
-    if (file >> value)
-    {
-        return value;
-    }
-    return std::nullopt;
-}
-
-// The value of `key` in a file of "key value" lines (meminfo's end in a unit, kB).
-std::optional<std::uint64_t> read_key(const std::string& path, const std::string& key)
-{
-    std::ifstream file(path);
-    std::string name;
-    std::uint64_t value = 0;
-    while (file >> name >> value)
-    {
-        if (name == key)
-        {
-            return value;
-        }
-        std::string rest;
-        std::getline(file, rest);
-    }
-    return std::nullopt;
-}
-
 // What the cgroup at `directory` may still take: its limit minus its usage (inactive page
 // cache counted as free, as the kernel reclaims it before it kills). None if unlimited.
 std::optional<std::uint64_t> cgroup_room(const std::string& limit_file,
@@ -93,14 +64,14 @@ std::optional<std::uint64_t> cgroup_room(const std::string& limit_file,
                                          const std::string& stat_file,
                                          const std::string& inactive_key)
 {
-    const auto limit = read_number(limit_file);
-    const auto usage = read_number(usage_file);
+    const auto limit = read_file_number(limit_file);
+    const auto usage = read_file_number(usage_file);
     // v1 reports "no limit" as a huge page-rounded number.
     if (!limit || !usage || *limit >= (std::uint64_t{1} << 62))
     {
         return std::nullopt;
     }
-    const std::uint64_t reclaimable = read_key(stat_file, inactive_key).value_or(0);
+    const std::uint64_t reclaimable = read_file_key(stat_file, inactive_key).value_or(0);
     const std::uint64_t used = *usage > reclaimable ? *usage - reclaimable : 0;
     return *limit > used ? *limit - used : 0;
 }
@@ -111,13 +82,13 @@ std::optional<std::uint64_t> available_memory_bytes(const std::string& proc,
                                                     const std::string& cgroup_root)
 {
     std::optional<std::uint64_t> available;
-    if (const auto kib = read_key(proc + "/meminfo", "MemAvailable:"))
+    if (const auto kib = read_file_key(proc + "/meminfo", "MemAvailable:"))
     {
         available = *kib * 1024;
     }
     const std::string v1 = cgroup_root + "/memory/";
     const auto room =
-        read_number(cgroup_root + "/memory.current")
+        read_file_number(cgroup_root + "/memory.current")
             ? cgroup_room(cgroup_root + "/memory.max", cgroup_root + "/memory.current",
                           cgroup_root + "/memory.stat", "inactive_file")
             : cgroup_room(v1 + "memory.limit_in_bytes", v1 + "memory.usage_in_bytes",

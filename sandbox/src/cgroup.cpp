@@ -2,6 +2,7 @@
 // which limits they keep and put the sandbox's init into them.
 #include "cellbox/sandbox/cgroup.hpp"
 
+#include "cellbox/kernel_file_numbers.hpp"
 #include "mount_table.hpp"
 #include "steps.hpp"
 
@@ -59,30 +60,6 @@ void must_write(const std::string& path, const std::string& value)
         throw cgroup_error("cannot write \"" + value + "\" to " + path + ": " +
                            std::strerror(errno));
     }
-}
-
-std::uint64_t read_number(const std::string& path)
-{
-    std::istringstream text(read_text(path));
-    std::uint64_t value = 0;
-    text >> value;
-    return value;
-}
-
-// Value of "key N" in a flat keyed file such as memory.events or memory.oom_control.
-std::uint64_t read_key(const std::string& path, const std::string& key)
-{
-    std::istringstream text(read_text(path));
-    std::string name;
-    std::uint64_t value = 0;
-    while (text >> name >> value)
-    {
-        if (name == key)
-        {
-            return value;
-        }
-    }
-    return 0;
 }
 
 bool is_cgroup2(const char* path)
@@ -337,33 +314,36 @@ std::uint64_t session_cgroup::oom_kills() const
 {
     if (m_version == 2)
     {
-        return read_key(m_unified + "/memory.events", "oom_kill");
+        return read_file_key(m_unified + "/memory.events", "oom_kill").value_or(0);
     }
-    return m_memory.empty() ? 0 : read_key(m_memory + "/memory.oom_control", "oom_kill");
+    return m_memory.empty()
+               ? 0
+               : read_file_key(m_memory + "/memory.oom_control", "oom_kill").value_or(0);
 }
 
 std::uint64_t session_cgroup::peak_memory_bytes() const
 {
     if (m_version == 2)
     {
-        return read_number(m_unified + "/memory.peak");
+        return read_file_number(m_unified + "/memory.peak").value_or(0);
     }
-    return m_memory.empty() ? 0 : read_number(m_memory + "/memory.max_usage_in_bytes");
+    return m_memory.empty() ? 0
+                            : read_file_number(m_memory + "/memory.max_usage_in_bytes").value_or(0);
 }
 
 std::uint64_t session_cgroup::cpu_usage_ns() const
 {
     if (m_version == 2)
     {
-        return read_key(m_unified + "/cpu.stat", "usage_usec") * 1000;
+        return read_file_key(m_unified + "/cpu.stat", "usage_usec").value_or(0) * 1000;
     }
-    return m_cpuacct.empty() ? 0 : read_number(m_cpuacct + "/cpuacct.usage");
+    return m_cpuacct.empty() ? 0 : read_file_number(m_cpuacct + "/cpuacct.usage").value_or(0);
 }
 
 std::uint64_t session_cgroup::pids_limit_hits() const
 {
     const std::string& dir = m_version == 2 ? m_unified : m_pids;
-    return dir.empty() ? 0 : read_key(dir + "/pids.events", "max");
+    return dir.empty() ? 0 : read_file_key(dir + "/pids.events", "max").value_or(0);
 }
 
 bool session_cgroup::empty() const
