@@ -171,27 +171,19 @@ void kernel_manager::hibernate_when_idle(const std::string& id,
                                          hibernate_handler done)
 {
     kernel* k = find(id);
-    const bool busy = k != nullptr && k->lifecycle.is(lifecycle_state::ready) && k->ready &&
-                      (k->requests.pending_count() != 0 || k->execution_state == "busy");
-    if (!busy || std::chrono::steady_clock::now() >= deadline)
+    const bool busy =
+        k != nullptr && k->lifecycle.is(lifecycle_state::ready) && k->ready && running_a_cell(*k);
+    if (!busy)
     {
         save_image(id, false, std::move(done));
         return;
     }
     // One waiting request per kernel: a second one replaces the first's timer, and the first
-    // is answered at once (as without the wait).
-    k->hibernate_wait =
-        std::make_unique<boost::asio::steady_timer>(m_io, std::chrono::milliseconds(20));
-    k->hibernate_wait->async_wait(
-        [this, id, deadline, done = std::move(done)](boost::system::error_code error) mutable
-        {
-            if (error)
-            {
-                save_image(id, false, std::move(done)); // replaced, or the kernel went
-                return;
-            }
-            hibernate_when_idle(id, deadline, std::move(done));
-        });
+    // is answered at once (as without the wait). The kernel's reply and idle status end the
+    // wait early (wake_hibernate_wait); at the deadline, a cell still running is refused.
+    k->hibernate_wait = std::make_unique<boost::asio::steady_timer>(m_io, deadline);
+    k->hibernate_wait->async_wait([this, id, done = std::move(done)](boost::system::error_code)
+                                  { save_image(id, false, std::move(done)); });
 }
 
 void kernel_manager::save_image(const std::string& id, bool keep_running, hibernate_handler done)
@@ -213,7 +205,7 @@ void kernel_manager::save_image(const std::string& id, bool keep_running, hibern
         return;
     }
     if (!k->lifecycle.is(lifecycle_state::ready) || !k->ready || !k->io || !k->process ||
-        k->requests.pending_count() != 0 || k->execution_state == "busy")
+        running_a_cell(*k))
     {
         done(std::string("the kernel is ") + k->lifecycle.model_state(k->execution_state) +
                  ": only an idle running kernel can hibernate",

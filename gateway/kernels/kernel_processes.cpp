@@ -121,6 +121,7 @@ void kernel_manager::watch_for_lost_idle(kernel& k, std::function<kernel*()> cur
                 log::warn("kernel's idle status lost (iopub over its high-water mark): idle",
                           {{"kernel", k->id}});
                 k->execution_state = "idle";
+                wake_hibernate_wait(*k);
                 const std::string parent = k->last_replied ? k->last_replied->header : "{}";
                 const kernel_message idle = make_lost_idle_status(parent);
                 for (const auto& session_id : sessions_of(*k))
@@ -170,6 +171,7 @@ void kernel_manager::connect(kernel& k)
                 {
                     k.execution_state = state;
                 }
+                wake_hibernate_wait(k);
             });
     };
     events.on_reply = [this, current, on_manager](const std::string& parent_msg_id)
@@ -186,6 +188,7 @@ void kernel_manager::connect(kernel& k)
                 {
                     watch_for_lost_idle(k, current);
                 }
+                wake_hibernate_wait(k);
             });
     };
     events.on_execute_started = [this, on_manager](const std::string& msg_id)

@@ -35,4 +35,17 @@ std::set<std::string> sessions_of(const kernel_record& k)
     return sessions;
 }
 
+bool running_a_cell(const kernel_record& k)
+{
+    return k.requests.pending_count() != 0 || k.execution_state == "busy";
+}
+
+void wake_hibernate_wait(kernel_record& k)
+{
+    if (k.hibernate_wait && !running_a_cell(k))
+    {
+        k.hibernate_wait->cancel(); // its handler saves the image
+    }
+}
+
 } // namespace cellbox::gateway

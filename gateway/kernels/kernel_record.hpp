@@ -93,5 +93,10 @@ struct kernel_record
 nlohmann::json kernel_model(const kernel_record& k);
 // The client sessions of the kernel: connected, or kept for their reconnect (replay).
 std::set<std::string> sessions_of(const kernel_record& k);
+// A cell is running: a request waits for its reply, or the kernel's last status was busy.
+bool running_a_cell(const kernel_record& k);
+// Ends a hibernate request's wait (hibernate_wait) once the kernel is done with its cell: the
+// reply and the idle status come on two sockets, so both call this.
+void wake_hibernate_wait(kernel_record& k);
 
 } // namespace cellbox::gateway
