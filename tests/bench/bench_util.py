@@ -57,5 +57,9 @@ def _gateway_test_helpers():
     return module
 
 
+_helpers = _gateway_test_helpers()
 # SIGTERM, then SIGKILL after `timeout` seconds: the gateway tests' own process stopper.
-stop_process = _gateway_test_helpers().stop_process
+stop_process = _helpers.stop_process
+# The v1.kernel.websocket.jupyter.org framing (JupyterLab's own since 4.0), as the tests write it.
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+encode_v1, decode_v1 = _helpers.encode_v1, _helpers.decode_v1

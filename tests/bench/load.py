@@ -16,7 +16,9 @@
    per second this machine can run, so C / that = the least mean latency of C in flight), PSS
    totals and per session, as a markdown table.
 
-Opening stops early (and says so) when MemAvailable falls below --min-available-gib.
+Opening stops early (and says so) when MemAvailable falls below --min-available-gib. The
+WebSockets speak the v1.kernel.websocket.jupyter.org framing, as JupyterLab 4 does
+(--protocol legacy: jupyter_server's JSON framing, as older clients do).
 
     /usr/bin/python3 tests/bench/load.py --build-dir build --sessions 200
 """
@@ -40,12 +42,14 @@ import uuid
 
 import websockets
 
-from bench_util import execute_message, percentile, stop_process
+from bench_util import (V1_PROTOCOL, decode_v1, encode_v1, execute_message, percentile,
+                        stop_process)
 from proc_stats import (cpu_split, kernel_pids, mem_available, processes_cpu, smaps,
                         thread_count)
 
 CELL_TIMEOUT = 30
 OWNER = {}  # msg_id -> index of the session that sent it (to tell crossed from foreign)
+PROTOCOL = "v1"  # --protocol
 
 
 def free_port():
@@ -102,7 +106,11 @@ async def run_cell(s, code):
     msg_id = msg["header"]["msg_id"]
     s.sent.add(msg_id)
     OWNER[msg_id] = s.index
-    await s.ws.send(json.dumps(msg))
+    if PROTOCOL == "v1":
+        del msg["channel"]
+        await s.ws.send(encode_v1("shell", msg))
+    else:
+        await s.ws.send(json.dumps(msg))
     stdout, problems = [], []
     got_reply = got_idle = False
     deadline = time.monotonic() + CELL_TIMEOUT
@@ -112,7 +120,12 @@ async def run_cell(s, code):
             problems.append(f"timeout (reply {got_reply}, idle {got_idle})")
             break
         try:
-            m = json.loads(await asyncio.wait_for(s.ws.recv(), left))
+            frame = await asyncio.wait_for(s.ws.recv(), left)
+            if PROTOCOL == "v1":
+                m = decode_v1(frame)
+                m["msg_type"] = m["header"]["msg_type"]
+            else:
+                m = json.loads(frame)
         except asyncio.TimeoutError:
             problems.append(f"timeout (reply {got_reply}, idle {got_idle})")
             break
@@ -179,8 +192,11 @@ class Load:
             return False
         try:
             # the gateway pings; no client pings (a busy client loop would drop connections)
-            s.ws = await websockets.connect(self.ws_url(s), max_size=None, ping_interval=None,
-                                            open_timeout=120, close_timeout=5)
+            s.ws = await websockets.connect(
+                self.ws_url(s), max_size=None, ping_interval=None, open_timeout=120,
+                close_timeout=5, subprotocols=[V1_PROTOCOL] if PROTOCOL == "v1" else None)
+            if PROTOCOL == "v1" and s.ws.subprotocol != V1_PROTOCOL:
+                raise RuntimeError(f"the gateway chose subprotocol {s.ws.subprotocol!r}")
         except Exception as e:
             self.error("open: WebSocket", s.index, repr(e))
             return False
@@ -367,9 +383,13 @@ def main():
     parser.add_argument("--idle-seconds", type=float, default=10)
     parser.add_argument("--pool-size", type=int, default=4)
     parser.add_argument("--memory", default="256M", help="memory limit per kernel")
+    parser.add_argument("--protocol", choices=["v1", "legacy"], default="v1",
+                        help="WebSocket framing: v1 (binary, JupyterLab 4's) or legacy (JSON)")
     parser.add_argument("--min-available-gib", type=float, default=3.0,
                         help="stop opening sessions below this MemAvailable")
     args = parser.parse_args()
+    global PROTOCOL
+    PROTOCOL = args.protocol
 
     nofile = raise_nofile(max(65536, args.sessions * 16))
     root = tempfile.mkdtemp(prefix="cellbox-load-")
@@ -384,7 +404,8 @@ def main():
                "--max-kernels", str(args.sessions + 64), "--max-kernels-per-user", "0",
                "--max-connections", "0", "--max-connections-per-ip", "0",
                "--memory", args.memory, "--log-level", "warn"]
-    print(f"RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; load avg {os.getloadavg()}; "
+    print(f"WebSocket framing {PROTOCOL}; RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; "
+          f"load avg {os.getloadavg()}; "
           f"MemAvailable {mem_available() / 2**30:.1f} GiB; pid_max "
           f"{open('/proc/sys/kernel/pid_max').read().strip()}; server log {log_path}", flush=True)
     server = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)

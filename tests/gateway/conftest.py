@@ -40,6 +40,25 @@ def v1_frame(parts):
     return struct.pack(f"<{count + 1}Q", count, *offsets) + b"".join(parts)
 
 
+def encode_v1(channel, msg):
+    """A Jupyter message (header, parent_header, metadata, content) as one v1 frame."""
+    return v1_frame([channel.encode()] + [json.dumps(msg[k]).encode()
+                                          for k in ("header", "parent_header", "metadata",
+                                                    "content")])
+
+
+def decode_v1(frame):
+    """A v1 frame as a message: its four JSON parts, its channel and its buffers."""
+    count = struct.unpack_from("<Q", frame)[0]
+    offsets = struct.unpack_from(f"<{count}Q", frame, 8)
+    parts = [frame[offsets[i]:offsets[i + 1]] for i in range(count - 1)]
+    names = ("header", "parent_header", "metadata", "content")
+    msg = {name: json.loads(parts[i + 1]) for i, name in enumerate(names)}
+    msg["channel"] = parts[0].decode()
+    msg["buffers"] = parts[5:]
+    return msg
+
+
 def stop_process(process, timeout=15):
     """SIGTERM, and SIGKILL if it has not exited `timeout` seconds later."""
     process.terminate()

@@ -2,13 +2,12 @@
 
 import asyncio
 import json
-import struct
 import uuid
 
 import pytest
 import websockets
 
-from conftest import TOKEN, reply_and_outputs, v1_frame
+from conftest import TOKEN, decode_v1, encode_v1, reply_and_outputs
 
 V1 = "v1.kernel.websocket.jupyter.org"
 
@@ -16,23 +15,6 @@ V1 = "v1.kernel.websocket.jupyter.org"
 def header(msg_type, session):
     return {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": session,
             "username": "test", "date": "2026-01-01T00:00:00.000000Z", "version": "5.3"}
-
-
-def encode_v1(channel, msg):
-    return v1_frame([channel.encode()] + [json.dumps(msg[k]).encode()
-                                          for k in ("header", "parent_header", "metadata",
-                                                    "content")])
-
-
-def decode_v1(frame):
-    count = struct.unpack_from("<Q", frame)[0]
-    offsets = struct.unpack_from(f"<{count}Q", frame, 8)
-    parts = [frame[offsets[i]:offsets[i + 1]] for i in range(count - 1)]
-    names = ("header", "parent_header", "metadata", "content")
-    msg = {name: json.loads(parts[i + 1]) for i, name in enumerate(names)}
-    msg["channel"] = parts[0].decode()
-    msg["buffers"] = parts[5:]
-    return msg
 
 
 async def run_cell(ws, code, v1, session):
