@@ -412,11 +412,13 @@ std::vector<setting> settings_of(serve_settings& s)
         {"pool_max", &manager.pool_max,
          "Sessions a zygote pool may keep after bursts, within free memory (pool_size: fixed)"},
         {"pool_window", &manager.pool_window_s,
-         "Seconds of starts that size a zygote pool (none for this long: back to pool_size)"},
+         "Seconds of starts that size a pool (none for this long: back to its size)"},
         {"pool_warm_modules", &manager.pool_warm_modules,
          "Modules the zygote imports before forking (comma-separated)"},
         {"launch_pool_size", &manager.launch_pool_size,
          "Sandboxed kernels launched ahead per other kernelspec, e.g. ipykernel (0: on demand)"},
+        {"launch_pool_max", &manager.launch_pool_max,
+         "Kernels a launch pool may keep after bursts, within free memory (0: launch_pool_size)"},
     };
 }
 
@@ -570,6 +572,12 @@ void finish_settings(serve_settings& s)
     require(s.manager.streams.rate_limit_window > 0, "rate_limit_window", "must be more than 0");
     require(s.manager.pool_max >= s.manager.pool_size && s.manager.pool_max <= 4096, "pool_max",
             "must be from pool_size (" + std::to_string(s.manager.pool_size) + ") to 4096");
+    require(s.manager.launch_pool_max == 0 ||
+                (s.manager.launch_pool_max >= s.manager.launch_pool_size &&
+                 s.manager.launch_pool_max <= 4096),
+            "launch_pool_max",
+            "must be 0 or from launch_pool_size (" + std::to_string(s.manager.launch_pool_size) +
+                ") to 4096");
     require(s.manager.pool_window_s > 0 && s.manager.pool_window_s <= 86400, "pool_window",
             "must be more than 0 and at most 86400 seconds");
     s.manager.streams.replay_timeout =

@@ -24,12 +24,9 @@ private:
     void stop_impl() override { m_pool->stop(); }
     std::optional<pool_figures> pool_impl() const override
     {
-        return pool_figures{m_kernelspec,
-                            "launch",
-                            m_pool->ready_sessions(),
-                            m_pool->target_size(),
-                            m_pool->target_size(),
-                            m_pool->target_size()};
+        return pool_figures{
+            m_kernelspec,          "launch",          m_pool->ready_sessions(), m_pool->min_size(),
+            m_pool->target_size(), m_pool->max_size()};
     }
 
     std::string m_kernelspec;

@@ -6,6 +6,7 @@
 #include "cellbox/bounded_json.hpp"
 #include "cellbox/contract/late_binding.hpp"
 #include "telemetry/log.hpp"
+#include "telemetry/metrics.hpp"
 
 #include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
+#include <utility>
 
 namespace cellbox::gateway
 {
@@ -30,15 +32,20 @@ namespace
 constexpr std::chrono::milliseconds refill_delay{100};
 constexpr std::chrono::milliseconds longest_failure_delay{60000};
 constexpr int max_bind_failures = 3; // in a row
+// Launches starting at once when the pool grows; a fixed pool's first fill is not limited.
+constexpr std::size_t parallel_launches = 2;
 
 } // namespace
 
 launcher_pool::launcher_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::string name,
-                             std::size_t size, std::string runtime_dir, stream_options streams,
+                             pool_sizing sizing, std::string runtime_dir, stream_options streams,
                              command_fn command)
-    : m_io(io), m_name(std::move(name)), m_size(size), m_runtime_dir(std::move(runtime_dir)),
-      m_command(std::move(command)), m_pool(io, zmq, m_name, std::move(streams)), m_refill_timer(io)
+    : m_io(io), m_name(std::move(name)), m_sizer(sizing), m_target(m_sizer.sizing().min),
+      m_runtime_dir(std::move(runtime_dir)), m_command(std::move(command)),
+      m_pool(io, zmq, m_name, std::move(streams)), m_refill_timer(io), m_resize_timer(io)
 {
+    m_pool.on_ready = [this] { refill(); }; // a starting slot is free
+    metric::pool_target(m_name, m_target);
 }
 
 launcher_pool::~launcher_pool()
@@ -48,13 +55,35 @@ launcher_pool::~launcher_pool()
 
 void launcher_pool::start()
 {
-    log::info("launch pool starting", {{"kernelspec", m_name}, {"pool_size", m_size}});
+    log::info("launch pool starting", {{"kernelspec", m_name},
+                                       {"pool_size", m_sizer.sizing().min},
+                                       {"pool_max", m_sizer.sizing().max}});
     refill();
+    if (m_sizer.adaptive())
+    {
+        resize_every_tick();
+    }
+}
+
+std::size_t launcher_pool::update_target()
+{
+    const std::size_t target =
+        m_sizer.target(std::chrono::steady_clock::now(), m_pool.size(), available_memory_bytes());
+    if (target != m_target)
+    {
+        log::info("pool target", {{"kernelspec", m_name}, {"from", m_target}, {"to", target}});
+        m_target = target;
+        metric::pool_target(m_name, target);
+    }
+    return target;
 }
 
 void launcher_pool::refill()
 {
-    while (!m_stopping && !m_disabled && m_pool.size() < m_size)
+    const std::size_t target = update_target();
+    const auto starting = [this] { return m_pool.size() - m_pool.ready_count(); };
+    while (!m_stopping && !m_disabled && m_pool.size() < target &&
+           (m_pool.size() < m_sizer.sizing().min || starting() < parallel_launches))
     {
         pooled_session s = pooled_sessions::prepare(m_runtime_dir);
         unique_fd ours;
@@ -87,6 +116,40 @@ void launcher_pool::refill()
     }
 }
 
+void launcher_pool::shrink_to_target()
+{
+    while (m_pool.size() > update_target())
+    {
+        const auto pid = m_pool.youngest_ready();
+        if (!pid)
+        {
+            return; // only starting ones: let go when they answer, at a later tick
+        }
+        auto s = m_pool.release(*pid);
+        m_retiring[*pid] = s->directory;
+        m_links.erase(*pid); // end-of-file: the launcher ends its sandbox and exits
+    }
+}
+
+void launcher_pool::resize_every_tick()
+{
+    m_resize_timer.expires_after(m_sizer.resize_interval());
+    m_resize_timer.async_wait(
+        [this](const boost::system::error_code& error)
+        {
+            if (error || m_stopping)
+            {
+                return;
+            }
+            if (!m_disabled)
+            {
+                shrink_to_target();
+                refill();
+            }
+            resize_every_tick();
+        });
+}
+
 void launcher_pool::refill_after(std::chrono::milliseconds delay)
 {
     if (m_refill_pending || m_stopping)
@@ -113,6 +176,7 @@ std::optional<launcher_pool::taken> launcher_pool::take()
     {
         return std::nullopt;
     }
+    m_sizer.started(std::chrono::steady_clock::now());
     auto claimed = m_pool.take();
     if (!claimed)
     {
@@ -194,6 +258,13 @@ void launcher_pool::bind_finished(bool ok, const std::string& error)
 
 bool launcher_pool::on_child_exit(pid_t pid)
 {
+    if (const auto retired = m_retiring.find(pid); retired != m_retiring.end())
+    {
+        std::error_code ignored;
+        std::filesystem::remove_all(retired->second, ignored);
+        m_retiring.erase(retired);
+        return true;
+    }
     const bool answered = m_pool.is_ready(pid);
     if (!m_pool.remove(pid))
     {
@@ -233,10 +304,15 @@ void launcher_pool::stop()
     }
     m_stopping = true;
     m_refill_timer.cancel();
-    const std::vector<pid_t> pids = m_pool.pids();
+    m_resize_timer.cancel();
+    std::vector<pid_t> pids = m_pool.pids();
     for (const pid_t pid : pids)
     {
         ::kill(pid, SIGTERM); // the launcher stops its sandbox and removes its cgroups
+    }
+    for (const auto& [pid, directory] : m_retiring)
+    {
+        pids.push_back(pid); // already told (their links closed): waited for like the others
     }
     for (const pid_t pid :
          kill_when_late(pids, child_reaped, std::chrono::steady_clock::now() + shutdown_grace,
@@ -246,6 +322,11 @@ void launcher_pool::stop()
     }
     m_links.clear();
     m_pool.remove_all();
+    for (const auto& [pid, directory] : std::exchange(m_retiring, {}))
+    {
+        std::error_code ignored;
+        std::filesystem::remove_all(directory, ignored);
+    }
 }
 
 } // namespace cellbox::gateway

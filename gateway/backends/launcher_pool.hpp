@@ -6,7 +6,11 @@
 // (idmapped, the kernel's working directory follows it) and their memory limit. The kernel
 // itself is never told. See README, "Instant sessions".
 //
+// Sized as the zygote pool is (pool_sizer): launch_pool_size always, up to launch_pool_max
+// after bursts of takes, within free memory, back down once pool_window passes without takes.
+//
 // Lives on the server's io_context thread, like kernel_manager.
+#include "backends/pool_sizer.hpp"
 #include "backends/pooled_sessions.hpp"
 #include "cellbox/contract/late_binding.hpp"
 #include "cellbox/contract/sandbox_invocation.hpp"
@@ -42,7 +46,7 @@ public:
     };
 
     launcher_pool(boost::asio::io_context& io, zmq::context_t& zmq, std::string name,
-                  std::size_t size, std::string runtime_dir, stream_options streams,
+                  pool_sizing sizing, std::string runtime_dir, stream_options streams,
                   command_fn command);
     ~launcher_pool();
 
@@ -56,28 +60,41 @@ public:
     std::optional<taken> take();
     // Binds a taken session to its user over `link`: /work and the memory limit.
     void go(int link, const contract::late_binding_request& binding, go_handler done);
-    // Kernels ready to hand out now, and how many the pool keeps (0 once it gave up).
+    // Kernels ready to hand out now, and how many the pool keeps: at least, now, at most (0
+    // once it gave up).
     std::size_t ready_sessions() const { return m_pool.ready_count(); }
-    std::size_t target_size() const { return m_disabled ? 0 : m_size; }
+    std::size_t min_size() const { return m_disabled ? 0 : m_sizer.sizing().min; }
+    std::size_t target_size() const { return m_disabled ? 0 : m_target; }
+    std::size_t max_size() const { return m_disabled ? 0 : m_sizer.sizing().max; }
     // SIGCHLD: true if `pid` was a pooled session (forgotten and replaced).
     bool on_child_exit(pid_t pid);
     // Server shutdown: every pooled session stops; nothing is left behind.
     void stop();
 
 private:
+    // Launches until the pool holds its target, at most `parallel_launches` starting at once
+    // (the rest follow as they answer: each start takes a core for a while).
     void refill();
     void refill_after(std::chrono::milliseconds delay);
+    std::size_t update_target();
+    // Ready sessions beyond the target are ended, youngest first.
+    void shrink_to_target();
+    void resize_every_tick();
     // After each take's binding: a pool whose kernels can never be bound stops.
     void bind_finished(bool ok, const std::string& error);
 
     boost::asio::io_context& m_io;
     std::string m_name;
-    std::size_t m_size;
+    pool_sizer m_sizer;
+    std::size_t m_target;
     std::string m_runtime_dir;
     command_fn m_command;
     pooled_sessions m_pool;
     std::map<pid_t, unique_fd> m_links; // of the pooled sessions
+    // Sessions let go when the pool shrank, until their launchers exit: their directories.
+    std::map<pid_t, std::string> m_retiring;
     boost::asio::steady_timer m_refill_timer;
+    boost::asio::steady_timer m_resize_timer;
     bool m_refill_pending = false;
     bool m_stopping = false;
     // Sessions that die before they answer (a broken kernelspec) are replaced ever more slowly.

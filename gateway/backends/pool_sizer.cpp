@@ -46,6 +46,12 @@ std::size_t pool_sizer::target(clock::time_point now, std::size_t held,
     return wanted;
 }
 
+std::chrono::milliseconds pool_sizer::resize_interval() const
+{
+    return std::clamp(m_sizing.window / 4, std::chrono::milliseconds(100),
+                      std::chrono::milliseconds(1000));
+}
+
 void pool_sizer::forget_before(clock::time_point now)
 {
     while (!m_starts.empty() && now - m_starts.front() >= m_sizing.window)

@@ -43,6 +43,9 @@ public:
                        std::optional<std::uint64_t> available_bytes);
     bool adaptive() const { return m_sizing.max > m_sizing.min; }
     const pool_sizing& sizing() const { return m_sizing; }
+    // How often an adaptive pool recomputes its target: often enough to shrink soon after the
+    // window passes, rarely enough to cost nothing (one read of /proc/meminfo).
+    std::chrono::milliseconds resize_interval() const;
 
 private:
     void forget_before(clock::time_point now);

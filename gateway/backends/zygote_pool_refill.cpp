@@ -9,19 +9,6 @@
 
 namespace cellbox::gateway
 {
-namespace
-{
-
-// How often the target is recomputed: often enough to shrink soon after the window passes,
-// rarely enough to cost nothing (one read of /proc/meminfo).
-std::chrono::milliseconds resize_tick(const pool_options& options)
-{
-    return std::clamp(options.window / 4, std::chrono::milliseconds(100),
-                      std::chrono::milliseconds(1000));
-}
-
-} // namespace
-
 // As many forks as the target is short of, but only `parallel` sessions starting at once:
 // each one's start (its sandbox, its kernel's first answer) takes a core, and more at once
 // would only slow the cold starts users wait for. The rest follow as these answer (on_ready).
@@ -110,7 +97,7 @@ void zygote_pool::refill_when_free()
 
 void zygote_pool::resize_every_tick()
 {
-    m_resize_timer.expires_after(resize_tick(m_options));
+    m_resize_timer.expires_after(m_sizer.resize_interval());
     m_resize_timer.async_wait(
         [this](const boost::system::error_code& error)
         {

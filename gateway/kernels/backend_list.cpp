@@ -6,6 +6,7 @@
 #include "backends/zygote_pool_backend.hpp"
 #include "telemetry/log.hpp"
 
+#include <algorithm>
 #include <unistd.h>
 
 namespace cellbox::gateway
@@ -61,9 +62,13 @@ std::unique_ptr<kernel_backend> launch_backend(boost::asio::io_context& io, zmq:
             options.sandbox_program, options.sandbox_allow_degraded,
             {s.directory, "", users.next_session_uid(), options.memory_bytes, {}}, argv);
     };
-    auto pool =
-        std::make_unique<launcher_pool>(io, zmq, name, options.launch_pool_size,
-                                        options.runtime_dir, options.streams, std::move(command));
+    pool_sizing sizing;
+    sizing.min = options.launch_pool_size;
+    sizing.max = std::max(options.launch_pool_max, options.launch_pool_size);
+    sizing.window = std::chrono::milliseconds(static_cast<long long>(options.pool_window_s * 1000));
+    sizing.session_memory_bytes = options.memory_bytes;
+    auto pool = std::make_unique<launcher_pool>(io, zmq, name, sizing, options.runtime_dir,
+                                                options.streams, std::move(command));
     pool->start();
     return std::make_unique<launch_pool_backend>(name, std::move(pool));
 }

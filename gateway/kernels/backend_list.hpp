@@ -28,8 +28,9 @@ struct backend_list_options
     std::size_t pool_size = 0;      // zygote sessions kept per kernelspec (0: no zygotes)
     std::string pool_warm_modules;
     std::size_t pool_max = 0;         // zygote sessions kept at most after bursts (0: pool_size)
-    double pool_window_s = 60;        // the starts of this many seconds size a zygote pool
+    double pool_window_s = 60;        // the starts of this many seconds size a pool
     std::size_t launch_pool_size = 0; // prespawned launches per kernelspec (0: none)
+    std::size_t launch_pool_max = 0;  // kept at most after bursts (0: launch_pool_size)
     stream_options streams;
 };
 

@@ -37,11 +37,12 @@ kernel_manager::kernel_manager(boost::asio::io_context& io, const kernelspec_cat
     }
     std::filesystem::create_directories(m_options.runtime_dir);
     m_culler.start();
-    m_backends = make_backend_list(
-        m_io, m_zmq, m_specs, m_users,
-        {m_options.sandbox_program, m_options.sandbox_allow_degraded, m_options.runtime_dir,
-         m_memory_bytes, m_options.pool_size, m_options.pool_warm_modules, m_options.pool_max,
-         m_options.pool_window_s, m_options.launch_pool_size, m_options.streams});
+    m_backends = make_backend_list(m_io, m_zmq, m_specs, m_users,
+                                   {m_options.sandbox_program, m_options.sandbox_allow_degraded,
+                                    m_options.runtime_dir, m_memory_bytes, m_options.pool_size,
+                                    m_options.pool_warm_modules, m_options.pool_max,
+                                    m_options.pool_window_s, m_options.launch_pool_size,
+                                    m_options.launch_pool_max, m_options.streams});
     for (auto& backend : m_backends)
     {
         backend->on_exit([this](const process_exit& exit) { process_exited(exit); });

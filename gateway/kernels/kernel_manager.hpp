@@ -68,6 +68,9 @@ struct manager_options
     // Other kernelspecs (ipykernel...): this many sandboxed kernels launched ahead each, bound
     // to their user when taken (0: every kernel is launched on demand). Needs a root gateway.
     std::size_t launch_pool_size = 1;
+    // As pool_max for those: up to this many after bursts of takes (0: launch_pool_size, a
+    // fixed pool; each one is a whole interpreter, tens of MiB and half a second of CPU).
+    std::size_t launch_pool_max = 0;
     // Idle culling, as jupyter_server's MappingKernelManager: a kernel without activity for
     // cull_idle_timeout_s (0: never) is shut down, checked every cull_interval_s. Kernels with
     // WebSocket connections or a running cell are spared unless cull_connected / cull_busy.

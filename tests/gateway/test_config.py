@@ -130,6 +130,8 @@ def test_config_file_named_by_the_environment_and_booleans():
     ("pool_window = 0\n", {}, "pool_window: must be more than 0"),
     ('pool_window = "soon"\n', {}, "key 'pool_window' must be a number"),
     ("", {"CELLBOX_POOL_MAX": "-1"}, "CELLBOX_POOL_MAX"),
+    ("launch_pool_size = 3\nlaunch_pool_max = 2\n", {},
+     "launch_pool_max: must be 0 or from launch_pool_size (3) to 4096"),
 ])
 def test_bad_settings_exit_2_with_the_key_named(text, env, expected):
     result = run_to_exit(["--config", write_config(text)], env)

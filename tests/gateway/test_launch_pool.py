@@ -205,3 +205,66 @@ def test_a_pool_whose_kernels_cannot_be_bound_stops(tmp_path):
         assert stdout(results[0][1]) == "42\n", "launched on demand instead"
     finally:
         g.stop()
+
+
+def launch_pool(gateway):
+    body = gateway.request("GET", "/api/status")[1]
+    return next(p for p in body["pools"] if p["kernelspec"] == IPYKERNEL)
+
+
+def wait_for_pool(gateway, what, check, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not check(launch_pool(gateway)):
+        assert time.monotonic() < deadline, f"{what}: {launch_pool(gateway)}"
+        time.sleep(0.2)
+    return launch_pool(gateway)
+
+
+def available_gib():
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 2**20
+    return 0
+
+
+def test_a_burst_grows_the_launch_pool_which_shrinks_back_when_idle():
+    # As the zygote pool does (test_pool_burst.py), by what the status API says, not by timing.
+    grown_size = 3
+    if available_gib() < grown_size + 2:
+        pytest.skip(f"{available_gib():.1f} GiB available: the pool may not grow past its "
+                    f"memory bound ({grown_size} kernels of 1 GiB)")
+    g = Gateway("--pool-size", "0", "--launch-pool-size", "1", "--launch-pool-max",
+                str(grown_size), "--pool-window", "15", "--memory", "1G")
+    try:
+        before = wait_for_pool(g, "the pool did not fill", lambda p: p["ready"] == 1)
+        assert (before["size"], before["target"], before["max"]) == (1, 1, grown_size)
+        kernels = [g.request("POST", "/api/kernels", {"name": IPYKERNEL})[1]["id"]
+                   for _ in range(grown_size)]
+        wait_for_pool(g, "the pool did not grow to the burst",
+                      lambda p: p["target"] == grown_size and p["ready"] == grown_size)
+        assert metric(g, "cellbox_pool_target_sessions",
+                      f'{{kernelspec="{IPYKERNEL}"}}') == grown_size
+        hits = metric(g, "cellbox_pool_takes_total", '{result="hit"}')
+        more = [g.request("POST", "/api/kernels", {"name": IPYKERNEL})[1]["id"]
+                for _ in range(grown_size)]
+        assert metric(g, "cellbox_pool_takes_total", '{result="hit"}') - hits == grown_size, \
+            "the next burst of that size is served from the grown pool"
+        for kid in kernels + more:
+            assert g.request("DELETE", f"/api/kernels/{kid}")[0] == 204
+        wait_for_pool(g, "the pool did not shrink back when idle",
+                      lambda p: p["target"] == 1 and p["ready"] == 1)
+        # The kernels let go leave nothing: one launcher (the pooled one) and its directory.
+        deadline = time.monotonic() + 30
+        run = os.path.join(g.runtime, "run")
+        while True:
+            left = (len(launchers(g.runtime)),
+                    len([d for d in os.listdir(run) if d.startswith("session-")]))
+            if left == (1, 1):
+                break
+            assert time.monotonic() < deadline, f"left behind (launchers, directories): {left}"
+            time.sleep(0.2)
+        assert "pool target" in g.logs()
+    finally:
+        g.stop()
+    assert launchers(g.runtime) == []
+

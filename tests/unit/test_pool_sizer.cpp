@@ -59,6 +59,16 @@ TEST_CASE("the target falls back to the size once a window passes without starts
     CHECK(sizer.target(t0 + 16s, 2, 100 * gib) == 2);
 }
 
+TEST_CASE("the target is recomputed a quarter window apart, from 100 ms to 1 s", "[pool_sizer]")
+{
+    CHECK(pool_sizer(sizing(1, 4)).resize_interval() == 1s); // a 10 s window
+    pool_sizing short_window = sizing(1, 4);
+    short_window.window = 200ms;
+    CHECK(pool_sizer(short_window).resize_interval() == 100ms);
+    short_window.window = 600ms;
+    CHECK(pool_sizer(short_window).resize_interval() == 150ms);
+}
+
 TEST_CASE("a fixed pool (maximum = size) ignores starts", "[pool_sizer]")
 {
     pool_sizer sizer(sizing(4, 4));
