@@ -1,6 +1,7 @@
 #include "cellbox/kernel/kernel_server.hpp"
 
 #include "cellbox/kernel/request_validation.hpp"
+#include "direct_iopub_server.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -8,7 +9,6 @@
 #include <utility>
 #include <xeus/xeus_context.hpp>
 #include <xeus/xmessage.hpp>
-#include <xeus/xserver_shell_main.hpp>
 
 namespace cellbox::kernel
 {
@@ -35,8 +35,8 @@ std::unique_ptr<xeus::xserver> kernel_server::build(xeus::xcontext& context,
                                                     const xeus::xconfiguration& config,
                                                     nl::json::error_handler_t error_handler)
 {
-    return std::make_unique<kernel_server>(
-        xeus::make_xserver_shell_main(context, config, error_handler));
+    return std::make_unique<kernel_server>(std::make_unique<direct_iopub_server>(
+        context.get_wrapped_context<zmq::context_t>(), config, error_handler));
 }
 
 kernel_server::kernel_server(std::unique_ptr<xeus::xserver> inner, coalescer_limits limits)
@@ -224,7 +224,7 @@ void kernel_server::publish_impl(xeus::xpub_message message, xeus::channel c)
 {
     if (c == xeus::channel::CONTROL)
     {
-        m_inner->publish(std::move(message), c); // the control thread's own socket
+        m_inner->publish(std::move(message), c); // not coalesced: the control thread's statuses
         return;
     }
     const std::string type = msg_type_of(message.header());
