@@ -65,7 +65,16 @@ def run_cell(gateway, kernel_id, code, token, timeout=120):
 
 
 def run_json_cell(gateway, kernel_id, code, token):
-    """Runs `code`, which prints one JSON document last; returns it."""
+    """Runs `code`, which prints one JSON document on a line of its own; returns the last such
+    line. Other lines may be the kernel's own: an ipykernel's background threads print into the
+    running cell (test_gateway_log's attack writes to and truncates every file the kernel holds,
+    its SQLite history among them, and IPython's history thread then says so, sometimes after
+    the attack's report: seen once in CI)."""
     reply, printed = run_cell(gateway, kernel_id, code, token)
     assert reply["status"] == "ok", reply
-    return json.loads(printed.strip().splitlines()[-1])
+    for line in reversed(printed.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue
+    raise AssertionError(f"the cell printed no JSON line: {printed!r}")
