@@ -92,17 +92,21 @@ print(json.dumps(report))
 @pytest.fixture(scope="module", params=sorted(KERNEL_MODES))
 def logged(request):
     g, kernelspec = start_gateway_for(request.param, LoggedGateway)
-    before = g.logs()
-    mark = "forged-" + os.urandom(6).hex()
-    gateway_fds = {os.stat(f"/proc/{g.process.pid}/fd/{fd}")[1:3][::-1] for fd in (1, 2)}
-    token = user_token("mallory")
-    kernel_id = start_kernel(g, token, kernelspec)
-    report = run_json_cell(g, kernel_id, ATTACK % {"mark": mark}, token)
-    # Whatever reached the gateway is logged a moment later: wait for the mark.
-    deadline = time.monotonic() + 30
-    while mark not in g.logs() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    g.request("DELETE", f"/api/kernels/{kernel_id}")
+    try:
+        before = g.logs()
+        mark = "forged-" + os.urandom(6).hex()
+        gateway_fds = {os.stat(f"/proc/{g.process.pid}/fd/{fd}")[1:3][::-1] for fd in (1, 2)}
+        token = user_token("mallory")
+        kernel_id = start_kernel(g, token, kernelspec)
+        report = run_json_cell(g, kernel_id, ATTACK % {"mark": mark}, token)
+        # Whatever reached the gateway is logged a moment later: wait for the mark.
+        deadline = time.monotonic() + 30
+        while mark not in g.logs() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        g.request("DELETE", f"/api/kernels/{kernel_id}")
+    except BaseException:
+        g.stop()  # a failed set-up leaves no gateway and no kernels behind
+        raise
     yield {"gateway": g, "report": report, "mark": mark, "before": before,
            "gateway_fds": gateway_fds}
     g.stop()
