@@ -14,6 +14,7 @@ import pytest
 from conftest import Gateway
 from test_kernel_death import run_cells, stdout
 from test_pool import metric
+from test_pool_burst import available_gib
 from test_users import user_token
 
 IPYKERNEL = "python3"  # /usr/share/jupyter/kernels/python3
@@ -218,13 +219,6 @@ def wait_for_pool(gateway, what, check, seconds=120):
         assert time.monotonic() < deadline, f"{what}: {launch_pool(gateway)}"
         time.sleep(0.2)
     return launch_pool(gateway)
-
-
-def available_gib():
-    for line in open("/proc/meminfo"):
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) / 2**20
-    return 0
 
 
 def test_a_burst_grows_the_launch_pool_which_shrinks_back_when_idle():
