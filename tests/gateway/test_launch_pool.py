@@ -14,7 +14,7 @@ import pytest
 from conftest import Gateway
 from test_kernel_death import run_cells, stdout
 from test_pool import metric
-from test_pool_burst import available_gib
+from test_pool_burst import available_gib, wait_for
 from test_users import user_token
 
 IPYKERNEL = "python3"  # /usr/share/jupyter/kernels/python3
@@ -208,17 +208,8 @@ def test_a_pool_whose_kernels_cannot_be_bound_stops(tmp_path):
         g.stop()
 
 
-def launch_pool(gateway):
-    body = gateway.request("GET", "/api/status")[1]
-    return next(p for p in body["pools"] if p["kernelspec"] == IPYKERNEL)
-
-
-def wait_for_pool(gateway, what, check, seconds=120):
-    deadline = time.monotonic() + seconds
-    while not check(launch_pool(gateway)):
-        assert time.monotonic() < deadline, f"{what}: {launch_pool(gateway)}"
-        time.sleep(0.2)
-    return launch_pool(gateway)
+def wait_for_pool(gateway, what, check):
+    return wait_for(gateway, what, check, seconds=120, kernelspec=IPYKERNEL)
 
 
 def test_a_burst_grows_the_launch_pool_which_shrinks_back_when_idle():

@@ -14,9 +14,9 @@ POOL_MAX = 4
 WINDOW_S = 10  # long enough for the grown pool to refill on a loaded machine
 
 
-def pool(gateway):
+def pool(gateway, kernelspec="cellbox-python"):
     body = gateway.request("GET", "/api/status")[1]
-    return next(p for p in body["pools"] if p["kernelspec"] == "cellbox-python")
+    return next(p for p in body["pools"] if p["kernelspec"] == kernelspec)
 
 
 def metric(gateway, name):
@@ -25,12 +25,13 @@ def metric(gateway, name):
     return float(match.group(1)) if match else None
 
 
-def wait_for(gateway, what, check, seconds=90):
+def wait_for(gateway, what, check, seconds=90, kernelspec="cellbox-python"):
+    """The pool of `kernelspec` once `check` holds for it (the status API polled)."""
     deadline = time.monotonic() + seconds
-    while not check(pool(gateway)):
-        assert time.monotonic() < deadline, f"{what}: {pool(gateway)}"
+    while not check(pool(gateway, kernelspec)):
+        assert time.monotonic() < deadline, f"{what}: {pool(gateway, kernelspec)}"
         time.sleep(0.1)
-    return pool(gateway)
+    return pool(gateway, kernelspec)
 
 
 def sessions_of(gateway):
