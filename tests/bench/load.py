@@ -16,8 +16,10 @@
    per second this machine can run, so C / that = the least mean latency of C in flight), PSS
    totals and per session, as a markdown table.
 
-Opening stops early (and says so) when MemAvailable falls below --min-available-gib. The
-WebSockets speak the v1.kernel.websocket.jupyter.org framing, as JupyterLab 4 does
+The closed loop (3.) runs in cellbox-load-driver (tests/bench/load_driver.cpp, same checks) on
+WebSockets of its own, unless --client python: this script's asyncio client cost more CPU per
+cell than the gateway. Opening stops early (and says so) when MemAvailable falls below
+--min-available-gib. The WebSockets speak the v1.kernel.websocket.jupyter.org framing, as JupyterLab 4 does
 (--protocol legacy: jupyter_server's JSON framing, as older clients do).
 
     /usr/bin/python3 tests/bench/load.py --build-dir build --sessions 200
@@ -168,6 +170,7 @@ class Load:
         self.failed = []             # kernels opened whose session did not work
         self.open_latencies = []
         self.stopped_because = None
+        self.driver_counts = {"crossed": 0, "stale": 0, "foreign": 0}  # cellbox-load-driver's
 
     def error(self, phase, index, text):
         self.errors.append((phase, index, text))
@@ -182,6 +185,14 @@ class Load:
         return (f"{self.base.replace('http', 'ws')}/api/kernels/{s.kernel_id}/channels"
                 f"?session_id={s.client_session}")
 
+    async def connect(self, s):
+        # the gateway pings; no client pings (a busy client loop would drop connections)
+        s.ws = await websockets.connect(
+            self.ws_url(s), max_size=None, ping_interval=None, open_timeout=120,
+            close_timeout=5, subprotocols=[V1_PROTOCOL] if PROTOCOL == "v1" else None)
+        if PROTOCOL == "v1" and s.ws.subprotocol != V1_PROTOCOL:
+            raise RuntimeError(f"the gateway chose subprotocol {s.ws.subprotocol!r}")
+
     async def open_one(self, s):
         t = time.perf_counter()
         try:
@@ -191,12 +202,7 @@ class Load:
             self.error("open: POST", s.index, str(e))
             return False
         try:
-            # the gateway pings; no client pings (a busy client loop would drop connections)
-            s.ws = await websockets.connect(
-                self.ws_url(s), max_size=None, ping_interval=None, open_timeout=120,
-                close_timeout=5, subprotocols=[V1_PROTOCOL] if PROTOCOL == "v1" else None)
-            if PROTOCOL == "v1" and s.ws.subprotocol != V1_PROTOCOL:
-                raise RuntimeError(f"the gateway chose subprotocol {s.ws.subprotocol!r}")
+            await self.connect(s)
         except Exception as e:
             self.error("open: WebSocket", s.index, repr(e))
             return False
@@ -287,6 +293,42 @@ class Load:
         now = cpu_split(self.server_pid) + (processes_cpu(kernels),)
         used = [after - before for after, before in zip(now, cpu)]
         return time.perf_counter() - t, latencies, wrong, lost, peak, used
+
+    async def run_all_cpp(self):
+        """run_all's closed loop driven by cellbox-load-driver (load_driver.cpp) on WebSockets
+        of its own; this client's are closed meanwhile (a kernel's iopub goes to every
+        connection) and opened again after. Same return value; the client's CPU time is the
+        driver's own during the loop."""
+        await asyncio.gather(*(s.ws.close() for s in self.sessions))
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as spec:
+            json.dump({"host": "127.0.0.1", "port": int(self.base.rsplit(":", 1)[1]),
+                       "concurrency": self.args.concurrency, "rounds": self.args.rounds,
+                       "sessions": [{"kernel_id": s.kernel_id, "token": s.token,
+                                     "index": s.index} for s in self.sessions]}, spec)
+            spec.flush()
+            driver = subprocess.Popen([self.args.driver, spec.name], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+            ready = driver.stdout.readline().split()
+            if ready[:1] != ["ready"] or int(ready[1]) != len(self.sessions):
+                driver.kill()
+                raise RuntimeError(f"cellbox-load-driver opened {ready} of "
+                                   f"{len(self.sessions)} sessions: {driver.communicate()}")
+            kernels = kernel_pids(self.server_pid, self.runtime_dir)
+            cpu = cpu_split(self.server_pid) + (processes_cpu(kernels),)
+            driver.stdin.write("go\n")
+            driver.stdin.flush()
+            result = json.loads(driver.stdout.readline())
+            now = cpu_split(self.server_pid) + (processes_cpu(kernels),)
+            driver.wait()
+        used = [after - before for after, before in zip(now, cpu)]
+        used[1] = result["cpu_seconds"]
+        for index, text in result["errors"]:
+            self.error("run", index, text)
+        for kind in ("crossed", "stale", "foreign"):
+            self.driver_counts[kind] += result[kind]
+        await asyncio.gather(*(self.connect(s) for s in self.sessions))
+        return (result["run_time"], result["latencies"], [tuple(w) for w in result["wrong"]],
+                result["lost"], result["peak"], used)
 
     async def run_paced(self, rate, seconds):
         """--concurrency sessions run a cell on a fixed schedule, `rate` cells/s in total,
@@ -387,7 +429,15 @@ def main():
                         help="WebSocket framing: v1 (binary, JupyterLab 4's) or legacy (JSON)")
     parser.add_argument("--min-available-gib", type=float, default=3.0,
                         help="stop opening sessions below this MemAvailable")
+    parser.add_argument("--client", choices=["cpp", "python"], default="cpp",
+                        help="the closed loop's client: cpp (cellbox-load-driver, v1 framing "
+                        "only) or python (this script's asyncio client)")
     args = parser.parse_args()
+    args.driver = os.path.join(args.build_dir, "bin", "cellbox-load-driver")
+    if args.client == "cpp" and args.protocol != "v1":
+        parser.error("--client cpp speaks the v1 framing only: add --client python")
+    if args.client == "cpp" and not os.access(args.driver, os.X_OK):
+        parser.error(f"{args.driver} is missing (cmake --build): or add --client python")
     global PROTOCOL
     PROTOCOL = args.protocol
 
@@ -404,7 +454,7 @@ def main():
                "--max-kernels", str(args.sessions + 64), "--max-kernels-per-user", "0",
                "--max-connections", "0", "--max-connections-per-ip", "0",
                "--memory", args.memory, "--log-level", "warn"]
-    print(f"WebSocket framing {PROTOCOL}; RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; "
+    print(f"WebSocket framing {PROTOCOL}; closed loop's client {args.client}; RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; "
           f"load avg {os.getloadavg()}; "
           f"MemAvailable {mem_available() / 2**30:.1f} GiB; pid_max "
           f"{open('/proc/sys/kernel/pid_max').read().strip()}; server log {log_path}", flush=True)
@@ -448,7 +498,7 @@ def main():
         print(f"running {args.rounds} cells in each of {opened} sessions, "
               f"{args.concurrency} at a time ...", flush=True)
         run_time, latencies, wrong, lost, peak, run_cpu = asyncio_loop.run_until_complete(
-            load.run_all())
+            load.run_all_cpp() if args.client == "cpp" else load.run_all())
         after = load.memory()
         paced = {}
         for rate in args.paced_rates:
@@ -456,9 +506,9 @@ def main():
                   f"{args.paced_seconds:.0f} s ...", flush=True)
             paced[rate] = asyncio_loop.run_until_complete(
                 load.run_paced(rate, args.paced_seconds))
-        crossed = sum(s.crossed for s in load.sessions)
-        stale = sum(s.stale for s in load.sessions)
-        foreign = sum(s.foreign for s in load.sessions)
+        crossed = sum(s.crossed for s in load.sessions) + load.driver_counts["crossed"]
+        stale = sum(s.stale for s in load.sessions) + load.driver_counts["stale"]
+        foreign = sum(s.foreign for s in load.sessions) + load.driver_counts["foreign"]
         alive = server.poll() is None
         metrics = metric_lines(base, ["cellbox_kernels{", "cellbox_kernel_deaths_total",
                                       "cellbox_kernel_ooms_total", "cellbox_pool_takes_total",
