@@ -47,7 +47,7 @@ import websockets
 from bench_util import (V1_PROTOCOL, decode_v1, encode_v1, execute_message, percentile,
                         stop_process)
 from proc_stats import (cpu_split, kernel_pids, mem_available, processes_cpu, smaps,
-                        thread_count)
+                        tcp_segments_sent, thread_count)
 
 CELL_TIMEOUT = 30
 OWNER = {}  # msg_id -> index of the session that sent it (to tell crossed from foreign)
@@ -288,11 +288,14 @@ class Load:
         # kernels), read per process: on a shared machine the whole machine's time counts
         # other people's work too.
         kernels = kernel_pids(self.server_pid, self.runtime_dir)
-        t, cpu = time.perf_counter(), cpu_split(self.server_pid) + (processes_cpu(kernels),)
+        t, cpu = time.perf_counter(), self.counters(kernels)
         await asyncio.gather(*(one(s) for s in self.sessions))
-        now = cpu_split(self.server_pid) + (processes_cpu(kernels),)
-        used = [after - before for after, before in zip(now, cpu)]
+        used = [after - before for after, before in zip(self.counters(kernels), cpu)]
         return time.perf_counter() - t, latencies, wrong, lost, peak, used
+
+    def counters(self, kernels):
+        """(machine, this client, gateway, kernels) CPU seconds, TCP segments sent so far."""
+        return cpu_split(self.server_pid) + (processes_cpu(kernels), tcp_segments_sent())
 
     async def run_all_cpp(self):
         """run_all's closed loop driven by cellbox-load-driver (load_driver.cpp) on WebSockets
@@ -314,11 +317,11 @@ class Load:
                 raise RuntimeError(f"cellbox-load-driver opened {ready} of "
                                    f"{len(self.sessions)} sessions: {driver.communicate()}")
             kernels = kernel_pids(self.server_pid, self.runtime_dir)
-            cpu = cpu_split(self.server_pid) + (processes_cpu(kernels),)
+            cpu = self.counters(kernels)
             driver.stdin.write("go\n")
             driver.stdin.flush()
             result = json.loads(driver.stdout.readline())
-            now = cpu_split(self.server_pid) + (processes_cpu(kernels),)
+            now = self.counters(kernels)
             driver.wait()
         used = [after - before for after, before in zip(now, cpu)]
         used[1] = result["cpu_seconds"]
@@ -554,7 +557,8 @@ def main():
           f"{percentile(r['latencies'], 0.99) * 1000:.1f} ms |")
     print(f"| cells per second (run phase) | {cells / r['run_time']:.0f} |")
     machine, client, gateway, kernels = (seconds / max(cells, 1) * 1000
-                                         for seconds in r["run_cpu"])
+                                         for seconds in r["run_cpu"][:4])
+    segments = r["run_cpu"][4] / max(cells, 1)
     most = os.cpu_count() / machine * 1000
     print(f"| whole-machine CPU per cell (run phase): this client / the gateway / kernels and "
           f"the rest | {machine:.2f} ms: {client:.2f} / {gateway:.2f} / "
@@ -564,6 +568,8 @@ def main():
     print(f"| process CPU per cell (run phase): gateway / kernels (the gateway's descendants) / "
           f"this client / sum | {gateway:.3f} / {kernels:.3f} / {client:.3f} / "
           f"{gateway + kernels + client:.3f} ms |")
+    print(f"| TCP segments sent per cell (run phase, whole machine: both directions of the "
+          f"WebSockets on loopback) | {segments:.2f} |")
     for rate, paced in r["paced"].items():
         print(f"| paced: {min(args.concurrency, r['opened'])} sessions, {rate} cells/s in total "
               f"({len(paced)} cells), round trip p50 / p99 | "
