@@ -31,7 +31,6 @@ import concurrent.futures
 import json
 import os
 import resource
-import secrets
 import signal
 import socket
 import subprocess
@@ -40,18 +39,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import websockets
 
-from bench_util import (V1_PROTOCOL, decode_v1, encode_v1, execute_message, percentile,
-                        stop_process)
+import load_session
+from bench_util import V1_PROTOCOL, percentile, stop_process
+from load_session import Session, run_cell, run_check_cell
 from proc_stats import (cpu_split, kernel_pids, mem_available, processes_cpu, smaps,
                         tcp_segments_sent, thread_count)
-
-CELL_TIMEOUT = 30
-OWNER = {}  # msg_id -> index of the session that sent it (to tell crossed from foreign)
-PROTOCOL = "v1"  # --protocol
 
 
 def free_port():
@@ -71,92 +66,6 @@ def http(base, method, path, body=None, raw=False, timeout=300):
     if raw:
         return text.decode()
     return json.loads(text) if text else None
-
-
-class Session:
-    def __init__(self, index):
-        self.index = index
-        self.token = secrets.token_hex(8)
-        self.client_session = uuid.uuid4().hex
-        self.kernel_id = None
-        self.ws = None
-        self.sent = set()        # msg_ids this session sent
-        self.crossed = 0         # messages answering another session's request
-        self.foreign = 0         # messages answering no request of this client (the
-                                 # gateway's own kernel_info at start, for instance)
-        self.stale = 0           # messages answering an earlier request of this session
-
-    def expected(self):
-        return f"{self.token * 3} {self.index * self.index}\n"
-
-
-CHECK_CELL = "print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)"  # output: Session.expected()
-
-
-async def run_check_cell(s):
-    """The run phases' cell; a broken connection is one more problem, not an exception."""
-    try:
-        return await run_cell(s, CHECK_CELL)
-    except Exception as e:
-        return "", [f"connection: {e!r}"]
-
-
-async def run_cell(s, code):
-    """Runs one cell; returns (stdout, problems). Every message on the WebSocket is checked
-    to belong to this session."""
-    msg = execute_message(code, s.client_session, username="load")
-    msg_id = msg["header"]["msg_id"]
-    s.sent.add(msg_id)
-    OWNER[msg_id] = s.index
-    if PROTOCOL == "v1":
-        del msg["channel"]
-        await s.ws.send(encode_v1("shell", msg))
-    else:
-        await s.ws.send(json.dumps(msg))
-    stdout, problems = [], []
-    got_reply = got_idle = False
-    deadline = time.monotonic() + CELL_TIMEOUT
-    while not (got_reply and got_idle):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            problems.append(f"timeout (reply {got_reply}, idle {got_idle})")
-            break
-        try:
-            frame = await asyncio.wait_for(s.ws.recv(), left)
-            if PROTOCOL == "v1":
-                m = decode_v1(frame)
-                m["msg_type"] = m["header"]["msg_type"]
-            else:
-                m = json.loads(frame)
-        except asyncio.TimeoutError:
-            problems.append(f"timeout (reply {got_reply}, idle {got_idle})")
-            break
-        parent = m.get("parent_header", {}).get("msg_id")
-        if parent != msg_id:
-            if parent in s.sent:
-                s.stale += 1
-            elif parent in OWNER:
-                s.crossed += 1
-                problems.append(f"crossed: {m['msg_type']} of session {OWNER[parent]}")
-            else:
-                s.foreign += 1
-            continue
-        kind = m["msg_type"]
-        if kind == "stream":
-            if m["content"]["name"] == "stdout":
-                stdout.append(m["content"]["text"])
-            else:
-                problems.append(f"stderr: {m['content']['text'][:200]!r}")
-        elif kind == "error":
-            problems.append(f"error: {m['content'].get('ename')}: "
-                            f"{m['content'].get('evalue')}")
-        elif m["channel"] == "shell":
-            got_reply = True
-            if m["content"].get("status") != "ok":
-                problems.append(f"reply status {m['content'].get('status')}")
-        elif kind == "status" and m["content"]["execution_state"] == "idle":
-            got_idle = True
-    return "".join(stdout), problems
 
 
 class Load:
@@ -189,8 +98,8 @@ class Load:
         # the gateway pings; no client pings (a busy client loop would drop connections)
         s.ws = await websockets.connect(
             self.ws_url(s), max_size=None, ping_interval=None, open_timeout=120,
-            close_timeout=5, subprotocols=[V1_PROTOCOL] if PROTOCOL == "v1" else None)
-        if PROTOCOL == "v1" and s.ws.subprotocol != V1_PROTOCOL:
+            close_timeout=5, subprotocols=[V1_PROTOCOL] if load_session.PROTOCOL == "v1" else None)
+        if load_session.PROTOCOL == "v1" and s.ws.subprotocol != V1_PROTOCOL:
             raise RuntimeError(f"the gateway chose subprotocol {s.ws.subprotocol!r}")
 
     async def open_one(self, s):
@@ -441,8 +350,7 @@ def main():
         parser.error("--client cpp speaks the v1 framing only: add --client python")
     if args.client == "cpp" and not os.access(args.driver, os.X_OK):
         parser.error(f"{args.driver} is missing (cmake --build): or add --client python")
-    global PROTOCOL
-    PROTOCOL = args.protocol
+    load_session.PROTOCOL = args.protocol
 
     nofile = raise_nofile(max(65536, args.sessions * 16))
     root = tempfile.mkdtemp(prefix="cellbox-load-")
@@ -457,7 +365,7 @@ def main():
                "--max-kernels", str(args.sessions + 64), "--max-kernels-per-user", "0",
                "--max-connections", "0", "--max-connections-per-ip", "0",
                "--memory", args.memory, "--log-level", "warn"]
-    print(f"WebSocket framing {PROTOCOL}; closed loop's client {args.client}; RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; "
+    print(f"WebSocket framing {args.protocol}; closed loop's client {args.client}; RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; "
           f"load avg {os.getloadavg()}; "
           f"MemAvailable {mem_available() / 2**30:.1f} GiB; pid_max "
           f"{open('/proc/sys/kernel/pid_max').read().strip()}; server log {log_path}", flush=True)
