@@ -3,15 +3,15 @@
 // machine's total per cell was a third client. Not a product binary: load.py runs it.
 //
 // Input (argv[1], a JSON file): {"host", "port", "concurrency", "rounds", "sessions":
-// [{"kernel_id", "token", "index"}]}. Each session gets a WebSocket of its own speaking
-// v1.kernel.websocket.jupyter.org, with a session id of its own (so nothing load.py's own
-// connections asked for is answered here). Once all are open it prints "ready" and waits for a
-// line on stdin, so that load.py can read every process's CPU time right before the loop; then
-// it runs `rounds` cells in every session, `concurrency` executing at once (a session waiting
-// for a slot queues behind the others, as asyncio.Semaphore's waiters do), checks every cell's
-// stdout and every message's parent exactly as load.py's run_cell does, and prints one JSON
-// object: latencies (s), wrong, lost, crossed, stale, foreign, peak, errors, run_time and the
-// loop's own CPU seconds.
+// [{"kernel_id", "token", "index"}], and "auth" (the gateway's token) if it needs one}. Each
+// session gets a WebSocket of its own speaking v1.kernel.websocket.jupyter.org, with a session id
+// of its own (so nothing load.py's own connections asked for is answered here). Once all are open
+// it prints "ready" and waits for a line on stdin, so that load.py can read every process's CPU
+// time right before the loop; then it runs `rounds` cells in every session, `concurrency` executing
+// at once (a session waiting for a slot queues behind the others, as asyncio.Semaphore's waiters
+// do), checks every cell's stdout and every message's parent exactly as load.py's run_cell does,
+// and prints one JSON object: latencies (s), wrong, lost, crossed, stale, foreign, peak, errors,
+// run_time and the loop's own CPU seconds.
 #include "protocol/kernel_message.hpp"
 #include "protocol/message_fields.hpp"
 #include "protocol/websocket_framing.hpp"
@@ -97,7 +97,8 @@ public:
         : m_io(io), m_host(input.at("host").get<std::string>()),
           m_port(std::to_string(input.at("port").get<int>())),
           m_concurrency(input.at("concurrency").get<int>()),
-          m_rounds(input.at("rounds").get<int>()), m_watchdog(io), m_random(std::random_device{}())
+          m_rounds(input.at("rounds").get<int>()), m_auth(input.value("auth", "")), m_watchdog(io),
+          m_random(std::random_device{}())
     {
         for (const auto& entry : input.at("sessions"))
         {
@@ -176,8 +177,9 @@ private:
                     { req.set(beast::http::field::sec_websocket_protocol, v1_protocol); }));
                 s.ws.binary(true);
                 s.ws.read_message_max(64 << 20);
-                const auto target =
-                    "/api/kernels/" + s.kernel_id + "/channels?session_id=" + s.client_session;
+                const auto target = "/api/kernels/" + s.kernel_id +
+                                    "/channels?session_id=" + s.client_session +
+                                    (m_auth.empty() ? "" : "&token=" + m_auth);
                 s.ws.async_handshake(m_host + ":" + m_port, target,
                                      [this, &s](beast::error_code ec)
                                      {
@@ -409,6 +411,7 @@ private:
     asio::io_context& m_io;
     std::string m_host, m_port;
     int m_concurrency, m_rounds;
+    std::string m_auth;
     asio::steady_timer m_watchdog;
     std::mt19937_64 m_random;
     std::vector<std::unique_ptr<session>> m_sessions;
