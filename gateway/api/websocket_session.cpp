@@ -213,7 +213,7 @@ private:
     // empties: messages that queue up together (a cell's reply and idle status, a burst of
     // output) leave in one TCP segment instead of one each, and each segment is a transmit
     // and, on loopback, the receiver's softirq too (sendmsg was a sixth of the gateway's CPU
-    // in the closed loop). There it took the machine's TCP segments per cell from 11.3 to 9.2.
+    // in the closed loop). There it took the machine's TCP segments per cell from 11.3 to 9.0-9.2.
     void cork(bool on)
     {
         if (m_corked == on)
@@ -308,6 +308,10 @@ private:
             log::warn("cannot relay a kernel message",
                       {{"kernel", m_kernel_id}, {"error", e.what()}});
             written(bytes);
+            if (m_outbox.empty())
+            {
+                cork(false); // nothing of this drain to wait for
+            }
             return;
         }
         if (m_outbox.size() == 1)

@@ -19,8 +19,8 @@
 The closed loop (3.) runs in cellbox-load-driver (tests/bench/load_driver.cpp, same checks) on
 WebSockets of its own, unless --client python: this script's asyncio client cost more CPU per
 cell than the gateway. Opening stops early (and says so) when MemAvailable falls below
---min-available-gib. The WebSockets speak the v1.kernel.websocket.jupyter.org framing, as JupyterLab 4 does
-(--protocol legacy: jupyter_server's JSON framing, as older clients do).
+--min-available-gib. The WebSockets speak the v1.kernel.websocket.jupyter.org framing, as
+JupyterLab 4 does (--protocol legacy: jupyter_server's JSON framing, as older clients do).
 
     /usr/bin/python3 tests/bench/load.py --build-dir build --sessions 200
 """
@@ -229,16 +229,26 @@ class Load:
             cpu = self.counters(kernels)
             driver.stdin.write("go\n")
             driver.stdin.flush()
-            result = json.loads(driver.stdout.readline())
+            line = driver.stdout.readline()  # the report comes as the last cell ends
             now = self.counters(kernels)
             driver.wait()
+            if not line:
+                raise RuntimeError(f"cellbox-load-driver exited with status {driver.returncode} "
+                                   "without a report (its stderr is above)")
+            result = json.loads(line)
         used = [after - before for after, before in zip(now, cpu)]
         used[1] = result["cpu_seconds"]
         for index, text in result["errors"]:
             self.error("run", index, text)
         for kind in ("crossed", "stale", "foreign"):
             self.driver_counts[kind] += result[kind]
-        await asyncio.gather(*(self.connect(s) for s in self.sessions))
+        # Again for the paced phases; a session that cannot reconnect is an error of its own
+        # (its paced cells then report their broken connection).
+        outcomes = await asyncio.gather(*(self.connect(s) for s in self.sessions),
+                                        return_exceptions=True)
+        for s, outcome in zip(self.sessions, outcomes):
+            if isinstance(outcome, Exception):
+                self.error("reconnect", s.index, repr(outcome))
         return (result["run_time"], result["latencies"], [tuple(w) for w in result["wrong"]],
                 result["lost"], result["peak"], used)
 
@@ -365,7 +375,8 @@ def main():
                "--max-kernels", str(args.sessions + 64), "--max-kernels-per-user", "0",
                "--max-connections", "0", "--max-connections-per-ip", "0",
                "--memory", args.memory, "--log-level", "warn"]
-    print(f"WebSocket framing {args.protocol}; closed loop's client {args.client}; RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; "
+    print(f"WebSocket framing {args.protocol}; closed loop's client {args.client}; "
+          f"RLIMIT_NOFILE {nofile}; {os.cpu_count()} CPUs; "
           f"load avg {os.getloadavg()}; "
           f"MemAvailable {mem_available() / 2**30:.1f} GiB; pid_max "
           f"{open('/proc/sys/kernel/pid_max').read().strip()}; server log {log_path}", flush=True)
@@ -429,7 +440,8 @@ def main():
         asyncio_loop.close()
         report = dict(opened=opened, listed=listed, open_time=open_time, run_time=run_time,
                       latencies=latencies, wrong=wrong, lost=lost, crossed=crossed,
-                      stale=stale, foreign=foreign, peak=peak, baseline=baseline, idle=idle, after=after,
+                      stale=stale, foreign=foreign, peak=peak, baseline=baseline, idle=idle,
+                      after=after,
                       alive=alive, metrics=metrics, delete_time=delete_time,
                       run_cpu=run_cpu, paced=paced)
     finally:

@@ -1,6 +1,6 @@
 // The closed loop of tests/bench/load.py in C++: its Python client (asyncio + websockets) cost
-// more CPU per cell than the gateway it measures (0.42-0.47 ms against 0.34-0.36), so the
-// machine's total per cell was a third client. Not a product binary: load.py runs it.
+// more CPU per cell than the gateway it measures (0.42-0.51 ms against 0.34-0.48), so a third of
+// the machine's total per cell was the client. Not a product binary: load.py runs it.
 //
 // Input (argv[1], a JSON file): {"host", "port", "concurrency", "rounds", "sessions":
 // [{"kernel_id", "token", "index"}], and "auth" (the gateway's token) if it needs one}. Each
@@ -9,24 +9,29 @@
 // it prints "ready" and waits for a line on stdin, so that load.py can read every process's CPU
 // time right before the loop; then it runs `rounds` cells in every session, `concurrency` executing
 // at once (a session waiting for a slot queues behind the others, as asyncio.Semaphore's waiters
-// do), checks every cell's stdout and every message's parent exactly as load.py's run_cell does,
-// and prints one JSON object: latencies (s), wrong, lost, crossed, stale, foreign, peak, errors,
+// do), checks every cell's stdout and every message's parent as load_session.run_cell does,
+// and prints one JSON object as the last cell ends, before it closes the connections:
+// latencies (s), wrong, lost, crossed, stale, foreign, peak, errors,
 // run_time and the loop's own CPU seconds.
 #include "protocol/kernel_message.hpp"
 #include "protocol/message_fields.hpp"
 #include "protocol/websocket_framing.hpp"
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
+#include <cstddef>
 #include <deque>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <sys/resource.h>
 #include <unordered_map>
 #include <unordered_set>
@@ -42,6 +47,7 @@ namespace
 {
 
 constexpr auto cell_timeout = std::chrono::seconds(30);
+constexpr auto connect_timeout = std::chrono::seconds(30);
 constexpr const char* check_cell = "print(SESSION_TOKEN * 3, SESSION_N * SESSION_N)";
 constexpr const char* v1_protocol = "v1.kernel.websocket.jupyter.org";
 
@@ -64,8 +70,6 @@ double cpu_seconds()
     return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
-class load_loop;
-
 // One kernel's WebSocket and the cell it is running, if any.
 struct session
 {
@@ -85,7 +89,10 @@ struct session
     bool got_idle = false;
     std::string stdout_text;
     std::vector<std::string> problems;
-    std::string outgoing; // the frame being written (Beast keeps a reference)
+    std::string outgoing;             // the frame being written (Beast keeps a reference)
+    bool writing = false;             // a write is outstanding (Beast allows one at a time)
+    bool gone = false;                // its connection failed: said once, no more cells
+    websocket::response_type upgrade; // the gateway's answer to the handshake
 
     session(asio::io_context& io, int n) : index(n), ws(io) {}
 };
@@ -100,6 +107,10 @@ public:
           m_rounds(input.at("rounds").get<int>()), m_auth(input.value("auth", "")), m_watchdog(io),
           m_random(std::random_device{}())
     {
+        if (m_concurrency < 1 || m_rounds < 1)
+        {
+            throw std::invalid_argument("concurrency and rounds must be at least 1");
+        }
         for (const auto& entry : input.at("sessions"))
         {
             auto s = std::make_unique<session>(io, entry.at("index").get<int>());
@@ -137,7 +148,10 @@ public:
             }
         }
         start_cells();
-        arm_watchdog();
+        if (!m_closing)
+        {
+            arm_watchdog();
+        }
     }
 
     nlohmann::json report() const
@@ -161,16 +175,31 @@ public:
 private:
     void error(const session& s, const std::string& text) { m_errors.push_back({s.index, text}); }
 
+    // Before the loop, as load.py's client does too: a session that did not open is said on
+    // stderr at once (load.py stops when fewer than all open, and the report never comes).
+    void open_failed(const session& s, const std::string& text)
+    {
+        std::cerr << "cellbox-load-driver: session " << s.index << ": " << text << std::endl;
+        error(s, text);
+    }
+
     void open(session& s, const asio::ip::tcp::resolver::results_type& endpoints)
     {
+        // Every step has a time limit, so that the driver (and load.py waiting for it) ends
+        // whatever the gateway does: the TCP connect here, the handshake and the closing
+        // handshake by Beast's suggested client timeouts.
+        beast::get_lowest_layer(s.ws).expires_after(connect_timeout);
         beast::get_lowest_layer(s.ws).async_connect(
             endpoints,
             [this, &s](beast::error_code ec, const auto&)
             {
                 if (ec)
                 {
-                    return error(s, "connect: " + ec.message());
+                    return open_failed(s, "connect: " + ec.message());
                 }
+                beast::get_lowest_layer(s.ws).expires_never();
+                s.ws.set_option(
+                    websocket::stream_base::timeout::suggested(beast::role_type::client));
                 beast::get_lowest_layer(s.ws).socket().set_option(asio::ip::tcp::no_delay(true));
                 s.ws.set_option(websocket::stream_base::decorator(
                     [](websocket::request_type& req)
@@ -180,14 +209,21 @@ private:
                 const auto target = "/api/kernels/" + s.kernel_id +
                                     "/channels?session_id=" + s.client_session +
                                     (m_auth.empty() ? "" : "&token=" + m_auth);
-                s.ws.async_handshake(m_host + ":" + m_port, target,
-                                     [this, &s](beast::error_code ec)
-                                     {
-                                         if (ec)
-                                         {
-                                             return error(s, "handshake: " + ec.message());
-                                         }
-                                     });
+                s.ws.async_handshake(
+                    s.upgrade, m_host + ":" + m_port, target,
+                    [this, &s](beast::error_code ec)
+                    {
+                        if (ec)
+                        {
+                            return open_failed(s, "handshake: " + ec.message());
+                        }
+                        if (s.upgrade[beast::http::field::sec_websocket_protocol] != v1_protocol)
+                        {
+                            open_failed(s,
+                                        "the gateway did not choose " + std::string(v1_protocol));
+                            beast::get_lowest_layer(s.ws).close();
+                        }
+                    });
             });
     }
 
@@ -200,12 +236,7 @@ private:
                             {
                                 if (!m_closing)
                                 {
-                                    error(s, "connection: " + ec.message());
-                                    if (s.running)
-                                    {
-                                        s.problems.push_back("connection: " + ec.message());
-                                        finish_cell(s, false);
-                                    }
+                                    connection_lost(s, ec.message());
                                 }
                                 return;
                             }
@@ -218,11 +249,33 @@ private:
                             }
                             catch (const std::exception& e)
                             {
-                                error(s, std::string("bad frame: ") + e.what());
+                                // As load.py's client: a frame it cannot read ends the session.
+                                connection_lost(s, std::string("bad frame: ") + e.what());
+                                beast::get_lowest_layer(s.ws).close();
+                                return;
                             }
                             s.inbox.consume(s.inbox.size());
                             read(s);
                         });
+    }
+
+    // The session's connection is gone: its cell, if one runs, is lost (what it printed so far
+    // does not count, as in load.py's client) and the session runs no more cells.
+    void connection_lost(session& s, const std::string& why)
+    {
+        if (s.gone)
+        {
+            return;
+        }
+        s.gone = true;
+        if (!s.running)
+        {
+            error(s, "connection: " + why);
+            return;
+        }
+        s.problems.push_back("connection: " + why);
+        s.stdout_text.clear();
+        finish_cell(s, false);
     }
 
     void on_message(session& s, const kernel_message& m)
@@ -331,13 +384,14 @@ private:
              false}}.dump();
         s.outgoing = cellbox::gateway::encode_v1(m);
         s.started = clock_type::now();
+        s.writing = true;
         s.ws.async_write(asio::buffer(s.outgoing),
                          [this, &s](beast::error_code ec, std::size_t)
                          {
-                             if (ec && s.running)
+                             s.writing = false;
+                             if (ec && s.running && !m_closing)
                              {
-                                 s.problems.push_back("connection: " + ec.message());
-                                 finish_cell(s, false);
+                                 connection_lost(s, ec.message());
                              }
                          });
     }
@@ -360,6 +414,10 @@ private:
         if (s.stdout_text != s.expected)
         {
             m_wrong.push_back({s.index, s.expected, s.stdout_text});
+            if (!s.stdout_text.empty())
+            {
+                error(s, "wrong output " + s.stdout_text + ", expected " + s.expected);
+            }
         }
         if (connected && --s.rounds_left > 0)
         {
@@ -384,24 +442,41 @@ private:
                 {
                     if (s->running && now - s->started > cell_timeout)
                     {
-                        s->problems.push_back("timeout (reply " + std::to_string(s->got_reply) +
-                                              ", idle " + std::to_string(s->got_idle) + ")");
-                        finish_cell(*s, true);
+                        const auto said = [](bool b) { return b ? "True" : "False"; };
+                        s->problems.push_back(std::string("timeout (reply ") + said(s->got_reply) +
+                                              ", idle " + said(s->got_idle) + ")");
+                        // A request the socket has not even taken: the connection is stuck,
+                        // and a next cell could not be written beside it.
+                        finish_cell(*s, !s->writing);
                     }
                 }
-                arm_watchdog();
+                if (!m_closing)
+                {
+                    arm_watchdog();
+                }
             });
     }
 
+    // The report goes out before the connections close, so that load.py reads every process's
+    // CPU time and the TCP counters at the loop's end, not after N closing handshakes.
     void end_loop()
     {
         m_run_time = std::chrono::duration<double>(clock_type::now() - m_started).count();
         m_cpu_used = cpu_seconds() - m_cpu_before;
         m_closing = true;
         m_watchdog.cancel();
+        // Replaced, not thrown on: a cell's stderr is cut at 200 bytes, maybe inside a
+        // character.
+        std::cout << report().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << std::endl;
         for (auto& s : m_sessions)
         {
-            if (s->ws.is_open())
+            if (s->ws.is_open() && s->writing)
+            {
+                // A closing handshake would be a second write beside the stuck one.
+                beast::get_lowest_layer(s->ws).close();
+            }
+            else if (s->ws.is_open())
             {
                 s->ws.async_close(websocket::close_code::normal, [](beast::error_code) {});
             }
@@ -435,18 +510,25 @@ int main(int argc, char** argv)
         std::cerr << "usage: cellbox-load-driver INPUT.json (run by tests/bench/load.py)\n";
         return 2;
     }
-    std::ifstream file(argv[1]);
-    const auto input = nlohmann::json::parse(file);
-    asio::io_context io(1);
-    load_loop loop(input, io);
-    loop.open_all();
-    io.run();
-    std::cout << "ready " << loop.open_sessions() << std::endl;
-    std::string go;
-    std::getline(std::cin, go);
-    io.restart();
-    loop.start();
-    io.run();
-    std::cout << loop.report().dump() << std::endl;
-    return 0;
+    try
+    {
+        std::ifstream file(argv[1]);
+        const auto input = nlohmann::json::parse(file);
+        asio::io_context io(1);
+        load_loop loop(input, io);
+        loop.open_all();
+        io.run();
+        std::cout << "ready " << loop.open_sessions() << std::endl;
+        std::string go;
+        std::getline(std::cin, go);
+        io.restart();
+        loop.start(); // prints the report when the last cell ends
+        io.run();
+        return 0;
+    }
+    catch (const std::exception& e)
+    {
+        std::cerr << "cellbox-load-driver: " << e.what() << std::endl;
+        return 1;
+    }
 }

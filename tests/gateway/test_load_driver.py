@@ -66,7 +66,12 @@ def run_driver(gateway, sessions, tmp_path, concurrency, rounds):
                                 "sessions": sessions}))
     driver = subprocess.Popen([str(driver_path()), str(spec)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
-    out, _ = driver.communicate("go\n", timeout=120)
+    try:
+        out, _ = driver.communicate("go\n", timeout=120)
+    except subprocess.TimeoutExpired:
+        driver.kill()
+        driver.communicate()
+        raise
     assert driver.returncode == 0, out
     ready, result = out.splitlines()
     assert ready == f"ready {len(sessions)}"
@@ -94,4 +99,5 @@ def test_the_driver_reports_a_session_whose_output_is_wrong(gateway, sessions, t
     expected = "0" * 48 + " 1\n"
     actual = sessions[1]["token"] * 3 + " 1\n"
     assert result["wrong"] == [[1, expected, actual]] * 2
-    assert (result["lost"], result["crossed"], result["errors"]) == (0, 0, [])
+    assert result["errors"] == [[1, f"wrong output {actual}, expected {expected}"]] * 2
+    assert (result["lost"], result["crossed"]) == (0, 0)
