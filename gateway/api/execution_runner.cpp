@@ -172,19 +172,17 @@ void execution_runner::on_kernel_message(const kernel_message& message)
         }
         return;
     }
-    const bool had_reply = m_model.replied();
     const bool changed = m_model.on_message(message);
     if (m_interrupt_pending && m_model.started() && !m_model.replied())
     {
         m_interrupt_pending = false;
         interrupt();
     }
-    if (!changed)
+    if (m_model.replied() && !m_model.done())
     {
-        return;
-    }
-    if (!had_reply && m_model.replied() && !m_model.done())
-    {
+        // From the execution's last message, not from its reply: its iopub may still be
+        // arriving long after the reply (megabytes of output through a slow gateway), and
+        // ending it then would lose output that was not lost.
         m_grace.expires_after(lost_idle_grace);
         m_grace.async_wait(
             [weak = weak_from_this()](const boost::system::error_code& error)
@@ -192,13 +190,18 @@ void execution_runner::on_kernel_message(const kernel_message& message)
                 auto self = weak.lock();
                 if (!error && self && !self->m_model.done())
                 {
-                    // lost_idle_grace (streams/stream_options.hpp) after the reply.
+                    // lost_idle_grace (streams/stream_options.hpp) of silence after the
+                    // reply.
                     log::warn("execution ended without its idle status: some output may be lost",
                               {{"kernel", self->m_kernel_id}, {"execution", self->id()}});
                     self->m_model.end_now();
                     self->ended();
                 }
             });
+    }
+    if (!changed)
+    {
+        return;
     }
     if (m_model.done())
     {

@@ -199,15 +199,22 @@ void kernel_manager::connect(kernel& k)
         boost::asio::post(m_io, [this, id, msg_id, status, ename]
                           { on_execute_reply(id, msg_id, status, ename); });
     };
-    events.on_activity = [this, on_manager]
+    events.on_activity = [this, current, on_manager]
     {
         on_manager(
-            [this](kernel& k)
+            [this, current](kernel& k)
             {
+                const auto now = std::chrono::steady_clock::now();
                 // The gateway's own silent requests (checkpoints) are not activity.
-                if (std::chrono::steady_clock::now() >= k.quiet_until)
+                if (now >= k.quiet_until)
                 {
                     touch(k);
+                }
+                // The kernel is still talking after its reply (its output is being read):
+                // the idle status is late, not lost, so the grace counts from here.
+                if (k.lost_idle && k.lost_idle->expiry() > now)
+                {
+                    watch_for_lost_idle(k, current);
                 }
             });
     };
