@@ -3,7 +3,6 @@ real gateway and kernels: it must run every cell it is asked to, keep the number
 given, and report a wrong output as wrong, since the benchmark's figures are only worth what its
 checks are."""
 
-import asyncio
 import json
 import os
 import pathlib
@@ -11,9 +10,9 @@ import subprocess
 import uuid
 
 import pytest
-import websockets
 
-from conftest import BUILD_DIR, TOKEN, reply_and_outputs
+from conftest import BUILD_DIR, TOKEN
+from test_kernel_death import run_cells
 
 
 def driver_path():
@@ -26,27 +25,6 @@ def driver_path():
         "cellbox-load-driver"
 
 
-async def set_session_variables(gateway, kernel_id, token, index):
-    """What load.py's first cell of a session does: SESSION_TOKEN and SESSION_N."""
-    session = uuid.uuid4().hex
-    url = (f"ws://127.0.0.1:{gateway.port}/api/kernels/{kernel_id}/channels"
-           f"?session_id={session}&token={TOKEN}")
-    async with websockets.connect(url) as ws:
-        msg_id = uuid.uuid4().hex
-        await ws.send(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session,
-                       "username": "test", "version": "5.3",
-                       "date": "2026-01-01T00:00:00.000000Z"},
-            "parent_header": {}, "metadata": {}, "channel": "shell",
-            "content": {"code": f"SESSION_TOKEN = {token!r}; SESSION_N = {index}",
-                        "silent": False, "store_history": False, "allow_stdin": False}}))
-
-        async def receive():
-            return json.loads(await ws.recv())
-        reply, _ = await reply_and_outputs(receive, msg_id)
-        assert reply["content"]["status"] == "ok", reply
-
-
 @pytest.fixture(scope="module")
 def sessions(gateway):
     out = []
@@ -54,7 +32,10 @@ def sessions(gateway):
         status, model, _ = gateway.request("POST", "/api/kernels", {})
         assert status == 201, model
         token = uuid.uuid4().hex[:16]
-        asyncio.run(set_session_variables(gateway, model["id"], token, index))
+        # What load.py's first cell of a session does: SESSION_TOKEN and SESSION_N.
+        [(reply, _)] = run_cells(gateway, model["id"],
+                                 [f"SESSION_TOKEN = {token!r}; SESSION_N = {index}"])
+        assert reply["content"]["status"] == "ok", reply
         out.append({"kernel_id": model["id"], "token": token, "index": index})
     return out
 
