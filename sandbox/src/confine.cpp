@@ -11,6 +11,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/securebits.h>
+#include <sched.h>
 #include <sstream>
 #include <string>
 #include <sys/prctl.h>
@@ -83,6 +84,21 @@ void apply_rlimits(const sandbox_plan& plan)
     }
 }
 
+void set_scheduling(const sandbox_plan& plan)
+{
+    if (plan.config->rules.scheduling != cpu_scheduling::batch)
+    {
+        return;
+    }
+    // Inherited by every thread and child the payload makes (the zygote's session: its
+    // interpreter's threads start later, so they inherit it too).
+    const sched_param param{};
+    if (sched_setscheduler(0, SCHED_BATCH, &param) != 0)
+    {
+        fail("sched_setscheduler SCHED_BATCH");
+    }
+}
+
 void drop_capabilities_and_identity(const sandbox_plan& plan)
 {
     // The bounding set can only shrink while CAP_SETPCAP is held: before the uid switch.
@@ -151,6 +167,7 @@ void confine_process(const sandbox_plan& plan)
     reset_signals();
     std::ofstream("/proc/self/oom_score_adj") << "0"; // the init lowered it for itself
     apply_rlimits(plan);
+    set_scheduling(plan);
     drop_capabilities_and_identity(plan);
     if (chdir("/work") != 0)
     {

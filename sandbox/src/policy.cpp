@@ -67,7 +67,39 @@ std::vector<std::string> string_list(const toml::table& table, const char* key)
     return out;
 }
 
+constexpr std::pair<cpu_scheduling, const char*> scheduling_names[] = {
+    {cpu_scheduling::batch, "batch"},
+    {cpu_scheduling::normal, "normal"},
+};
+
+cpu_scheduling scheduling_value(const toml::node& node)
+{
+    if (const auto text = node.value<std::string>())
+    {
+        for (const auto& [value, name] : scheduling_names)
+        {
+            if (*text == name)
+            {
+                return value;
+            }
+        }
+    }
+    throw policy_error("scheduling: must be \"batch\" or \"normal\"");
+}
+
 } // namespace
+
+const char* name_of(cpu_scheduling s)
+{
+    for (const auto& [value, name] : scheduling_names)
+    {
+        if (value == s)
+        {
+            return name;
+        }
+    }
+    return "unknown";
+}
 
 const char* name_of(protection p)
 {
@@ -211,6 +243,10 @@ policy parse_policy(const std::string& toml_text, const std::string& origin)
     if (auto uid = doc["first_uid"].value<std::int64_t>())
     {
         result.first_uid = static_cast<std::uint32_t>(*uid);
+    }
+    if (const auto* scheduling = doc.get("scheduling"))
+    {
+        result.scheduling = scheduling_value(*scheduling);
     }
     return result;
 }

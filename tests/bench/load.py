@@ -10,7 +10,8 @@
    on a session's WebSocket answers a request of that session (nothing lost or crossed);
 4. paced: --concurrency sessions each run the same cell on a schedule, together offering
    each rate of --paced-rates cells/s for --paced-seconds (open loop: the latency a user sees
-   at that load, rather than the closed loop's queue of C cells always waiting);
+   at that load, rather than the closed loop's queue of C cells always waiting), while
+   --busy-sessions other sessions each run a CPU-bound cell throughout;
 5. report sessions opened, open time, errors, round trip p50/p99 under concurrency and paced,
    the whole machine's CPU time per cell in the closed loop (2 cores / that = the most cells
    per second this machine can run, so C / that = the least mean latency of C in flight), PSS
@@ -21,6 +22,8 @@ WebSockets of its own, unless --client python: this script's asyncio client cost
 cell than the gateway. Opening stops early (and says so) when MemAvailable falls below
 --min-available-gib. The WebSockets speak the v1.kernel.websocket.jupyter.org framing, as
 JupyterLab 4 does (--protocol legacy: jupyter_server's JSON framing, as older clients do).
+The kernels run as the sandbox policy schedules them (SCHED_BATCH); --kernel-scheduling normal
+sets them to SCHED_OTHER once opened, to compare in one build.
 
     /usr/bin/python3 tests/bench/load.py --build-dir build --sessions 200
 """
@@ -45,8 +48,8 @@ import websockets
 import load_session
 from bench_util import V1_PROTOCOL, percentile, stop_process
 from load_session import Session, run_cell, run_check_cell
-from proc_stats import (cpu_split, kernel_pids, mem_available, processes_cpu, smaps,
-                        tcp_segments_sent, thread_count)
+from proc_stats import (cpu_split, kernel_pids, kernel_scheduling, mem_available,
+                        processes_cpu, smaps, tcp_segments_sent, thread_count)
 
 
 def free_port():
@@ -275,7 +278,18 @@ class Load:
                         return
                 next_at += interval
 
-        await asyncio.gather(*(one(k, s) for k, s in enumerate(chosen)))
+        async def busy(s):
+            # CPU-bound for the whole phase: what the paced cells compete with.
+            code = (f"import time\nt = time.monotonic()\nwhile time.monotonic() - t < "
+                    f"{seconds + 0.5}: pass\nprint('done')")
+            out, problems = await run_cell(s, code)
+            if problems or out != "done\n":
+                self.error("busy", s.index, f"{problems} {out!r}")
+
+        hogs = self.sessions[len(chosen):][-self.args.busy_sessions:] if self.args.busy_sessions \
+            else []
+        await asyncio.gather(*(one(k, s) for k, s in enumerate(chosen)),
+                             *(busy(s) for s in hogs))
         return latencies
 
     async def close_all(self):
@@ -351,6 +365,11 @@ def main():
                         help="WebSocket framing: v1 (binary, JupyterLab 4's) or legacy (JSON)")
     parser.add_argument("--min-available-gib", type=float, default=3.0,
                         help="stop opening sessions below this MemAvailable")
+    parser.add_argument("--busy-sessions", type=int, default=0,
+                        help="sessions running a CPU-bound cell throughout each paced phase")
+    parser.add_argument("--kernel-scheduling", choices=["policy", "normal"], default="policy",
+                        help="policy: the kernels as the sandbox policy schedules them (batch); "
+                        "normal: their SCHED_BATCH threads set to SCHED_OTHER once opened")
     parser.add_argument("--client", choices=["cpp", "python"], default="cpp",
                         help="the closed loop's client: cpp (cellbox-load-driver, v1 framing "
                         "only) or python (this script's asyncio client)")
@@ -412,7 +431,10 @@ def main():
             print(f"errors: {len(load.errors)}; largest size opened: {opened}")
             sys.exit(1)
         listed = len(http(base, "GET", "/api/kernels"))
+        scheduling = kernel_scheduling(kernel_pids(server.pid, runtime_dir),
+                                       args.kernel_scheduling == "normal")
         print(f"opened {opened} in {open_time:.1f} s; the gateway lists {listed} kernels; "
+              f"kernel threads by scheduling policy: {scheduling}; "
               f"idle {args.idle_seconds:.0f} s ...", flush=True)
         asyncio_loop.run_until_complete(asyncio.sleep(args.idle_seconds))
         idle = load.memory()
@@ -425,7 +447,8 @@ def main():
         paced = {}
         for rate in args.paced_rates:
             print(f"paced: {rate} cells/s from {args.concurrency} sessions for "
-                  f"{args.paced_seconds:.0f} s ...", flush=True)
+                  f"{args.paced_seconds:.0f} s, {args.busy_sessions} sessions busy ...",
+                  flush=True)
             paced[rate] = asyncio_loop.run_until_complete(
                 load.run_paced(rate, args.paced_seconds))
         crossed = sum(s.crossed for s in load.sessions) + load.driver_counts["crossed"]
@@ -491,7 +514,8 @@ def main():
     print(f"| TCP segments sent per cell (run phase, whole machine: both directions of the "
           f"WebSockets on loopback) | {segments:.2f} |")
     for rate, paced in r["paced"].items():
-        print(f"| paced: {min(args.concurrency, r['opened'])} sessions, {rate} cells/s in total "
+        print(f"| paced: {min(args.concurrency, r['opened'])} sessions, {rate} cells/s in total, "
+              f"{args.busy_sessions} sessions running a CPU-bound cell "
               f"({len(paced)} cells), round trip p50 / p99 | "
               f"{percentile(paced, 0.5) * 1000:.1f} ms / "
               f"{percentile(paced, 0.99) * 1000:.1f} ms |")

@@ -89,3 +89,27 @@ def tcp_segments_sent():
     with open("/proc/net/snmp") as f:
         lines = [line.split() for line in f if line.startswith("Tcp:")]
     return int(lines[1][lines[0].index("OutSegs")])
+
+
+def kernel_scheduling(pids, make_normal):
+    """Counts the threads of `pids` by scheduling policy; with `make_normal`, first sets the
+    SCHED_BATCH ones (the sessions' own, from the sandbox policy) to SCHED_OTHER, as a policy
+    saying scheduling = "normal" would have launched them."""
+    names = {os.SCHED_OTHER: "other", os.SCHED_BATCH: "batch", os.SCHED_IDLE: "idle"}
+    counts = {}
+    for pid in pids:
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                policy = os.sched_getscheduler(tid)
+                if make_normal and policy == os.SCHED_BATCH:
+                    os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+                    policy = os.sched_getscheduler(tid)
+            except OSError:
+                continue
+            name = names.get(policy, str(policy))
+            counts[name] = counts.get(name, 0) + 1
+    return counts

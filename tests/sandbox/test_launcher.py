@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import signal
 import socket
 import subprocess
@@ -10,6 +11,9 @@ import time
 
 from conftest import SANDBOX
 from test_escape import sandbox_processes, session_cgroups
+
+DEFAULT_POLICY = (pathlib.Path(__file__).resolve().parents[2] / "share" / "cellbox" / "policies"
+                  / "default.toml")
 
 
 def run(*args, timeout=60, **kwargs):
@@ -129,6 +133,45 @@ def test_limits_from_the_command_line_override_the_policy():
                           "x = bytearray(200 * 2**20)")
     assert verdict["verdict"] == "oom"
     assert verdict["peak_memory_bytes"] <= 96 * 2**20
+
+
+SCHEDULING_PROBE = """
+import json, os, threading
+policies = {"payload": os.sched_getscheduler(0)}
+def in_thread():
+    policies["thread"] = os.sched_getscheduler(threading.get_native_id())
+thread = threading.Thread(target=in_thread)
+thread.start()
+thread.join()
+child = os.fork()
+if child == 0:
+    os._exit(os.sched_getscheduler(0))
+policies["child"] = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+print(json.dumps(policies))
+"""
+
+
+def test_the_policy_schedules_the_payload_as_batch_or_normal(tmp_path):
+    # The default policy's SCHED_BATCH reaches the payload, its threads and its children;
+    # the launcher keeps its own. A policy saying "normal" leaves the payload as SCHED_OTHER.
+    process = subprocess.Popen([str(SANDBOX), "--", "/usr/bin/python3", "-c",
+                                "import sys, time\nprint('ready', flush=True)\n"
+                                "sys.stdin.read()\n" + SCHEDULING_PROBE],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "ready\n"
+    assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER
+    output, _ = process.communicate("", timeout=60)
+    assert json.loads(output) == {"payload": os.SCHED_BATCH, "thread": os.SCHED_BATCH,
+                                  "child": os.SCHED_BATCH}
+    default = DEFAULT_POLICY.read_text()
+    assert '\nscheduling = "batch"\n' in default
+    normal = tmp_path / "normal.toml"
+    normal.write_text(default.replace('\nscheduling = "batch"\n', '\nscheduling = "normal"\n'))
+    result, verdict = run("--policy", str(normal), "--", "/usr/bin/python3", "-c",
+                          SCHEDULING_PROBE)
+    assert verdict["verdict"] == "ok", verdict
+    assert json.loads(result.stdout) == {"payload": os.SCHED_OTHER, "thread": os.SCHED_OTHER,
+                                         "child": os.SCHED_OTHER}
 
 
 def test_signal_to_the_process_group_arrives_once():

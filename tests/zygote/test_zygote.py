@@ -58,6 +58,20 @@ def test_session_is_confined(kernel):
     assert reply["status"] == "error"
 
 
+def test_session_is_scheduled_as_batch_and_its_supervisor_is_not(zygote, kernel):
+    # The policy's scheduling (batch): every thread of the session's kernel, the ones it
+    # started after the fork included. The zygote and the session's supervisor, which end
+    # cells and report verdicts, keep the host's normal scheduling.
+    pid, client, _ = kernel()
+    policies = json.loads(value_of(client, (
+        "import json, os; json.dumps([os.sched_getscheduler(int(t))"
+        " for t in os.listdir('/proc/self/task')])")).strip("'"))
+    assert len(policies) >= 2, policies  # the interpreter and ZeroMQ's I/O thread at least
+    assert set(policies) == {os.SCHED_BATCH}, policies
+    assert os.sched_getscheduler(zygote.hello["pid"]) == os.SCHED_OTHER
+    assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+
+
 def test_matplotlib_figure_is_inline_png(kernel):
     _, client, _ = kernel()
     _, outputs = execute(client, "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])")

@@ -55,6 +55,17 @@ enum class protection
 const char* name_of(protection p);
 std::optional<protection> protection_named(const std::string& name);
 
+// How the session's processes are scheduled against the rest of the host (confine_process).
+enum class cpu_scheduling
+{
+    // SCHED_BATCH: a session's thread that wakes up does not preempt the one running; it
+    // waits for its turn (at most a scheduler tick). Kernels hand every message between
+    // threads and processes; woken each time at once, they switched 3-5 times per cell.
+    batch,
+    normal, // SCHED_OTHER, as the launcher's
+};
+const char* name_of(cpu_scheduling s);
+
 // The sandbox policy: a readable data file (share/cellbox/policies/default.toml).
 struct policy
 {
@@ -70,6 +81,7 @@ struct policy
     std::vector<protection> required;
     std::string hostname = "cellbox";
     std::uint32_t first_uid = 100000; // --uid default when the launcher is root
+    cpu_scheduling scheduling = cpu_scheduling::batch;
 };
 
 policy load_policy(const std::string& path);
