@@ -36,7 +36,8 @@ for suite in gateway security; do
   fi
   (cd "$root/tests/$suite" &&
      CELLBOX_BUILD_DIR=$build JUPYTER_PATH=$build/share/jupyter PYTHONDONTWRITEBYTECODE=1 \
-     /usr/bin/python3 -m pytest -q -p no:cacheprovider "${ignored[@]}" .) || status=1
+     PYTHONPATH=$root/tests/pytest_plugins /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+     -p cellbox_temp_dirs "${ignored[@]}" .) || status=1
 done
 if compgen -G "$reports/*" >/dev/null; then
   for report in "$reports"/*; do

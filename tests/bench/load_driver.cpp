@@ -201,14 +201,20 @@ private:
                 s.ws.set_option(
                     websocket::stream_base::timeout::suggested(beast::role_type::client));
                 beast::get_lowest_layer(s.ws).socket().set_option(asio::ip::tcp::no_delay(true));
+                // The token in a header, as JupyterLab sends it: no URL encoding to get wrong.
                 s.ws.set_option(websocket::stream_base::decorator(
-                    [](websocket::request_type& req)
-                    { req.set(beast::http::field::sec_websocket_protocol, v1_protocol); }));
+                    [auth = m_auth](websocket::request_type& req)
+                    {
+                        req.set(beast::http::field::sec_websocket_protocol, v1_protocol);
+                        if (!auth.empty())
+                        {
+                            req.set(beast::http::field::authorization, "token " + auth);
+                        }
+                    }));
                 s.ws.binary(true);
                 s.ws.read_message_max(64 << 20);
-                const auto target = "/api/kernels/" + s.kernel_id +
-                                    "/channels?session_id=" + s.client_session +
-                                    (m_auth.empty() ? "" : "&token=" + m_auth);
+                const auto target =
+                    "/api/kernels/" + s.kernel_id + "/channels?session_id=" + s.client_session;
                 s.ws.async_handshake(
                     s.upgrade, m_host + ":" + m_port, target,
                     [this, &s](beast::error_code ec)
