@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -116,6 +117,16 @@ class Gateway:
     def logs(self):
         self.log.seek(0)
         return self.log.read()
+
+    def wait_for_log(self, text, seconds=10):
+        """True once `text` is in the log, False if it is not within `seconds` (the gateway
+        may log an event a moment after the client saw its effect)."""
+        deadline = time.monotonic() + seconds
+        while text not in self.logs():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
 
 @pytest.fixture(scope="module")

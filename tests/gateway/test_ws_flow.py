@@ -51,15 +51,6 @@ def stream_text(outputs, name="stdout"):
                    if o["msg_type"] == "stream" and o["content"]["name"] == name)
 
 
-def wait_for_log(gateway, text, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if text in gateway.logs():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_cell_that_finishes_while_disconnected_is_replayed_on_reconnect():
     gateway = Gateway()
     try:
@@ -240,7 +231,7 @@ def test_pings_keep_a_connection_alive_and_silent_peers_are_closed():
         sock.close()
         assert any(opcode == 0x9 for opcode, _ in frames), "no ping was sent"
         assert time.time() - started < 5
-        assert wait_for_log(gateway, "did not answer pings")
+        assert gateway.wait_for_log("did not answer pings")
 
         # A peer that answers pings (websockets does) stays connected while idle.
         session = uuid.uuid4().hex

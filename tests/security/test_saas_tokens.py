@@ -193,13 +193,6 @@ def test_tokens_bound_to_origins_on_websockets(gateway, keys):
                         headers={"Origin": APP})
 
 
-def wait_for_log(gateway, text, seconds=10):
-    deadline = time.monotonic() + seconds
-    while text not in gateway.logs():
-        assert time.monotonic() < deadline, f"no {text!r} in the log"
-        time.sleep(0.05)
-
-
 def test_sighup_reloads_the_keys(keys, tmp_path):
     """A key rotation: the file gets a new key and SIGHUP; tokens of the old key stop working.
     A broken file on the next SIGHUP keeps the keys in use."""
@@ -213,11 +206,11 @@ def test_sighup_reloads_the_keys(keys, tmp_path):
         assert status_of(g, old)[0] == 200 and status_of(g, new)[0] == 403
         key_file.write_text(made["next_rsa"][1].read_text())
         g.process.send_signal(signal.SIGHUP)
-        wait_for_log(g, "JWT public keys reloaded")
+        assert g.wait_for_log("JWT public keys reloaded")
         assert status_of(g, new)[0] == 200 and status_of(g, old)[0] == 403
         key_file.write_text("not a key\n")
         g.process.send_signal(signal.SIGHUP)
-        wait_for_log(g, "JWT public keys not reloaded")
+        assert g.wait_for_log("JWT public keys not reloaded")
         assert status_of(g, new)[0] == 200
         assert status_of(g, user_token("rotor"))[0] == 200, "HS256 tokens still work"
     finally:
