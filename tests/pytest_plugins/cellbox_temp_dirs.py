@@ -1,7 +1,8 @@
 """pytest plugin (`-p cellbox_temp_dirs`, tests/pytest_plugins on PYTHONPATH): removes the
 temporary directories and files the tests of this run made with tempfile (gateway runtime dirs
-with their users' work images, sandbox work and verdict dirs, configs) once the run has passed. A run that
-failed keeps all of them, for their logs. A `make test` left about 600 of them, 0.9 GB, in /tmp.
+with their users' work images, sandbox work and verdict dirs, configs) once the run has passed.
+A run that failed keeps all of them, for their logs. A `make test` left about 600 of them,
+0.9 GB, in /tmp.
 
 Only what this process's tempfile.mkdtemp/mkstemp returned is removed, never another run's;
 nothing is removed through a mount still in place (a leak the suites report on their own)."""
