@@ -195,6 +195,17 @@ def test_the_start_up_rehearsal_leaves_no_trace(fresh_kernel):
     assert of_type(outputs, "stream") == []
 
 
+def test_the_first_cell_finds_the_tokenizer_compiled(fresh_kernel):
+    # The display hook tokenizes every cell with a result (a trailing `;` hides it);
+    # tokenize compiles its pattern at first use, milliseconds that the start-up pays,
+    # not the user's first result. The cell reads the cache before its own result is shown.
+    reply, outputs = fresh_kernel.execute("import tokenize; tokenize._compile.cache_info()")
+    assert reply["content"]["status"] == "ok", reply["content"]
+    (result,) = of_type(outputs, "execute_result")
+    text = result["content"]["data"]["text/plain"]
+    assert "currsize=0" not in text and "currsize=" in text, text
+
+
 def test_sys_stdout_takes_what_a_file_takes(kernel):
     # sys.stdout writes go straight to the output coalescer; what that path cannot carry
     # goes the original way, and the stream still behaves like a text file.

@@ -32,6 +32,20 @@ def test_zygote_writes_nothing_to_the_host_home(zygote):
                 and os.stat(os.path.join("/tmp", name)).st_mtime >= zygote.started - 1]
 
 
+def test_sessions_inherit_the_tokenizer_compiled(zygote, tmp_path):
+    # Compiled once in the zygote, tokenize's pattern is every session's without cost. A
+    # script session runs no kernel start-up of its own: what it finds is the zygote's.
+    log = tmp_path / "out.txt"
+    answer = zygote.request(
+        "spawn", workdir=str(tmp_path), log_file=str(log),
+        script={"code": "import tokenize; print(tokenize._compile.cache_info().currsize)",
+                "argv": []})
+    assert "pid" in answer, answer
+    verdict = zygote.wait_exit(answer["pid"], timeout=60)["verdict"]
+    assert verdict["exit_code"] == 0, (verdict, log.read_text())
+    assert int(log.read_text().split()[-1]) >= 1, log.read_text()
+
+
 def test_execute_with_pandas_already_imported(kernel):
     _, client, _ = kernel()
     assert value_of(client, "6*7") == "42"
