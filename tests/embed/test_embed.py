@@ -220,7 +220,7 @@ def test_embed_page_from_another_origin(servers):
     # The kernels are the helper's user's, not the admin's.
     status, kernels, _ = gateway.request("GET", "/api/kernels")
     assert status == 200 and len(kernels) >= 1
-    assert "acme-visitor" in gateway.logs()
+    assert gateway.wait_for_log("acme-visitor")
 
 
 def test_outputs_cannot_reach_the_page(servers):

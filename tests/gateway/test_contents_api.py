@@ -255,6 +255,6 @@ def test_the_quota_holds_for_api_writes(tmp_path):
         assert names == ["keep.txt"]
         hidden = os.listdir(os.path.join(g.work_dir, "users", "carol"))
         assert not [n for n in hidden if n.startswith(".~cellbox")], hidden
-        assert "contents request refused" in g.logs()
+        assert g.wait_for_log("contents request refused")
     finally:
         g.stop()

@@ -280,7 +280,7 @@ def test_culling_hibernates_and_a_websocket_connect_resumes():
         k = new_kernel(g)
         assert run(g, k, "kept = {'a': [1, 2]}")["status"] == "ok"
         wait_for_state(g, k, "hibernated", seconds=15)
-        assert "kernel hibernated" in g.logs()
+        assert g.wait_for_log("kernel hibernated")
 
         async def connect_and_run():
             url = (f"ws://127.0.0.1:{g.port}/api/kernels/{k}/channels"
@@ -342,7 +342,7 @@ def test_sigterm_hibernates_and_the_next_gateway_resumes_under_the_same_id(tmp_p
     finally:
         first.stop()  # SIGTERM
     assert first.process.returncode == 0
-    assert "kernel hibernated" in first.logs()
+    assert first.wait_for_log("kernel hibernated")
     second = Gateway(work_dir=work)
     try:
         status, model, _ = second.request("GET", f"/api/kernels/{k}")

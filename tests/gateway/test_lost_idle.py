@@ -70,7 +70,7 @@ def test_an_execution_whose_idle_status_was_dropped_still_ends_and_the_kernel_is
                 break
             time.sleep(0.2)
         assert state == "idle"
-        assert "idle status lost" in g.logs()
+        assert g.wait_for_log("idle status lost")
         # And the kernel still serves.
         status, body, _ = g.request("POST", f"/api/kernels/{kernel_id}/execute",
                                     {"code": "print(6 * 7)"})
@@ -112,7 +112,7 @@ def test_a_websocket_client_gets_the_idle_status_its_kernel_lost():
 
         asyncio.run(scenario())
         # Proof that the kernel's own idle status was lost and this one is the gateway's.
-        assert "idle status lost" in g.logs(), g.logs()[-3000:]
+        assert g.wait_for_log("idle status lost"), g.logs()[-3000:]
         status, body, _ = g.request("POST", f"/api/kernels/{kernel_id}/execute",
                                     {"code": "print(6 * 7)"})
         assert status == 200 and body["stdout"] == "42\n", body

@@ -105,7 +105,7 @@ def test_a_crashed_zygote_is_restarted_and_its_kernels_explained(gateway):
     assert "variables were lost" in model["reason"]
     assert stdout(run_cells(gateway, kid, ["print('x' in globals())"])[0][1]) == "False\n"
     wait_for_pool(gateway)  # a new zygote, a new pool
-    assert "zygote lost, restarting it" in gateway.logs()
+    assert gateway.wait_for_log("zygote lost, restarting it")
     gateway.request("DELETE", f"/api/kernels/{kid}")
 
 

@@ -85,7 +85,7 @@ def test_a_burst_grows_the_pool_which_shrinks_back_when_idle():
         while sessions_of(g) != (1, 1):
             assert time.monotonic() < deadline, f"left behind: {sessions_of(g)}"
             time.sleep(0.2)
-        assert "pool target" in g.logs()
+        assert g.wait_for_log("pool target")
     finally:
         g.stop()
 

@@ -82,6 +82,6 @@ def test_messages_buffered_before_a_restart_survive_it():
                         if o["msg_type"] == "execute_result"] == ["42"]
 
         asyncio.run(reconnect())
-        assert "replaying" in gateway.logs()
+        assert gateway.wait_for_log("replaying")
     finally:
         gateway.stop()

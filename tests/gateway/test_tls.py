@@ -72,7 +72,7 @@ def test_tls_1_1_is_refused(tls_gateway):
         with pytest.raises((ssl.SSLError, ConnectionError)):
             context.wrap_socket(raw, server_hostname="127.0.0.1")
     assert tls_gateway.request("GET", "/api")[0] == 200
-    assert "unsupported protocol" in tls_gateway.logs()
+    assert tls_gateway.wait_for_log("unsupported protocol")
 
 
 @pytest.mark.parametrize("v1", [False, True], ids=["legacy", "v1"])
@@ -120,7 +120,7 @@ def test_failed_handshakes_and_silent_clients_do_not_disturb_the_server(tls_gate
         raw.sendall(os.urandom(64))  # garbage in place of a ClientHello
     assert tls_gateway.request("GET", "/api")[0] == 200
     silent.close()
-    assert "TLS handshake failed" in tls_gateway.logs()
+    assert tls_gateway.wait_for_log("TLS handshake failed")
 
 
 def serve_exit(*args):

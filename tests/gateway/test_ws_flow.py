@@ -82,7 +82,7 @@ def test_a_cell_that_finishes_while_disconnected_is_replayed_on_reconnect():
                         if o["msg_type"] == "execute_result"] == ["2"]
 
         asyncio.run(scenario())
-        assert "replaying" in gateway.logs()
+        assert gateway.wait_for_log("replaying")
     finally:
         gateway.stop()
 
@@ -111,7 +111,7 @@ def test_the_replay_buffer_is_discarded_after_its_timeout():
                             if m["parent_header"].get("msg_id") == first["header"]["msg_id"]]
 
         asyncio.run(scenario())
-        assert "did not reconnect, buffer discarded" in gateway.logs()
+        assert gateway.wait_for_log("did not reconnect, buffer discarded")
     finally:
         gateway.stop()
 
@@ -140,7 +140,7 @@ def test_output_over_the_cap_is_discarded_with_one_notice():
                         if o["msg_type"] == "execute_result"] == ["2"]
 
         asyncio.run(scenario())
-        assert "passed the output limit" in gateway.logs()
+        assert gateway.wait_for_log("passed the output limit")
     finally:
         gateway.stop()
 
@@ -275,7 +275,7 @@ def test_a_client_that_stops_reading_is_dropped_without_slowing_the_others():
 
         elapsed = asyncio.run(scenario())
         assert elapsed < 60
-        assert "WebSocket client not reading" in gateway.logs()
+        assert gateway.wait_for_log("WebSocket client not reading")
         stalled.close()
         # Under AddressSanitizer the RSS measures its quarantine and shadow memory, not what
         # the gateway holds (tests/security/test_memory_amplification.py skips for the same).

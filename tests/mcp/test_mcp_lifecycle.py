@@ -63,7 +63,7 @@ def test_idle_session_is_culled_with_its_kernel(gateway):
     # culled within the timeout plus one culling period (a tenth of it, at least 1 s)
     assert wait_for(lambda: kernel not in kernel_ids(gateway), IDLE + 4), "kernel not culled"
     assert call(gateway, session, "1+1")[0] == 404
-    assert "culled: idle" in gateway.logs()
+    assert gateway.wait_for_log("culled: idle")
 
 
 @pytest.fixture(scope="module")

@@ -238,4 +238,4 @@ def test_another_users_files_are_out_of_reach(gateway, mallory, bobs_file):
     status, body = raw(gateway, "GET", "/api/contents/secret.txt", ADMIN_TOKEN)
     assert status == 404, "the admin's contents are the admin's own /work"
     assert open(bobs_file).read() == "bob-secret-7781"
-    assert "contents request refused" in gateway.logs()
+    assert gateway.wait_for_log("contents request refused")

@@ -92,7 +92,7 @@ def test_other_users_session_id(gateway, victim, attacker):
                                    headers={"Mcp-Session-Id": victim.session})
     assert status == 404
     victim_intact(victim)
-    assert "Session not found" in gateway.logs()
+    assert gateway.wait_for_log("Session not found")
 
 
 @pytest.mark.parametrize("sid", ["", "0" * 32, "../../etc", "x" * 5000, "%00"])
@@ -229,7 +229,7 @@ def test_session_flood_is_bounded(gateway):
     statuses = [flooder.initialize()[0] for _ in range(MAX_SESSIONS + 5)]
     assert statuses[:MAX_SESSIONS] == [200] * MAX_SESSIONS
     assert set(statuses[MAX_SESSIONS:]) == {429}
-    assert "too many MCP sessions" in gateway.logs()
+    assert gateway.wait_for_log("too many MCP sessions")
     # another user is not affected by this one's flood
     assert McpClient(gateway, "mcp-bystander").initialize()[0] == 200
 

@@ -165,7 +165,7 @@ def test_tokens_bound_to_origins_work_from_those_pages_only(gateway, keys):
     for bad in ([], ["app.example"], ["https://app.example/path"], "https://app.example"):
         status, answer = status_of(gateway, sign(private["ec"], "ES256", claims(origins=bad)), APP)
         assert status == 403 and "origins" in answer["message"], bad
-    assert "token used from an origin it is not bound to" in gateway.logs()
+    assert gateway.wait_for_log("token used from an origin it is not bound to")
 
 
 def test_tokens_bound_to_origins_on_websockets(gateway, keys):
@@ -238,7 +238,7 @@ def test_jwks_files_and_key_ids(keys, tmp_path):
         assert status_of(g, sign(private["ec"], "ES256", body))[0] == 200  # no kid: any ES256
         assert status_of(g, sign(private["ec"], "ES256", body, {"kid": "r1"}))[0] == 403
         assert status_of(g, sign(private["other_ec"], "ES256", body, {"kid": "e1"}))[0] == 403
-        assert "2 keys: RS256 (kid r1) ES256 (kid e1)" in g.logs()
+        assert g.wait_for_log("2 keys: RS256 (kid r1) ES256 (kid e1)")
     finally:
         g.stop()
     # A coordinate of 33 bytes: no P-256 key.

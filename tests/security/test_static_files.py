@@ -165,6 +165,6 @@ def test_pages_under_a_base_url(served):
                         "/c/api/kernels"):
             status, _, body = raw(gateway, outside)
             assert status == 404 and b'"message":"Not Found"' in body, outside
-        assert "outside base_url" in gateway.logs()
+        assert gateway.wait_for_log("outside base_url")
     finally:
         gateway.stop()
