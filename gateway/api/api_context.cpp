@@ -28,9 +28,10 @@ std::shared_ptr<api_context> make_api_context(boost::asio::io_context& io,
     if (!kernels.state_dir().empty())
     {
         // Sessions of kernels that came back hibernated from the previous gateway stay.
-        ctx->sessions.keep_in(kernels.state_dir() + "/sessions.json",
-                              [&kernels](const std::string& id)
-                              { return kernels.find(id) != nullptr; });
+        ctx->sessions.keep_in(
+            kernels.state_dir() + "/sessions.json",
+            [&kernels](const std::string& id) { return kernels.find(id) != nullptr; },
+            kernels.state_files());
     }
     kernels.on_removed(
         [weak = std::weak_ptr<api_context>(ctx)](const std::string& kernel_id)

@@ -311,7 +311,7 @@ void kernel_manager::image_saved(kernel& k, const hibernation_store::taken& imag
         // A checkpoint: what a SIGKILL of the gateway would fall back on.
         k.lifecycle.move_to(lifecycle_state::ready);
         k.ready = true;
-        persist();
+        persist_now();
         release_held(k);
         log::info("kernel checkpointed", {{"kernel", k.id},
                                           {"image_bytes", image.bytes},
@@ -320,7 +320,7 @@ void kernel_manager::image_saved(kernel& k, const hibernation_store::taken& imag
         return;
     }
     k.lifecycle.move_to(lifecycle_state::hibernated);
-    persist();
+    persist_now();
     stop_io(k); // requests wait for the next process
     k.process->terminate();
     metric::hibernation(seconds_since(started));
@@ -429,7 +429,7 @@ void kernel_manager::ask_restore(kernel& k, const std::string& exchange,
             k->resuming = false;
             m_images.remove(k->id);
             k->image_bytes = 0;
-            persist();
+            persist_now();
             metric::restore(seconds_since(k->resume_started));
             // Where a resume's time goes: a process (a pool hit, or a launch), the image handed
             // to it, the kernel's restore (round trip included).
@@ -453,7 +453,7 @@ void kernel_manager::restore_failed(kernel& k, const std::string& why)
                         "hibernation: " +
                         not_saved_text(m_images.manifest(k.id));
     m_images.remove(k.id);
-    persist();
+    persist_now();
     k.image_bytes = 0;
     // A fresh process: the one that failed may hold part of the image, or worse.
     restart(k.id, [](bool) {});
@@ -483,7 +483,7 @@ bool kernel_manager::hibernation_exit(kernel& k)
                   {{"kernel", k.id}, {"error", "the process exited while it restored"}});
         metric::hibernation_failure("restore");
         m_images.remove(k.id);
-        persist();
+        persist_now();
         k.image_bytes = 0;
         try
         {

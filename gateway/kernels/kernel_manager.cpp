@@ -87,22 +87,25 @@ void kernel_manager::start(const std::string& name, const identity& who,
     record->cell_timeout_cap_s = allowance.cell_timeout_cap_s;
     kernel& k = *record;
     m_kernels[k.id] = std::move(record);
-    persist(); // known after a SIGKILL too: then its id says it was lost
+    persist(); // known after a SIGKILL too (the answer waits for it): its id says it was lost
     const std::string id = k.id;
     auto timer = std::make_shared<boost::asio::steady_timer>(m_io, m_options.start_timeout);
     const auto requested = std::chrono::steady_clock::now();
     k.ready_waiters.push_back(
-        [done, id, timer, requested](bool ok)
+        [this, done, id, timer, requested](bool ok)
         {
             timer->cancel();
-            if (ok)
+            if (!ok)
             {
-                metric::kernel_start(
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - requested)
-                        .count());
+                done(std::nullopt, "the kernel exited during start-up");
+                return;
             }
-            done(ok ? std::optional<std::string>(id) : std::nullopt,
-                 ok ? "" : "the kernel exited during start-up");
+            metric::kernel_start(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - requested)
+                    .count());
+            // Answered once its record is on disk (long since, as a rule): a gateway killed
+            // after the answer still knows the id.
+            after_persisted([done, id] { done(id, ""); });
         });
     try
     {

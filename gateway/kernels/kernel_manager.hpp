@@ -16,6 +16,7 @@
 #include "kernels/kernel_records.hpp"
 #include "kernels/kernel_request.hpp"
 #include "kernels/kernelspec_catalog.hpp"
+#include "kernels/state_file_writer.hpp"
 #include "kernels/user_registry.hpp"
 #include "streams/kernel_io.hpp"
 #include "streams/stream_options.hpp"
@@ -152,6 +153,8 @@ public:
     const user_registry& users() const { return m_users; }
     // Where the gateway keeps what outlives it (empty: nowhere).
     const std::string& state_dir() const { return m_images.directory(); }
+    // The thread that writes the state directory's files (the sessions' registry's too).
+    std::shared_ptr<state_file_writer> state_files() const { return m_state_files; }
     // The caller's /work on the host, made and mounted if it is not yet (with the disk quota
     // of the caller's token), for the contents API. Throws std::runtime_error as home_of.
     user_registry::home home_of(const identity& who);
@@ -245,9 +248,17 @@ private:
     // The kernels of the previous gateway on this state directory: the hibernated ones back
     // as hibernated kernels, the others remembered as lost.
     void load_records();
-    // Writes the records (kernel_records.hpp). `stopping`: kernels that are not hibernated
-    // are recorded as lost, since they end with this gateway.
+    // Queues the records (kernel_records.hpp) for the state file writer; the event loop
+    // does not wait for the disk. `stopping`: kernels that are not hibernated are recorded as
+    // lost, since they end with this gateway, and the write is waited for.
     void persist(bool stopping = false);
+    // As persist, and waits for the write: a checkpoint or hibernation is reported (and a
+    // gateway killed after that report finds it) only once its record is on disk. Rare, and
+    // beside an image of megabytes written just before.
+    void persist_now();
+    // `then` on the manager's thread once every record queued so far is on disk (not if the
+    // manager is gone by then).
+    void after_persisted(std::function<void()> then);
     // The cull policy's action on an idle kernel.
     void cull(const std::string& id);
     // One silent execute_request (no history, no execution count) on a connection of the
@@ -279,6 +290,8 @@ private:
     std::vector<std::unique_ptr<kernel_backend>> m_backends;
     std::map<std::string, std::unique_ptr<kernel>> m_kernels;
     hibernation_store m_images;
+    // Shared with the sessions' registry (api/api_context.cpp): one writer thread for both.
+    std::shared_ptr<state_file_writer> m_state_files = std::make_shared<state_file_writer>();
     std::map<std::string, lost_kernel> m_lost;
     std::unique_ptr<boost::asio::steady_timer> m_checkpoints;
     culler m_culler;

@@ -6,6 +6,8 @@
 #include "protocol/message_builder.hpp"
 #include "telemetry/log.hpp"
 
+#include <boost/asio/post.hpp>
+
 namespace cellbox::gateway
 {
 namespace
@@ -79,7 +81,33 @@ void kernel_manager::persist(bool stopping)
         records.kernels.push_back({k->id, k->name, k->owner, k->memory_bytes, k->cell_timeout_s,
                                    k->cell_timeout_cap_s, k->env, hibernated});
     }
-    save_kernel_records(m_images.directory(), records);
+    m_state_files->write(records_path(m_images.directory()), encode_kernel_records(records));
+    if (stopping)
+    {
+        m_state_files->flush();
+    }
+}
+
+void kernel_manager::persist_now()
+{
+    persist();
+    m_state_files->flush();
+}
+
+void kernel_manager::after_persisted(std::function<void()> then)
+{
+    m_state_files->when_written(
+        [&io = m_io, alive = std::weak_ptr<bool>(m_alive), then = std::move(then)]
+        {
+            boost::asio::post(io,
+                              [alive, then]
+                              {
+                                  if (alive.lock())
+                                  {
+                                      then();
+                                  }
+                              });
+        });
 }
 
 std::optional<std::string> kernel_manager::lost_reason(const std::string& id,

@@ -16,16 +16,16 @@ namespace cellbox::gateway
 namespace
 {
 
-std::string records_path(const std::string& state_dir)
-{
-    return state_dir + "/kernels.json";
-}
-
 // Lost ids are kept across restarts so that they keep answering with their reason, up to
 // this many (the oldest go first).
 constexpr std::size_t max_lost = 10000;
 
 } // namespace
+
+std::string records_path(const std::string& state_dir)
+{
+    return state_dir + "/kernels.json";
+}
 
 kernel_records load_kernel_records(const std::string& state_dir)
 {
@@ -77,12 +77,8 @@ kernel_records load_kernel_records(const std::string& state_dir)
     return records;
 }
 
-void save_kernel_records(const std::string& state_dir, const kernel_records& records)
+std::string encode_kernel_records(const kernel_records& records)
 {
-    if (state_dir.empty())
-    {
-        return;
-    }
     nlohmann::json kernels = nlohmann::json::array();
     for (const auto& k : records.kernels)
     {
@@ -106,11 +102,7 @@ void save_kernel_records(const std::string& state_dir, const kernel_records& rec
         }
         lost[id] = {{"owner", why.owner}, {"reason", why.reason}};
     }
-    const std::string path = records_path(state_dir);
-    if (!write_state_file(path, nlohmann::json{{"kernels", kernels}, {"lost", lost}}.dump()))
-    {
-        log::warn("cannot save the kernel records", {{"path", path}});
-    }
+    return nlohmann::json{{"kernels", kernels}, {"lost", lost}}.dump();
 }
 
 bool write_state_file(const std::string& path, const std::string& text)

@@ -1,7 +1,6 @@
 #include "kernels/session_registry.hpp"
 
 #include "cellbox/bounded_json.hpp"
-#include "kernels/kernel_records.hpp"
 #include "telemetry/log.hpp"
 
 #include <algorithm>
@@ -21,17 +20,19 @@ bool visible(const session_registry::session& s, const identity& who)
 } // namespace
 
 void session_registry::keep_in(std::string file,
-                               const std::function<bool(const std::string&)>& exists)
+                               const std::function<bool(const std::string&)>& exists,
+                               std::shared_ptr<state_file_writer> writer)
 {
     m_file = std::move(file);
+    m_writer = std::move(writer);
     std::ifstream in(m_file);
     const nlohmann::json saved = in ? parse_json_bounded(in) : nlohmann::json::array();
     for (const auto& s : saved.is_array() ? saved : nlohmann::json::array())
     {
         try
         {
-            session loaded{s.at("id").get<std::string>(),   s.at("path").get<std::string>(),
-                           s.at("name").get<std::string>(), s.at("type").get<std::string>(),
+            session loaded{s.at("id").get<std::string>(),     s.at("path").get<std::string>(),
+                           s.at("name").get<std::string>(),   s.at("type").get<std::string>(),
                            s.at("kernel").get<std::string>(), s.at("owner").get<std::string>()};
             if (exists(loaded.kernel_id))
             {
@@ -62,10 +63,7 @@ void session_registry::save() const
                        {"kernel", s.kernel_id},
                        {"owner", s.owner}});
     }
-    if (!write_state_file(m_file, out.dump()))
-    {
-        log::warn("cannot save the sessions", {{"path", m_file}});
-    }
+    m_writer->write(m_file, out.dump());
 }
 
 session_registry::session& session_registry::add(session s)

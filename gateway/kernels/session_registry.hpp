@@ -2,9 +2,11 @@
 // jupyter_server's sessions: a notebook path bound to a kernel, per user. Only what
 // /api/sessions needs; the kernels themselves stay with kernel_manager.
 #include "auth/identity.hpp"
+#include "kernels/state_file_writer.hpp"
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,10 +26,11 @@ public:
         std::string owner;
     };
 
-    // Keeps the sessions in `file` (0600, rewritten atomically on every change) so that they
-    // outlive the gateway, after loading those already there whose kernel `exists` (the
-    // hibernated kernels the gateway brought back).
-    void keep_in(std::string file, const std::function<bool(const std::string&)>& exists);
+    // Keeps the sessions in `file` (0600, rewritten atomically by `writer` on every change)
+    // so that they outlive the gateway, after loading those already there whose kernel
+    // `exists` (the hibernated kernels the gateway brought back).
+    void keep_in(std::string file, const std::function<bool(const std::string&)>& exists,
+                 std::shared_ptr<state_file_writer> writer);
     // A session found by find() was changed in place (PATCH): saved again.
     void changed() { save(); }
 
@@ -49,6 +52,7 @@ private:
 
     std::map<std::string, session> m_sessions;
     std::string m_file; // none: not kept
+    std::shared_ptr<state_file_writer> m_writer;
 };
 
 } // namespace cellbox::gateway

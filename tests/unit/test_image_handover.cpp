@@ -2,6 +2,7 @@
 // its exchange directory, to the exchange directory's owner only, once.
 #include "cellbox/sandbox/handover.hpp"
 #include "kernels/image_handover.hpp"
+#include "scratch_dir.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -25,16 +26,9 @@ namespace
 
 struct exchange_dir
 {
-    exchange_dir()
-    {
-        char pattern[] = "/tmp/cellbox-handover-XXXXXX";
-        parent = mkdtemp(pattern);
-        path = parent + "/ipc";
-        std::filesystem::create_directory(path);
-    }
-    ~exchange_dir() { std::filesystem::remove_all(parent); }
-    std::string parent;
-    std::string path;
+    exchange_dir() { std::filesystem::create_directory(path); }
+    scratch_dir parent{"cellbox-handover"};
+    std::string path = parent.file("ipc");
 };
 
 unique_fd image_file(const std::string& directory, const std::string& content)
@@ -101,7 +95,7 @@ TEST_CASE("the exchange directory's owner receives the image read-only, once", "
 {
     exchange_dir dir;
     boost::asio::io_context io;
-    auto handover = image_handover::offer(io, image_file(dir.parent, "IMAGE-BYTES"), dir.path,
+    auto handover = image_handover::offer(io, image_file(dir.parent.path, "IMAGE-BYTES"), dir.path,
                                           getuid(), getgid());
     const std::string socket_path = dir.path + "/image.sock";
     REQUIRE(std::filesystem::exists(socket_path));
@@ -127,7 +121,7 @@ TEST_CASE("another uid gets no image, and the socket goes with the handover", "[
     exchange_dir dir;
     boost::asio::io_context io;
     const uid_t someone_else = 65534;
-    auto handover = image_handover::offer(io, image_file(dir.parent, "SECRET"), dir.path,
+    auto handover = image_handover::offer(io, image_file(dir.parent.path, "SECRET"), dir.path,
                                           someone_else, someone_else);
     const std::string socket_path = dir.path + "/image.sock";
     // Root may connect despite the socket's owner and mode: the peer's uid is what is checked.
@@ -142,7 +136,7 @@ TEST_CASE("an exchange directory that is not there is refused with its name", "[
 {
     exchange_dir dir;
     boost::asio::io_context io;
-    CHECK_THROWS_WITH(image_handover::offer(io, image_file(dir.parent, "x"), dir.path + "/gone",
-                                            getuid(), getgid()),
+    CHECK_THROWS_WITH(image_handover::offer(io, image_file(dir.parent.path, "x"),
+                                            dir.path + "/gone", getuid(), getgid()),
                       Catch::Contains("gone/image.sock"));
 }
