@@ -4,12 +4,9 @@
 #include "kernels/hibernation_store.hpp"
 #include "telemetry/log.hpp"
 
-#include <cstdio>
-#include <fcntl.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
 
 namespace cellbox::gateway
 {
@@ -103,20 +100,6 @@ std::string encode_kernel_records(const kernel_records& records)
         lost[id] = {{"owner", why.owner}, {"reason", why.reason}};
     }
     return nlohmann::json{{"kernels", kernels}, {"lost", lost}}.dump();
-}
-
-bool write_state_file(const std::string& path, const std::string& text)
-{
-    const std::string temporary = path + ".tmp";
-    const int fd =
-        open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-              fsync(fd) == 0;
-    if (fd >= 0)
-    {
-        ok = close(fd) == 0 && ok;
-    }
-    return ok && std::rename(temporary.c_str(), path.c_str()) == 0;
 }
 
 } // namespace cellbox::gateway

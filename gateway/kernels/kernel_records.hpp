@@ -1,9 +1,9 @@
 #pragma once
-// The kernels a gateway had, kept in its state directory (STATE/kernels.json, 0600, written
-// atomically whenever one comes or goes, hibernates or resumes, by a state_file_writer): who owned
-// each, its kernelspec and allowances, and whether its image was saved. The next `cellbox serve` on
-// the same state directory brings the hibernated ones back under their ids; the others (the gateway
-// was killed before it could save them) answer with why they are gone.
+// The kernels a gateway had, kept in its state directory (STATE/kernels.json, 0600, rewritten
+// by the state file writer whenever one comes or goes, hibernates or resumes): who owned each,
+// its kernelspec and allowances, and whether its image was saved. The next `cellbox serve` on
+// the same state directory brings the hibernated ones back under their ids; the others (the
+// gateway was killed before it could save them) answer with why they are gone.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -43,7 +43,5 @@ std::string records_path(const std::string& state_dir);
 kernel_records load_kernel_records(const std::string& state_dir);
 // Its contents (written by a state_file_writer, kernels/state_file_writer.hpp).
 std::string encode_kernel_records(const kernel_records& records);
-// `text` into `path` (0600) through a temporary file, fsync and rename; false if it failed.
-bool write_state_file(const std::string& path, const std::string& text);
 
 } // namespace cellbox::gateway

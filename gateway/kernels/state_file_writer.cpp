@@ -1,12 +1,33 @@
 #include "kernels/state_file_writer.hpp"
 
-#include "kernels/kernel_records.hpp"
 #include "telemetry/log.hpp"
 
+#include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
 #include <utility>
 
 namespace cellbox::gateway
 {
+namespace
+{
+
+// `text` into `path` (0600) through a temporary file, fsync and rename; false if it failed.
+bool write_state_file(const std::string& path, const std::string& text)
+{
+    const std::string temporary = path + ".tmp";
+    const int fd =
+        open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+              fsync(fd) == 0;
+    if (fd >= 0)
+    {
+        ok = close(fd) == 0 && ok;
+    }
+    return ok && std::rename(temporary.c_str(), path.c_str()) == 0;
+}
+
+} // namespace
 
 state_file_writer::state_file_writer() : m_thread([this] { run(); }) {}
 

@@ -237,7 +237,8 @@ def _rehearse_a_cell(shell):
 def _compile_tokenizer():
     """tokenize compiles its large pattern at its first use: 3-5 ms, which the display hook
     (looking for a trailing `;`) would otherwise spend on the first cell with a result. The
-    rehearsal's `pass` has none, and the lean shell no longer tokenizes the cell before running it."""
+    rehearsal's `pass` has none, and the lean shell no longer tokenizes a cell before running
+    it."""
     import io
     import tokenize
 
