@@ -167,8 +167,13 @@ void zygote_pool::handle(const contract::zygote_message& message)
     if (const auto* ready = std::get_if<contract::zygote_ready>(&message))
     {
         m_restart_delay = std::chrono::seconds(1);
-        log::info("zygote ready",
-                  {{"kernelspec", m_name}, {"pid", m_zygote}, {"warm_ms", ready->warm_ms}});
+        // Huge pages make its forks cheaper (kernel/include/cellbox/kernel/huge_pages.hpp);
+        // without them sessions start as before, only slower.
+        log::info("zygote ready", {{"kernelspec", m_name},
+                                   {"pid", m_zygote},
+                                   {"warm_ms", ready->warm_ms},
+                                   {"heap_in_huge_pages_mib", ready->huge_page_bytes >> 20},
+                                   {"huge_pages_error", ready->huge_page_error}});
         refill();
         return;
     }

@@ -24,6 +24,8 @@ class CellTimeoutError(BaseException):
 
 
 _prebuilt_app = None
+# More than the 8 calls after which CPython 3.11 specialises a function (prebuild_shell).
+_REHEARSALS_IN_THE_ZYGOTE = 16
 
 
 def make_shell_app():
@@ -31,7 +33,8 @@ def make_shell_app():
     on every cell; the kernel keeps its own in-memory history for history_request.
 
     In a session forked from a zygote, the one the zygote built (prebuild_shell) is returned:
-    initialised already, never used (the zygote runs no cell), this process's own copy."""
+    initialised already, this process's own copy, and used only for the zygote's rehearsals
+    (silent cells: no history, no execution count, no output)."""
     global _prebuilt_app
     if _prebuilt_app is not None:
         app, _prebuilt_app = _prebuilt_app, None
@@ -81,9 +84,15 @@ def prebuild_shell():
         del os.environ["IPYTHONDIR"]
         shutil.rmtree(profile_root, ignore_errors=True)
     _prebuilt_app = app
-    # Compiled here once, the pattern is every session's (copy-on-write) instead of a few
-    # milliseconds of each session's start.
-    _compile_tokenizer()
+    # CPython 3.11 specialises a function's bytecode only after its first 8 calls, and each
+    # process anew: a session forked from here paid for its first cells' IPython code running
+    # unspecialised (25-30% of the kernel's CPU per cell over a session's first 6 cells). The
+    # zygote rehearses enough cells for every session to inherit it specialised, and applies
+    # the lean shortcuts first so that their code is what gets specialised.
+    cellbox_lean_ipython.apply(app.shell)
+    app.shell.cellbox_lean_applied = True
+    for _ in range(_REHEARSALS_IN_THE_ZYGOTE):
+        _rehearse_a_cell(app.shell)
 
 
 def _on_interrupt(signum, frame):
@@ -211,6 +220,11 @@ def install(shell):
                                     traceback.format_exception(etype, evalue, tb)]
 
     shell.showtraceback = showtraceback
+    # `!cmd`: IPython runs it on a pseudo-terminal (pexpect), and a sandbox has none ("out of
+    # pty devices"). The raw variant runs it with the kernel's own stdout and stderr, which
+    # the kernel captures into the cell's streams (kept apart, where a terminal merges them);
+    # `$name` expansion, `_exit_code` and Ctrl-C behave as before.
+    shell.system = shell.system_raw
     _protect_kernel_opened_comms(shell)
     signal.signal(signal.SIGINT, _on_interrupt)
     builtins.input = _input
@@ -218,12 +232,14 @@ def install(shell):
     builtins.CellTimeoutError = CellTimeoutError
     sys.stdout = _DirectStream(sys.stdout, "stdout")
     sys.stderr = _DirectStream(sys.stderr, "stderr")
-    cellbox_lean_ipython.apply(shell)
+    if not getattr(shell, "cellbox_lean_applied", False):  # the zygote's shell has them
+        cellbox_lean_ipython.apply(shell)
     _rehearse_a_cell(shell)
 
 
 def _rehearse_a_cell(shell):
-    """Runs a cell's code paths once, invisibly, while the kernel starts.
+    """Runs a cell's code paths once, invisibly, while the kernel starts (and in a zygote, for
+    its sessions, before it forks them).
 
     A shell's first cell pays for lazy set-up (the input transformers, the compiler's cache,
     every display formatter's first lookup): milliseconds that would otherwise land on the
@@ -238,7 +254,7 @@ def _compile_tokenizer():
     """tokenize compiles its large pattern at its first use: 3-5 ms, which the display hook
     (looking for a trailing `;`) would otherwise spend on the first cell with a result. The
     rehearsal's `pass` has none, and the lean shell no longer tokenizes a cell before running
-    it."""
+    it. Compiled in a zygote, the pattern is every session's (copy-on-write)."""
     import io
     import tokenize
 

@@ -4,6 +4,7 @@
 #include "cellbox/kernel/zygote.hpp"
 
 #include "cellbox/contract/zygote.hpp"
+#include "cellbox/kernel/huge_pages.hpp"
 #include "cellbox/kernel/python_interpreter.hpp"
 #include "cellbox/kernel/zygote_request.hpp"
 #include "cellbox/sandbox/handover.hpp"
@@ -132,7 +133,7 @@ public:
     {
     }
 
-    int serve(double warm_ms)
+    int serve(double warm_ms, const huge_page_fold& heap)
     {
         sigset_t chld;
         sigemptyset(&chld);
@@ -142,7 +143,8 @@ public:
         // Requests name users from here on: what the zygote frees must not keep them for the
         // sessions it forks later (memory_hygiene.hpp).
         hygiene::scrub_on_free();
-        send(contract::zygote_ready{getpid(), warm_ms, m_options.warm_modules});
+        send(contract::zygote_ready{getpid(), warm_ms, m_options.warm_modules, heap.folded_bytes,
+                                    heap.error});
         while (true)
         {
             std::vector<pollfd> fds = {{m_control.get(), POLLIN, 0}, {m_children.get(), POLLIN, 0}};
@@ -476,10 +478,13 @@ int run_zygote(const kernel_options& options)
         const double warm_ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - warming)
                 .count();
+        // Last: the heap is all there now, and no session has been forked from it yet
+        // (huge_pages.hpp).
+        const huge_page_fold heap = fold_into_huge_pages();
         require_single_thread();
         require_no_python_descriptors();
         zygote server(options, std::move(rules), support, connect_to(options.zygote_socket));
-        const int status = server.serve(warm_ms);
+        const int status = server.serve(warm_ms, heap);
         std::cout.flush();
         _exit(status); // Python and every warm module would be torn down for nothing
     }

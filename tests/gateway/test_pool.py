@@ -49,6 +49,15 @@ def test_kernels_come_from_the_pool_warm(gateway):
     wait_for_pool(gateway)  # refilled in the background
 
 
+def test_the_log_says_how_much_of_the_zygote_is_in_huge_pages(gateway):
+    # How much of its heap the zygote folded into huge pages (its forks are cheaper), or why it
+    # folded nothing (tests/zygote checks the fold itself).
+    assert gateway.wait_for_log('msg="zygote ready"')
+    line = next(l for l in gateway.logs().splitlines() if 'msg="zygote ready"' in l)
+    folded = int(re.search(r" heap_in_huge_pages_mib=(\d+)", line).group(1))
+    assert folded > 0 or not re.search(r' huge_pages_error=(""|$)', line), line
+
+
 def test_nothing_of_one_session_reaches_the_next(gateway):
     first = gateway.request("POST", "/api/kernels", {})[1]["id"]
     results = run_cells(gateway, first, [

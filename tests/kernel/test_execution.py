@@ -136,6 +136,16 @@ def test_child_process_output_reaches_the_frontend(kernel):
     assert "to-stderr\n" in stdout_of(outputs, "stderr")
 
 
+def test_shell_escape_output_and_exit_code(kernel):
+    # Without a terminal (a sandbox has none), stdout and stderr stay apart.
+    reply, outputs = kernel.execute("!echo from-bang; echo bang-err 1>&2; exit 3")
+    assert reply["content"]["status"] == "ok", reply
+    assert stdout_of(outputs) == "from-bang\n"
+    assert stdout_of(outputs, "stderr") == "bang-err\n"
+    reply, outputs = kernel.execute("print(_exit_code)")
+    assert stdout_of(outputs) == "3\n"
+
+
 def test_binary_garbage_on_stdout_is_replaced_not_fatal(kernel):
     reply, outputs = kernel.execute("import os\nos.write(1, b'ok \\xff\\xfe end\\n')")
     assert reply["content"]["status"] == "ok"

@@ -186,8 +186,8 @@ TEST_CASE("zygote messages: encode then decode gives back answers and events")
         zygote_answer{3, false, 4242, "the session ended", std::nullopt},
         zygote_answer::failure("text id", fork_failed),
         zygote_answer::failure(json(), std::invalid_argument("unknown op \"fly\"")),
-        zygote_ready{77, 1234.5, {"numpy", "pandas"}},
-        zygote_ready{78, 0, {}},
+        zygote_ready{77, 1234.5, {"numpy", "pandas"}, 56u << 20, ""},
+        zygote_ready{78, 0, {}, 0, "madvise(MADV_COLLAPSE): Invalid argument"},
         zygote_exit{4242, killed},
     };
     for (const auto& message : messages)
@@ -214,6 +214,7 @@ TEST_CASE("zygote messages: malformed lines are refused with a reason")
                      {R"({"event": "boom"})", "unknown event \"boom\""},
                      {R"({"event": "ready"})", "needs the zygote's \"pid\""},
                      {R"({"event": "ready", "pid": 1, "warm_modules": "numpy"})", "warm_modules"},
+                     {R"({"event": "ready", "pid": 1, "huge_page_bytes": -2})", "huge_page_bytes"},
                      {R"({"event": "exit", "pid": 4242})", "needs the session's \"verdict\""},
                      {R"({"event": "exit", "pid": 4242, "verdict": {"verdict": "gone"}})",
                       "the exit event's verdict: verdict must be one of"},

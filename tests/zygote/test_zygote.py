@@ -7,6 +7,7 @@ kernels over ZeroMQ with jupyter_client.
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import time
@@ -32,6 +33,48 @@ def test_zygote_writes_nothing_to_the_host_home(zygote):
                 and os.stat(os.path.join("/tmp", name)).st_mtime >= zygote.started - 1]
 
 
+def huge_pages_unavailable():
+    """Why this host cannot fold memory into huge pages (MADV_COLLAPSE), or None."""
+    release = tuple(int(n) for n in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    if release < (6, 1):
+        return f"Linux {os.uname().release} predates MADV_COLLAPSE (6.1)"
+    if not pathlib.Path("/sys/kernel/mm/transparent_hugepage").is_dir():
+        return "this Linux is built without transparent huge pages"
+    return None
+
+
+def kib_field(path, name):
+    for line in open(path):
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {name} in {path}")
+
+
+def test_the_zygote_folds_its_heap_into_huge_pages(zygote, tmp_path):
+    # Every session is three forks of the zygote's memory (supervisor, sandbox init, kernel):
+    # in 2 MiB pages, each fork copies one page-table entry where it would copy 512.
+    why_not = huge_pages_unavailable()
+    if why_not:
+        pytest.skip(why_not)
+    folded = zygote.hello["huge_page_bytes"]
+    assert folded >= 16 << 20, zygote.hello  # numpy, pandas, matplotlib: ~50 MiB of heap
+    assert zygote.hello["huge_page_error"] == "", zygote.hello
+    pid = zygote.hello["pid"]
+    assert kib_field(f"/proc/{pid}/smaps_rollup", "AnonHugePages") * 1024 >= folded // 2
+    # A session forked from it: its supervisor, which writes almost none of the heap, maps
+    # it in the same huge pages (a fork copied one entry for each).
+    answer = zygote.request(
+        "spawn", workdir=str(tmp_path), log_file=str(tmp_path / "out.txt"),
+        script={"code": "import time; time.sleep(30)", "argv": []})
+    assert "pid" in answer, answer
+    try:
+        supervisor = f"/proc/{answer['pid']}/smaps_rollup"
+        assert kib_field(supervisor, "AnonHugePages") * 1024 >= folded // 2
+    finally:
+        zygote.request("kill", pid=answer["pid"])
+        zygote.wait_exit(answer["pid"], timeout=30)
+
+
 def test_sessions_inherit_the_tokenizer_compiled(zygote, tmp_path):
     # Compiled once in the zygote, tokenize's pattern is every session's without cost. A
     # script session runs no kernel start-up of its own: what it finds is the zygote's.
@@ -44,6 +87,37 @@ def test_sessions_inherit_the_tokenizer_compiled(zygote, tmp_path):
     verdict = zygote.wait_exit(answer["pid"], timeout=60)["verdict"]
     assert verdict["exit_code"] == 0, (verdict, log.read_text())
     assert int(log.read_text().split()[-1]) >= 1, log.read_text()
+
+
+def test_a_session_starts_clean_after_the_zygotes_rehearsals(kernel):
+    # The zygote runs silent cells in the shell every session inherits, so that CPython's
+    # specialised bytecode comes with it: none of them may show in a session.
+    _, client, _ = kernel()
+    reply, outputs = execute(client, "len(In), dict(Out), _, __, _i, _ih[:1]")
+    assert reply["status"] == "ok" and reply["execution_count"] == 1, reply
+    shown = [m["content"]["data"]["text/plain"] for m in outputs
+             if m["msg_type"] == "execute_result"]
+    assert shown == ["(2, {}, '', '', '', [''])"], shown
+    # The lean shortcuts the zygote applied are the session's, and what they hand back to
+    # IPython still works: top-level await, a magic, a shell escape.
+    shell = "get_ipython()"
+    assert "_skip_needless_await_check" in value_of(client, f"{shell}.should_run_async.__qualname__")
+    assert value_of(client, "import asyncio\nawait asyncio.sleep(0, result=7)") == "7"
+    assert value_of(client, "%time 6 * 7") == "42"
+    assert value_of(client, "_ih[-1]") == "'_ih[-1]'"
+    assert value_of(client, "Out[3]") == "7"
+
+
+def test_shell_escapes_run_in_the_sandbox(kernel):
+    # A sandbox has no pseudo-terminals: `!cmd` runs without one (cellbox_kernel.install).
+    _, client, _ = kernel()
+    reply, outputs = execute(client, "name = 'x'\n!echo from-$name; echo to-stderr >&2; exit 3")
+    assert reply["status"] == "ok", reply
+    streams = [(m["content"]["name"], m["content"]["text"]) for m in outputs
+               if m["msg_type"] == "stream"]
+    assert streams == [("stdout", "from-x\n"), ("stderr", "to-stderr\n")], streams
+    assert value_of(client, "_exit_code") == "3"
+    assert value_of(client, "lines = !ls /\n'bin' in lines") == "True"
 
 
 def test_execute_with_pandas_already_imported(kernel):

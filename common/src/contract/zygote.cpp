@@ -190,6 +190,8 @@ zygote_message event_from_json(const json& message, const std::string& event)
         ready.pid = required_pid(message, "a ready event needs the zygote's \"pid\"");
         ready.warm_ms = detail::non_negative(message, "warm_ms").value_or(0);
         ready.warm_modules = detail::texts(message, "warm_modules");
+        ready.huge_page_bytes = detail::byte_size(message, "huge_page_bytes").value_or(0);
+        ready.huge_page_error = detail::text(message, "huge_page_error");
         return ready;
     }
     if (event == "exit")
@@ -272,7 +274,9 @@ std::string encode(const zygote_message& message)
                                   return json{{"event", "ready"},
                                               {"pid", ready.pid},
                                               {"warm_ms", ready.warm_ms},
-                                              {"warm_modules", ready.warm_modules}};
+                                              {"warm_modules", ready.warm_modules},
+                                              {"huge_page_bytes", ready.huge_page_bytes},
+                                              {"huge_page_error", ready.huge_page_error}};
                               },
                               [](const zygote_exit& exit) {
                                   return json{{"event", "exit"},

@@ -5,7 +5,8 @@
 //
 //   owner -> zygote   {"op": "spawn" | "go" | "kill", "id": ..., ...}            zygote_request
 //   zygote -> owner   {"id": ..., "ok": ..., "pid"?, "error"?, "system_error"?}    zygote_answer
-//                     {"event": "ready", "pid", "warm_ms", "warm_modules"}       zygote_ready
+//                     {"event": "ready", "pid", "warm_ms", "warm_modules",
+//                      "huge_page_bytes", "huge_page_error"}                     zygote_ready
 //                     {"event": "exit", "pid", "verdict": {...}}                 zygote_exit
 //
 // And on each session's link (a SOCK_SEQPACKET pair), its supervisor sends the zygote one
@@ -127,10 +128,13 @@ struct zygote_ready
     pid_t pid = 0; // the zygote's
     double warm_ms = 0;
     std::vector<std::string> warm_modules;
+    std::uint64_t huge_page_bytes = 0; // of its heap, folded before its first fork
+    std::string huge_page_error;       // why not all of it, empty when nothing failed
 
     bool operator==(const zygote_ready& other) const
     {
-        return pid == other.pid && warm_ms == other.warm_ms && warm_modules == other.warm_modules;
+        return pid == other.pid && warm_ms == other.warm_ms && warm_modules == other.warm_modules &&
+               huge_page_bytes == other.huge_page_bytes && huge_page_error == other.huge_page_error;
     }
 };
 
