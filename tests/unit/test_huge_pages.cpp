@@ -122,10 +122,11 @@ TEST_CASE("huge pages: a fold keeps the contents and leaves sparse memory alone"
     sparse[12345] = 42;
 
     const huge_page_fold fold = fold_into_huge_pages();
-    if (fold.folded_bytes == 0 && !fold.error.empty())
+    if (!fold.error.empty())
     {
-        // A Linux before 6.1 or without transparent huge pages: nothing folds, nothing breaks.
-        WARN("this host folds nothing: " << fold.error);
+        // A Linux before 6.1 or without transparent huge pages, or no free huge page at the
+        // moment: what could not fold stays as it was, nothing breaks.
+        WARN("this host did not fold everything: " << fold.error);
     }
     else
     {
