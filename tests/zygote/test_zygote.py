@@ -102,9 +102,9 @@ def test_a_session_starts_clean_after_the_zygotes_rehearsals(kernel):
              if m["msg_type"] == "execute_result"]
     assert shown == ["(2, {}, '', '', '', [''])"], shown
     # The lean shortcuts the zygote applied are the session's, and what they hand back to
-    # IPython still works: top-level await, a magic, a shell escape.
-    shell = "get_ipython()"
-    assert "_skip_needless_await_check" in value_of(client, f"{shell}.should_run_async.__qualname__")
+    # IPython still works: top-level await, a magic, the input history, the output cache.
+    lean_check = value_of(client, "get_ipython().should_run_async.__qualname__")
+    assert "_skip_needless_await_check" in lean_check, lean_check
     assert value_of(client, "import asyncio\nawait asyncio.sleep(0, result=7)") == "7"
     assert value_of(client, "%time 6 * 7") == "42"
     assert value_of(client, "_ih[-1]") == "'_ih[-1]'"
